@@ -1,0 +1,149 @@
+"""RQ jobs: thin wrappers that take ids and call the pipeline. Enqueue them through queueing.py."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns import sending
+from campaigns.models import Campaign, OutboundMessage
+from campaigns.queueing import enqueue_dispatch, enqueue_send
+from providers.registry import provider_class
+
+log = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+
+def send_messages_job(message_ids: list[int]) -> dict[str, int]:
+    summary = sending.send_messages(message_ids)
+    if summary.retry_ids:
+        enqueue_send(summary.retry_ids, at=summary.retry_at)
+    return dict(summary.counts)
+
+
+def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
+    """Send a running campaign's queued messages, a chunk at a time, until none is due.
+
+    The campaign's status is read before every chunk, so a pause or cancel stops new claims
+    within one chunk's time. Several of these jobs may run for one campaign at once.
+    """
+    summary = sending.SendSummary()
+    queued = OutboundMessage.objects.filter(campaign_id=campaign_id)
+    while Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING).exists():
+        token = sending.claim(queued, limit=settings.SEND_CHUNK_SIZE)
+        if token is None:
+            break
+        sending.send_claimed(token, summary)
+        Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())  # heartbeat
+    if summary.retry_ids:
+        enqueue_dispatch(campaign_id, at=summary.retry_at)
+    complete_if_done(campaign_id)
+    return dict(summary.counts)
+
+
+def complete_if_done(campaign_id: int) -> bool:
+    """A running campaign with nothing left to send (or waiting to retry) is completed."""
+    pending = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
+    if OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=pending).exists():
+        return False
+    now = timezone.now()
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING, fanned_out_at__isnull=False).update(
+            status=Campaign.Status.COMPLETED, finished_at=now, updated_at=now
+        )
+    )
+
+
+def reconcile() -> dict[str, int]:
+    """Make the queue match the database: the database is the source of truth, Redis may be lost.
+
+    Runs every few seconds (messaging_site/cron.py). Each step is safe to repeat and safe to run
+    beside the workers, because sending only ever starts with an atomic claim.
+    """
+    return {
+        "released": release_due_scheduled(),
+        "requeued": requeue_lost_queued(),
+        "expired": expire_stale_sending(),
+        "campaigns_resumed": resume_stalled_campaigns(),
+    }
+
+
+def release_due_scheduled() -> int:
+    """Scheduled messages whose time has come move to the queue and get a send job."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            OutboundMessage.objects.filter(status=Status.SCHEDULED, send_at__lte=now)
+            .order_by("id")
+            .values_list("id", flat=True)[:50_000]
+        )
+        OutboundMessage.objects.filter(pk__in=due, status=Status.SCHEDULED, send_at__lte=now).update(
+            status=Status.QUEUED, next_attempt_at=None, updated_at=now
+        )
+        enqueue_send(due)
+    return len(due)
+
+
+def requeue_lost_queued() -> int:
+    """Queued messages nobody picked up for a while lost their job: give them a new one.
+
+    A duplicate job is harmless (the claim lets only one of them send), so this errs on the side
+    of enqueueing again.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    lost = (
+        OutboundMessage.objects.filter(status=Status.QUEUED, campaign__isnull=True)
+        .filter(Q(next_attempt_at__lte=stale) | Q(next_attempt_at__isnull=True, updated_at__lte=stale))
+        .order_by("id")
+        .values_list("id", flat=True)[:50_000]
+    )
+    ids = list(lost)
+    if ids:
+        # Touch them so the next tick does not enqueue them again before a worker gets there.
+        OutboundMessage.objects.filter(pk__in=ids, status=Status.QUEUED).update(next_attempt_at=now)
+        enqueue_send(ids)
+    return len(ids)
+
+
+def expire_stale_sending() -> int:
+    """Messages claimed long ago by a worker that died: resend only where that cannot duplicate."""
+    stale = timezone.now() - timedelta(seconds=settings.SENDING_STALE_SECONDS)
+    expired = 0
+    stuck = OutboundMessage.objects.filter(status=Status.SENDING, claimed_at__lte=stale)
+    for code in stuck.values_list("channel__provider", flat=True).distinct():
+        rows = stuck.filter(channel__provider=code)
+        if provider_class(code).deduplicates_by_our_id:
+            expired += rows.update(status=Status.QUEUED, claim_token=None, next_attempt_at=None)
+        else:
+            expired += rows.update(
+                status=Status.UNKNOWN,
+                claim_token=None,
+                error_code="worker_lost",
+                error_message="The worker stopped while sending; the provider may or may not have it. "
+                "Check with the provider before sending again.",
+            )
+    return expired
+
+
+def resume_stalled_campaigns() -> int:
+    """Running campaigns with due messages and no recent progress lost their dispatch job."""
+    stale = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    stalled = Campaign.objects.filter(
+        status=Campaign.Status.RUNNING, fanned_out_at__isnull=False, updated_at__lte=stale
+    ).values_list("id", flat=True)
+    resumed = 0
+    for campaign_id in stalled:
+        due = sending.due_queued(OutboundMessage.objects.filter(campaign_id=campaign_id)).exists()
+        Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())
+        if due:
+            enqueue_dispatch(campaign_id)
+            resumed += 1
+        else:
+            complete_if_done(campaign_id)
+    return resumed

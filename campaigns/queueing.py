@@ -1,0 +1,65 @@
+"""Putting send work on the RQ queue: always after the database commit, always many ids a job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+
+QUEUE_NAME = "default"
+
+
+def chunked(ids: Iterable[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for item in ids:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _queue():
+    # commit_mode "auto" because every call below already waits for the commit itself.
+    return django_rq.get_queue(QUEUE_NAME, commit_mode="auto")
+
+
+def enqueue_send(message_ids: Iterable[int], at: datetime | None = None) -> None:
+    """Ask a worker to send these messages, once the current transaction commits.
+
+    With ``at`` the job waits in RQ's scheduled registry until then; the reconciler is the
+    safety net if Redis loses it.
+    """
+    from campaigns.jobs import send_messages_job
+
+    chunks = list(chunked(message_ids, settings.SEND_CHUNK_SIZE))
+
+    def enqueue() -> None:
+        queue = _queue()
+        for chunk in chunks:
+            if at is None:
+                queue.enqueue(send_messages_job, chunk)
+            else:
+                queue.enqueue_at(at, send_messages_job, chunk)
+
+    if chunks:
+        transaction.on_commit(enqueue)
+
+
+def enqueue_dispatch(campaign_id: int, at: datetime | None = None, parallel: int = 1) -> None:
+    """Ask ``parallel`` workers to send a running campaign's queued messages, after the commit."""
+    from campaigns.jobs import dispatch_campaign_job
+
+    def enqueue() -> None:
+        queue = _queue()
+        for _ in range(parallel):
+            if at is None:
+                queue.enqueue(dispatch_campaign_job, campaign_id)
+            else:
+                queue.enqueue_at(at, dispatch_campaign_job, campaign_id)
+
+    transaction.on_commit(enqueue)

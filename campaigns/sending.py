@@ -1,0 +1,287 @@
+"""The send pipeline: claim queued messages, hand them to their channel's provider, record outcomes.
+
+Every state change is a conditional UPDATE, so two workers never send the same message and a
+crashed worker's claim can be found again (see reconcile in campaigns/jobs.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from campaigns.models import OutboundMessage
+from campaigns.personalisation import render
+from contacts.models import Contact
+from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, SendResult
+from providers.models import Channel
+from providers.registry import provider_for
+
+log = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+
+@dataclass
+class SendSummary:
+    """What one pass of the pipeline did, by outcome."""
+
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    retry_ids: list[int] = field(default_factory=list)
+    retry_at: timezone.datetime | None = None
+
+    def add(self, outcome: str, number: int = 1) -> None:
+        self.counts[outcome] += number
+
+
+def due_queued(queryset: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
+    now = timezone.now()
+    return queryset.filter(status=Status.QUEUED).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
+def release_due(queryset: QuerySet[OutboundMessage]) -> int:
+    """Scheduled messages whose time has come join the queue (a rescheduled one waits on)."""
+    now = timezone.now()
+    return queryset.filter(status=Status.SCHEDULED, send_at__lte=now).update(
+        status=Status.QUEUED, next_attempt_at=None, updated_at=now
+    )
+
+
+def claim(queryset: QuerySet[OutboundMessage], limit: int) -> uuid.UUID | None:
+    """Atomically mark up to ``limit`` due queued messages as ours; return the claim token."""
+    token = uuid.uuid4()
+    ids = due_queued(queryset).order_by("id").values("id")[:limit]
+    if connection.features.has_select_for_update_skip_locked:
+        ids = ids.select_for_update(skip_locked=True)
+    with transaction.atomic():
+        claimed = OutboundMessage.objects.filter(pk__in=Subquery(ids), status=Status.QUEUED).update(
+            status=Status.SENDING,
+            claim_token=token,
+            claimed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+    return token if claimed else None
+
+
+def send_messages(message_ids: list[int]) -> SendSummary:
+    """Send those of these messages that are still due and not claimed by another worker."""
+    summary = SendSummary()
+    mine = OutboundMessage.objects.filter(pk__in=message_ids)
+    release_due(mine)
+    token = claim(mine, limit=len(message_ids))
+    if token:
+        send_claimed(token, summary)
+    return summary
+
+
+def send_claimed(token: uuid.UUID, summary: SendSummary) -> None:
+    messages = list(
+        OutboundMessage.objects.filter(claim_token=token, status=Status.SENDING).select_related(
+            "channel", "campaign", "contact"
+        )
+    )
+    messages = _skip_opted_out(messages, token, summary)
+    by_channel: dict[int, list[OutboundMessage]] = defaultdict(list)
+    for message in messages:
+        by_channel[message.channel_id].append(message)
+    for channel_messages in by_channel.values():
+        _send_on_channel(channel_messages[0].channel, channel_messages, token, summary)
+
+
+def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:
+    phones = {m.to for m in messages}
+    opted_out = set(
+        Contact.objects.filter(phone__in=phones, opted_out_at__isnull=False).values_list("phone", flat=True)
+    )
+    if not opted_out:
+        return messages
+    skipped = OutboundMessage.objects.filter(claim_token=token, status=Status.SENDING, to__in=opted_out).update(
+        status=Status.CANCELLED,
+        claim_token=None,
+        error_code="opted_out",
+        error_message="The recipient opted out; nothing was sent.",
+        updated_at=timezone.now(),
+    )
+    summary.add("opted_out", skipped)
+    return [m for m in messages if m.to not in opted_out]
+
+
+def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> None:
+    if not channel.can_send:
+        _release(messages, token, delay=timedelta(seconds=settings.QUEUED_STALE_SECONDS))
+        summary.add("channel_paused", len(messages))
+        return
+    provider = provider_for(channel)
+    size = provider.batch_size()
+    for start in range(0, len(messages), size):
+        batch = messages[start : start + size]
+        try:
+            results = _send_batch(provider, batch)
+        except ChannelError as error:
+            log.warning("channel %s paused: %s", channel.pk, error.reason)
+            pause_channel(channel, error.reason)
+            _release(messages[start:], token)
+            summary.add("channel_paused", len(messages) - start)
+            return
+        attempts = {m.pk: m.attempts for m in batch}
+        record_outcomes(results, token, provider.deduplicates_by_our_id, summary, attempts)
+
+
+def _send_batch(provider, batch: list[OutboundMessage]) -> list[SendResult]:
+    """Refuse what can never go, send the rest; an unexpected error makes the batch unknown."""
+    from providers.ratelimit import take
+
+    results: list[SendResult] = []
+    outgoing: list[OutgoingMessage] = []
+    for message in batch:
+        rendered = render_message(message)
+        try:
+            provider.validate(rendered)
+        except MessageRefused as refusal:
+            results.append(SendResult(message.pk, Outcome.FAILED, error_code="refused", error_message=str(refusal)))
+            continue
+        outgoing.append(rendered)
+    if not outgoing:
+        return results
+    missing = provider.missing_credentials()
+    if missing:
+        raise ChannelError(f"Missing credentials: {', '.join(missing)}.", code="missing_credentials")
+    take(provider.channel, len(outgoing))
+    try:
+        results.extend(provider.send_batch(outgoing))
+    except ChannelError:
+        raise
+    except Exception as error:
+        log.exception("provider %s raised while sending; outcome unknown", provider.code)
+        reason = f"The provider call failed unexpectedly ({type(error).__name__}); it may or may not have been sent."
+        results.extend(SendResult(m.id, Outcome.UNKNOWN, error_message=reason) for m in outgoing)
+    return results
+
+
+def render_message(message: OutboundMessage) -> OutgoingMessage:
+    """The message with this recipient's values put into its text and template variables."""
+    campaign = message.campaign
+    text = message.body or (campaign.text if campaign else "")
+    media = message.media_urls or (campaign.media_urls if campaign else [])
+    template = message.template or (campaign.provider_template if campaign else None)
+    context = personalisation_context(message)
+    if template and template.get("variables"):
+        template = {**template, "variables": _render_values(template["variables"], context)}
+    return OutgoingMessage(
+        id=message.pk,
+        to=message.to,
+        text=render(text, context),
+        media_urls=tuple(media),
+        template=template,
+    )
+
+
+def personalisation_context(message: OutboundMessage) -> dict[str, object]:
+    contact = message.contact
+    context: dict[str, object] = {"phone": message.to}
+    if contact is not None:
+        context.update(contact.extra_fields or {})
+        context["name"] = contact.name
+    context.update(message.variables or {})
+    name = str(context.get("name") or "")
+    context.setdefault("first_name", name.split(" ", maxsplit=1)[0] if name else "")
+    return context
+
+
+def _render_values(values: object, context: dict[str, object]) -> object:
+    if isinstance(values, dict):
+        return {key: _render_values(value, context) for key, value in values.items()}
+    if isinstance(values, str):
+        return render(values, context)
+    return values
+
+
+def record_outcomes(
+    results: list[SendResult],
+    token: uuid.UUID,
+    provider_deduplicates: bool,
+    summary: SendSummary,
+    attempts: dict[int, int],
+) -> None:
+    """Write every result in a few bulk statements, only onto rows we still hold."""
+    now = timezone.now()
+    updated: list[OutboundMessage] = []
+    for result in results:
+        row = OutboundMessage(pk=result.message_id, claim_token=None, updated_at=now)
+        outcome = result.outcome
+        if outcome == Outcome.UNKNOWN and provider_deduplicates:
+            outcome = Outcome.RETRY  # the provider drops repeats of our id, so resending is safe
+        _apply_outcome(
+            row, result=result, outcome=outcome, attempts=attempts.get(result.message_id, 1), now=now, summary=summary
+        )
+        updated.append(row)
+    fields = ["status", "claim_token", "provider_message_id", "error_code", "error_message", "sent_at"]
+    fields += ["next_attempt_at", "updated_at"]
+    held = OutboundMessage.objects.filter(claim_token=token, status=Status.SENDING)
+    held.bulk_update(updated, fields, batch_size=500)
+    opted_out = [r for r in results if r.opted_out]
+    if opted_out:
+        _opt_out_recipients([r.message_id for r in opted_out])
+
+
+def _apply_outcome(
+    row: OutboundMessage, *, result: SendResult, outcome: Outcome, attempts: int, now, summary: SendSummary
+) -> None:
+    row.provider_message_id = result.provider_message_id
+    row.error_code = result.error_code[:32]
+    row.error_message = result.error_message
+    row.sent_at = None
+    row.next_attempt_at = None
+    if outcome == Outcome.ACCEPTED:
+        row.status, row.sent_at = Status.SENT, now
+    elif outcome == Outcome.FAILED:
+        row.status = Status.FAILED
+    elif outcome == Outcome.UNKNOWN:
+        row.status = Status.UNKNOWN
+    elif attempts >= settings.SEND_MAX_ATTEMPTS:
+        row.status = Status.FAILED
+        row.error_message = f"Gave up after {attempts} attempts. Last answer: {result.error_message}"
+    else:
+        row.status = Status.QUEUED
+        row.next_attempt_at = now + retry_delay(result.retry_after, attempts)
+        summary.retry_ids.append(result.message_id)
+        summary.retry_at = max(summary.retry_at or row.next_attempt_at, row.next_attempt_at)
+    summary.add(row.status)
+
+
+def retry_delay(retry_after: float | None, attempts: int) -> timedelta:
+    """Exponential backoff with full jitter, never sooner than the provider asked."""
+    base = settings.SEND_RETRY_BASE_SECONDS * (2 ** max(0, attempts - 1))
+    delay = random.uniform(base / 2, base)
+    return timedelta(seconds=max(delay, retry_after or 0.0))
+
+
+def _release(messages: list[OutboundMessage], token: uuid.UUID, delay: timedelta | None = None) -> None:
+    """Put claimed messages back in the queue untouched, as if never claimed."""
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in messages], claim_token=token, status=Status.SENDING).update(
+        status=Status.QUEUED,
+        claim_token=None,
+        attempts=F("attempts") - 1,
+        next_attempt_at=timezone.now() + delay if delay else None,
+    )
+
+
+def _opt_out_recipients(message_ids: list[int]) -> None:
+    for phone in OutboundMessage.objects.filter(pk__in=message_ids).values_list("to", flat=True).distinct():
+        Contact.opt_out_phone(phone, "The provider reported the recipient unsubscribed.")
+
+
+def pause_channel(channel: Channel, reason: str) -> None:
+    """Stop sending on a channel until staff fix it; staff read the reason in the admin."""
+    Channel.objects.filter(pk=channel.pk, paused_at__isnull=True).update(
+        paused_at=timezone.now(), paused_reason=reason[:300]
+    )
+    channel.paused_at = channel.paused_at or timezone.now()
+    channel.paused_reason = reason[:300]

@@ -1,0 +1,8 @@
+"""Periodic jobs, run by `manage.py rqcron messaging_site.cron` (started by `make run`)."""
+
+from django.conf import settings
+from rq import cron
+
+from campaigns.jobs import reconcile
+
+cron.register(reconcile, "default", interval=settings.RECONCILE_INTERVAL_SECONDS, job_timeout=300)

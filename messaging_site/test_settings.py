@@ -1,0 +1,12 @@
+"""Settings for the test suite: the real settings, read from the same environment, plus test speed-ups."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-suite-only-secret-key")
+
+from messaging_site.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests hold no real passwords
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+SEND_RETRY_BASE_SECONDS = 1.0
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

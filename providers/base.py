@@ -1,0 +1,108 @@
+"""The contract every provider class keeps with the send pipeline.
+
+The pipeline hands a provider a batch of rendered messages and gets back one SendResult per
+message. It never branches on which provider it is talking to: everything provider-specific
+(addresses, payloads, how answers are classified) lives behind this interface.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from providers.models import Channel
+
+
+class Outcome(enum.StrEnum):
+    ACCEPTED = "accepted"  # the provider took it; provider_message_id is set
+    FAILED = "failed"  # permanent: retrying cannot help (bad number, opted out, blocked...)
+    RETRY = "retry"  # transient: the provider did not take it; safe to send again later
+    UNKNOWN = "unknown"  # the request may have reached the provider: never resend blindly
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message as the provider sees it: personalisation already applied."""
+
+    id: int
+    to: str  # E.164 with +
+    text: str = ""
+    media_urls: tuple[str, ...] = ()
+    template: dict | None = None  # provider template: {"id": ..., "variables": {...}}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: int
+    outcome: Outcome
+    provider_message_id: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    retry_after: float | None = None  # seconds, from Retry-After or the provider's own advice
+    opted_out: bool = False  # the provider says the recipient unsubscribed (Twilio 21610)
+
+
+class ChannelError(Exception):
+    """A problem with the channel itself (bad credentials, no credit): stop using it, tell staff.
+
+    Raised by a provider when no message of the batch can go; the pipeline pauses the channel,
+    puts the batch back in the queue and records ``reason`` for staff to read.
+    """
+
+    def __init__(self, reason: str, code: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class MessageRefused(ValueError):
+    """The message cannot be sent on this channel at all (e.g. media on a text-only channel)."""
+
+
+@dataclass
+class Provider:
+    """Base class of the provider services, one subclass per provider code."""
+
+    channel: Channel
+    code: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    # Names of the keys this provider needs in Channel.credentials, with a label for the admin.
+    credential_fields: ClassVar[dict[str, str]] = {}
+    # Messages one HTTP request can carry; the pipeline hands send_batch at most this many.
+    max_batch_size: ClassVar[int] = 1
+    supports_media: ClassVar[bool] = True
+    # True when the provider drops a second request carrying the same id of ours, so a message
+    # whose fate is unknown can safely be sent again.
+    deduplicates_by_our_id: ClassVar[bool] = False
+    # Default messages per second for a new channel of this provider.
+    default_rate_limit: ClassVar[float] = 10.0
+
+    def batch_size(self) -> int:
+        configured = self.channel.batch_size or self.max_batch_size
+        return max(1, min(configured, self.max_batch_size))
+
+    def missing_credentials(self) -> list[str]:
+        creds = self.channel.credentials or {}
+        return [name for name in self.credential_fields if not str(creds.get(name, "")).strip()]
+
+    def validate(self, message: OutgoingMessage) -> None:
+        """Raise MessageRefused for a message this channel can never carry."""
+        if message.media_urls and not self.supports_media:
+            raise MessageRefused(f"{self.label} channels cannot send media; remove the media URL.")
+        if not (message.text or message.media_urls or message.template):
+            raise MessageRefused("A message needs text, media or a template.")
+
+    def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
+        raise NotImplementedError
+
+    def check_credentials(self) -> str:
+        """Ask the provider whether the credentials work; return a sentence for staff.
+
+        Raises ChannelError with the provider's reason when they do not.
+        """
+        missing = self.missing_credentials()
+        if missing:
+            raise ChannelError(f"Missing credentials: {', '.join(missing)}.")
+        return "Credentials are present (this provider offers no way to check them)."

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import secrets
+
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from providers.registry import provider_choices, provider_class
+
+
+def new_channel_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Channel(models.Model):
+    """One sending identity at one provider: a Twilio number, a WhatsApp sender, a sendbulk account.
+
+    API clients name it by channel_key; the send pipeline finds its provider class through
+    ``provider``. Credentials are stored as given but never rendered back by the admin.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    provider = models.CharField(max_length=16, choices=provider_choices())
+    channel_key = models.CharField(max_length=64, unique=True, default=new_channel_key, editable=False)
+    sender = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Who the message comes from: a number in E.164, a short code, a sender id, "
+        "or a Twilio Messaging Service SID (MG...).",
+    )
+    credentials = models.JSONField(default=dict, blank=True)
+    rate_limit = models.FloatField(
+        default=10.0,
+        validators=[MinValueValidator(0.01)],
+        help_text="Messages per second this channel may send, across all workers.",
+    )
+    batch_size = models.PositiveIntegerField(
+        default=0,
+        help_text="Messages per request for providers that take many at once (0 = the provider's maximum).",
+    )
+    api_base_url = models.URLField(
+        blank=True, help_text="Override the provider's API address (a reseller host, or a local fake)."
+    )
+    options = models.JSONField(default=dict, blank=True, help_text="Provider-specific settings.")
+    is_active = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_provider_display()})"
+
+    @property
+    def can_send(self) -> bool:
+        return self.is_active and self.paused_at is None
+
+    def provider_class(self):
+        return provider_class(self.provider)

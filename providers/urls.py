@@ -1,0 +1,3 @@
+"""Provider webhooks: status callbacks and inbound messages."""
+
+urlpatterns: list = []

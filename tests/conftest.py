@@ -1,0 +1,79 @@
+"""Builders and the real RQ worker used across the suite.
+
+Integration tests run RQ's own SimpleWorker in burst mode against the real Redis that
+`make test` provides (an embedded one when REDIS_URL is unset), in this process so that it shares
+the test database (SQLite in memory, or the PostgreSQL test database).
+"""
+
+from __future__ import annotations
+
+import os
+
+import django_rq
+import pytest
+from rq import SimpleWorker
+from rq.scheduler import RQScheduler
+
+from campaigns.models import OutboundMessage
+from contacts.models import Contact, ContactList
+from providers.models import Channel
+
+if not os.environ.get("REDIS_URL"):
+    pytest.exit("REDIS_URL is not set: run the suite with `make test` (it starts a Redis when needed).", returncode=4)
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Each test starts with an empty queue (only the database number the suite was given)."""
+    django_rq.get_connection("default").flushdb()
+    yield
+
+
+def run_worker() -> int:
+    """Run a real RQ worker until the queue is empty; jobs scheduled for now or earlier included."""
+    queue = django_rq.get_queue("default")
+    scheduler = RQScheduler([queue], connection=queue.connection)
+    scheduler.acquire_locks()
+    scheduler.enqueue_scheduled_jobs()
+    scheduler.release_locks()
+    worker = SimpleWorker([queue], connection=queue.connection)
+    worker.work(burst=True)
+    failed = queue.failed_job_registry
+    assert failed.count == 0, [queue.fetch_job(job_id).exc_info for job_id in failed.get_job_ids()]
+    return len(queue.finished_job_registry)
+
+
+@pytest.fixture
+def worker():
+    return run_worker
+
+
+@pytest.fixture
+def channel(db) -> Channel:
+    return Channel.objects.create(name="Sandbox", provider="sandbox", sender="+15005550006", rate_limit=1000)
+
+
+@pytest.fixture
+def make_contact(db):
+    def make(phone: str = "+447911123456", name: str = "Ann Example", **extra) -> Contact:
+        return Contact.objects.create(phone=phone, name=name, extra_fields=extra)
+
+    return make
+
+
+@pytest.fixture
+def make_list(db):
+    def make(name: str, contacts: list[Contact]) -> ContactList:
+        contact_list = ContactList.objects.create(name=name)
+        contact_list.contacts.add(*contacts)
+        return contact_list
+
+    return make
+
+
+@pytest.fixture
+def send_one(channel):
+    def send(to: str = "+447911123456", text: str = "Hello", **kwargs) -> OutboundMessage:
+        return OutboundMessage.send_one(channel=kwargs.pop("channel", channel), to=to, text=text, **kwargs)
+
+    return send

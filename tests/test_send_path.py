@@ -1,0 +1,101 @@
+"""One message from creation to the provider and back into the database, through a real worker."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from campaigns.models import OutboundMessage
+from campaigns.sending import claim, send_messages
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = OutboundMessage.Status
+
+
+def test_a_message_sent_now_goes_out_through_the_worker(send_one, worker):
+    message = send_one(text="Hello there")
+    assert message.status == Status.QUEUED
+
+    assert worker() == 1
+
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert message.provider_message_id.startswith("SB")
+    assert message.sent_at is not None
+    assert message.attempts == 1
+
+
+def test_the_job_is_enqueued_only_after_the_transaction_commits(send_one, worker):
+    from django.db import transaction
+
+    with transaction.atomic():
+        send_one()
+        import django_rq
+
+        assert django_rq.get_queue("default").count == 0
+    assert django_rq.get_queue("default").count == 1
+
+
+def test_placeholders_are_filled_from_the_contact(send_one, make_contact, worker, monkeypatch):
+    seen = []
+    from providers.sandbox import SandboxProvider
+
+    original = SandboxProvider.send_batch
+    monkeypatch.setattr(SandboxProvider, "send_batch", lambda self, batch: seen.extend(batch) or original(self, batch))
+    make_contact(phone="+447911123456", name="Ann Example", city="Leeds")
+    send_one(text="Hi {{ first_name }} from {{city}}{{ missing }}")
+
+    worker()
+
+    assert [m.text for m in seen] == ["Hi Ann from Leeds"]
+
+
+def test_an_opted_out_number_is_refused_at_once(send_one, make_contact):
+    contact = make_contact()
+    contact.opt_out_phone(contact.phone, "STOP")
+    with pytest.raises(ValidationError, match="opted out"):
+        send_one(to=contact.phone)
+    assert not OutboundMessage.objects.exists()
+
+
+def test_a_number_that_opts_out_after_queueing_is_not_sent(send_one, make_contact, worker):
+    contact = make_contact()
+    message = send_one(to=contact.phone)
+    contact.opt_out_phone(contact.phone, "STOP")
+
+    worker()
+
+    message.refresh_from_db()
+    assert message.status == Status.CANCELLED
+    assert message.error_code == "opted_out"
+
+
+def test_two_claims_never_take_the_same_message(send_one):
+    message = send_one()
+    first = claim(OutboundMessage.objects.filter(pk=message.pk), limit=10)
+    second = claim(OutboundMessage.objects.filter(pk=message.pk), limit=10)
+    assert first is not None
+    assert second is None
+
+
+def test_sending_a_message_twice_sends_it_once(send_one):
+    message = send_one()
+    send_messages([message.pk])
+    summary = send_messages([message.pk])
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert dict(summary.counts) == {}
+
+
+def test_a_paused_channel_keeps_its_messages_queued(send_one, channel, worker):
+    from django.utils import timezone
+
+    channel.paused_at = timezone.now()
+    channel.save()
+    message = send_one()
+
+    worker()
+
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED
+    assert message.attempts == 0
