@@ -1,0 +1,158 @@
+"""A small threaded HTTP server for the local provider fakes (tests and the `make run` demo).
+
+Each fake subclasses FakeProvider and declares routes. The server adds what every fake needs:
+configurable latency, a random error rate, a messages-per-second limit answered with 429, a log
+of what it received, and status callbacks sent back after a delay, like the real providers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FakeRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode(), keep_blank_values=True)
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class FakeResponse:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = Callable[[FakeRequest], FakeResponse]
+
+
+@dataclass
+class Behaviour:
+    latency: float = 0.0  # seconds added to every answer
+    error_rate: float = 0.0  # share of requests answered with a 500
+    rate_limit: float = 0.0  # messages per second before answering 429 (0 = no limit)
+    callback_delay: float = 0.2  # seconds before status callbacks are sent
+
+
+class FakeProvider:
+    """Subclasses fill ``routes`` ({(method, path): handler}) and may send callbacks."""
+
+    name = "fake"
+
+    def __init__(self, behaviour: Behaviour | None = None):
+        self.behaviour = behaviour or Behaviour()
+        self.received: list[FakeRequest] = []
+        self.lock = threading.Lock()
+        self._window_start = time.monotonic()
+        self._window_count = 0
+        self.rejected_for_rate = 0
+        self.server: ThreadingHTTPServer | None = None
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        raise NotImplementedError
+
+    # --- limits -----------------------------------------------------------------------------
+
+    def over_rate(self, messages: int = 1) -> bool:
+        """True when taking ``messages`` now would exceed the configured rate (1-second windows)."""
+        if not self.behaviour.rate_limit:
+            return False
+        with self.lock:
+            now = time.monotonic()
+            if now - self._window_start >= 1.0:
+                self._window_start, self._window_count = now, 0
+            if self._window_count + messages > self.behaviour.rate_limit * 1.0 + 1e-9:
+                self.rejected_for_rate += 1
+                return True
+            self._window_count += messages
+            return False
+
+    # --- callbacks --------------------------------------------------------------------------
+
+    def callback_later(self, url: str, *, data: dict | None = None, json_body: Any = None, headers=None) -> None:
+        """POST a status callback after the configured delay, on a background thread."""
+
+        def send() -> None:
+            time.sleep(self.behaviour.callback_delay)
+            try:
+                requests.post(url, data=data, json=json_body, headers=headers or {}, timeout=10)
+            except requests.RequestException as error:
+                log.info("%s callback to %s failed: %s", self.name, url, error)
+
+        threading.Thread(target=send, daemon=True).start()
+
+    # --- serving ----------------------------------------------------------------------------
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        with self.lock:
+            self.received.append(request)
+        if self.behaviour.latency:
+            time.sleep(self.behaviour.latency)
+        if self.behaviour.error_rate and random.random() < self.behaviour.error_rate:
+            return FakeResponse(500, {"message": "simulated server error"})
+        route = self.routes().get((request.method, urlsplit(request.path).path))
+        if route is None:
+            return FakeResponse(404, {"message": f"no route {request.method} {request.path}"})
+        return route(request)
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on a background thread; returns the base URL (http://127.0.0.1:<port>)."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                parts = urlsplit(self.path)
+                request = FakeRequest(
+                    self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), self.rfile.read(length)
+                )
+                response = fake.handle(request)
+                body = response.body
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.headers.pop("Content-Type", "application/json"))
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args) -> None:  # quiet: tests read fake.received instead
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://{host}:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
