@@ -1,3 +1,7 @@
-"""The public JSON API."""
+"""The public JSON API lives in campaigns/api/."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("campaigns.api.urls")),
+]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -22,6 +23,8 @@ class Channel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     provider = models.CharField(max_length=16, choices=provider_choices())
     channel_key = models.CharField(max_length=64, unique=True, default=new_channel_key, editable=False)
+    # The unguessable part of this channel's webhook URLs (status callbacks, inbound messages).
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_channel_key, editable=False)
     sender = models.CharField(
         max_length=100,
         blank=True,
@@ -59,3 +62,7 @@ class Channel(models.Model):
 
     def provider_class(self):
         return provider_class(self.provider)
+
+    def webhook_url(self, kind: str) -> str:
+        """The public address a provider calls back on, e.g. kind='status' or 'inbound'."""
+        return f"{settings.PUBLIC_BASE_URL}/webhooks/{self.provider}/{self.webhook_token}/{kind}"

@@ -1,3 +1,10 @@
-"""Provider webhooks: status callbacks and inbound messages."""
+"""Provider webhooks: status callbacks and inbound messages, one URL module per provider."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("webhooks/twlo/", include("providers.twilio.urls")),
+    path("webhooks/twlowa/", include("providers.twilio.urls")),
+    path("webhooks/gswa/", include("providers.gupshup.urls")),
+    path("webhooks/sendbulk/", include("providers.sendbulk.urls")),
+]

@@ -1,0 +1,1 @@
+"""The public JSON API (Sociocs-compatible): views, key authentication, OpenAPI document."""

@@ -1,0 +1,1 @@
+"""Gupshup WhatsApp provider: the provider class, its webhooks and its local fake."""

@@ -1,0 +1,1 @@
+"""sendbulk provider: the provider class, its webhooks and its local fake."""

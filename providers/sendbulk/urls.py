@@ -1,0 +1,3 @@
+"""Webhook routes for this provider, mounted at /webhooks/sendbulk/."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""twilio provider: the provider class, its webhooks and its local fake."""
