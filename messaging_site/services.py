@@ -120,8 +120,10 @@ def run() -> int:
     try:
         subprocess.run(manage("migrate", "--noinput", "-v", "0"), env=env, check=True)
         subprocess.run(manage("setup_demo", "--port", port), env=env, check=True)
-        children.append(subprocess.Popen(manage("rqworker", "default", "--with-scheduler"), env=env))
-        children.append(subprocess.Popen(manage("rqcron", "messaging_site.cron"), env=env))
+        children.append(subprocess.Popen(manage("rqworker", "default", "--with-scheduler", "-v", "0"), env=env))
+        children.append(
+            subprocess.Popen(manage("rqcron", "messaging_site.cron", "--logging-level", "WARNING"), env=env)
+        )
         children.append(subprocess.Popen(manage("runserver", f"127.0.0.1:{port}", "--noreload"), env=env))
         print(f"\nThe admin is at http://127.0.0.1:{port}/admin/  (Ctrl-C stops everything)\n", flush=True)
         return wait_for_first_exit(children)

@@ -119,6 +119,7 @@ STORAGES = {
     },
 }
 LOGIN_URL = "admin:login"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: a URL typed without a scheme is https
 
 # --- Messaging -------------------------------------------------------------------------------
 
