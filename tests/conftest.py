@@ -18,6 +18,8 @@ from campaigns.models import OutboundMessage
 from contacts.models import Contact, ContactList
 from providers.models import Channel
 
+pytest_plugins = ["tests.browser"]  # the `page` fixture for staff journeys in Chromium
+
 if not os.environ.get("REDIS_URL"):
     pytest.exit("REDIS_URL is not set: run the suite with `make test` (it starts a Redis when needed).", returncode=4)
 

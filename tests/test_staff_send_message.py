@@ -6,7 +6,6 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from campaigns.models import OutboundMessage
-from tests.browser import page  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +23,7 @@ def log_in(page, live_server) -> None:
     page.wait_for_selector("#site-name")
 
 
-def test_staff_send_a_message_from_the_admin_and_see_it_sent(page, live_server, staff_user, channel, worker):  # noqa: F811
+def test_staff_send_a_message_from_the_admin_and_see_it_sent(page, live_server, staff_user, channel, worker):
     log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/campaigns/outboundmessage/add/")
     page.select_option("#id_channel", str(channel.pk))
@@ -43,7 +42,7 @@ def test_staff_send_a_message_from_the_admin_and_see_it_sent(page, live_server, 
     assert message.to in row.inner_text()
 
 
-def test_a_bad_number_is_refused_with_a_message_naming_it(page, live_server, staff_user, channel):  # noqa: F811
+def test_a_bad_number_is_refused_with_a_message_naming_it(page, live_server, staff_user, channel):
     log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/campaigns/outboundmessage/add/")
     page.select_option("#id_channel", str(channel.pk))
