@@ -2,6 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+admin.site.site_header = "Messaging"
+admin.site.site_title = "Messaging admin"
+admin.site.index_title = "Contacts, campaigns and messages"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/rq/", include("django_rq.urls")),

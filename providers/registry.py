@@ -45,5 +45,5 @@ def provider_choices() -> list[tuple[str, str]]:
         ("twlowa", "Twilio WhatsApp"),
         ("gswa", "Gupshup WhatsApp"),
         ("sendbulk", "Sendbulk SMS gateway"),
-        ("sandbox", "Sandbox (no network)"),
+        ("sandbox", "Sandbox"),
     ]
