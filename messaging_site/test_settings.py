@@ -10,3 +10,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; t
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 SEND_RETRY_BASE_SECONDS = 1.0
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The live server answers each request on a new thread: a persistent connection would outlive it
+# and keep the PostgreSQL test database busy at teardown.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
