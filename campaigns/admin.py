@@ -103,7 +103,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected messages (those not sent yet)")
     def cancel_messages(self, request, queryset) -> None:
-        cancelled = sum(message.cancel() for message in queryset.only("pk"))
+        cancelled = sum(message.cancel() for message in queryset.select_related(None).only("pk"))
         self.message_user(request, f"Cancelled {cancelled} message(s).", messages.SUCCESS)
 
 
