@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,9 +21,13 @@ Status = OutboundMessage.Status
 
 
 def send_messages_job(message_ids: list[int]) -> dict[str, int]:
-    summary = sending.send_messages(message_ids)
+    """Send these messages; what the time slice could not reach goes back on the queue."""
+    summary = sending.send_messages(message_ids, budget=settings.SEND_JOB_BUDGET_SECONDS)
     if summary.retry_ids:
         enqueue_send(summary.retry_ids, at=summary.retry_at)
+    if summary.out_of_time:
+        left = sending.due_queued(OutboundMessage.objects.filter(pk__in=message_ids))
+        enqueue_send(left.values_list("id", flat=True))
     return dict(summary.counts)
 
 
@@ -34,8 +39,14 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
     """
     summary = sending.SendSummary()
     queued = OutboundMessage.objects.filter(campaign_id=campaign_id)
+    deadline = time.monotonic() + settings.SEND_JOB_BUDGET_SECONDS
     while Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING).exists():
-        token = sending.claim(queued, limit=settings.SEND_CHUNK_SIZE)
+        if time.monotonic() > deadline:
+            # A job never outlives its slice (RQ would kill it mid-send): a fresh one carries on.
+            enqueue_dispatch(campaign_id)
+            return dict(summary.counts)
+        limit = sending.claim_limit(Campaign.objects.filter(pk=campaign_id).values_list("channel__rate_limit"))
+        token = sending.claim(queued, limit=limit)
         if token is None:
             break
         sending.send_claimed(token, summary)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -27,6 +29,7 @@ from providers.registry import provider_for
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
+CLAIM_SECONDS = 30  # a claim should take about this long to send at the channel's rate
 
 
 @dataclass
@@ -36,6 +39,7 @@ class SendSummary:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     retry_ids: list[int] = field(default_factory=list)
     retry_at: timezone.datetime | None = None
+    out_of_time: bool = False  # stopped at the end of its time slice with messages still due
 
     def add(self, outcome: str, number: int = 1) -> None:
         self.counts[outcome] += number
@@ -70,14 +74,32 @@ def claim(queryset: QuerySet[OutboundMessage], limit: int) -> uuid.UUID | None:
     return token if claimed else None
 
 
-def send_messages(message_ids: list[int]) -> SendSummary:
-    """Send those of these messages that are still due and not claimed by another worker."""
+def claim_limit(rates: Iterable[tuple[float]]) -> int:
+    """How many messages to claim at once: no more than the slowest channel sends in CLAIM_SECONDS.
+
+    A claim held much longer than that could outlive SENDING_STALE_SECONDS on a slow channel and
+    be taken for a dead worker's.
+    """
+    slowest = min((rate for (rate,) in rates), default=settings.SEND_CHUNK_SIZE)
+    return int(max(1, min(settings.SEND_CHUNK_SIZE, slowest * CLAIM_SECONDS)))
+
+
+def send_messages(message_ids: list[int], budget: float | None = None) -> SendSummary:
+    """Send those of these messages that are still due and not claimed by another worker.
+
+    Works in claims sized to the channels' rates; stops after ``budget`` seconds with
+    ``summary.out_of_time`` set, leaving the rest queued for another job.
+    """
     summary = SendSummary()
     mine = OutboundMessage.objects.filter(pk__in=message_ids)
     release_due(mine)
-    token = claim(mine, limit=len(message_ids))
-    if token:
+    limit = claim_limit(Channel.objects.filter(messages__in=mine).distinct().values_list("rate_limit"))
+    deadline = None if budget is None else time.monotonic() + budget
+    while token := claim(mine, limit=limit):
         send_claimed(token, summary)
+        if deadline is not None and time.monotonic() > deadline:
+            summary.out_of_time = due_queued(mine).exists()
+            break
     return summary
 
 

@@ -137,6 +137,9 @@ SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 5, minimum=1, maximum=50)
 SEND_RETRY_BASE_SECONDS = env_float("SEND_RETRY_BASE_SECONDS", 30.0)
 # How many messages one send job claims at a time.
 SEND_CHUNK_SIZE = env_int("SEND_CHUNK_SIZE", 500, minimum=1, maximum=10_000)
+# A send job stops after this many seconds and leaves the rest to a fresh job, so no job comes
+# near RQ's timeout (which would kill it in the middle of a provider call).
+SEND_JOB_BUDGET_SECONDS = env_int("SEND_JOB_BUDGET_SECONDS", 240, minimum=5, maximum=3000)
 # A message claimed for sending longer ago than this had its worker die under it.
 SENDING_STALE_SECONDS = env_int("SENDING_STALE_SECONDS", 900, minimum=60)
 # A queued message untouched for this long lost its job (Redis flushed or restarted).
