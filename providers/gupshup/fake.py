@@ -1,0 +1,257 @@
+"""A local stand-in for Gupshup's WhatsApp API, for the tests and the `make run` demo.
+
+It checks what the real one checks (the apikey header, the form fields, the JSON inside them),
+answers in Gupshup's shapes, and posts message events (v2 by default, or v3) back to the callback
+URL it was given, like the URL set in Gupshup's dashboard.
+
+    python -m providers.gupshup.fake --port 8102 --apikey demo-key --app-name demo-app \
+        --callback-url http://127.0.0.1:8000/webhooks/gswa/<webhook_token>/events
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import requests
+
+from providers.fakes.server import Behaviour, FakeProvider, FakeRequest, FakeResponse
+
+SESSION_TYPES = {"text", "image", "video", "file", "audio", "sticker"}
+TEMPLATE_LIST_PREFIX = "/sm/api/v1/template/list/"
+
+
+@dataclass
+class SentMessage:
+    """What the fake accepted, for tests to read."""
+
+    gupshup_id: str
+    destination: str
+    form: dict[str, str]
+    message: dict | None = None
+    template: dict | None = None
+
+
+@dataclass
+class GupshupConfig:
+    apikey: str = "fake-gupshup-key"
+    app_name: str = "fake-app"
+    callback_url: str = ""
+    event_version: int = 2  # 2 or 3: the callback format chosen in Gupshup's dashboard
+    # destination (without +) -> (HTTP status, message) answered at once instead of accepting
+    refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # destination -> (code, reason) of an asynchronous "failed" event after "enqueued"
+    fail_later: dict[str, tuple[int, str]] = field(default_factory=dict)
+    events: tuple[str, ...] = ("enqueued", "sent", "delivered")
+
+
+class FakeGupshup(FakeProvider):
+    name = "gupshup"
+
+    def __init__(self, config: GupshupConfig | None = None, behaviour: Behaviour | None = None):
+        super().__init__(behaviour)
+        self.config = config or GupshupConfig()
+        self.sent: list[SentMessage] = []
+
+    def reset(self, config: GupshupConfig | None = None, behaviour: Behaviour | None = None) -> None:
+        """Forget what was received and take new settings (one server can serve many tests)."""
+        with self.lock:
+            self.config = config or GupshupConfig()
+            self.behaviour = behaviour or Behaviour()
+            self._window_start, self._window_count, self.rejected_for_rate = time.monotonic(), 0, 0
+            self.received.clear()
+            self.sent.clear()
+
+    def routes(self):
+        return {
+            ("POST", "/wa/api/v1/msg"): self.session_message,
+            ("POST", "/wa/api/v1/template/msg"): self.template_message,
+        }
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        # The template list has the app name in its path, which a fixed route table cannot hold.
+        if request.method == "GET" and request.path.startswith(TEMPLATE_LIST_PREFIX):
+            with self.lock:
+                self.received.append(request)
+            return self.template_list(request)
+        return super().handle(request)
+
+    # --- routes ------------------------------------------------------------------------------
+
+    def session_message(self, request: FakeRequest) -> FakeResponse:
+        form, problem = self._read_form(request)
+        if problem:
+            return problem
+        message, problem = _json_field(form, "message")
+        if problem:
+            return problem
+        problem = _session_problem(message)
+        if problem:
+            return FakeResponse(400, {"status": "error", "message": problem})
+        return self._accept(form, message=message)
+
+    def template_message(self, request: FakeRequest) -> FakeResponse:
+        form, problem = self._read_form(request)
+        if problem:
+            return problem
+        template, problem = _json_field(form, "template")
+        if problem:
+            return problem
+        if not template.get("id") or not isinstance(template.get("params", []), list):
+            return FakeResponse(400, {"status": "error", "message": "Invalid template: id and params are required"})
+        message = None
+        if "message" in form:
+            message, problem = _json_field(form, "message")
+            if problem:
+                return problem
+        return self._accept(form, message=message, template=template)
+
+    def template_list(self, request: FakeRequest) -> FakeResponse:
+        if request.headers.get("apikey") != self.config.apikey:
+            return FakeResponse(401, {"status": "error", "message": "Authentication Failed"})
+        app_name = request.path[len(TEMPLATE_LIST_PREFIX) :]
+        if app_name != self.config.app_name:
+            return FakeResponse(400, {"status": "error", "message": "Invalid App Details"})
+        templates = [{"id": "fake-template-1", "elementName": "welcome", "status": "APPROVED"}]
+        return FakeResponse(200, {"status": "success", "templates": templates})
+
+    # --- checks and answers ------------------------------------------------------------------
+
+    def _read_form(self, request: FakeRequest) -> tuple[dict[str, str], FakeResponse | None]:
+        if request.headers.get("apikey") != self.config.apikey:
+            return {}, FakeResponse(401, {"status": "error", "message": "Authentication Failed"})
+        if "application/x-www-form-urlencoded" not in request.headers.get("Content-Type", ""):
+            return {}, FakeResponse(400, {"status": "error", "message": "Expected a form-encoded body"})
+        form = {name: values[-1] for name, values in request.form.items()}
+        problem = self._form_problem(form)
+        if problem:
+            return form, FakeResponse(400, {"status": "error", "message": problem})
+        if self.over_rate():
+            return form, FakeResponse(429, {"status": "error", "message": "Too Many Requests"}, {"Retry-After": "1"})
+        return form, None
+
+    def _form_problem(self, form: dict[str, str]) -> str:
+        missing = [name for name in ("channel", "source", "destination", "src.name") if not form.get(name)]
+        checks = [
+            (bool(missing), f"Missing parameters: {', '.join(missing)}"),
+            (form.get("channel") != "whatsapp", "Invalid channel"),
+            (form.get("src.name") != self.config.app_name, "Invalid App Details"),
+            (not form.get("source", "").isdigit(), "Invalid source: digits without +"),
+            (not form.get("destination", "").isdigit(), "Invalid destination: digits without +"),
+        ]
+        return next((message for failed, message in checks if failed), "")
+
+    def _accept(self, form: dict[str, str], *, message: dict | None = None, template: dict | None = None):
+        destination = form["destination"]
+        if destination in self.config.refuse:
+            status, text = self.config.refuse[destination]
+            return FakeResponse(status, {"status": "error", "message": text})
+        gupshup_id = str(uuid.uuid4())
+        with self.lock:
+            self.sent.append(SentMessage(gupshup_id, destination, form, message, template))
+        if self.config.callback_url:
+            self._send_events(gupshup_id, destination)
+        return FakeResponse(202, {"status": "submitted", "messageId": gupshup_id})
+
+    def _send_events(self, gupshup_id: str, destination: str) -> None:
+        """Post the events in order on one thread, like a well-behaved Gupshup would."""
+        steps = ["enqueued", "failed"] if destination in self.config.fail_later else list(self.config.events)
+        bodies = [self.event(step, gupshup_id, destination) for step in steps]
+
+        def post_all() -> None:
+            for body in bodies:
+                time.sleep(self.behaviour.callback_delay)
+                self.post_callback(body)
+
+        threading.Thread(target=post_all, daemon=True).start()
+
+    def post_callback(self, body: dict) -> None:
+        try:
+            requests.post(self.config.callback_url, json=body, timeout=10)
+        except requests.RequestException:
+            pass  # a real Gupshup retries a few times; the demo does not need to
+
+    def event(self, kind: str, gupshup_id: str, destination: str) -> dict:
+        """One message event in the configured callback format."""
+        whatsapp_id = f"wamid.{uuid.uuid5(uuid.NAMESPACE_OID, gupshup_id).hex}"
+        details: dict = {}
+        if kind == "failed":
+            code, reason = self.config.fail_later[destination]
+            details = {"code": code, "reason": reason}
+        if self.config.event_version == 3:
+            return v3_status_event(
+                self.config.app_name,
+                kind,
+                gupshup_id=gupshup_id,
+                whatsapp_id=whatsapp_id,
+                destination=destination,
+                details=details,
+            )
+        payload = {"id": gupshup_id, "type": kind, "destination": destination, "payload": details}
+        if kind != "enqueued":
+            payload.update(id=whatsapp_id, gsId=gupshup_id)
+        millis = int(time.time() * 1000)
+        return {
+            "app": self.config.app_name,
+            "timestamp": millis,
+            "version": 2,
+            "type": "message-event",
+            "payload": payload,
+        }
+
+
+def v3_status_event(app: str, kind: str, *, gupshup_id: str, whatsapp_id: str, destination: str, details: dict) -> dict:
+    status = {"gs_id": gupshup_id, "id": whatsapp_id, "recipient_id": destination, "status": kind}
+    status["timestamp"] = str(int(time.time()))
+    if details:
+        status["errors"] = [{"code": details["code"], "title": details["reason"]}]
+    value = {"messaging_product": "whatsapp", "statuses": [status]}
+    return {"gs_app_id": app, "object": "whatsapp_business_account", "entry": [{"changes": [{"value": value}]}]}
+
+
+def _json_field(form: dict[str, str], name: str) -> tuple[dict, FakeResponse | None]:
+    try:
+        value = json.loads(form.get(name) or "")
+    except ValueError:
+        return {}, FakeResponse(400, {"status": "error", "message": f"Invalid {name}: not JSON"})
+    if not isinstance(value, dict):
+        return {}, FakeResponse(400, {"status": "error", "message": f"Invalid {name}: not an object"})
+    return value, None
+
+
+def _session_problem(message: dict) -> str:
+    kind = message.get("type")
+    if kind not in SESSION_TYPES:
+        return f"Invalid message type {kind!r}"
+    required = {"text": ["text"], "image": ["originalUrl", "previewUrl"], "video": ["url"], "file": ["url", "filename"]}
+    missing = [name for name in required.get(kind, ["url"]) if not message.get(name)]
+    return f"Invalid {kind} message: missing {', '.join(missing)}" if missing else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A local fake of Gupshup's WhatsApp API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8102)
+    parser.add_argument("--apikey", default=GupshupConfig.apikey)
+    parser.add_argument("--app-name", default=GupshupConfig.app_name)
+    parser.add_argument("--callback-url", default="", help="our webhook: /webhooks/gswa/<webhook_token>/events")
+    parser.add_argument("--event-version", type=int, choices=(2, 3), default=2)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
+    parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second before 429 (0 = none)")
+    args = parser.parse_args()
+    config = GupshupConfig(args.apikey, args.app_name, args.callback_url, args.event_version)
+    fake = FakeGupshup(config, Behaviour(args.latency, args.error_rate, args.rate_limit))
+    print(f"fake Gupshup listening on {fake.start(args.host, args.port)}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Gupshup WhatsApp (provider code ``gswa``): one HTTP request per message, form-encoded.
+
+Session messages (text, image, video, file) go to /wa/api/v1/msg; approved templates go to
+/wa/api/v1/template/msg. Gupshup answers ``{"status": "submitted", "messageId": ...}`` and later
+calls our webhook with events keyed by that id (providers/gupshup/webhooks.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import PurePosixPath
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+
+from providers import http
+from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.gupshup.io"
+SESSION_PATH = "/wa/api/v1/msg"
+TEMPLATE_PATH = "/wa/api/v1/template/msg"
+# Lists the app's templates: it needs both the apikey and the app name to be right, so it is a
+# fair "check credentials" (path seen in Gupshup's client libraries; not in the current docs).
+TEMPLATE_LIST_PATH = "/sm/api/v1/template/list/{app_name}"
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
+VIDEO_EXTENSIONS = {".mp4", ".3gp", ".3gpp"}
+WHATSAPP_TEXT_LIMIT = 4096
+# Parts of a template's variables, in the order Gupshup expects their values in "params".
+TEMPLATE_PARTS = ("Header", "Body", "Buttons")
+# Gupshup has no documented error codes for channel problems; these words in an error message
+# mean the channel, not the message, is wrong (tolerant on purpose: wording is unconfirmed).
+CHANNEL_PROBLEM = re.compile(
+    r"(?i)auth|api ?key|portal user|invalid app|app ?name|app details|wallet|insufficient balance|not authori[sz]ed"
+)
+POOL_SIZE = 8
+# The error code of a message refused because of the channel (credentials, app, wallet).
+CHANNEL_REFUSED = "channel_refused"
+
+
+@cache
+def _thread_pool(pid: int) -> ThreadPoolExecutor:
+    """One long-lived pool per process, so its threads' pooled connections serve many batches.
+
+    Keyed by pid: a forked RQ work horse cannot use threads its parent started.
+    """
+    return ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix=f"gupshup-{pid}")
+
+
+class GupshupWhatsAppProvider(Provider):
+    code = "gswa"
+    label = "Gupshup WhatsApp"
+    credential_fields = {"apikey": "API key", "app_name": "App name (src.name)"}
+    max_batch_size = POOL_SIZE
+    supports_media = True
+    deduplicates_by_our_id = False  # Gupshup takes no id of ours, so a repeat is a second message
+    # Gupshup publishes no rate limit: the channel's configured rate governs.
+    default_rate_limit = 10.0
+
+    # --- what the pipeline calls -------------------------------------------------------------
+
+    def batch_size(self) -> int:
+        """No more than one second's worth of messages at once.
+
+        Gupshup takes one message per request and we send a batch in parallel, so a batch larger
+        than the channel's per-second rate would go out as a burst above that rate.
+        """
+        per_second = max(1, int(self.channel.rate_limit))
+        return max(1, min(super().batch_size(), per_second))
+
+    def validate(self, message: OutgoingMessage) -> None:
+        super().validate(message)
+        if len(message.media_urls) > 1:
+            raise MessageRefused("Gupshup WhatsApp carries one media file per message; send one media URL.")
+        if len(message.text) > WHATSAPP_TEXT_LIMIT:
+            raise MessageRefused(f"text: WhatsApp messages hold at most {WHATSAPP_TEXT_LIMIT} characters.")
+        if message.template is not None:
+            template_params(message.template)  # raises MessageRefused naming what is wrong
+
+    def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
+        self._require_sender()
+        if len(messages) == 1:
+            results = [self.send_one(messages[0])]
+        else:
+            results = list(_thread_pool(os.getpid()).map(self.send_one, messages))
+        refused = [r for r in results if r.error_code == CHANNEL_REFUSED]
+        if refused and not any(r.outcome in (Outcome.ACCEPTED, Outcome.UNKNOWN) for r in results):
+            raise ChannelError(refused[0].error_message, code=CHANNEL_REFUSED)
+        # Some went through: pausing now would put those back in the queue and send them twice.
+        # The refused ones wait and retry; the next batch, refused whole, pauses the channel.
+        return results
+
+    def send_one(self, message: OutgoingMessage) -> SendResult:
+        path = TEMPLATE_PATH if message.template else SESSION_PATH
+        form = self.template_form(message) if message.template else self.session_form(message)
+        try:
+            response = http.request(
+                "POST", self.base_url() + path, data=form, headers=self._headers(), secrets=[self._apikey()]
+            )
+        except http.NotSent as error:
+            return SendResult(message.id, Outcome.RETRY, error_code="not_sent", error_message=error.message)
+        except http.NoAnswer as error:
+            return SendResult(message.id, Outcome.UNKNOWN, error_code="no_answer", error_message=error.message)
+        return self.classify(message.id, response)
+
+    def check_credentials(self) -> str:
+        super().check_credentials()  # names missing credentials
+        app_name = self.channel.credentials["app_name"]
+        url = self.base_url() + TEMPLATE_LIST_PATH.format(app_name=quote(app_name, safe=""))
+        try:
+            response = http.request("GET", url, headers=self._headers(), secrets=[self._apikey()])
+        except http.TransportError as error:
+            raise ChannelError(f"Could not reach Gupshup: {error.message}") from None
+        body = _json_object(response)
+        if response.status_code in (401, 403) or not response.ok:
+            reason = _error_text(body, response)
+            raise ChannelError(f"Gupshup refused the API key or app name {app_name!r}: {reason}", code="auth")
+        templates = body.get("templates") or []
+        return f"Gupshup accepted the API key for app {app_name!r} ({len(templates)} templates listed)."
+
+    # --- building requests ---------------------------------------------------------------------
+
+    def base_url(self) -> str:
+        return (self.channel.api_base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    def session_form(self, message: OutgoingMessage) -> dict[str, str]:
+        return {**self._addressing(message), "message": json.dumps(session_content(message))}
+
+    def template_form(self, message: OutgoingMessage) -> dict[str, str]:
+        template = message.template or {}
+        form = {
+            **self._addressing(message),
+            "template": json.dumps({"id": str(template["id"]), "params": template_params(template)}),
+        }
+        media_url = (template.get("variables") or {}).get("MEDIA_URL")
+        if media_url:
+            form["message"] = json.dumps(template_media_header(str(media_url)))
+        return form
+
+    def _addressing(self, message: OutgoingMessage) -> dict[str, str]:
+        return {
+            "channel": "whatsapp",
+            "source": self.channel.sender.strip().removeprefix("+"),
+            "src.name": self.channel.credentials["app_name"],
+            "destination": message.to.removeprefix("+"),
+        }
+
+    def _headers(self) -> dict[str, str]:
+        return {"apikey": self._apikey(), "Accept": "application/json"}
+
+    def _apikey(self) -> str:
+        return str((self.channel.credentials or {}).get("apikey", ""))
+
+    def _require_sender(self) -> None:
+        if not self.channel.sender.strip():
+            raise ChannelError(
+                "sender: a Gupshup channel needs its WhatsApp number (E.164) as sender.", code="missing_sender"
+            )
+
+    # --- reading answers -----------------------------------------------------------------------
+
+    def classify(self, message_id: int, response: requests.Response) -> SendResult:
+        """Map one Gupshup answer to an outcome (a channel problem is marked CHANNEL_REFUSED)."""
+        body = _json_object(response)
+        status = response.status_code
+        reason = _error_text(body, response)
+        if response.ok:
+            provider_id = str(body.get("messageId") or "")
+            if body.get("status") == "submitted" and provider_id:
+                return SendResult(message_id, Outcome.ACCEPTED, provider_message_id=provider_id)
+            # A 2xx we cannot read: Gupshup may well have queued it, so resending could duplicate.
+            return SendResult(message_id, Outcome.UNKNOWN, error_code=f"http_{status}", error_message=reason)
+        if status == 429 or status >= 500:
+            return SendResult(
+                message_id,
+                Outcome.RETRY,
+                error_code=f"http_{status}",
+                error_message=reason,
+                retry_after=http.retry_after_seconds(response),
+            )
+        if status in (401, 403) or CHANNEL_PROBLEM.search(reason):
+            return SendResult(
+                message_id,
+                Outcome.RETRY,
+                error_code=CHANNEL_REFUSED,
+                error_message=f"Gupshup refused the channel (HTTP {status}): {reason}",
+            )
+        return SendResult(message_id, Outcome.FAILED, error_code=f"http_{status}", error_message=reason)
+
+
+def session_content(message: OutgoingMessage) -> dict[str, str]:
+    """The ``message`` JSON of a session message: text, or one media file captioned with the text."""
+    if not message.media_urls:
+        return {"type": "text", "text": message.text}
+    url = message.media_urls[0]
+    kind = media_kind(url)
+    if kind == "image":
+        content = {"type": "image", "originalUrl": url, "previewUrl": url}
+    elif kind == "video":
+        content = {"type": "video", "url": url}
+    else:
+        content = {"type": "file", "url": url, "filename": file_name(url)}
+    if message.text:
+        content["caption"] = message.text
+    return content
+
+
+def template_params(template: dict) -> list[str]:
+    """Header values, then Body values, then Buttons values, each part in its numbered order."""
+    if not isinstance(template, dict) or not str(template.get("id") or "").strip():
+        raise MessageRefused('template: a Gupshup template needs {"id": "<template id>", "variables": {...}}.')
+    variables = template.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise MessageRefused(f"template.variables: {variables!r} is not an object.")
+    params: list[str] = []
+    for part in TEMPLATE_PARTS:
+        values = variables.get(part) or {}
+        if not isinstance(values, dict):
+            raise MessageRefused(f'template.variables.{part}: {values!r} is not an object like {{"1": "..."}}.')
+        params.extend(str(values[key]) for key in sorted(values, key=_numbered))
+    return params
+
+
+def template_media_header(url: str) -> dict:
+    """The media of a template's header (shape seen in Gupshup client code, unconfirmed in its docs)."""
+    kind = media_kind(url)
+    if kind == "file":
+        return {"type": "document", "document": {"link": url, "filename": file_name(url)}}
+    return {"type": kind, kind: {"link": url}}
+
+
+def media_kind(url: str) -> str:
+    """image, video or file, by the URL's extension (WhatsApp sends anything else as a document)."""
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return "image"
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
+    return "file"
+
+
+def file_name(url: str) -> str:
+    return unquote(PurePosixPath(urlsplit(url).path).name) or "file"
+
+
+def _numbered(key: str) -> tuple[int, int | str]:
+    """Sort "1", "2", "10" as numbers; anything else after them, alphabetically."""
+    return (0, int(key)) if str(key).isdigit() else (1, str(key))
+
+
+def _json_object(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_text(body: dict, response: requests.Response) -> str:
+    message = body.get("message")
+    if isinstance(message, dict):  # some errors nest {"message": {"message": "..."}}
+        message = message.get("message")
+    return str(message or response.text[:300] or response.reason or "")

@@ -1,0 +1,154 @@
+"""Gupshup's calls to us: message events (v2 and v3 formats) and inbound user messages.
+
+Gupshup posts every event of an app to the one callback URL set in its dashboard, so each channel
+has its own: /webhooks/gswa/<webhook_token>/events. Gupshup does not sign its callbacks; the
+unguessable token in the URL is what keeps others out. Events arrive out of order and more than
+once: record_receipt only ever moves a message forward, so replays change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from campaigns.models import OutboundMessage
+from contacts.phones import normalise_phone
+from providers.models import Channel
+from providers.receipts import record_inbound, record_receipt
+
+log = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+# Gupshup's event types (v2 payload.type, v3 statuses[].status) as our message states.
+EVENT_STATUS = {
+    "enqueued": Status.SENT,  # Gupshup handed it to WhatsApp
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "read": Status.READ,
+    "failed": Status.FAILED,
+}
+
+
+class Malformed(ValueError):
+    """The body is not a Gupshup callback we can read."""
+
+
+@csrf_exempt
+@require_POST
+def events(request: HttpRequest, token: str) -> JsonResponse:
+    channel = Channel.objects.filter(webhook_token=token, provider="gswa").only("pk").first()
+    if channel is None:
+        return JsonResponse({"error": "No Gupshup channel has this webhook address."}, status=404)
+    if not request.body.strip():
+        # Gupshup checks a new callback URL with an empty request and wants a 2xx (unconfirmed).
+        return JsonResponse({"status": "ok"})
+    try:
+        body = json.loads(request.body)
+        handled = handle_callback(channel.pk, body)
+    except (ValueError, Malformed) as error:
+        log.warning("malformed Gupshup callback on channel %s: %s", channel.pk, error)
+        return JsonResponse({"error": f"body: not a Gupshup callback ({error})."}, status=400)
+    return JsonResponse({"status": "ok", "handled": handled})
+
+
+def handle_callback(channel_id: int, body: object) -> int:
+    """Apply one callback (either format); returns how many events changed something."""
+    if not isinstance(body, dict):
+        raise Malformed("expected a JSON object")
+    if "entry" in body:
+        return _handle_v3(channel_id, body)
+    kind = body.get("type")
+    payload = _object(body.get("payload"), "payload")
+    if kind == "message-event":
+        return int(_message_event(channel_id, payload))
+    if kind == "message":
+        return int(_inbound(_v2_sender(payload), _v2_text(payload)))
+    log.info("Gupshup callback of type %r on channel %s ignored", kind, channel_id)
+    return 0
+
+
+def _message_event(channel_id: int, payload: dict) -> bool:
+    # The first event ("enqueued") carries Gupshup's id as "id"; later ones carry WhatsApp's id
+    # there and Gupshup's as "gsId". We stored Gupshup's id when we sent.
+    gupshup_id = str(payload.get("gsId") or payload.get("id") or "")
+    details = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
+    return _receipt(channel_id, gupshup_id, str(payload.get("type") or ""), details.get("code"), details.get("reason"))
+
+
+def _handle_v3(channel_id: int, body: dict) -> int:
+    """Meta's shape: entry[].changes[].value.statuses[] and .messages[]."""
+    changed = 0
+    for entry in _list(body.get("entry"), "entry"):
+        for change in _list(_object(entry, "entry[]").get("changes"), "changes"):
+            value = _object(_object(change, "changes[]").get("value"), "value")
+            for status in _list(value.get("statuses"), "statuses"):
+                changed += _v3_status(channel_id, _object(status, "statuses[]"))
+            for item in _list(value.get("messages"), "messages"):
+                message = _object(item, "messages[]")
+                text = _object(message.get("text"), "text").get("body", "")
+                changed += _inbound(str(message.get("from") or ""), str(text))
+    return changed
+
+
+def _v3_status(channel_id: int, status: dict) -> bool:
+    gupshup_id = str(status.get("gs_id") or status.get("gsId") or "")
+    errors = status.get("errors") if isinstance(status.get("errors"), list) else []
+    error = errors[0] if errors and isinstance(errors[0], dict) else {}
+    reason = error.get("title") or error.get("message")
+    return _receipt(channel_id, gupshup_id, str(status.get("status") or ""), error.get("code"), reason)
+
+
+def _receipt(channel_id: int, gupshup_id: str, event: str, code: object, reason: object) -> bool:
+    status = EVENT_STATUS.get(event.lower())
+    if status is None or not gupshup_id:
+        log.info("Gupshup event %r for %r on channel %s ignored", event, gupshup_id, channel_id)
+        return False
+    return record_receipt(
+        channel_id=channel_id,
+        provider_message_id=gupshup_id,
+        status=status,
+        error_code=str(code or ""),
+        error_message=str(reason or ""),
+    )
+
+
+def _inbound(sender: str, text: str) -> bool:
+    """A reply from a WhatsApp user: STOP/START words change their opt-out state."""
+    try:
+        phone = normalise_phone(sender, field="sender")
+    except ValidationError as error:
+        log.warning("Gupshup inbound message from an unreadable number ignored: %s", error.messages[0])
+        return False
+    return bool(record_inbound(phone, text))
+
+
+def _v2_sender(payload: dict) -> str:
+    sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
+    return str(sender.get("phone") or payload.get("source") or "")
+
+
+def _v2_text(payload: dict) -> str:
+    # Text messages and quick-reply buttons both carry the words in payload.payload.text.
+    inner = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
+    return str(inner.get("text") or "")
+
+
+def _object(value: object, name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(f"{name} is not an object")
+    return value
+
+
+def _list(value: object, name: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"{name} is not a list")
+    return value

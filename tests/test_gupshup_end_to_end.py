@@ -1,0 +1,81 @@
+"""A Gupshup message from send_one to delivered: real RQ worker, real HTTP both ways.
+
+The fake Gupshup posts its message events back to our live server, as the real one posts to the
+callback URL set in its dashboard.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from campaigns.models import OutboundMessage
+from providers.fakes.server import Behaviour
+from providers.gupshup.fake import FakeGupshup, GupshupConfig
+from providers.models import Channel
+
+Status = OutboundMessage.Status
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def fake():
+    fake = FakeGupshup(behaviour=Behaviour(callback_delay=0.05))
+    fake.base_url = fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def gupshup_channel(fake, live_server) -> Channel:
+    channel = Channel.objects.create(
+        name="Gupshup",
+        provider="gswa",
+        sender="+15550001111",
+        credentials={"apikey": "e2e-key", "app_name": "e2e-app"},
+        api_base_url=fake.base_url,
+        rate_limit=100,
+    )
+    callback = f"{live_server.url}/webhooks/gswa/{channel.webhook_token}/events"
+    fake.config = GupshupConfig(apikey="e2e-key", app_name="e2e-app", callback_url=callback)
+    return channel
+
+
+def wait_for_status(message: OutboundMessage, status: str, seconds: float = 10.0) -> OutboundMessage:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message.refresh_from_db()
+        if message.status == status:
+            return message
+        time.sleep(0.05)
+    raise AssertionError(f"message {message.pk} is {message.status}, not {status}, after {seconds} s")
+
+
+@pytest.mark.parametrize("event_version", [2, 3])
+def test_a_message_goes_out_and_its_delivery_comes_back(fake, gupshup_channel, worker, event_version):
+    fake.config.event_version = event_version
+    message = OutboundMessage.send_one(channel=gupshup_channel, to="+447911123456", text="Your order shipped")
+    worker()
+    message.refresh_from_db()
+    assert message.status in (Status.SENT, Status.DELIVERED)
+    assert message.provider_message_id == fake.sent[0].gupshup_id
+    wait_for_status(message, Status.DELIVERED)
+    assert message.delivered_at is not None
+
+
+def test_a_template_message_is_personalised_sent_and_delivered(fake, gupshup_channel, worker, make_contact):
+    make_contact(phone="+447911123457", name="Ann Example")
+    template = {"id": "tpl-7", "variables": {"Body": {"1": "{{ first_name }}", "2": "42"}}}
+    message = OutboundMessage.send_one(channel=gupshup_channel, to="+447911123457", template=template)
+    worker()
+    assert fake.sent[0].template == {"id": "tpl-7", "params": ["Ann", "42"]}
+    wait_for_status(message, Status.DELIVERED)
+
+
+def test_a_message_whatsapp_cannot_deliver_ends_failed_with_the_reason(fake, gupshup_channel, worker):
+    fake.config.fail_later["447911123458"] = (1002, "Number does not exist on WhatsApp")
+    message = OutboundMessage.send_one(channel=gupshup_channel, to="+447911123458", text="Hi")
+    worker()
+    wait_for_status(message, Status.FAILED)
+    assert message.error_message == "Number does not exist on WhatsApp"
