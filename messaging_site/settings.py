@@ -126,6 +126,8 @@ FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: a URL typed withou
 # Provider classes behind the registry, keyed by their code (providers/registry.py).
 MESSAGING_PROVIDERS = [
     "providers.sandbox.SandboxProvider",
+    "providers.gupshup.provider.GupshupWhatsAppProvider",
+    "providers.sendbulk.provider.SendbulkProvider",
 ]
 # The public base URL the providers call us back on (status webhooks). Behind a reverse proxy it
 # must be the outside address, because Twilio signs the URL it called, not the one we see.
