@@ -99,3 +99,25 @@ def test_a_paused_channel_keeps_its_messages_queued(send_one, channel, worker):
     message.refresh_from_db()
     assert message.status == Status.QUEUED
     assert message.attempts == 0
+
+
+def test_a_send_job_stops_at_the_end_of_its_slice_and_a_new_job_finishes(send_one, worker, settings):
+    settings.SEND_CHUNK_SIZE = 2
+    settings.SEND_JOB_BUDGET_SECONDS = 0
+    messages = [send_one(to=f"+44791112345{i}") for i in range(5)]
+    ids = [m.pk for m in messages]
+
+    summary = send_messages(ids, budget=0)
+    assert summary.out_of_time
+    assert OutboundMessage.objects.filter(pk__in=ids, status=Status.SENT).count() == 2
+
+    worker()  # the enqueued jobs re-enqueue what their slice could not reach, until none is left
+    assert OutboundMessage.objects.filter(pk__in=ids, status=Status.SENT).count() == 5
+
+
+def test_claims_on_a_slow_channel_are_small(channel):
+    from campaigns.sending import claim_limit
+
+    assert claim_limit([(0.5,)]) == 15
+    assert claim_limit([(1000.0,), (2.0,)]) == 60
+    assert claim_limit([]) == 500
