@@ -1,3 +1,10 @@
 """Webhook routes for this provider, mounted at /webhooks/sendbulk/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from providers.sendbulk import webhooks
+
+app_name = "sendbulk"
+urlpatterns = [
+    path("<str:token>/dlr", webhooks.delivery_report, name="dlr"),
+]
