@@ -1,0 +1,353 @@
+"""A local Twilio: the Messages API, the 1:Many bulk endpoint and the account fetch, on loopback.
+
+It checks what Twilio checks (Basic auth against one account, the form fields and their limits),
+answers in Twilio's shapes (201 with an SM... sid and status "queued"; errors as
+{"code", "message", "more_info", "status"}), and posts signed status callbacks back (sent, then
+delivered) like the real one. Tests inject errors by number; `make run` uses it for its demo.
+
+    python -m providers.twilio.fake --port 8101 --account-sid AC... --auth-token ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Any
+
+import requests
+
+from providers.fakes.server import Behaviour, FakeProvider, FakeRequest, FakeResponse, Route
+from providers.twilio.signature import compute_signature
+
+log = logging.getLogger(__name__)
+
+CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# Every field the Messages API takes (the OpenAPI excerpt): anything else is a typo in our code.
+MESSAGE_FIELDS = {
+    "To", "From", "MessagingServiceSid", "Body", "MediaUrl", "ContentSid", "ContentVariables", "StatusCallback",
+    "ApplicationSid", "MaxPrice", "ProvideFeedback", "Attempt", "ValidityPeriod", "ForceDelivery",
+    "ContentRetention", "AddressRetention", "SmartEncoded", "PersistentAction", "TrafficType", "ShortenUrls",
+    "ScheduleType", "SendAt", "SendAsMms", "RiskCheck", "FallbackFrom",
+}  # fmt: skip
+MAX_BULK_MESSAGES = 10_000
+
+
+class TwilioError(Exception):
+    def __init__(self, status: int, code: int, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self, headers: dict[str, str] | None = None) -> FakeResponse:
+        body = {
+            "code": self.code,
+            "message": self.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+            "status": self.status,
+        }
+        return FakeResponse(self.status, body, headers or {})
+
+
+class FakeTwilio(FakeProvider):
+    """One Twilio account. Sets of numbers (E.164, without "whatsapp:") make answers go wrong on purpose."""
+
+    name = "twilio"
+
+    def __init__(self, account_sid: str, auth_token: str, behaviour: Behaviour | None = None):
+        super().__init__(behaviour)
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.reset(behaviour)
+
+    def reset(self, behaviour: Behaviour | None = None) -> None:
+        """Forget everything received and injected (a server reused across tests starts clean)."""
+        self.behaviour = behaviour or Behaviour()
+        self.received = []
+        self.rejected_for_rate = 0
+        self._window_start, self._window_count = time.monotonic(), 0
+        self.account_status = "active"
+        self.invalid_numbers: set[str] = set()  # 400, 21211
+        self.unsubscribed: set[str] = set()  # 400, 21610
+        self.undeliverable: set[str] = set()  # accepted, then "undelivered" with 30003
+        self.errors: dict[str, tuple[int, int, str]] = {}  # number -> (HTTP status, code, message)
+        self.send_callbacks = True
+        self.messages: dict[str, dict] = {}  # sid -> the message as created
+        self.callbacks: list[tuple[str, dict[str, str], int]] = []  # (url, params, our answer's status)
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        account = f"/2010-04-01/Accounts/{self.account_sid}"
+        return {
+            ("POST", f"{account}/Messages.json"): self._authenticated(self.create_message),
+            ("GET", f"{account}.json"): self._authenticated(self.fetch_account),
+            ("POST", "/v1/Messages"): self._authenticated(self.create_messages_in_bulk),
+        }
+
+    # --- auth -------------------------------------------------------------------------------
+
+    def _authenticated(self, route: Route) -> Route:
+        def checked(request: FakeRequest) -> FakeResponse:
+            if not self._credentials_match(request.headers):
+                challenge = {"WWW-Authenticate": 'Basic realm="Twilio API"'}
+                return TwilioError(401, 20003, "Authenticate").response(challenge)
+            try:
+                return route(request)
+            except TwilioError as error:
+                return error.response()
+
+        return checked
+
+    def _credentials_match(self, headers: dict[str, str]) -> bool:
+        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if not value.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return (user, password) == (self.account_sid, self.auth_token)
+
+    # --- Messages.json ----------------------------------------------------------------------
+
+    def create_message(self, request: FakeRequest) -> FakeResponse:
+        if self.over_rate():
+            return TwilioError(429, 20429, "Too Many Requests").response({"Retry-After": "1"})
+        form = request.form
+        unknown = sorted(set(form) - MESSAGE_FIELDS)
+        if unknown:
+            raise TwilioError(400, 20001, f"Unknown parameters: {', '.join(unknown)}")
+        fields = {name: values[-1] for name, values in form.items()}
+        media = form.get("MediaUrl", [])
+        self._check_addresses(fields.get("To", ""), fields.get("From", ""), fields.get("MessagingServiceSid", ""))
+        self._check_content(fields.get("Body", ""), media, fields.get("ContentSid", ""))
+        if "ContentVariables" in fields:
+            _check_content_variables(fields["ContentVariables"])
+        self._check_recipient(fields["To"])
+        message = self._create(fields, media)
+        return FakeResponse(201, message)
+
+    def _check_addresses(self, to: str, sender: str, service: str) -> None:
+        if not to:
+            raise TwilioError(400, 21604, "A 'To' phone number is required.")
+        if bool(sender) == bool(service):
+            raise TwilioError(400, 21603, "Give exactly one of 'From' and 'MessagingServiceSid'.")
+        if service and not SERVICE_SID.match(service):
+            raise TwilioError(400, 21701, f"The Messaging Service Sid {service} is invalid.")
+        if sender and to.startswith("whatsapp:") != sender.startswith("whatsapp:"):
+            raise TwilioError(400, 21910, "Invalid From and To pair. From and To should be of the same channel.")
+        if not re.fullmatch(r"(whatsapp:)?\+[1-9]\d{6,14}", to):
+            raise TwilioError(400, 21211, f"Invalid 'To' Phone Number: {to}")
+
+    def _check_content(self, body: str, media: list[str], content_sid: str) -> None:
+        if not (body or media or content_sid):
+            raise TwilioError(400, 21602, "Message body is required.")
+        if len(body) > 1600:
+            raise TwilioError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        if len(media) > 10:
+            raise TwilioError(400, 21623, "Too many media URLs: at most 10 a message.")
+        if any(not url.startswith(("http://", "https://")) for url in media):
+            raise TwilioError(400, 21620, "Invalid media URL(s).")
+        if content_sid and not CONTENT_SID.match(content_sid):
+            raise TwilioError(400, 21655, f"The ContentSid {content_sid} is invalid.")
+
+    def _check_recipient(self, to: str) -> None:
+        number = to.removeprefix("whatsapp:")
+        if number in self.errors:
+            raise TwilioError(*self.errors[number])
+        if number in self.invalid_numbers:
+            raise TwilioError(400, 21211, f"Invalid 'To' Phone Number: {number}")
+        if number in self.unsubscribed:
+            raise TwilioError(400, 21610, "Attempt to send to unsubscribed recipient")
+
+    def _create(self, fields: dict[str, str], media: list[str]) -> dict[str, Any]:
+        sid = ("MM" if media else "SM") + uuid.uuid4().hex
+        now = formatdate(usegmt=True)
+        body = fields.get("Body", "")
+        message = {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": fields.get("From") or None,
+            "messaging_service_sid": fields.get("MessagingServiceSid") or None,
+            "num_media": str(len(media)),
+            "num_segments": str(_segments(body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            # A Messaging Service first "accepts" a message, then picks a sender and queues it.
+            "status": "accepted" if fields.get("MessagingServiceSid") else "queued",
+            "subresource_uris": {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
+            "to": fields["To"],
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+        with self.lock:
+            self.messages[sid] = {**message, "media": media, "fields": fields}
+        if fields.get("StatusCallback"):
+            self.report_later(fields["StatusCallback"], sid, fields["To"], fields.get("From", ""))
+        return message
+
+    # --- 1:Many bulk endpoint ---------------------------------------------------------------
+
+    def create_messages_in_bulk(self, request: FakeRequest) -> FakeResponse:
+        try:
+            payload = request.json()
+        except ValueError:
+            raise TwilioError(400, 20001, "The body is not JSON.") from None
+        items = payload.get("Messages") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not items:
+            raise TwilioError(400, 20001, "Messages must be a non-empty array.")
+        if len(items) > MAX_BULK_MESSAGES:
+            raise TwilioError(400, 20001, f"At most {MAX_BULK_MESSAGES} messages a request.")
+        if self.over_rate(len(items)):
+            return TwilioError(429, 20429, "Too Many Requests").response({"Retry-After": "1"})
+        receipts, failures = [], []
+        for item in items:
+            try:
+                receipts.append(self._create_one_of_bulk(payload, item))
+            except TwilioError as error:
+                failures.append({"to": item.get("To"), "error_code": error.code, "error_message": error.message})
+        return FakeResponse(
+            200,
+            {
+                "total_message_count": len(items),
+                "success_count": len(receipts),
+                "error_count": len(failures),
+                "message_receipts": receipts,
+                "failed_message_receipts": failures,
+            },
+        )
+
+    def _create_one_of_bulk(self, payload: dict, item: dict) -> dict[str, str]:
+        to = str(item.get("To") or "")
+        sender, service = str(payload.get("From") or ""), str(payload.get("MessagingServiceSid") or "")
+        self._check_addresses(to, sender, service)
+        body = str(item.get("Body") or payload.get("Body") or "")
+        media = list(payload.get("MediaUrl") or [])
+        self._check_content(body, media, str(payload.get("ContentSid") or ""))
+        self._check_recipient(to)
+        fields = {"To": to, "From": sender, "MessagingServiceSid": service, "Body": body}
+        fields.update({k: str(payload[k]) for k in ("ContentSid", "StatusCallback") if payload.get(k)})
+        if item.get("ContentVariables") is not None:
+            fields["ContentVariables"] = json.dumps(item["ContentVariables"])
+        message = self._create(fields, media)
+        return {"to": to, "sid": message["sid"]}
+
+    # --- account ----------------------------------------------------------------------------
+
+    def fetch_account(self, request: FakeRequest) -> FakeResponse:
+        now = formatdate(usegmt=True)
+        return FakeResponse(
+            200,
+            {
+                "auth_token": self.auth_token,  # the real resource carries it too: callers must not show it
+                "date_created": now,
+                "date_updated": now,
+                "friendly_name": "Fake Twilio account",
+                "owner_account_sid": self.account_sid,
+                "sid": self.account_sid,
+                "status": self.account_status,
+                "subresource_uris": {},
+                "type": "Full",
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}.json",
+            },
+        )
+
+    # --- calls back -------------------------------------------------------------------------
+
+    def report_later(self, url: str, sid: str, to: str, sender: str) -> None:
+        """Status callbacks for a new message, in order: sent, then delivered (or undelivered)."""
+        if not self.send_callbacks:
+            return
+        common = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "MessageSid": sid, "SmsSid": sid}
+        common.update({"To": to, "From": sender or "+15005550006"})
+        steps = [{**common, "MessageStatus": "sent", "SmsStatus": "sent"}]
+        if to.removeprefix("whatsapp:") in self.undeliverable:
+            steps.append({**common, "MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"})
+        else:
+            steps.append({**common, "MessageStatus": "delivered", "SmsStatus": "delivered"})
+        self._in_background(lambda: [self.post_signed(url, params) for params in steps])
+
+    def post_signed(self, url: str, params: dict[str, str]) -> int:
+        """POST form ``params`` to ``url`` signed as Twilio signs; returns the answer's status (0 if none)."""
+        headers = {"X-Twilio-Signature": compute_signature(self.auth_token, url, params)}
+        try:
+            status = requests.post(url, data=params, headers=headers, timeout=10).status_code
+        except requests.RequestException as error:
+            log.info("twilio callback to %s failed: %s", url, error)
+            status = 0
+        with self.lock:
+            self.callbacks.append((url, params, status))
+        return status
+
+    def send_inbound(self, url: str, sender: str, body: str, opt_out_type: str = "", to: str = "+15005550006") -> int:
+        """A recipient's reply, posted to our inbound webhook now, as Twilio would."""
+        params = {"AccountSid": self.account_sid, "MessageSid": "SM" + uuid.uuid4().hex, "From": sender, "To": to}
+        params.update({"Body": body, "NumMedia": "0"})
+        if opt_out_type:
+            params["OptOutType"] = opt_out_type
+        return self.post_signed(url, params)
+
+    def _in_background(self, work: Callable[[], object]) -> None:
+        def run() -> None:
+            time.sleep(self.behaviour.callback_delay)
+            work()
+
+        threading.Thread(target=run, daemon=True).start()
+
+
+def _check_content_variables(raw: str) -> None:
+    try:
+        variables = json.loads(raw)
+    except ValueError:
+        raise TwilioError(400, 21656, "The ContentVariables Parameter is invalid: not JSON.") from None
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise TwilioError(400, 21656, "The ContentVariables Parameter is invalid: an object of strings is required.")
+
+
+def _segments(body: str) -> int:
+    """Rough SMS segment count: GSM-7 text 160 (153 when split), anything else 70 (67)."""
+    single, part = (160, 153) if body.isascii() else (70, 67)
+    return 1 if len(body) <= single else math.ceil(len(body) / part)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A local fake of Twilio's messaging API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8101)
+    parser.add_argument("--account-sid", required=True)
+    parser.add_argument("--auth-token", required=True)
+    parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second before 429 (0 = none)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500")
+    parser.add_argument("--callback-delay", type=float, default=0.5, help="seconds before status callbacks")
+    parser.add_argument("--invalid-number", action="append", default=[], help="answer 21211 for this number")
+    parser.add_argument("--unsubscribed", action="append", default=[], help="answer 21610 for this number")
+    args = parser.parse_args(argv)
+    behaviour = Behaviour(args.latency, args.error_rate, args.rate_limit, args.callback_delay)
+    fake = FakeTwilio(args.account_sid, args.auth_token, behaviour)
+    fake.invalid_numbers.update(args.invalid_number)
+    fake.unsubscribed.update(args.unsubscribed)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"Fake Twilio for account {args.account_sid} on {fake.start(args.host, args.port)}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""Twilio Programmable Messaging: SMS/MMS (``twlo``) and WhatsApp (``twlowa``).
+
+The Messages API takes one message per request, so a batch fans out over a small thread pool
+(each thread keeps its own pooled HTTP session in providers.http). A channel may instead run in
+"bulk mode" (options {"bulk_mode": true}): many recipients per request through Twilio's 1:Many
+endpoint. Request and answer shapes: ../shared/PROVIDERS.md and the OpenAPI excerpts in
+../shared/specs/ (the tests validate every request we build against them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from functools import cache
+from typing import ClassVar
+from urllib.parse import quote
+
+import requests
+
+from providers import http
+from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
+
+log = logging.getLogger(__name__)
+
+API_BASE = "https://api.twilio.com"
+# The 1:Many endpoint is a preview API (spec version 1.0.0-alpha.1): its answers are parsed
+# tolerantly, and anything it does not account for is recorded as unknown, never resent.
+BULK_API_BASE = "https://preview.messaging.twilio.com"
+MAX_BODY_CHARS = 1600
+SEND_THREADS = 8
+# The bulk spec's own description says 100 recipients a request; Twilio's bulk products go up
+# to 10,000. Staff may raise a channel's batch size up to that.
+BULK_DEFAULT_BATCH = 100
+BULK_MAX_BATCH = 10_000
+
+CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+# Errors that are the channel's fault, not the message's: every message would fail the same way,
+# so the channel is paused for staff instead (bad credentials; a From that is not this account's).
+CHANNEL_ERROR_CODES = {20003, 21212, 21606, 21660, 63007}
+# Twilio is busy or its queue is full: the message was not taken, try again later.
+TRANSIENT_ERROR_CODES = {20429, 21611, 30001}
+UNSUBSCRIBED = 21610
+
+SendOne = Callable[[list[OutgoingMessage]], list[SendResult]]
+
+
+@cache
+def _send_pool(pid: int) -> ThreadPoolExecutor:
+    """One long-lived pool per process, so each thread's pooled connections are reused across
+    batches; keyed by pid because a forked RQ work horse cannot use its parent's threads."""
+    return ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"twilio-send-{pid}")
+
+
+class TwilioProvider(Provider):
+    """What Twilio SMS and Twilio WhatsApp share: everything but the address format."""
+
+    credential_fields = {"account_sid": "Account SID (AC...)", "auth_token": "Auth token"}
+    max_batch_size = BULK_MAX_BATCH
+    max_media: ClassVar[int] = 10
+
+    # --- configuration ----------------------------------------------------------------------
+
+    @property
+    def account_sid(self) -> str:
+        return str((self.channel.credentials or {}).get("account_sid", "")).strip()
+
+    @property
+    def auth_token(self) -> str:
+        return str((self.channel.credentials or {}).get("auth_token", "")).strip()
+
+    @property
+    def bulk_mode(self) -> bool:
+        return bool((self.channel.options or {}).get("bulk_mode"))
+
+    def api_base(self) -> str:
+        return (self.channel.api_base_url or API_BASE).rstrip("/")
+
+    def bulk_api_base(self) -> str:
+        """options["bulk_api_base_url"], else the channel's API base (a proxy or local fake), else Twilio."""
+        options = self.channel.options or {}
+        return (options.get("bulk_api_base_url") or self.channel.api_base_url or BULK_API_BASE).rstrip("/")
+
+    def account_url(self, suffix: str = ".json") -> str:
+        return f"{self.api_base()}/2010-04-01/Accounts/{quote(self.account_sid, safe='')}{suffix}"
+
+    def batch_size(self) -> int:
+        if self.bulk_mode:
+            return max(1, min(self.channel.batch_size or BULK_DEFAULT_BATCH, BULK_MAX_BATCH))
+        # One request per message: a batch is what the thread pool sends at once. Never more than
+        # one second of the channel's rate, so the burst stays within what the rate limiter took.
+        per_second = int(self.channel.rate_limit or 1)
+        return max(1, min(SEND_THREADS * 4, per_second))
+
+    def address(self, number: str) -> str:
+        return number
+
+    def sender_fields(self) -> dict[str, str]:
+        sender = (self.channel.sender or "").strip()
+        if not sender:
+            raise ChannelError(
+                "The channel has no sender: set a Twilio number or a Messaging Service SID (MG...).", code="no_sender"
+            )
+        if sender.startswith("MG"):
+            return {"MessagingServiceSid": sender}
+        return {"From": self.address(sender)}
+
+    def status_callback(self, message_id: int | None = None) -> str:
+        """Our status webhook; ``?m=`` carries our id so a callback finds a message whose SID is not saved yet."""
+        url = self.channel.webhook_url("status")
+        return f"{url}?m={message_id}" if message_id is not None else url
+
+    # --- what can be sent -------------------------------------------------------------------
+
+    def validate(self, message: OutgoingMessage) -> None:
+        super().validate(message)
+        if len(message.text) > MAX_BODY_CHARS:
+            raise MessageRefused(
+                f"text: Twilio takes at most {MAX_BODY_CHARS:,} characters; this message has {len(message.text):,}."
+            )
+        if len(message.media_urls) > self.max_media:
+            raise MessageRefused(
+                f"media: {self.label} takes at most {self.max_media} media URL(s) a message; "
+                f"this message has {len(message.media_urls)}."
+            )
+        for url in message.media_urls:
+            if not url.startswith(("https://", "http://")):
+                raise MessageRefused(f"media: {url!r} is not an http(s) URL Twilio can fetch.")
+        if message.template is not None:
+            _check_template(message.template)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
+        if self.bulk_mode:
+            batches = _same_shape_groups(messages)
+            send: SendOne = self._send_bulk
+        else:
+            batches = [[message] for message in messages]
+            send = self._send_single
+        stop = threading.Event()
+        if len(batches) == 1:
+            outcomes = [_guarded(send, batches[0], stop)]
+        else:
+            outcomes = list(_send_pool(os.getpid()).map(lambda batch: _guarded(send, batch, stop), batches))
+        return _settle(batches, outcomes)
+
+    def form_fields(self, message: OutgoingMessage) -> list[tuple[str, str]]:
+        """The Messages.json form body, as (name, value) pairs: MediaUrl repeats."""
+        fields = [("To", self.address(message.to)), *self.sender_fields().items()]
+        if message.template:
+            # A Content template carries its own text and media: Body and MediaUrl are not sent.
+            fields.append(("ContentSid", message.template["id"]))
+            variables = _template_variables(message.template)
+            if variables:
+                fields.append(("ContentVariables", json.dumps(variables, ensure_ascii=False, separators=(",", ":"))))
+        else:
+            if message.text:
+                fields.append(("Body", message.text))
+            fields.extend(("MediaUrl", url) for url in message.media_urls)
+        fields.append(("StatusCallback", self.status_callback(message.id)))
+        return fields
+
+    def _send_single(self, batch: list[OutgoingMessage]) -> list[SendResult]:
+        (message,) = batch
+        response = self._post(message.id, self.account_url("/Messages.json"), data=self.form_fields(message))
+        if isinstance(response, SendResult):
+            return [response]
+        return [classify(message.id, response)]
+
+    def _post(self, message_id: int, url: str, **kwargs) -> requests.Response | SendResult:
+        try:
+            return http.request(
+                "POST", url, auth=(self.account_sid, self.auth_token), secrets=[self.auth_token], **kwargs
+            )
+        except http.NotSent as error:
+            return SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=error.message)
+        except http.NoAnswer as error:
+            return SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=error.message)
+
+    # --- bulk mode --------------------------------------------------------------------------
+
+    def bulk_payload(self, group: list[OutgoingMessage]) -> dict:
+        """One 1:Many request for messages sharing a template / media (Body varies per recipient)."""
+        first = group[0]
+        payload: dict = {**self.sender_fields(), "StatusCallback": self.status_callback()}
+        items = []
+        for message in group:
+            item: dict = {"To": self.address(message.to)}
+            if first.template:
+                variables = _template_variables(message.template or {})
+                if variables:
+                    item["ContentVariables"] = variables  # an object here, unlike Messages.json
+            elif message.text:
+                item["Body"] = message.text
+            items.append(item)
+        payload["Messages"] = items
+        if first.template:
+            payload["ContentSid"] = first.template["id"]
+        elif first.media_urls:
+            payload["MediaUrl"] = list(first.media_urls)
+        return payload
+
+    def _send_bulk(self, group: list[OutgoingMessage]) -> list[SendResult]:
+        url = f"{self.bulk_api_base()}/v1/Messages"
+        response = self._post(group[0].id, url, json=self.bulk_payload(group))
+        if isinstance(response, SendResult):  # nothing or everything may have gone: same for all
+            return [replace(response, message_id=m.id) for m in group]
+        if not 200 <= response.status_code < 300:
+            return [classify(m.id, response) for m in group]
+        return self._bulk_results(group, _json(response))
+
+    def _bulk_results(self, group: list[OutgoingMessage], body: dict) -> list[SendResult]:
+        waiting: dict[str, deque[int]] = defaultdict(deque)
+        for message in group:
+            waiting[_plain_number(message.to)].append(message.id)
+        results = []
+        for receipt in _list(body.get("message_receipts")):
+            message_id = _take(waiting, receipt.get("to"))
+            if message_id is None:
+                continue
+            sid = str(receipt.get("sid") or "")
+            outcome = Outcome.ACCEPTED if sid else Outcome.UNKNOWN
+            results.append(SendResult(message_id, outcome, provider_message_id=sid))
+        for failure in _list(body.get("failed_message_receipts")):
+            message_id = _take(waiting, failure.get("to"))
+            if message_id is not None:
+                results.append(recipient_failure(message_id, failure.get("error_code"), failure.get("error_message")))
+        missing = "Twilio's bulk answer did not mention this recipient; it may or may not have been sent."
+        for ids in waiting.values():
+            results.extend(
+                SendResult(i, Outcome.UNKNOWN, error_code="not_in_answer", error_message=missing) for i in ids
+            )
+        return results
+
+    # --- staff actions ----------------------------------------------------------------------
+
+    def check_credentials(self) -> str:
+        super().check_credentials()
+        try:
+            response = http.request(
+                "GET", self.account_url(), auth=(self.account_sid, self.auth_token), secrets=[self.auth_token]
+            )
+        except http.TransportError as error:
+            raise ChannelError(f"Could not reach Twilio: {error.message}", code="unreachable") from None
+        # The account resource also carries the auth token: only name and status are read from it.
+        body = _json(response)
+        if response.status_code != 200:
+            code, reason = _error_of(response, body)
+            raise ChannelError(f"Twilio refused the credentials: {reason} (error {code}).", code=str(code))
+        name, status = body.get("friendly_name") or self.account_sid, body.get("status") or "active"
+        if status != "active":
+            raise ChannelError(f"The Twilio account “{name}” is {status}.", code=f"account_{status}")
+        return f"Twilio accepted the credentials of the account “{name}” ({self.account_sid}), which is active."
+
+
+class TwilioSmsProvider(TwilioProvider):
+    code = "twlo"
+    label = "Twilio SMS"
+    default_rate_limit = 1.0  # a US long code sends about one segment a second
+
+
+class TwilioWhatsAppProvider(TwilioProvider):
+    code = "twlowa"
+    label = "Twilio WhatsApp"
+    default_rate_limit = 10.0  # Twilio's default for WhatsApp text
+    max_media = 1  # WhatsApp carries one media file per message
+
+    def address(self, number: str) -> str:
+        return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def classify(message_id: int, response: requests.Response) -> SendResult:
+    """One Messages API answer as an outcome; raises ChannelError when the channel itself is wrong."""
+    body = _json(response)
+    if response.status_code in (200, 201):
+        sid = str(body.get("sid") or "")
+        if sid:
+            return SendResult(message_id, Outcome.ACCEPTED, provider_message_id=sid)
+        reason = f"Twilio answered {response.status_code} without a message SID."
+        return SendResult(message_id, Outcome.UNKNOWN, error_code="no_sid", error_message=reason)
+    code, reason = _error_of(response, body)
+    status = response.status_code
+    if status == 401 or code in CHANNEL_ERROR_CODES:
+        raise ChannelError(f"Twilio refused the channel: {reason} (error {code}).", code=str(code))
+    if status == 404:
+        raise ChannelError(
+            f"Twilio has no such account or address ({reason}): check the account SID and API base URL.",
+            code=str(code),
+        )
+    if status == 429 or status >= 500 or code in TRANSIENT_ERROR_CODES:
+        return SendResult(
+            message_id,
+            Outcome.RETRY,
+            error_code=str(code),
+            error_message=reason,
+            retry_after=http.retry_after_seconds(response),
+        )
+    if 400 <= status < 500:
+        return recipient_failure(message_id, code, reason)
+    reason = f"Twilio answered {status} ({reason}); it may or may not have taken the message."
+    return SendResult(message_id, Outcome.UNKNOWN, error_code=str(code), error_message=reason)
+
+
+def recipient_failure(message_id: int, code: object, reason: object) -> SendResult:
+    """A refusal of one recipient: unsubscribed, busy (retry) or permanent."""
+    number = _int(code)
+    text = str(reason or f"Twilio error {code}")
+    if number == UNSUBSCRIBED:
+        return SendResult(message_id, Outcome.FAILED, error_code=str(number), error_message=text, opted_out=True)
+    outcome = Outcome.RETRY if number in TRANSIENT_ERROR_CODES else Outcome.FAILED
+    return SendResult(message_id, outcome, error_code=str(code or ""), error_message=text)
+
+
+def _error_of(response: requests.Response, body: dict) -> tuple[int | str, str]:
+    """Twilio's error code (or the HTTP status) and its message."""
+    code = _int(body.get("code")) or response.status_code
+    reason = str(body.get("message") or response.reason or f"HTTP {response.status_code}")
+    return code, reason
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _list(value: object) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+def _guarded(send: SendOne, batch: list[OutgoingMessage], stop: threading.Event) -> list[SendResult] | ChannelError:
+    """Send unless another request of this batch already found the channel broken."""
+    if stop.is_set():
+        reason = "Not sent: Twilio refused the channel on another message of the same batch."
+        return [SendResult(m.id, Outcome.RETRY, error_code="channel", error_message=reason) for m in batch]
+    try:
+        return send(batch)
+    except ChannelError as error:
+        stop.set()
+        return error
+
+
+def _settle(batches: list[list[OutgoingMessage]], outcomes: list[list[SendResult] | ChannelError]) -> list[SendResult]:
+    """The results, or the ChannelError when no message of the batch can have gone.
+
+    When some messages did go before Twilio refused the channel (credentials changed mid-batch),
+    raising would put them back in the queue and send them twice: keep them, retry the others,
+    and let the next batch pause the channel.
+    """
+    errors = [o for o in outcomes if isinstance(o, ChannelError)]
+    results = [r for o in outcomes if not isinstance(o, ChannelError) for r in o]
+    if not errors:
+        return results
+    if not any(r.outcome in (Outcome.ACCEPTED, Outcome.UNKNOWN) for r in results):
+        raise errors[0]
+    for batch, outcome in zip(batches, outcomes, strict=True):
+        if isinstance(outcome, ChannelError):
+            results.extend(
+                SendResult(m.id, Outcome.RETRY, error_code=outcome.code, error_message=outcome.reason) for m in batch
+            )
+    return results
+
+
+def _same_shape_groups(messages: list[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+    """A 1:Many request has one template / media for all: group messages that share them."""
+    groups: dict[tuple, list[OutgoingMessage]] = defaultdict(list)
+    for message in messages:
+        template_id = (message.template or {}).get("id")
+        groups[(template_id, () if template_id else message.media_urls)].append(message)
+    return list(groups.values())
+
+
+def _plain_number(address: object) -> str:
+    return str(address or "").removeprefix("whatsapp:")
+
+
+def _take(waiting: dict[str, deque[int]], address: object) -> int | None:
+    queue = waiting.get(_plain_number(address))
+    return queue.popleft() if queue else None
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+def _check_template(template: object) -> None:
+    if not isinstance(template, dict):
+        raise MessageRefused('template: must be an object {"id": "HX...", "variables": {...}}.')
+    content_sid = template.get("id")
+    if not isinstance(content_sid, str) or not CONTENT_SID.match(content_sid):
+        raise MessageRefused(
+            f"template.id: {content_sid!r} is not a Twilio Content SID (HX followed by 32 hexadecimal digits)."
+        )
+    variables = template.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise MessageRefused(f"template.variables: must be an object of values, not {type(variables).__name__}.")
+    for name, value in variables.items():
+        if isinstance(value, dict | list):
+            raise MessageRefused(f"template.variables.{name}: must be text or a number, not {type(value).__name__}.")
+
+
+def _template_variables(template: dict) -> dict[str, str]:
+    """Content variables as Twilio wants them: every value a string."""
+    variables = template.get("variables") or {}
+    return {str(name): "" if value is None else str(value) for name, value in variables.items()}

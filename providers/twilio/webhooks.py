@@ -1,0 +1,169 @@
+"""Twilio's calls to us: message status callbacks and inbound messages, for twlo and twlowa channels.
+
+Each channel has its own unguessable URLs (Channel.webhook_url), and every request must carry a
+valid X-Twilio-Signature made with that channel's auth token: anything else gets 403 and changes
+nothing. Callbacks come more than once and out of order; providers.receipts only moves forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.utils.encoding import escape_uri_path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from campaigns.models import OutboundMessage
+from contacts.models import Contact
+from contacts.phones import normalise_phone
+from providers.models import Channel
+from providers.receipts import record_inbound, record_receipt
+from providers.twilio.signature import is_valid_signature
+
+log = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+TWILIO_PROVIDERS = ("twlo", "twlowa")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+# Twilio's MessageStatus -> ours. "canceled" is a scheduled message Twilio never sent.
+STATUSES = {
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.UNDELIVERED,
+    "failed": Status.FAILED,
+    "read": Status.READ,
+    "canceled": Status.FAILED,
+}
+# Steps before "sent": the message is already at least "sending" on our side, nothing to record.
+IN_FLIGHT = {"queued", "accepted", "scheduled", "sending"}
+# Status callbacks carry only the code; the commonest ones in words, for staff.
+ERROR_TEXT = {
+    "21610": "The recipient has unsubscribed (replied STOP).",
+    "30003": "Unreachable destination handset.",
+    "30004": "Message blocked.",
+    "30005": "Unknown destination handset.",
+    "30006": "Landline or unreachable carrier.",
+    "30007": "Filtered by the carrier.",
+    "30008": "Unknown error.",
+    "63016": "Outside the WhatsApp 24-hour session window: send a template.",
+}
+
+View = Callable[[HttpRequest, Channel], HttpResponse]
+
+
+def twilio_webhook(kind: str) -> Callable[[View], Callable[..., HttpResponse]]:
+    """Find the channel by its webhook token and check Twilio's signature before the view runs."""
+
+    def decorate(view: View) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @require_POST
+        @wraps(view)
+        def wrapped(request: HttpRequest, token: str) -> HttpResponse:
+            channel = Channel.objects.filter(webhook_token=token, provider__in=TWILIO_PROVIDERS).first()
+            # The path must be this channel's own (/webhooks/twlowa/... for a WhatsApp channel).
+            if channel is None or not urlsplit(channel.webhook_url(kind)).path.endswith(request.path_info):
+                raise Http404("No such webhook.")
+            if not signature_is_valid(request, channel):
+                log.warning("Twilio %s webhook for channel %s: missing or wrong signature", kind, channel.pk)
+                return HttpResponseForbidden("Invalid X-Twilio-Signature.")
+            return view(request, channel)
+
+        return wrapped
+
+    return decorate
+
+
+def signed_url(request: HttpRequest) -> str:
+    """The URL Twilio called, rebuilt from our public base URL (a proxy may have changed the host)."""
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + escape_uri_path(request.path_info)
+    query = request.META.get("QUERY_STRING", "")
+    return f"{url}?{query}" if query else url
+
+
+def signature_is_valid(request: HttpRequest, channel: Channel) -> bool:
+    token = str((channel.credentials or {}).get("auth_token", ""))
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return is_valid_signature(token, signed_url(request), dict(request.POST.lists()), signature)
+
+
+@twilio_webhook("status")
+def status_callback(request: HttpRequest, channel: Channel) -> HttpResponse:
+    """A message's new status. Always 200 once signed: Twilio cannot fix what we do not know."""
+    form = request.POST
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    twilio_status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+    status = STATUSES.get(twilio_status)
+    if status is None:
+        if twilio_status not in IN_FLIGHT:
+            log.info("Twilio status %r for %s on channel %s ignored", twilio_status, sid, channel.pk)
+        return HttpResponse()
+    message_id = _our_message_id(request, channel, sid, form.get("To", ""))
+    if not sid and message_id is None:
+        log.warning("Twilio status callback without MessageSid on channel %s ignored", channel.pk)
+        return HttpResponse()
+    error_code, error_message = _error(twilio_status, form.get("ErrorCode", ""))
+    record_receipt(
+        channel_id=channel.pk,
+        provider_message_id=sid,
+        status=status,
+        error_code=error_code,
+        error_message=error_message,
+        message_id=message_id,
+    )
+    if error_code == "21610":
+        _opt_out(form.get("To", ""), "Twilio reported the recipient unsubscribed (21610).")
+    return HttpResponse()
+
+
+@twilio_webhook("inbound")
+def inbound_message(request: HttpRequest, channel: Channel) -> HttpResponse:
+    """A message from a recipient: STOP/START words (or Twilio's OptOutType) change their opt-out."""
+    form = request.POST
+    try:
+        phone = normalise_phone(form.get("From", ""), field="From")
+    except ValidationError as error:
+        log.info("Twilio inbound message on channel %s ignored: %s", channel.pk, error.messages[0])
+    else:
+        result = record_inbound(phone, form.get("Body", ""), form.get("OptOutType", ""))
+        if result:
+            log.info("inbound message on channel %s: %s %s", channel.pk, phone, result.replace("_", " "))
+    # Empty TwiML: no automatic reply (Twilio's Advanced Opt-Out answers STOP itself).
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+def _our_message_id(request: HttpRequest, channel: Channel, sid: str, to: str) -> int | None:
+    """Our message id: from ?m= (single sends), or for a bulk send whose SID is not saved yet,
+    the one message still being sent to that number on this channel."""
+    raw = request.GET.get("m", "")
+    if raw.isdigit():
+        return int(raw)
+    if not sid or OutboundMessage.objects.filter(channel=channel, provider_message_id=sid).exists():
+        return None
+    in_flight = list(
+        OutboundMessage.objects.filter(
+            channel=channel, to=to.removeprefix("whatsapp:"), status=Status.SENDING, provider_message_id=""
+        ).values_list("pk", flat=True)[:2]
+    )
+    return in_flight[0] if len(in_flight) == 1 else None
+
+
+def _error(twilio_status: str, code: str) -> tuple[str, str]:
+    if twilio_status == "canceled":
+        return code or "canceled", "Twilio cancelled the scheduled message before sending it."
+    if not code:
+        return "", ""
+    return code, ERROR_TEXT.get(code, f"Twilio error {code}.")
+
+
+def _opt_out(to: str, reason: str) -> None:
+    try:
+        Contact.opt_out_phone(normalise_phone(to, field="To"), reason)
+    except ValidationError as error:
+        log.info("could not opt out %r: %s", to, error.messages[0])
