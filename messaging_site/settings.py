@@ -128,6 +128,8 @@ MESSAGING_PROVIDERS = [
     "providers.sandbox.SandboxProvider",
     "providers.gupshup.provider.GupshupWhatsAppProvider",
     "providers.sendbulk.provider.SendbulkProvider",
+    "providers.twilio.provider.TwilioSmsProvider",
+    "providers.twilio.provider.TwilioWhatsAppProvider",
 ]
 # The public base URL the providers call us back on (status webhooks). Behind a reverse proxy it
 # must be the outside address, because Twilio signs the URL it called, not the one we see.
