@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import sending
+from campaigns.fanout import start_due_bulk_jobs
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.queueing import enqueue_dispatch, enqueue_send
 from providers.registry import provider_class
@@ -81,6 +82,7 @@ def reconcile() -> dict[str, int]:
         "requeued": requeue_lost_queued(),
         "expired": expire_stale_sending(),
         "campaigns_resumed": resume_stalled_campaigns(),
+        "bulk_jobs_started": start_due_bulk_jobs(),
     }
 
 

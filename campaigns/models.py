@@ -166,6 +166,7 @@ class OutboundMessage(models.Model):
         user=None,
         sender_label: str = "",
         contact: Contact | None = None,
+        variables: dict | None = None,
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
 
@@ -185,6 +186,7 @@ class OutboundMessage(models.Model):
                 body=text,
                 media_urls=list(media_urls or []),
                 template=template,
+                variables=variables or None,
                 status=cls.Status.SCHEDULED if scheduled else cls.Status.QUEUED,
                 send_at=send_at,
                 created_by=user,

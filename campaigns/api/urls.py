@@ -1,1 +1,14 @@
-urlpatterns: list = []
+"""The public JSON API; a trailing slash is accepted too, since clients add one."""
+
+from django.urls import re_path
+
+from campaigns.api import views
+
+urlpatterns = [
+    re_path(r"^message/?$", views.message, name="api-message"),
+    re_path(r"^message/(?P<message_id>[^/]+)/?$", views.message_detail, name="api-message-detail"),
+    re_path(r"^messages/bulk/?$", views.bulk_jobs, name="api-bulk-jobs"),
+    re_path(r"^messages/bulk/(?P<job_id>[^/]+)/?$", views.bulk_job_detail, name="api-bulk-job-detail"),
+    re_path(r"^api/openapi\.json$", views.openapi, name="api-openapi"),
+    re_path(r"^api/docs/?$", views.docs, name="api-docs"),
+]

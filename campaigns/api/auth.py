@@ -1,0 +1,73 @@
+"""API keys in the ``apikey`` header, and a per-key request rate counted in Redis."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from campaigns.api.http import ApiError
+from campaigns.models import ApiKey
+
+log = logging.getLogger(__name__)
+
+# last_used_at is for staff to see which keys are alive: minute precision is plenty, and it saves
+# a database write on every request.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def authenticate(request: HttpRequest) -> ApiKey:
+    """The live key named by the ``apikey`` header, or a 401."""
+    raw = request.headers.get("apikey", "").strip()
+    if not raw:
+        raise ApiError(401, ["apikey: the header is missing; send your API key in the 'apikey' header."])
+    key = ApiKey.objects.select_related("user").filter(key_hash=ApiKey.hash(raw)).first()
+    # Never echo the key back: it may be a real key pasted in the wrong place.
+    if key is None:
+        raise ApiError(401, ["apikey: this key is not known."])
+    if key.revoked_at is not None:
+        raise ApiError(401, [f"apikey: the key {key.prefix}… was revoked."])
+    if not key.user.is_active:
+        raise ApiError(401, [f"apikey: the key {key.prefix}… belongs to a deactivated user."])
+    touch(key)
+    return key
+
+
+def touch(key: ApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+
+
+def check_rate(key: ApiKey) -> None:
+    """Count this request in the key's current minute; over the limit is a 429 with Retry-After.
+
+    A fixed one-minute window: one Redis round trip per request. If Redis is down the request
+    goes through (the database, not Redis, is what must not be lost) and the failure is logged.
+    """
+    limit = settings.API_RATE_LIMIT_PER_MINUTE
+    now = time.time()
+    window = int(now // 60)
+    counter = f"api:rate:{key.pk}:{window}"
+    try:
+        pipe = django_rq.get_connection("default").pipeline(transaction=False)
+        pipe.incr(counter)
+        pipe.expire(counter, 61)
+        count = pipe.execute()[0]
+    except RedisError:
+        log.warning("API rate limit not checked: Redis is unavailable", exc_info=True)
+        return
+    if count > limit:
+        retry_after = max(1, int((window + 1) * 60 - now + 0.999))
+        raise ApiError(
+            429,
+            [f"Too many requests: this key may make {limit} requests a minute; retry in {retry_after} s."],
+            {"Retry-After": str(retry_after)},
+        )

@@ -1,0 +1,226 @@
+"""POST /messages/bulk and GET/PUT /messages/bulk/<job_id>: a bulk job is a Campaign of kind BULK_API.
+
+The request is checked in one pass without a query per recipient, saved as one row, and
+answered; the fan-out into messages happens in the background (campaigns/fanout.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from campaigns.api.http import ApiError
+from campaigns.api.messages import require_content, sender_label, visible_to
+from campaigns.api.validation import (
+    Problems,
+    bool_field,
+    channel_field,
+    media_urls,
+    phone_field,
+    provider_field,
+    schedule_field,
+    shown,
+    template_field,
+    text_field,
+    unknown_fields,
+    user_field,
+    variables_field,
+)
+from campaigns.fanout import enqueue_fan_out
+from campaigns.models import ApiKey, Campaign
+from providers.models import Channel
+
+BULK_BODY_LIMIT = 10 * 1024 * 1024
+MAX_RECIPIENTS = 10_000
+BULK_FIELDS = {
+    "provider",
+    "channel_key",
+    "recipients",
+    "text",
+    "image_url",
+    "image_urls",
+    "video_url",
+    "file_url",
+    "template",
+    "duplicates_allowed",
+    "schedule",
+    "user_id",
+}
+Status = Campaign.Status
+
+
+@dataclass
+class BulkRequest:
+    """A checked POST /messages/bulk body; recipients are normalised (and deduplicated unless allowed)."""
+
+    channel: Channel
+    recipients: list[dict]
+    text: str
+    media_urls: list[str]
+    template: dict | None
+    duplicates_allowed: bool
+    send_at: datetime | None
+    member: object | None
+
+
+def read_bulk(data: dict) -> BulkRequest:
+    problems = Problems()
+    unknown_fields(data, BULK_FIELDS, problems)
+    channel = channel_field(data, problems)
+    provider = provider_field(data, channel, problems)
+    duplicates_allowed = bool_field(data, "duplicates_allowed", problems)
+    job = BulkRequest(
+        channel=channel,
+        recipients=recipients_field(data, duplicates_allowed, problems),
+        text=text_field(data, "text", problems),
+        media_urls=media_urls(data, problems),
+        template=template_field(data, provider, problems),
+        duplicates_allowed=duplicates_allowed,
+        send_at=schedule_field(data, problems),
+        member=user_field(data, problems),
+    )
+    require_content(data, problems)
+    problems.raise_if_any()
+    return job
+
+
+def recipients_field(data: dict, duplicates_allowed: bool, problems: Problems) -> list[dict]:
+    value = data.get("recipients")
+    if not isinstance(value, list) or not value:
+        problems.add(f'recipients: {shown(value)} is not a list of recipients such as [{{"to": "+14155550123"}}].')
+        return []
+    if len(value) > MAX_RECIPIENTS:
+        raise ApiError(413, [f"recipients: {len(value):,} recipients; at most {MAX_RECIPIENTS:,} per request."])
+    seen: set[str] = set()
+    cleaned: list[dict] = []
+    for position, item in enumerate(value):
+        recipient = read_recipient(item, f"recipients[{position}]", problems)
+        if recipient is None:
+            continue
+        if not duplicates_allowed:
+            if recipient["to"] in seen:
+                continue  # the first occurrence of a number is the one sent
+            seen.add(recipient["to"])
+        cleaned.append(recipient)
+    return cleaned
+
+
+def read_recipient(item: object, where: str, problems: Problems) -> dict | None:
+    """{"to": ..., "name": ..., <any other key>: a value for {{placeholders}}}."""
+    if not isinstance(item, dict):
+        problems.add(f'{where}: {shown(item)} is not an object such as {{"to": "+14155550123", "name": "Ann"}}.')
+        return None
+    before = len(problems.messages)
+    to = phone_field(item.get("to"), f"{where}.to", problems)
+    name = item.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        problems.add(f"{where}.name: {shown(name)} must be a string of at most 200 characters.")
+    others = {k: v for k, v in item.items() if k not in ("to", "name")}
+    variables = variables_field(others, where, problems) if others else {}
+    if len(problems.messages) > before:
+        return None
+    recipient = {"to": to, **variables}
+    if name:
+        recipient["name"] = name
+    return recipient
+
+
+def create_job(job: BulkRequest, api_key: ApiKey) -> Campaign:
+    """Save the job as a campaign and ask for its fan-out, now or at its time."""
+    now = timezone.now()
+    scheduled = job.send_at is not None
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=f"API bulk job, {len(job.recipients):,} recipients",
+            kind=Campaign.Kind.BULK_API,
+            channel=job.channel,
+            text=job.text,
+            media_urls=job.media_urls,
+            provider_template=job.template,
+            inline_recipients=job.recipients,
+            duplicates_allowed=job.duplicates_allowed,
+            status=Status.SCHEDULED if scheduled else Status.RUNNING,
+            scheduled_at=job.send_at,
+            started_at=None if scheduled else now,
+            recipient_count=len(job.recipients),
+            created_by=job.member or api_key.user,
+            sender_label=sender_label(job.member),
+        )
+        enqueue_fan_out(campaign.pk, at=job.send_at)
+    return campaign
+
+
+def find_job(job_id: str, api_key: ApiKey) -> Campaign:
+    found = None
+    if job_id.isdigit() and len(job_id) <= 18:
+        jobs = Campaign.objects.filter(kind=Campaign.Kind.BULK_API).defer("inline_recipients")
+        found = visible_to(jobs, api_key).filter(pk=int(job_id)).first()
+    if found is None:
+        raise ApiError(404, [f"job_id: {job_id[:40]!r} is not a bulk job this key can see."])
+    return found
+
+
+def job_state(campaign: Campaign) -> dict:
+    counts = campaign.messages.order_by().values_list("status").annotate(n=Count("id"))
+    return {
+        "job_id": str(campaign.pk),
+        "state": campaign.status,
+        "schedule": campaign.scheduled_at,
+        "recipient_count": campaign.recipient_count,
+        "messages": {status: n for status, n in counts},
+        "created_at": campaign.created_at,
+        "started_at": campaign.started_at,
+        "finished_at": campaign.finished_at,
+        "fanned_out_at": campaign.fanned_out_at,
+    }
+
+
+def update_job(campaign: Campaign, data: dict) -> Campaign:
+    """PUT: {"schedule": "<ISO 8601>"} moves the job, {"cancel": true} cancels it, until it starts."""
+    problems = Problems()
+    unknown_fields(data, {"schedule", "cancel"}, problems)
+    cancel = bool_field(data, "cancel", problems)
+    send_at = schedule_field(data, problems)
+    wants_schedule = data.get("schedule") not in (None, "")
+    if not problems and cancel == wants_schedule:
+        problems.add('Send either {"schedule": "<ISO 8601 time>"} or {"cancel": true}.')
+    problems.raise_if_any()
+    if cancel:
+        return cancel_job(campaign)
+    return reschedule_job(campaign, send_at)
+
+
+def cancel_job(campaign: Campaign) -> Campaign:
+    now = timezone.now()
+    if campaign.status != Status.CANCELLED:
+        changed = Campaign.objects.filter(pk=campaign.pk, status=Status.SCHEDULED, fanned_out_at__isnull=True).update(
+            status=Status.CANCELLED, finished_at=now, updated_at=now, status_reason="Cancelled through the API."
+        )
+        if not changed:
+            too_late(campaign, "cancelled")
+    campaign.refresh_from_db()
+    return campaign
+
+
+def reschedule_job(campaign: Campaign, send_at: datetime | None) -> Campaign:
+    """A new time; a past one starts the job now."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Campaign.objects.filter(pk=campaign.pk, status=Status.SCHEDULED, fanned_out_at__isnull=True).update(
+            scheduled_at=send_at or now, updated_at=now
+        )
+        if not changed:
+            too_late(campaign, "rescheduled")
+        # The job held for the old time finds the new one not yet due and does nothing.
+        enqueue_fan_out(campaign.pk, at=send_at)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def too_late(campaign: Campaign, verb: str) -> None:
+    state = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+    raise ApiError(409, [f"job_id: job {campaign.pk} is {state}; only a scheduled job can be {verb}."])

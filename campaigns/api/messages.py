@@ -1,0 +1,169 @@
+"""POST /message and GET /message/<id>: one message, read, checked, saved and queued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from campaigns.api.http import ApiError
+from campaigns.api.validation import (
+    ContactSaving,
+    Problems,
+    channel_field,
+    contact_saving_field,
+    media_urls,
+    phone_field,
+    provider_field,
+    schedule_field,
+    template_field,
+    text_field,
+    unknown_fields,
+    user_field,
+)
+from campaigns.models import ApiKey, OutboundMessage
+from contacts.models import Contact, ContactList, ListMembership
+from providers.models import Channel
+
+MESSAGE_BODY_LIMIT = 1024 * 1024
+MESSAGE_FIELDS = {
+    "provider",
+    "channel_key",
+    "to",
+    "name",
+    "text",
+    "image_url",
+    "image_urls",
+    "video_url",
+    "file_url",
+    "template",
+    "contact_saving",
+    "schedule",
+    "user_id",
+}
+CONTENT_FIELDS = ("text", "image_url", "image_urls", "video_url", "file_url", "template")
+
+
+@dataclass
+class MessageRequest:
+    """A checked POST /message body."""
+
+    channel: Channel
+    to: str
+    name: str
+    text: str
+    media_urls: list[str]
+    template: dict | None
+    contact_saving: ContactSaving
+    send_at: datetime | None
+    member: object | None  # the team member named by user_id
+
+
+def read_message(data: dict) -> MessageRequest:
+    """Check every field at once; raise ApiError listing every problem found."""
+    problems = Problems()
+    unknown_fields(data, MESSAGE_FIELDS, problems)
+    channel = channel_field(data, problems)
+    provider = provider_field(data, channel, problems)
+    message = MessageRequest(
+        channel=channel,
+        to=phone_field(data.get("to"), "to", problems),
+        name=text_field(data, "name", problems, max_length=200),
+        text=text_field(data, "text", problems),
+        media_urls=media_urls(data, problems),
+        template=template_field(data, provider, problems),
+        contact_saving=contact_saving_field(data, problems),
+        send_at=schedule_field(data, problems),
+        member=user_field(data, problems),
+    )
+    require_content(data, problems)
+    problems.raise_if_any()
+    return message
+
+
+def require_content(data: dict, problems: Problems) -> None:
+    if not any(data.get(name) not in (None, "", []) for name in CONTENT_FIELDS):
+        problems.add("text: a message needs text, image_url / image_urls / video_url / file_url, or a template.")
+
+
+def sender_label(member) -> str:
+    """Who the message shows as sent by: the team member, or "API"."""
+    if member is None:
+        return "API"
+    return member.get_full_name() or member.get_username()
+
+
+def send_message(message: MessageRequest, api_key: ApiKey) -> OutboundMessage:
+    """Save the contact if asked, then queue or schedule the message; all or nothing."""
+    try:
+        with transaction.atomic():
+            contact = save_contact(message) if message.contact_saving.save else None
+            return OutboundMessage.send_one(
+                channel=message.channel,
+                to=message.to,
+                text=message.text,
+                media_urls=message.media_urls,
+                template=message.template,
+                send_at=message.send_at,
+                user=message.member or api_key.user,
+                sender_label=sender_label(message.member),
+                contact=contact,
+                variables={"name": message.name} if message.name else None,
+            )
+    except ValidationError as error:
+        raise ApiError(400, error.messages) from None
+
+
+def save_contact(message: MessageRequest) -> Contact:
+    """Upsert the contact by phone: the name if given, extra fields merged over its own."""
+    saving = message.contact_saving
+    defaults = {"name": message.name, "extra_fields": saving.extra_fields}
+    contact, created = Contact.objects.get_or_create(phone=message.to, defaults=defaults)
+    if not created and (message.name or saving.extra_fields):
+        contact.name = message.name or contact.name
+        contact.extra_fields = {**(contact.extra_fields or {}), **saving.extra_fields}
+        contact.save(update_fields=["name", "extra_fields", "updated_at"])
+    if saving.contact_list is not None:
+        add_to_list(contact, saving.contact_list)
+    return contact
+
+
+def add_to_list(contact: Contact, contact_list: ContactList) -> None:
+    ListMembership.objects.bulk_create(
+        [ListMembership(contact=contact, contact_list=contact_list)], ignore_conflicts=True
+    )
+
+
+def visible_to(queryset: QuerySet, api_key: ApiKey) -> QuerySet:
+    """A staff user's key sees everything; any other key what was sent as its user."""
+    if api_key.user.is_staff:
+        return queryset
+    return queryset.filter(created_by=api_key.user)
+
+
+def find_message(message_id: str, api_key: ApiKey) -> OutboundMessage:
+    found = None
+    if message_id.isdigit() and len(message_id) <= 18:
+        found = visible_to(OutboundMessage.objects.all(), api_key).filter(pk=int(message_id)).first()
+    if found is None:
+        raise ApiError(404, [f"message_id: {message_id[:40]!r} is not a message this key can see."])
+    return found
+
+
+def message_state(message: OutboundMessage) -> dict:
+    return {
+        "message_id": str(message.pk),
+        "state": message.status,
+        "to": message.to,
+        "provider_message_id": message.provider_message_id,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "schedule": message.send_at,
+        "sent_at": message.sent_at,
+        "delivered_at": message.delivered_at,
+        "job_id": str(message.campaign_id) if message.campaign_id else None,
+        "created_at": message.created_at,
+    }

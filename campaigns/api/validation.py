@@ -1,0 +1,432 @@
+"""Reading API request bodies: one small function per field.
+
+Every problem is collected rather than raised at the first, so a caller sees them all at once,
+each naming the field and the value that was sent. A field given as null counts as absent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.http import HttpRequest
+from django.utils import timezone
+
+from campaigns.api.http import JSON_TYPE, ApiError
+from contacts.models import ContactList
+from contacts.phones import normalise_phone
+from providers.models import Channel
+from providers.registry import provider_choices
+
+MAX_TEXT = 4096  # WhatsApp's limit; Twilio SMS stops at 1,600 and its provider class says so
+MAX_MEDIA = 10  # Twilio's limit of MediaUrl per message
+MAX_VALUE = 1024  # one personalisation or template value
+MAX_DB_ID = 2**63 - 1
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+MAX_ERRORS_SHOWN = 50
+NOT_FOUND = 404
+PROVIDER_CODES = [code for code, _ in provider_choices()]
+VARIABLE_NAME = re.compile(r"[A-Za-z_]\w{0,63}")
+POSITION = re.compile(r"[1-9]\d{0,2}")
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def shown(value: object) -> str:
+    """The value as the caller sent it, cut short so an error never echoes a megabyte back."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Problems:
+    """The problems found in one request body, with the HTTP status they add up to."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.not_found = 0
+
+    def add(self, message: str, status: int = 400) -> None:
+        self.messages.append(message)
+        self.not_found += status == NOT_FOUND
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def raise_if_any(self) -> None:
+        if not self.messages:
+            return
+        status = NOT_FOUND if self.not_found == len(self.messages) else 400
+        shown_messages = self.messages[:MAX_ERRORS_SHOWN]
+        if len(self.messages) > MAX_ERRORS_SHOWN:
+            shown_messages.append(f"... and {len(self.messages) - MAX_ERRORS_SHOWN} more problems like these.")
+        raise ApiError(status, shown_messages)
+
+
+# --- The body ---------------------------------------------------------------------------------
+
+
+def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
+    """The request's JSON object, or a 413 / 415 / 400 saying what is wrong with it."""
+    content_type = request.content_type or ""
+    if content_type != JSON_TYPE:
+        raise ApiError(415, [f"Content-Type: {content_type!r} is not supported; send {JSON_TYPE}."])
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, [f"The body is {int(declared):,} bytes; at most {limit:,} are accepted."])
+    # Read the stream ourselves: request.body would apply Django's smaller upload limit.
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, [f"The body is more than {limit:,} bytes; at most {limit:,} are accepted."])
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        raise ApiError(400, [f"The body is not valid JSON: {error}."]) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, [f"The body must be a JSON object, not {json_type(data)}."])
+    return data
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def unknown_fields(data: dict, known: set[str], problems: Problems, where: str = "") -> None:
+    for name in data:
+        if name not in known:
+            listed = ", ".join(sorted(known))
+            problems.add(f"{where}{name}: unknown field (known fields: {listed}).")
+
+
+# --- Scalars ----------------------------------------------------------------------------------
+
+
+def text_field(data: dict, name: str, problems: Problems, max_length: int = MAX_TEXT) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a string.")
+        return ""
+    if len(value) > max_length:
+        problems.add(f"{name}: {len(value):,} characters is too long (at most {max_length:,}).")
+        return ""
+    return value
+
+
+def bool_field(data: dict, name: str, problems: Problems, default: bool = False) -> bool:
+    value = data.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected true or false.")
+        return default
+    return value
+
+
+def id_field(data: dict, name: str, problems: Problems, allow_zero: bool = False) -> int | None:
+    """A whole number that names a row; digit strings are accepted, as many clients send them."""
+    value = data.get(name)
+    if value is None:
+        return None
+    number = value
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+        number = int(value.strip())
+    if isinstance(number, bool) or not isinstance(number, int):
+        problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a whole number.")
+        return None
+    if not (0 if allow_zero else 1) <= number <= MAX_DB_ID:
+        problems.add(f"{name}: {shown(value)} is out of range.")
+        return None
+    return number
+
+
+def phone_field(value: object, name: str, problems: Problems) -> str:
+    if value is None:
+        problems.add(f"{name}: required; give the recipient's number in E.164, e.g. +14155550123.")
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # 14155550123 sent as a JSON number is still a number people mean
+    try:
+        return normalise_phone(value, field=name)
+    except ValidationError as error:
+        problems.add(error.messages[0])
+        return ""
+
+
+def url_value(value: object, name: str, problems: Problems) -> str:
+    if not isinstance(value, str):
+        problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a URL.")
+        return ""
+    try:
+        _url_validator(value)
+    except ValidationError:
+        problems.add(f"{name}: {shown(value)} is not an http(s) URL.")
+        return ""
+    return value
+
+
+def media_urls(data: dict, problems: Problems) -> list[str]:
+    """image_url, image_urls, video_url and file_url, in that order, as one list."""
+    urls: list[str] = []
+    for name in ("image_url", "video_url", "file_url"):
+        if data.get(name) is not None:
+            urls.append(url_value(data[name], name, problems))
+    images = data.get("image_urls")
+    if images is not None:
+        if not isinstance(images, list):
+            problems.add(f"image_urls: {shown(images)} is {json_type(images)}; expected an array of URLs.")
+        else:
+            urls[1:1] = [url_value(url, f"image_urls[{i}]", problems) for i, url in enumerate(images[:MAX_MEDIA])]
+    if len(urls) > MAX_MEDIA or (isinstance(images, list) and len(images) > MAX_MEDIA):
+        problems.add(f"image_urls: at most {MAX_MEDIA} media URLs may go with one message.")
+    return [url for url in urls if url]
+
+
+def schedule_field(data: dict, problems: Problems, name: str = "schedule") -> datetime | None:
+    """A future time to send at; None for absent or past (send now)."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    when = parse_time(value, name, problems)
+    now = timezone.now()
+    if when is not None and when - now > MAX_SCHEDULE_AHEAD:
+        problems.add(f"{name}: {shown(value)} is more than a year ahead.")
+        return None
+    return when if when is not None and when > now else None
+
+
+def parse_time(value: object, name: str, problems: Problems) -> datetime | None:
+    """An ISO 8601 time with its UTC offset, in UTC."""
+    example = "2006-01-02T15:04:05-04:00"
+    if not isinstance(value, str):
+        problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a time such as {example}.")
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+        if when.tzinfo is None:
+            problems.add(f"{name}: {shown(value)} has no UTC offset; add one, e.g. {example}.")
+            return None
+        return when.astimezone(UTC)
+    except ValueError:
+        problems.add(f"{name}: {shown(value)} is not an ISO 8601 time such as {example}.")
+    except OverflowError:
+        problems.add(f"{name}: {shown(value)} is out of range.")
+    return None
+
+
+# --- Things in the database -------------------------------------------------------------------
+
+
+def channel_field(data: dict, problems: Problems) -> Channel | None:
+    value = data.get("channel_key")
+    if value is None or value == "":
+        problems.add("channel_key: required; copy it from the channel's page in the admin.")
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        problems.add(f"channel_key: {shown(value)} is not a channel key.")
+        return None
+    channel = Channel.objects.filter(channel_key=value).first()
+    if channel is None:
+        problems.add(f"channel_key: {shown(value)} is not a known channel.", status=NOT_FOUND)
+    elif not channel.is_active:
+        problems.add(f"channel_key: the channel {channel.name!r} is switched off.")
+    return channel
+
+
+def provider_field(data: dict, channel: Channel | None, problems: Problems) -> str:
+    value = data.get("provider")
+    if value is None or value == "":
+        problems.add(f"provider: required; one of {', '.join(PROVIDER_CODES)}.")
+        return ""
+    if value not in PROVIDER_CODES:
+        problems.add(f"provider: {shown(value)} is not a provider; use one of {', '.join(PROVIDER_CODES)}.")
+        return ""
+    if channel is not None and channel.provider != value:
+        problems.add(f"provider: {shown(value)} does not match the channel's provider {channel.provider!r}.")
+        return ""
+    return value
+
+
+def user_field(data: dict, problems: Problems):
+    """The team member named by user_id (shown as the sender), or None when absent."""
+    user_id = id_field(data, "user_id", problems)
+    if user_id is None:
+        return None
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        problems.add(f"user_id: {user_id} is not a team member.", status=NOT_FOUND)
+    return user
+
+
+# --- Templates --------------------------------------------------------------------------------
+
+
+def template_field(data: dict, provider: str, problems: Problems) -> dict | None:
+    """A provider template in that provider's shape (see TEMPLATE_SHAPES)."""
+    value = data.get("template")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(f"template: {shown(value)} is {json_type(value)}; expected an object with id and variables.")
+        return None
+    if not provider:
+        return None  # the provider's own problem is already listed
+    check = TEMPLATE_SHAPES.get(provider)
+    if check is None:
+        problems.add(f"template: the {provider!r} provider does not take templates; send text instead.")
+        return None
+    unknown_fields(value, {"id", "variables"}, problems, where="template.")
+    variables = value.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        problems.add(f"template.variables: {shown(variables)} is {json_type(variables)}; expected an object.")
+        variables = None
+    return check(value.get("id"), variables or {}, problems)
+
+
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+PROVIDER_TEMPLATE_ID = re.compile(r"[\w.:-]{1,100}")
+
+
+def twilio_template(template_id: object, variables: dict, problems: Problems) -> dict | None:
+    """Twilio Content API: {"id": "HX + 32 hex", "variables": {"1": "John"}}."""
+    if not isinstance(template_id, str) or not CONTENT_SID.fullmatch(template_id):
+        problems.add(f"template.id: {shown(template_id)} is not a Twilio Content SID (HX followed by 32 hex digits).")
+        return None
+    return {"id": template_id, "variables": _values(variables, "template.variables", problems)}
+
+
+GUPSHUP_SECTIONS = ("Header", "Body", "Buttons")
+
+
+def gupshup_template(template_id: object, variables: dict, problems: Problems) -> dict | None:
+    """Gupshup: {"id": ..., "variables": {"MEDIA_URL", "Header": {"1": ..}, "Body": {..}, "Buttons": {..}}}."""
+    ok = True
+    if not isinstance(template_id, str) or not PROVIDER_TEMPLATE_ID.fullmatch(template_id):
+        problems.add(f"template.id: {shown(template_id)} is not a Gupshup template id.")
+        ok = False
+    unknown_fields(variables, {"MEDIA_URL", *GUPSHUP_SECTIONS}, problems, where="template.variables.")
+    cleaned: dict[str, object] = {}
+    if variables.get("MEDIA_URL") is not None:
+        cleaned["MEDIA_URL"] = url_value(variables["MEDIA_URL"], "template.variables.MEDIA_URL", problems)
+    for section in GUPSHUP_SECTIONS:
+        values = variables.get(section)
+        if values is None:
+            continue
+        where = f"template.variables.{section}"
+        if not isinstance(values, dict):
+            problems.add(f'{where}: {shown(values)} is {json_type(values)}; expected an object such as {{"1": "..."}}.')
+            continue
+        for key in values:
+            if not POSITION.fullmatch(key):
+                problems.add(f'{where}: {shown(key)} is not a position such as "1".')
+        cleaned[section] = _values(values, where, problems)
+    return {"id": template_id, "variables": cleaned} if ok else None
+
+
+def any_template(template_id: object, variables: dict, problems: Problems) -> dict | None:
+    """For the sandbox: any id, flat variables."""
+    if not isinstance(template_id, str) or not PROVIDER_TEMPLATE_ID.fullmatch(template_id):
+        problems.add(f"template.id: {shown(template_id)} is not a template id.")
+        return None
+    return {"id": template_id, "variables": _values(variables, "template.variables", problems)}
+
+
+def _values(values: dict, where: str, problems: Problems) -> dict[str, str]:
+    """Template variables are strings; numbers are accepted and turned into text."""
+    cleaned: dict[str, str] = {}
+    for key, value in values.items():
+        text = scalar_text(value)
+        if text is None or len(text) > MAX_VALUE:
+            problems.add(f"{where}.{key}: {shown(value)} must be a string of at most {MAX_VALUE} characters.")
+            continue
+        cleaned[key] = text
+    return cleaned
+
+
+def scalar_text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)
+    return None
+
+
+# Which template shape each provider takes. The provider classes own sending; the API owns
+# telling the caller, before anything is queued, that a template cannot be right.
+TEMPLATE_SHAPES = {
+    "twlo": twilio_template,
+    "twlowa": twilio_template,
+    "gswa": gupshup_template,
+    "sandbox": any_template,
+}
+
+
+# --- Contact saving and personalisation -------------------------------------------------------
+
+
+@dataclass
+class ContactSaving:
+    save: bool = False
+    contact_list: ContactList | None = None
+    extra_fields: dict[str, object] = field(default_factory=dict)
+
+
+def contact_saving_field(data: dict, problems: Problems) -> ContactSaving:
+    value = data.get("contact_saving")
+    if value is None:
+        return ContactSaving()
+    if not isinstance(value, dict):
+        problems.add(f"contact_saving: {shown(value)} is {json_type(value)}; expected an object.")
+        return ContactSaving()
+    unknown_fields(value, {"save", "list_id", "extra_fields"}, problems, where="contact_saving.")
+    prefixed = {f"contact_saving.{k}": v for k, v in value.items()}
+    saving = ContactSaving(save=bool_field(prefixed, "contact_saving.save", problems))
+    list_id = id_field(prefixed, "contact_saving.list_id", problems, allow_zero=True)
+    if list_id:
+        saving.contact_list = ContactList.objects.filter(pk=list_id).first()
+        if saving.contact_list is None:
+            problems.add(f"contact_saving.list_id: {list_id} is not a contact list.", status=NOT_FOUND)
+    extra = value.get("extra_fields")
+    if extra is not None:
+        saving.extra_fields = variables_field(extra, "contact_saving.extra_fields", problems)
+    return saving
+
+
+def variables_field(value: object, where: str, problems: Problems) -> dict[str, object]:
+    """Named values for {{placeholders}}: names a placeholder can use, scalar values."""
+    if not isinstance(value, dict):
+        problems.add(f"{where}: {shown(value)} is {json_type(value)}; expected an object.")
+        return {}
+    cleaned: dict[str, object] = {}
+    for name, item in value.items():
+        if not VARIABLE_NAME.fullmatch(name):
+            problems.add(f"{where}: {shown(name)} cannot be a {{{{placeholder}}}} name (letters, digits and _).")
+        elif item is None:
+            continue
+        elif scalar_text(item) is None or (isinstance(item, str) and len(item) > MAX_VALUE):
+            problems.add(f"{where}.{name}: {shown(item)} must be text or a number (at most {MAX_VALUE} characters).")
+        else:
+            cleaned[name] = item
+    return cleaned

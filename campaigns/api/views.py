@@ -1,0 +1,97 @@
+"""The API's views: thin; reading, checking and doing live in messages.py and bulk.py."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from campaigns.api import bulk, messages
+from campaigns.api.http import endpoint, json_response, success
+from campaigns.api.openapi import document
+from campaigns.api.validation import read_json_body
+from campaigns.models import ApiKey
+
+
+def post_message(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
+    data = read_json_body(request, messages.MESSAGE_BODY_LIMIT)
+    message = messages.send_message(messages.read_message(data), api_key)
+    return success({"message_id": str(message.pk)})
+
+
+def get_message(request: HttpRequest, api_key: ApiKey, message_id: str) -> HttpResponse:
+    return success(messages.message_state(messages.find_message(message_id, api_key)))
+
+
+def post_bulk_job(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
+    data = read_json_body(request, bulk.BULK_BODY_LIMIT)
+    job = bulk.create_job(bulk.read_bulk(data), api_key)
+    return success({"job_id": str(job.pk)})
+
+
+def get_bulk_job(request: HttpRequest, api_key: ApiKey, job_id: str) -> HttpResponse:
+    return success(bulk.job_state(bulk.find_job(job_id, api_key)))
+
+
+def put_bulk_job(request: HttpRequest, api_key: ApiKey, job_id: str) -> HttpResponse:
+    job = bulk.find_job(job_id, api_key)
+    data = read_json_body(request, messages.MESSAGE_BODY_LIMIT)
+    return success(bulk.job_state(bulk.update_job(job, data)))
+
+
+def openapi_json(request: HttpRequest) -> HttpResponse:
+    return json_response(document())
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    return render(request, "api/docs.html", {"doc": document(), "operations": operations()})
+
+
+def operations() -> list[dict]:
+    """The document's operations in reading order, flattened for the docs page."""
+    doc = document()
+    schemas = doc["components"]["schemas"]
+    found = []
+    for path, methods in doc["paths"].items():
+        for method, operation in methods.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            schema = schemas[body["schema"]["$ref"].rsplit("/", 1)[-1]] if body else {}
+            examples = {name: json.dumps(e["value"], indent=2) for name, e in body.get("examples", {}).items()}
+            found.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": operation["summary"],
+                    "description": schema.get("description", ""),
+                    "fields": schema_fields(schema, schemas),
+                    "examples": examples,
+                    "responses": {code: r["description"] for code, r in operation["responses"].items()},
+                }
+            )
+    return found
+
+
+def schema_fields(schema: dict, schemas: dict) -> list[dict]:
+    required = set(schema.get("required", []))
+    fields = []
+    for name, prop in schema.get("properties", {}).items():
+        target = schemas[prop["$ref"].rsplit("/", 1)[-1]] if "$ref" in prop else prop
+        item_ref = target.get("items", {}).get("$ref") if target.get("type") == "array" else None
+        if item_ref:
+            target = {**target, "description": schemas[item_ref.rsplit("/", 1)[-1]].get("description", "")}
+        kind = target.get("type", "object")
+        if "enum" in target:
+            kind = " | ".join(str(v) for v in target["enum"])
+        fields.append(
+            {"name": name, "type": kind, "required": name in required, "description": target.get("description", "")}
+        )
+    return fields
+
+
+message = endpoint(POST=post_message)
+message_detail = endpoint(GET=get_message)
+bulk_jobs = endpoint(POST=post_bulk_job)
+bulk_job_detail = endpoint(GET=get_bulk_job, PUT=put_bulk_job)
+openapi = endpoint(authenticated=False, GET=openapi_json)
+docs = endpoint(authenticated=False, GET=api_docs)

@@ -1,0 +1,132 @@
+"""Fan-out: turn a bulk job's recipients into OutboundMessage rows, then start dispatching them.
+
+Safe to run twice, or after a crash half-way: every row has a (campaign, recipient_key) unique
+key and is inserted with ON CONFLICT DO NOTHING, so a second run adds only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from campaigns.models import Campaign, OutboundMessage
+from campaigns.queueing import QUEUE_NAME, chunked, enqueue_dispatch
+from contacts.models import Contact
+
+log = logging.getLogger(__name__)
+Status = Campaign.Status
+INSERT_BATCH = 1000
+LOOKUP_BATCH = 2000  # phones per IN (...) query, well under SQLite's parameter limit
+MAX_PARALLEL_DISPATCH = 4
+
+
+def enqueue_fan_out(campaign_id: int, at: datetime | None = None) -> None:
+    """Ask a worker to fan the job out once the transaction commits: now, or at ``at``."""
+
+    def enqueue() -> None:
+        queue = django_rq.get_queue(QUEUE_NAME, commit_mode="auto")
+        if at is None:
+            queue.enqueue(fan_out, campaign_id)
+        else:
+            queue.enqueue_at(at, fan_out, campaign_id)
+
+    transaction.on_commit(enqueue)
+
+
+def fan_out(campaign_id: int) -> int:
+    """Create the job's messages and start sending them; returns how many messages it has.
+
+    Does nothing for a job that is not due yet (rescheduled later), cancelled, or already fanned out.
+    """
+    if not start(campaign_id):
+        return 0
+    campaign = Campaign.objects.get(pk=campaign_id)
+    rows = message_rows(campaign, known_contacts(campaign.inline_recipients))
+    now = timezone.now()
+    with transaction.atomic():
+        OutboundMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
+        count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
+        finished = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True).update(
+            fanned_out_at=now, recipient_count=count, updated_at=now
+        )
+        if finished:
+            chunks = -(-count // settings.SEND_CHUNK_SIZE)
+            enqueue_dispatch(campaign_id, parallel=max(1, min(MAX_PARALLEL_DISPATCH, chunks)))
+    log.info("bulk job %s fanned out into %s messages", campaign_id, count)
+    return count
+
+
+def start(campaign_id: int) -> bool:
+    """Move a due scheduled job to running; True if the job is running and not yet fanned out."""
+    now = timezone.now()
+    due = Q(status=Status.SCHEDULED) & (Q(scheduled_at__lte=now) | Q(scheduled_at__isnull=True))
+    Campaign.objects.filter(due, pk=campaign_id, fanned_out_at__isnull=True).update(
+        status=Status.RUNNING, started_at=now, updated_at=now
+    )
+    return Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING, fanned_out_at__isnull=True).exists()
+
+
+def known_contacts(recipients: list[dict]) -> dict[str, tuple[int, bool]]:
+    """Existing contacts by phone: (id, opted out), a few queries for the whole job."""
+    phones = sorted({recipient["to"] for recipient in recipients})
+    found: dict[str, tuple[int, bool]] = {}
+    for batch in chunked(phones, LOOKUP_BATCH):
+        rows = Contact.objects.filter(phone__in=batch).values_list("phone", "id", "opted_out_at")
+        found.update({phone: (pk, opted_out_at is not None) for phone, pk, opted_out_at in rows})
+    return found
+
+
+def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> Iterator[OutboundMessage]:
+    """One row per recipient; an opted-out contact's row is cancelled at once, never queued."""
+    seen: set[str] = set()
+    for position, recipient in enumerate(campaign.inline_recipients):
+        to = recipient["to"]
+        if campaign.duplicates_allowed:
+            key = f"{to}#{position}"
+        elif to in seen:
+            continue
+        else:
+            key = to
+        seen.add(to)
+        contact_id, opted_out = contacts.get(to, (None, False))
+        variables = {name: value for name, value in recipient.items() if name != "to"}
+        yield OutboundMessage(
+            campaign_id=campaign.pk,
+            channel_id=campaign.channel_id,
+            contact_id=contact_id,
+            to=to,
+            recipient_key=key,
+            variables=variables or None,
+            status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
+            error_code="opted_out" if opted_out else "",
+            error_message="The recipient opted out; nothing was sent." if opted_out else "",
+            created_by_id=campaign.created_by_id,
+            sender_label=campaign.sender_label,
+        )
+
+
+def start_due_bulk_jobs() -> int:
+    """Reconciler step: due scheduled jobs, and running jobs whose fan-out Redis lost, get a fan-out job.
+
+    A job is touched when enqueued, so it is not enqueued again before QUEUED_STALE_SECONDS.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    due = Q(status=Status.SCHEDULED, scheduled_at__lte=now) & (
+        Q(updated_at__lt=F("scheduled_at")) | Q(updated_at__lte=stale)
+    )
+    lost = Q(status=Status.RUNNING, updated_at__lte=stale)
+    jobs = Campaign.objects.filter(due | lost, kind=Campaign.Kind.BULK_API, fanned_out_at__isnull=True)
+    ids = list(jobs.order_by("id").values_list("id", flat=True)[:1000])
+    with transaction.atomic():
+        Campaign.objects.filter(pk__in=ids).update(updated_at=now)
+        for campaign_id in ids:
+            enqueue_fan_out(campaign_id)
+    return len(ids)
