@@ -183,7 +183,8 @@ def _shape_problem(body: dict, smslist: list[dict]) -> str:
         return "credentials differ between smslist items"
     if body.get("count") != len(smslist):
         return f"count {body.get('count')!r} != {len(smslist)} items"
-    missing = sorted({name for item in smslist for name in ITEM_FIELDS if item.get(name) in (None, "")})
+    # Missing credentials get the gateway's own codes (4091, 4092) from the credentials check.
+    missing = sorted({name for item in smslist for name in ITEM_FIELDS[2:] if item.get(name) in (None, "")})
     return f"items without {', '.join(missing)}" if missing else ""
 
 
