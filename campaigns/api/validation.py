@@ -29,7 +29,7 @@ MAX_TEXT = 4096  # WhatsApp's limit; Twilio SMS stops at 1,600 and its provider 
 MAX_MEDIA = 10  # Twilio's limit of MediaUrl per message
 MAX_VALUE = 1024  # one personalisation or template value
 MAX_DB_ID = 2**63 - 1
-MAX_SCHEDULE_AHEAD = timedelta(days=366)
+MAX_SCHEDULE_AHEAD = timedelta(days=5 * 366)  # a sanity bound, far beyond any campaign plan
 MAX_ERRORS_SHOWN = 50
 NOT_FOUND = 404
 PROVIDER_CODES = [code for code, _ in provider_choices()]
@@ -210,7 +210,7 @@ def schedule_field(data: dict, problems: Problems, name: str = "schedule") -> da
     when = parse_time(value, name, problems)
     now = timezone.now()
     if when is not None and when - now > MAX_SCHEDULE_AHEAD:
-        problems.add(f"{name}: {shown(value)} is more than a year ahead.")
+        problems.add(f"{name}: {shown(value)} is more than five years ahead.")
         return None
     return when if when is not None and when > now else None
 
