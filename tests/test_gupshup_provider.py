@@ -239,6 +239,19 @@ def test_an_unreadable_success_is_unknown(fake, gupshup_channel, monkeypatch):
     assert (result.outcome, result.error_code) == (Outcome.UNKNOWN, "http_202")
 
 
+def test_an_error_status_in_a_success_answer_is_still_a_refusal(fake, gupshup_channel, monkeypatch):
+    from providers.fakes.server import FakeResponse
+
+    refusal = FakeResponse(200, {"status": "error", "message": "Invalid Destination"})
+    monkeypatch.setattr(fake, "session_message", lambda request: refusal)
+    result = send(gupshup_channel, text="Hi")
+    assert (result.outcome, result.error_code, result.error_message) == (
+        Outcome.FAILED,
+        "http_200",
+        "Invalid Destination",
+    )
+
+
 def test_the_pipeline_pauses_the_channel_on_bad_credentials_and_keeps_the_message(fake, gupshup_channel):
     gupshup_channel.credentials = {"apikey": "revoked", "app_name": "shopapp"}
     gupshup_channel.save()

@@ -171,12 +171,13 @@ class GupshupWhatsAppProvider(Provider):
         body = _json_object(response)
         status = response.status_code
         reason = _error_text(body, response)
-        if response.ok:
+        if response.ok and body.get("status") != "error":
             provider_id = str(body.get("messageId") or "")
             if body.get("status") == "submitted" and provider_id:
                 return SendResult(message_id, Outcome.ACCEPTED, provider_message_id=provider_id)
             # A 2xx we cannot read: Gupshup may well have queued it, so resending could duplicate.
             return SendResult(message_id, Outcome.UNKNOWN, error_code=f"http_{status}", error_message=reason)
+        # From here on Gupshup said no, by its HTTP status or by {"status": "error"} in a 2xx.
         if status == 429 or status >= 500:
             return SendResult(
                 message_id,
