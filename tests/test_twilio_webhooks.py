@@ -317,3 +317,10 @@ def test_an_unreadable_sender_is_acknowledged_and_ignored(client, twilio_channel
     response = post_signed(client, twilio_channel, "inbound", inbound_params("STOP", sender="not-a-number"))
     assert response.status_code == 200
     assert not Contact.objects.exists()
+
+
+def test_a_scheduled_message_twilio_cancelled_is_failed_with_the_reason(client, twilio_channel, sent_message):
+    post_signed(client, twilio_channel, "status", status_params("canceled"))
+    sent_message.refresh_from_db()
+    assert (sent_message.status, sent_message.error_code) == (Status.FAILED, "canceled")
+    assert "cancelled" in sent_message.error_message
