@@ -124,6 +124,7 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else every small answer waits ~40 ms for a delayed ACK
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -140,7 +141,10 @@ class FakeProvider:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test): nothing to answer
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
@@ -149,7 +153,8 @@ class FakeProvider:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll interval makes stop() quick (serve_forever checks for shutdown this often).
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return f"http://{host}:{self.server.server_address[1]}"
 
     def stop(self) -> None:
