@@ -1,25 +1,64 @@
+"""Channels in the admin: write-only credentials, a credentials check and a test message.
+
+Credentials are never rendered back: not as the form's initial data, not after a failed save, not
+in the history (Django logs the labels of changed fields, never their values). Staff type each
+credential in its own field (from the provider class's ``credential_fields``) or as a JSON object;
+a blank field keeps what is stored.
+"""
+
 from __future__ import annotations
 
 import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
+from contacts.phones import normalise_phone
 from providers.base import ChannelError
+from providers.http import TransportError
 from providers.models import Channel
 from providers.registry import provider_classes, provider_for
 
+CREDENTIAL_PREFIX = "credential__"
+RETYPE_CREDENTIALS = "Credentials are never shown back: type them again before saving."
+
+
+def credential_field_name(code: str, key: str) -> str:
+    return f"{CREDENTIAL_PREFIX}{code}__{key}"
+
+
+def credential_form_fields() -> dict[str, forms.Field]:
+    """One password-style input per credential of every provider, never rendering a value."""
+    fields = {}
+    for cls in provider_classes().values():
+        for key, label in cls.credential_fields.items():
+            fields[credential_field_name(cls.code, key)] = forms.CharField(
+                label=label,
+                required=False,
+                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+            )
+    return fields
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value, even what was just typed into a form with errors."""
+
+    def format_value(self, value) -> None:
+        return None
+
 
 class ChannelForm(forms.ModelForm):
-    """Credentials are write-only: the form never shows what is stored, and blank keeps it."""
-
     new_credentials = forms.CharField(
-        label="Credentials",
+        label="Credentials as JSON",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
-        help_text='A JSON object, e.g. {"account_sid": "AC...", "auth_token": "..."}. '
-        "Stored values are never shown; leave blank to keep them. Needed keys: "
-        + "; ".join(f"{cls.code}: {', '.join(cls.credential_fields) or 'none'}" for cls in provider_classes().values()),
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+        help_text='Replaces all stored credentials, e.g. {"account_sid": "AC...", "auth_token": "..."}. '
+        "Leave blank to keep them.",
     )
 
     class Meta:
@@ -44,19 +83,51 @@ class ChannelForm(forms.ModelForm):
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"Credentials must be a JSON object ({error.msg}).") from None
+            raise ValidationError(
+                f"Credentials: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})."
+            ) from None
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise forms.ValidationError("Credentials must be a JSON object of text values.")
+            raise ValidationError('Credentials: expected a JSON object of text values, like {"api_key": "..."}.')
         return value
+
+    def typed_credentials(self, code: str) -> dict[str, str]:
+        """The credentials typed one by one for provider ``code`` (blank ones left out)."""
+        typed = {}
+        for name, value in self.cleaned_data.items():
+            if name.startswith(f"{CREDENTIAL_PREFIX}{code}__") and value:
+                typed[name.removeprefix(f"{CREDENTIAL_PREFIX}{code}__")] = value
+        return typed
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.is_bound and self._errors and self._typed_any_credential():
+            self.add_error(None, RETYPE_CREDENTIALS)
+
+    def _typed_any_credential(self) -> bool:
+        names = [name for name in self.fields if name.startswith(CREDENTIAL_PREFIX) or name == "new_credentials"]
+        return any(str(self.data.get(self.add_prefix(name), "")).strip() for name in names)
 
     def save(self, commit: bool = True) -> Channel:
         channel = super().save(commit=False)
+        credentials = dict(channel.credentials or {})
         new = self.cleaned_data.get("new_credentials")
         if new is not None:
-            channel.credentials = new
+            credentials = new
+        credentials.update(self.typed_credentials(channel.provider))
+        channel.credentials = credentials
         if commit:
             channel.save()
         return channel
+
+
+class TestMessageForm(forms.Form):
+    to = forms.CharField(label="To", max_length=32, help_text="A phone number, e.g. +447911123456.")
+    text = forms.CharField(
+        label="Text", max_length=1600, widget=forms.Textarea(attrs={"rows": 3}), initial="Test message"
+    )
+
+    def clean_to(self) -> str:
+        return normalise_phone(self.cleaned_data["to"], field="To")
 
 
 @admin.register(Channel)
@@ -66,7 +137,46 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ["provider", "is_active"]
     search_fields = ["name", "sender", "channel_key"]
     readonly_fields = ["channel_key", "credential_keys", "paused_at", "created_at"]
-    actions = ["check_credentials", "resume_sending"]
+    actions = ["check_credentials", "send_test_message", "resume_sending"]
+    main_fields = [
+        "name",
+        "provider",
+        "sender",
+        "rate_limit",
+        "batch_size",
+        "api_base_url",
+        "options",
+        "is_active",
+        "paused_reason",
+        "paused_at",
+        "channel_key",
+        "created_at",
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The credential inputs depend on the providers configured, so the form class is built here.
+        kwargs["form"] = type("ChannelForm", (self.form,), credential_form_fields())
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj: Channel | None = None):
+        fieldsets = [(None, {"fields": self.main_fields})]
+        for cls in provider_classes().values():
+            if not cls.credential_fields or (obj is not None and obj.provider != cls.code):
+                continue
+            fieldsets.append(
+                (
+                    f"{cls.label} credentials",
+                    {
+                        "fields": [credential_field_name(cls.code, key) for key in cls.credential_fields],
+                        "description": "Stored values are never shown. Leave a field blank to keep it."
+                        if obj
+                        else f"Fill these if the provider is {cls.label}.",
+                        "classes": [] if obj else ["collapse"],
+                    },
+                )
+            )
+        fieldsets.append(("Credentials as JSON", {"fields": ["credential_keys", "new_credentials"]}))
+        return fieldsets
 
     @admin.display(description="State")
     def state(self, channel: Channel) -> str:
@@ -88,8 +198,58 @@ class ChannelAdmin(admin.ModelAdmin):
                 answer = provider_for(channel).check_credentials()
             except ChannelError as error:
                 self.message_user(request, f"{channel.name}: {error.reason}", messages.ERROR)
+            except TransportError as error:
+                self.message_user(
+                    request, f"{channel.name}: could not ask the provider: {error.message}", messages.ERROR
+                )
             else:
                 self.message_user(request, f"{channel.name}: {answer}", messages.SUCCESS)
+
+    @admin.action(description="Send a test message")
+    def send_test_message(self, request, queryset):
+        """Ask for a number and a text on an intermediate page, then queue one message on the channel."""
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one channel to send a test message on.", messages.ERROR)
+            return None
+        channel = queryset.get()
+        form = TestMessageForm(request.POST if "send" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            sent = self._send_test(request, channel, form)
+            if sent:
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Send a test message on {channel.name}",
+            "opts": self.model._meta,
+            "channel": channel,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/providers/channel/send_test_message.html", context)
+
+    def _send_test(self, request, channel: Channel, form: TestMessageForm) -> bool:
+        from campaigns.models import OutboundMessage
+
+        try:
+            message = OutboundMessage.send_one(
+                channel=channel, to=form.cleaned_data["to"], text=form.cleaned_data["text"], user=request.user
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return False
+        link = reverse("admin:campaigns_outboundmessage_change", args=[message.pk])
+        self.message_user(
+            request,
+            format_html(
+                'Test message <a href="{}">#{}</a> to {} is queued on {}.', link, message.pk, message.to, channel
+            ),
+            messages.SUCCESS,
+        )
+        if channel.paused_at:
+            self.message_user(
+                request, f"{channel.name} is paused ({channel.paused_reason}): it goes once resumed.", messages.WARNING
+            )
+        return True
 
     @admin.action(description="Resume sending (after fixing what paused it)")
     def resume_sending(self, request, queryset) -> None:

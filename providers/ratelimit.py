@@ -1,8 +1,23 @@
 """Each channel's messages-per-second limit, shared by every worker through Redis.
 
-A token bucket kept in one Redis hash per channel and changed only inside a Lua script, so the
-check-and-take is atomic however many workers ask at once. The bucket holds at most one second
-of tokens: a burst after a quiet spell never exceeds the channel's rate by more than that.
+Providers count what they receive in one-second windows and answer 429 past the limit. A plain
+token bucket cannot promise that: with capacity C it lets C + rate messages through in some
+second (after an idle spell, a full bucket plus a second's refill). So the limiter books send
+times instead, keeping two promises at once:
+
+- pacing: sends are spread evenly at the rate (a generic cell rate algorithm), so a provider
+  that meters with its own small bucket sees no burst; only time lost while every worker was
+  busy (up to ``CATCH_UP_SECONDS``) is made up by sending a little sooner;
+- window: no ``WINDOW_SECONDS`` span ever holds more than ``rate`` messages, which also holds
+  when the pipeline sends batches whose size does not divide the rate.
+
+``WINDOW_SECONDS`` is one second plus an allowance for the jitter between booking a time and the
+request reaching the provider (a late wake-up, a slow connection): the first message of the
+provider's second may arrive that much later than booked without the next one landing inside it.
+The price is a rate about 5% under the configured one.
+
+The whole booking is one Lua script, so it is atomic however many workers ask at once, and it
+costs one round trip per batch: the worker then sleeps until its booked time and sends.
 """
 
 from __future__ import annotations
@@ -16,51 +31,87 @@ import django_rq
 if TYPE_CHECKING:
     from providers.models import Channel
 
-# KEYS[1] bucket; ARGV: rate per second, capacity, tokens wanted. Returns seconds to wait (0 = taken).
-TAKE_SCRIPT = """
+JITTER_ALLOWANCE_SECONDS = 0.05
+WINDOW_SECONDS = 1.0 + JITTER_ALLOWANCE_SECONDS
+CATCH_UP_SECONDS = 0.1
+
+# KEYS[1]: hash with the paced schedule ("due": when the next send is due) and the total in the log.
+# KEYS[2]: list of bookings "at count", oldest first, trimmed as they leave the window.
+# ARGV: rate per second, messages wanted, window seconds, catch-up seconds.
+# Returns {seconds to wait, booked time on the Redis clock}, as text (a Lua number would come back
+# truncated to an integer).
+BOOK_SCRIPT = """
 local rate = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local wanted = tonumber(ARGV[3])
-local now = redis.call('TIME')
-local now_s = tonumber(now[1]) + tonumber(now[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil then tokens = capacity; at = now_s end
-tokens = math.min(capacity, tokens + (now_s - at) * rate)
-if tokens >= wanted then
-  tokens = tokens - wanted
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now_s))
-  redis.call('EXPIRE', KEYS[1], 3600)
-  return '0'
+local wanted = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local catch_up = tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'due', 'total')
+local due = tonumber(state[1]) or 0
+local total = tonumber(state[2]) or 0
+
+local at = math.max(now, due - catch_up)
+while true do
+  local head = redis.call('LINDEX', KEYS[2], 0)
+  if not head then
+    total = 0
+    break
+  end
+  local space = string.find(head, ' ', 1, true)
+  local head_at = tonumber(string.sub(head, 1, space - 1))
+  local head_count = tonumber(string.sub(head, space + 1))
+  if head_at > at - window and total + wanted <= rate then
+    break
+  end
+  -- This booking has left the window, or must leave it before ours fits: move past it.
+  redis.call('LPOP', KEYS[2])
+  total = total - head_count
+  at = math.max(at, head_at + window)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now_s))
-redis.call('EXPIRE', KEYS[1], 3600)
-return tostring((wanted - tokens) / rate)
+
+total = total + wanted
+due = math.max(due, at) + wanted * window / rate
+redis.call('RPUSH', KEYS[2], string.format('%.6f %d', at, wanted))
+redis.call('HSET', KEYS[1], 'due', string.format('%.6f', due), 'total', string.format('%d', total))
+local keep_ms = math.ceil((due - now + window) * 1000) + 1000
+redis.call('PEXPIRE', KEYS[1], keep_ms)
+redis.call('PEXPIRE', KEYS[2], keep_ms)
+return {string.format('%.6f', at - now), string.format('%.6f', at)}
 """
 
 
 @cache
-def _take_script():
-    return django_rq.get_connection("default").register_script(TAKE_SCRIPT)
+def _book_script():
+    return django_rq.get_connection("default").register_script(BOOK_SCRIPT)
 
 
-def bucket_key(channel: Channel) -> str:
-    return f"ratelimit:channel:{channel.pk}"
+def bucket_keys(channel: Channel) -> list[str]:
+    # One hash tag per channel keeps both keys on one Redis Cluster slot.
+    base = f"ratelimit:{{channel:{channel.pk}}}"
+    return [base, f"{base}:bookings"]
+
+
+def book(channel: Channel, count: int) -> tuple[float, float]:
+    """Book the earliest time ``count`` messages may go on this channel.
+
+    Returns the seconds to wait and the booked time on the Redis clock (which all workers share).
+    A batch larger than the rate cannot fit any one-second window: it is booked alone, and the
+    channel then waits its full share of time, so the long-run rate still holds. The pipeline
+    should keep batches at or below the rate.
+    """
+    rate = float(channel.rate_limit)
+    if not rate > 0:
+        raise ValueError(f"rate_limit: channel {channel.pk} has {channel.rate_limit!r}; it must be above 0.")
+    if count < 1:
+        return 0.0, time.time()
+    args = [rate, int(count), WINDOW_SECONDS, CATCH_UP_SECONDS]
+    wait, at = _book_script()(keys=bucket_keys(channel), args=args)
+    return float(wait), float(at)
 
 
 def take(channel: Channel, count: int) -> None:
-    """Block until ``count`` messages may go on this channel without exceeding its rate.
-
-    A batch larger than one second's worth is taken in pieces, so big batches still pace evenly.
-    """
-    rate = float(channel.rate_limit)
-    capacity = max(1.0, rate)
-    remaining = count
-    while remaining > 0:
-        piece = min(remaining, int(capacity))
-        wait = float(_take_script()(keys=[bucket_key(channel)], args=[rate, capacity, piece]))
-        if wait <= 0:
-            remaining -= piece
-        else:
-            time.sleep(wait)
+    """Block until ``count`` messages may go on this channel without exceeding its rate."""
+    wait, _ = book(channel, count)
+    if wait > 0:
+        time.sleep(wait)

@@ -1,0 +1,149 @@
+"""Helpers for the API benches: the app under gunicorn, a key and a channel, and timed HTTP calls.
+
+No run() here: this module is a helper, not a bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bench.harness import BASE_DIR, forget_channel, prepare_django
+
+
+@dataclass
+class Api:
+    host: str
+    port: int
+    key: str
+    channel_key: str
+
+    def post(self, path: str, body: dict | bytes) -> tuple[int, dict, float]:
+        """POST JSON on a new connection (gunicorn's sync workers close each one); (status, answer, seconds)."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"apikey": self.key, "Content-Type": "application/json"}
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            connection.request("POST", path, body=data, headers=headers)
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+        finally:
+            connection.close()
+        return response.status, answer, time.perf_counter() - started
+
+    def raw_post(self, path: str, body: dict) -> bytes:
+        """A whole HTTP/1.1 request, built once, for the asyncio load generator."""
+        data = json.dumps(body).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\napikey: {self.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        )
+        return head.encode() + data
+
+    async def send_raw(self, request: bytes) -> int:
+        """Send a prepared request on a new connection; the answer's status code.
+
+        A few hundred microseconds of client CPU, so that the load generator, which shares the
+        machine's two cores with the server, takes as little from it as possible.
+        """
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(request)
+            answer = await reader.read()
+        finally:
+            writer.close()
+        return int(answer[9:12])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Threads let a worker answer another request while one waits on PostgreSQL or Redis (about half
+# of a request's time); --threads makes gunicorn use its gthread worker. The CPU is still two workers'.
+THREADS = 4
+
+
+@contextmanager
+def gunicorn(workers: int = 2) -> Iterator[tuple[str, int]]:
+    """The product's WSGI app under gunicorn (``workers`` processes), on the bench's database and Redis."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "API_RATE_LIMIT_PER_MINUTE": "1000000000",  # the benches measure the API, not its limiter
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "messaging_site.wsgi:application",
+        "--workers", str(workers), "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL)
+    try:
+        wait_until_up("127.0.0.1", port, server)
+        yield "127.0.0.1", port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def wait_until_up(host: str, port: int, server: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode} before answering.")
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=2)
+            connection.request("GET", "/api/openapi.json")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"gunicorn did not answer within {timeout:.0f} s.")
+
+
+@contextmanager
+def api_under_gunicorn(workers: int = 2) -> Iterator[Api]:
+    """A staff user's key and a sandbox channel, served by gunicorn; all removed afterwards."""
+    prepare_django()
+    import django_rq
+    from django.contrib.auth import get_user_model
+
+    from campaigns.models import ApiKey, Campaign
+    from providers.models import Channel
+
+    suffix = secrets.token_hex(4)
+    user = get_user_model().objects.create_user(f"bench-api-{suffix}", is_staff=True)
+    raw_key = ApiKey.issue(user, name="bench")[1]
+    channel = Channel.objects.create(name=f"Bench API {suffix}", provider="sandbox", rate_limit=1_000_000)
+    try:
+        with gunicorn(workers) as (host, port):
+            yield Api(host, port, raw_key, channel.channel_key)
+    finally:
+        # Nothing is sent: the queued jobs go, so that the next bench finds an idle queue.
+        django_rq.get_queue("default").empty()
+        Campaign.objects.filter(channel=channel).delete()
+        forget_channel(channel)
+        user.delete()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -1,0 +1,89 @@
+"""What every bench needs: Django on a throwaway database, worker processes, and cleaning up."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+_prepared = False
+
+
+def prepare_django() -> None:
+    """Set Django up on DATABASE_URL when given, else a new SQLite file in a temp folder; migrate it.
+
+    The settings go into os.environ so that worker processes started later see the same database.
+    """
+    global _prepared  # noqa: PLW0603 - Django can only be set up once per process
+    if _prepared:
+        return
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("REDIS_URL is not set: run the benches with `make bench` (it starts a private Redis).")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    if not os.environ.get("DATABASE_URL"):
+        folder = tempfile.mkdtemp(prefix="messaging-bench-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["VAR_DIR"] = folder  # settings put the SQLite file (WAL, busy timeout) there
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the sandbox logs every message at INFO
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    _refuse_a_busy_queue()
+    _prepared = True
+
+
+def _refuse_a_busy_queue() -> None:
+    """The bench's workers would take someone else's jobs: only run on an idle queue."""
+    import django_rq
+
+    queue = django_rq.get_queue("default")
+    if queue.count or queue.scheduled_job_registry.count:
+        raise SystemExit(
+            f"The Redis at REDIS_URL has {queue.count} queued job(s): the benches need an idle one. "
+            "Run `make bench` without REDIS_URL for a private Redis."
+        )
+
+
+def start_workers(count: int, *extra_args: str) -> list[subprocess.Popen]:
+    """Start ``count`` `manage.py rqworker --burst` processes; each stops when the queue is empty."""
+    workers = []
+    for number in range(1, count + 1):
+        env = {**os.environ, "BENCH_WORKER": f"worker-{number}"}
+        command = [sys.executable, "manage.py", "rqworker", "default", "--burst", "--verbosity", "0", *extra_args]
+        workers.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL))
+    return workers
+
+
+def wait_for(workers: list[subprocess.Popen], timeout: float) -> None:
+    """Wait for every worker to finish; stop the ones that overrun and say so."""
+    deadline = time.monotonic() + timeout
+    try:
+        for worker in workers:
+            worker.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+        raise SystemExit(f"The workers did not finish within {timeout:.0f} s.") from None
+    failed = [worker.returncode for worker in workers if worker.returncode]
+    if failed:
+        raise SystemExit(f"A worker exited with {failed}.")
+
+
+def forget_channel(channel) -> None:
+    """Delete a bench channel and its messages (they may be in a real DATABASE_URL)."""
+    from campaigns.models import OutboundMessage
+
+    OutboundMessage.objects.filter(channel=channel).delete()
+    channel.delete()
