@@ -57,13 +57,6 @@ class CountingFake(FakeProvider):
         super().__init__(*args, **kwargs)
         self.arrivals: list[tuple[float, int, str]] = []
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        url = super().start(host, port)
-        # Headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm holds the
-        # body until the client's delayed ACK, 40 ms per request, which would be all we measured.
-        self.server.RequestHandlerClass.disable_nagle_algorithm = True
-        return url
-
     def routes(self):
         return {("POST", "/messages"): self.accept}
 
