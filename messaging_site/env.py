@@ -126,8 +126,14 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(default_sqlite_path),
             # WAL lets the web server read while a worker writes; the timeout makes a writer wait
-            # for the lock instead of failing at once when the worker holds it.
-            "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+            # for the lock; IMMEDIATE transactions take the write lock up front, because a read
+            # transaction that later writes fails at once ("database is locked") when another
+            # process wrote in between, whatever the timeout.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     try:
         config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)

@@ -10,6 +10,7 @@ library only, so it runs before Django is configured.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -116,10 +117,15 @@ def run() -> int:
         redis.start()
         env["REDIS_URL"] = redis.url
     port = env.get("PORT", "8000")
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # where the fakes call back
+    fakes_file = var_dir / "demo_fakes.json"
     children: list[subprocess.Popen] = []
     try:
         subprocess.run(manage("migrate", "--noinput", "-v", "0"), env=env, check=True)
-        subprocess.run(manage("setup_demo", "--port", port), env=env, check=True)
+        setup = ["setup_demo", "--port", port, "--fakes-file", str(fakes_file)]
+        subprocess.run(manage(*setup, "--fakes-port", env.get("FAKES_PORT", "8101")), env=env, check=True)
+        for fake in json.loads(fakes_file.read_text()):
+            children.append(subprocess.Popen([PYTHON, "-m", fake["module"], *fake["args"]], env=env, cwd=BASE_DIR))
         children.append(subprocess.Popen(manage("rqworker", "default", "--with-scheduler", "-v", "0"), env=env))
         children.append(
             subprocess.Popen(manage("rqcron", "messaging_site.cron", "--logging-level", "WARNING"), env=env)
@@ -136,20 +142,24 @@ def run() -> int:
 
 
 def wait_for_first_exit(children: list[subprocess.Popen]) -> int:
+    """Wait until Ctrl-C, SIGTERM, or one child stopping (then the rest are stopped too)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in the background
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     while True:
         for child in children:
             code = child.poll()
             if code is not None:
-                print(f"{' '.join(child.args[2:4])} stopped (exit {code}); stopping the rest.", flush=True)
+                print(f"{' '.join(child.args[1:4])} stopped (exit {code}); stopping the rest.", flush=True)
                 return code
         time.sleep(0.5)
 
 
 def stop_all(children: list[subprocess.Popen]) -> None:
+    # SIGTERM, not SIGINT: a process started in the background ignores SIGINT, and every child
+    # here (RQ's warm shutdown, runserver, the fakes) stops cleanly on SIGTERM.
     for child in reversed(children):
         if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+            child.terminate()
     deadline = time.monotonic() + 20
     for child in children:
         try:

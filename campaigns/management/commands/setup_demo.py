@@ -1,24 +1,39 @@
-"""First-run set-up for `make run`: a staff superuser with a generated password, a demo channel."""
+"""First-run set-up for `make run`: a staff superuser with a generated password, and demo channels.
+
+The demo channels point at the local fake providers that `make run` starts, so a newcomer sees
+Twilio-, Gupshup- and sendbulk-shaped traffic and delivery receipts without any account. The
+command writes the fakes' command lines to a file for the launcher (messaging_site/services.py).
+"""
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from providers.models import Channel
 
+DEMO_TWILIO = {"account_sid": "AC" + "0" * 31 + "1", "auth_token": "demo-auth-token"}
+DEMO_GUPSHUP = {"apikey": "demo-gupshup-key", "app_name": "demo-app"}
+DEMO_SENDBULK = {"partner_id": "1234", "apikey": "demo-sendbulk-key"}
+
 
 class Command(BaseCommand):
-    help = "Create the first superuser (password printed once) and a sandbox channel, if missing."
+    help = "Create the first superuser (password printed once) and the demo channels, if missing."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", default="8000")
+        parser.add_argument("--fakes-port", type=int, default=8101, help="first of three ports for the fakes")
+        parser.add_argument("--fakes-file", default="", help="where to write the fakes' command lines")
 
-    def handle(self, *args, port: str, **options) -> None:
+    def handle(self, *args, port: str, fakes_port: int, fakes_file: str, **options) -> None:
         self.create_superuser(port)
-        self.create_demo_channels()
+        fakes = self.create_demo_channels(fakes_port)
+        if fakes_file:
+            Path(fakes_file).write_text(json.dumps(fakes, indent=2))
 
     def create_superuser(self, port: str) -> None:
         users = get_user_model().objects
@@ -33,7 +48,58 @@ class Command(BaseCommand):
             f"(forgot it? python manage.py changepassword admin)\n{banner}"
         )
 
-    def create_demo_channels(self) -> None:
-        if not Channel.objects.exists():
-            Channel.objects.create(name="Demo sandbox", provider="sandbox", sender="+15005550006", rate_limit=50)
-            self.stdout.write("Created the channel 'Demo sandbox' (sends nothing outside this machine).")
+    def channel(self, name: str, **fields) -> Channel:
+        channel, created = Channel.objects.get_or_create(name=name, defaults=fields)
+        if created:
+            self.stdout.write(f"Created the demo channel {name!r}.")
+        return channel
+
+    def create_demo_channels(self, fakes_port: int) -> list[dict]:
+        """The demo channels and the fakes they talk to: [{"module": ..., "args": [...]}, ...]."""
+        self.channel("Demo sandbox", provider="sandbox", sender="+15005550006", rate_limit=50)
+        twilio_url = f"http://127.0.0.1:{fakes_port}"
+        gupshup_url = f"http://127.0.0.1:{fakes_port + 1}"
+        sendbulk_url = f"http://127.0.0.1:{fakes_port + 2}"
+        twilio = {"credentials": DEMO_TWILIO, "api_base_url": twilio_url, "rate_limit": 10}
+        self.channel("Demo Twilio SMS (fake)", provider="twlo", sender="+15005550006", **twilio)
+        self.channel("Demo Twilio WhatsApp (fake)", provider="twlowa", sender="+14155238886", **twilio)
+        gupshup = self.channel(
+            "Demo Gupshup WhatsApp (fake)",
+            provider="gswa",
+            sender="917834811114",
+            credentials=DEMO_GUPSHUP,
+            api_base_url=gupshup_url,
+            rate_limit=10,
+        )
+        self.channel(
+            "Demo sendbulk SMS (fake)",
+            provider="sendbulk",
+            sender="DEMO",
+            credentials=DEMO_SENDBULK,
+            api_base_url=f"{sendbulk_url}/api/services",
+            rate_limit=20,
+        )
+        return [
+            {
+                "module": "providers.twilio.fake",
+                "args": [
+                    *("--port", str(fakes_port)),
+                    *("--account-sid", DEMO_TWILIO["account_sid"], "--auth-token", DEMO_TWILIO["auth_token"]),
+                ],
+            },
+            {
+                "module": "providers.gupshup.fake",
+                "args": [
+                    *("--port", str(fakes_port + 1)),
+                    *("--apikey", DEMO_GUPSHUP["apikey"], "--app-name", DEMO_GUPSHUP["app_name"]),
+                    *("--callback-url", gupshup.webhook_url("events")),
+                ],
+            },
+            {
+                "module": "providers.sendbulk.fake",
+                "args": [
+                    *("--port", str(fakes_port + 2)),
+                    *("--partner-id", DEMO_SENDBULK["partner_id"], "--apikey", DEMO_SENDBULK["apikey"]),
+                ],
+            },
+        ]
