@@ -80,7 +80,9 @@ def run() -> list[dict]:
         if status != 200:
             raise SystemExit(f"POST /message answered {status}: {answer}")
         asyncio.run(open_loop(api, rate=100, seconds=2))  # warm both workers up
+        cpu_before = api.server_cpu_seconds()
         rate, times, failures = asyncio.run(open_loop(api, TARGET_RATE, SECONDS))
+        cpu_ms = (api.server_cpu_seconds() - cpu_before) * 1000 / len(times)
         most = asyncio.run(closed_loop(api, seconds=5))
     p50, p99 = percentile(times, 0.50) * 1000, percentile(times, 0.99) * 1000
     where = f"gunicorn 2 workers, {connection.vendor}"
@@ -91,7 +93,8 @@ def run() -> list[dict]:
             "unit": "req/s",
             "target": TARGET_RATE,
             "ratio": rate / TARGET_RATE if not failures else 0.0,
-            "note": f"{len(times):,} requests in {SECONDS} s, {failures} not 200",
+            "note": f"{len(times):,} requests in {SECONDS} s, {failures} not 200; "
+            f"gunicorn workers' CPU {cpu_ms:.1f} ms a request",
         },
         {
             "name": f"POST /message p99 answer time at {TARGET_RATE}/s ({where})",

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.harness import BASE_DIR, forget_channel, prepare_django
 
@@ -27,6 +28,17 @@ class Api:
     port: int
     key: str
     channel_key: str
+    server_pid: int
+
+    def server_cpu_seconds(self) -> float:
+        """CPU time used so far by gunicorn's worker processes (Linux /proc), to tell the server's
+        cost apart from the load generator's and from whatever else shares the machine."""
+        total = 0.0
+        children = Path(f"/proc/{self.server_pid}/task/{self.server_pid}/children")
+        for pid in children.read_text().split() if children.exists() else []:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def post(self, path: str, body: dict | bytes) -> tuple[int, dict, float]:
         """POST JSON on a new connection (gunicorn's sync workers close each one); (status, answer, seconds)."""
@@ -72,13 +84,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-# Threads let a worker answer another request while one waits on PostgreSQL or Redis (about half
-# of a request's time); --threads makes gunicorn use its gthread worker. The CPU is still two workers'.
-THREADS = 4
-
-
 @contextmanager
-def gunicorn(workers: int = 2) -> Iterator[tuple[str, int]]:
+def gunicorn(workers: int = 2) -> Iterator[tuple[str, int, int]]:
     """The product's WSGI app under gunicorn (``workers`` processes), on the bench's database and Redis."""
     port = free_port()
     env = {
@@ -89,13 +96,13 @@ def gunicorn(workers: int = 2) -> Iterator[tuple[str, int]]:
     }
     command = [
         sys.executable, "-m", "gunicorn", "messaging_site.wsgi:application",
-        "--workers", str(workers), "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
         "--log-level", "warning",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL)
     try:
         wait_until_up("127.0.0.1", port, server)
-        yield "127.0.0.1", port
+        yield "127.0.0.1", port, server.pid
     finally:
         server.terminate()
         try:
@@ -134,8 +141,8 @@ def api_under_gunicorn(workers: int = 2) -> Iterator[Api]:
     raw_key = ApiKey.issue(user, name="bench")[1]
     channel = Channel.objects.create(name=f"Bench API {suffix}", provider="sandbox", rate_limit=1_000_000)
     try:
-        with gunicorn(workers) as (host, port):
-            yield Api(host, port, raw_key, channel.channel_key)
+        with gunicorn(workers) as (host, port, pid):
+            yield Api(host, port, raw_key, channel.channel_key, pid)
     finally:
         # Nothing is sent: the queued jobs go, so that the next bench finds an idle queue.
         django_rq.get_queue("default").empty()

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import QUEUE_NAME, chunked, enqueue_dispatch
+from campaigns.queueing import QUEUE_NAME, chunked, connection, enqueue_dispatch
 from contacts.models import Contact
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def enqueue_fan_out(campaign_id: int, at: datetime | None = None) -> None:
     """Ask a worker to fan the job out once the transaction commits: now, or at ``at``."""
 
     def enqueue() -> None:
-        queue = django_rq.get_queue(QUEUE_NAME, commit_mode="auto")
+        queue = django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=connection())
         if at is None:
             queue.enqueue(fan_out, campaign_id)
         else:

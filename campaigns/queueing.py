@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import cache
 
 import django_rq
 from django.conf import settings
 from django.db import transaction
+from redis import Redis
 
 QUEUE_NAME = "default"
 
@@ -23,9 +25,16 @@ def chunked(ids: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
+@cache
+def connection() -> Redis:
+    """One Redis client (and connection pool) per process: django_rq makes a new one per call,
+    which costs milliseconds per API request. The pool reconnects by itself after a fork."""
+    return django_rq.get_connection(QUEUE_NAME)
+
+
 def _queue():
     # commit_mode "auto" because every call below already waits for the commit itself.
-    return django_rq.get_queue(QUEUE_NAME, commit_mode="auto")
+    return django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=connection())
 
 
 def enqueue_send(message_ids: Iterable[int], at: datetime | None = None) -> None:

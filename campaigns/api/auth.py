@@ -6,7 +6,6 @@ import logging
 import time
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
@@ -14,6 +13,7 @@ from redis.exceptions import RedisError
 
 from campaigns.api.http import ApiError
 from campaigns.models import ApiKey
+from campaigns.queueing import connection
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def check_rate(key: ApiKey) -> None:
     window = int(now // 60)
     counter = f"api:rate:{key.pk}:{window}"
     try:
-        pipe = django_rq.get_connection("default").pipeline(transaction=False)
+        pipe = connection().pipeline(transaction=False)
         pipe.incr(counter)
         pipe.expire(counter, 61)
         count = pipe.execute()[0]

@@ -99,22 +99,27 @@ def sender_label(member) -> str:
 def send_message(message: MessageRequest, api_key: ApiKey) -> OutboundMessage:
     """Save the contact if asked, then queue or schedule the message; all or nothing."""
     try:
+        if not message.contact_saving.save:
+            return queue_message(message, api_key, contact=None)
         with transaction.atomic():
-            contact = save_contact(message) if message.contact_saving.save else None
-            return OutboundMessage.send_one(
-                channel=message.channel,
-                to=message.to,
-                text=message.text,
-                media_urls=message.media_urls,
-                template=message.template,
-                send_at=message.send_at,
-                user=message.member or api_key.user,
-                sender_label=sender_label(message.member),
-                contact=contact,
-                variables={"name": message.name} if message.name else None,
-            )
+            return queue_message(message, api_key, contact=save_contact(message))
     except ValidationError as error:
         raise ApiError(400, error.messages) from None
+
+
+def queue_message(message: MessageRequest, api_key: ApiKey, contact: Contact | None) -> OutboundMessage:
+    return OutboundMessage.send_one(
+        channel=message.channel,
+        to=message.to,
+        text=message.text,
+        media_urls=message.media_urls,
+        template=message.template,
+        send_at=message.send_at,
+        user=message.member or api_key.user,
+        sender_label=sender_label(message.member),
+        contact=contact,
+        variables={"name": message.name} if message.name else None,
+    )
 
 
 def save_contact(message: MessageRequest) -> Contact:
