@@ -34,7 +34,7 @@ def test_createapikey_prints_only_a_working_key(django_user_model):
 
 
 def test_createapikey_refuses_an_unknown_user():
-    with pytest.raises(CommandError, match="username: 'nobody' is not a user."):
+    with pytest.raises(CommandError, match=r"username: 'nobody' is not a user\."):
         call_command("createapikey", "nobody")
 
 
