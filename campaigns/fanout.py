@@ -67,10 +67,9 @@ def start(campaign_id: int) -> bool:
     """Move a due scheduled job to running; True if the job is running and not yet fanned out."""
     now = timezone.now()
     due = Q(status=Status.SCHEDULED) & (Q(scheduled_at__lte=now) | Q(scheduled_at__isnull=True))
-    Campaign.objects.filter(due, pk=campaign_id, fanned_out_at__isnull=True).update(
-        status=Status.RUNNING, started_at=now, updated_at=now
-    )
-    return Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING, fanned_out_at__isnull=True).exists()
+    jobs = Campaign.objects.filter(pk=campaign_id, kind=Campaign.Kind.BULK_API, fanned_out_at__isnull=True)
+    jobs.filter(due).update(status=Status.RUNNING, started_at=now, updated_at=now)
+    return jobs.filter(status=Status.RUNNING).exists()
 
 
 def known_contacts(recipients: list[dict]) -> dict[str, tuple[int, bool]]:

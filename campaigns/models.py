@@ -79,6 +79,53 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def has_started(self) -> bool:
+        return self.status != self.Status.SCHEDULED or self.fanned_out_at is not None
+
+    def reschedule(self, send_at) -> bool:
+        """Move a bulk job that has not started to a new time (None or past: now); False once started."""
+        from campaigns.fanout import enqueue_fan_out
+
+        now = timezone.now()
+        due = send_at if send_at is not None and send_at > now else now
+        with transaction.atomic():
+            changed = Campaign.objects.filter(
+                pk=self.pk, status=self.Status.SCHEDULED, fanned_out_at__isnull=True
+            ).update(scheduled_at=due, updated_at=now)
+            if changed:
+                # The job held for the old time will find the new one not yet due and do nothing.
+                enqueue_fan_out(self.pk, at=due if due > now else None)
+        if changed:
+            self.scheduled_at = due
+        return bool(changed)
+
+    def cancel_before_start(self, reason: str) -> bool:
+        """Cancel a job that has not started; False once started (a cancelled one stays cancelled)."""
+        now = timezone.now()
+        changed = Campaign.objects.filter(pk=self.pk, status=self.Status.SCHEDULED, fanned_out_at__isnull=True).update(
+            status=self.Status.CANCELLED, finished_at=now, updated_at=now, status_reason=reason[:300]
+        )
+        if changed:
+            self.status, self.finished_at, self.status_reason = self.Status.CANCELLED, now, reason[:300]
+        return bool(changed) or self.status == self.Status.CANCELLED
+
+
+class BulkJobManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=Campaign.Kind.BULK_API)
+
+
+class BulkJob(Campaign):
+    """The bulk messaging history: campaigns that came from POST /messages/bulk."""
+
+    objects = BulkJobManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "bulk job"
+        ordering = ["-id"]
+
 
 class OutboundMessage(models.Model):
     """One message to one recipient through one channel, and everything that happened to it."""

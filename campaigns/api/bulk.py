@@ -195,28 +195,16 @@ def update_job(campaign: Campaign, data: dict) -> Campaign:
 
 
 def cancel_job(campaign: Campaign) -> Campaign:
-    now = timezone.now()
-    if campaign.status != Status.CANCELLED:
-        changed = Campaign.objects.filter(pk=campaign.pk, status=Status.SCHEDULED, fanned_out_at__isnull=True).update(
-            status=Status.CANCELLED, finished_at=now, updated_at=now, status_reason="Cancelled through the API."
-        )
-        if not changed:
-            too_late(campaign, "cancelled")
+    if not campaign.cancel_before_start("Cancelled through the API."):
+        too_late(campaign, "cancelled")
     campaign.refresh_from_db()
     return campaign
 
 
 def reschedule_job(campaign: Campaign, send_at: datetime | None) -> Campaign:
     """A new time; a past one starts the job now."""
-    now = timezone.now()
-    with transaction.atomic():
-        changed = Campaign.objects.filter(pk=campaign.pk, status=Status.SCHEDULED, fanned_out_at__isnull=True).update(
-            scheduled_at=send_at or now, updated_at=now
-        )
-        if not changed:
-            too_late(campaign, "rescheduled")
-        # The job held for the old time finds the new one not yet due and does nothing.
-        enqueue_fan_out(campaign.pk, at=send_at)
+    if not campaign.reschedule(send_at):
+        too_late(campaign, "rescheduled")
     campaign.refresh_from_db()
     return campaign
 
