@@ -12,10 +12,13 @@ whether the request can have reached the provider:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import requests
 from django.conf import settings
@@ -109,3 +112,37 @@ def retry_after_seconds(response: requests.Response) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+def json_object(response: requests.Response) -> dict:
+    """The answer's JSON object, or {} when the body is not one (an HTML error page, say)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def as_int(value: object) -> int | None:
+    """A provider's code as a number ("1006", 1006, " 200 "), or None."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+SEND_THREADS = 8
+
+
+def send_pool() -> ThreadPoolExecutor:
+    """The thread pool for providers that take one message per request.
+
+    One long-lived pool per process, so each thread's pooled connections are reused across
+    batches; per pid, because a forked RQ work horse cannot use its parent's threads.
+    """
+    return _pool_of(os.getpid())
+
+
+@cache
+def _pool_of(pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"provider-send-{pid}")

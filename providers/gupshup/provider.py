@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
 
@@ -40,25 +37,15 @@ TEMPLATE_PARTS = ("Header", "Body", "Buttons")
 CHANNEL_PROBLEM = re.compile(
     r"(?i)auth|api ?key|portal user|invalid app|app ?name|app details|wallet|insufficient balance|not authori[sz]ed"
 )
-POOL_SIZE = 8
 # The error code of a message refused because of the channel (credentials, app, wallet).
 CHANNEL_REFUSED = "channel_refused"
-
-
-@cache
-def _thread_pool(pid: int) -> ThreadPoolExecutor:
-    """One long-lived pool per process, so its threads' pooled connections serve many batches.
-
-    Keyed by pid: a forked RQ work horse cannot use threads its parent started.
-    """
-    return ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix=f"gupshup-{pid}")
 
 
 class GupshupWhatsAppProvider(Provider):
     code = "gswa"
     label = "Gupshup WhatsApp"
     credential_fields = {"apikey": "API key", "app_name": "App name (src.name)"}
-    max_batch_size = POOL_SIZE
+    max_batch_size = http.SEND_THREADS
     supports_media = True
     deduplicates_by_our_id = False  # Gupshup takes no id of ours, so a repeat is a second message
     # Gupshup publishes no rate limit: the channel's configured rate governs.
@@ -89,7 +76,7 @@ class GupshupWhatsAppProvider(Provider):
         if len(messages) == 1:
             results = [self.send_one(messages[0])]
         else:
-            results = list(_thread_pool(os.getpid()).map(self.send_one, messages))
+            results = list(http.send_pool().map(self.send_one, messages))
         refused = [r for r in results if r.error_code == CHANNEL_REFUSED]
         if refused and not any(r.outcome in (Outcome.ACCEPTED, Outcome.UNKNOWN) for r in results):
             raise ChannelError(refused[0].error_message, code=CHANNEL_REFUSED)
@@ -118,7 +105,7 @@ class GupshupWhatsAppProvider(Provider):
             response = http.request("GET", url, headers=self._headers(), secrets=[self._apikey()])
         except http.TransportError as error:
             raise ChannelError(f"Could not reach Gupshup: {error.message}") from None
-        body = _json_object(response)
+        body = http.json_object(response)
         if response.status_code in (401, 403) or not response.ok:
             reason = _error_text(body, response)
             raise ChannelError(f"Gupshup refused the API key or app name {app_name!r}: {reason}", code="auth")
@@ -168,7 +155,7 @@ class GupshupWhatsAppProvider(Provider):
 
     def classify(self, message_id: int, response: requests.Response) -> SendResult:
         """Map one Gupshup answer to an outcome (a channel problem is marked CHANNEL_REFUSED)."""
-        body = _json_object(response)
+        body = http.json_object(response)
         status = response.status_code
         reason = _error_text(body, response)
         if response.ok and body.get("status") != "error":
@@ -254,14 +241,6 @@ def file_name(url: str) -> str:
 def _numbered(key: str) -> tuple[int, int | str]:
     """Sort "1", "2", "10" as numbers; anything else after them, alphabetically."""
     return (0, int(key)) if str(key).isdigit() else (1, str(key))
-
-
-def _json_object(response: requests.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _error_text(body: dict, response: requests.Response) -> str:

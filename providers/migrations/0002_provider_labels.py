@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('providers', '0001_initial'),
+        ("providers", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='channel',
-            name='provider',
-            field=models.CharField(choices=[('twlo', 'Twilio SMS'), ('twlowa', 'Twilio WhatsApp'), ('gswa', 'Gupshup WhatsApp'), ('sendbulk', 'Sendbulk SMS gateway'), ('sandbox', 'Sandbox')], max_length=16),
+            model_name="channel",
+            name="provider",
+            field=models.CharField(
+                choices=[
+                    ("twlo", "Twilio SMS"),
+                    ("twlowa", "Twilio WhatsApp"),
+                    ("gswa", "Gupshup WhatsApp"),
+                    ("sendbulk", "Sendbulk SMS gateway"),
+                    ("sandbox", "Sandbox"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

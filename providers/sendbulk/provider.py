@@ -194,7 +194,7 @@ class SendbulkProvider(Provider):
             response = http.request("POST", url, json={**self.credentials_body(), **fields}, secrets=self._secrets())
         except http.TransportError as error:
             raise ChannelError(f"Could not reach the gateway: {error.message}", code="unreachable") from None
-        body = _json(response)
+        body = http.json_object(response)
         if isinstance(body.get("responses"), list) and body["responses"] and isinstance(body["responses"][0], dict):
             body = body["responses"][0]  # some deployments wrap even single answers
         code = response_code(body) or f"http_{response.status_code}"
@@ -212,7 +212,7 @@ def read_answer(messages: list[OutgoingMessage], response: requests.Response) ->
     if status == 429 or status >= 500:
         reason = f"The gateway answered HTTP {status}."
         return same_for_all(messages, Outcome.RETRY, f"http_{status}", reason, http.retry_after_seconds(response))
-    body = _json(response)
+    body = http.json_object(response)
     items = body.get("responses")
     if isinstance(items, list):
         if items and all(isinstance(i, dict) and response_code(i) == TOO_MANY for i in items):
@@ -244,7 +244,7 @@ def per_message_results(messages: list[OutgoingMessage], items: list) -> list[Se
     ours = {m.id for m in messages}
     by_id: dict[int, dict] = {}
     for item in (i for i in items if isinstance(i, dict)):
-        echoed = _int(item.get("clientsmsid"))
+        echoed = http.as_int(item.get("clientsmsid"))
         if echoed in ours:
             by_id[echoed] = item
     if not by_id and len(items) == len(messages):
@@ -290,7 +290,7 @@ def same_for_all(
 def response_code(body: dict) -> str | None:
     """The response code as text, under either spelling; None when there is none."""
     value = body.get("response-code", body.get("respose-code"))
-    number = _int(value)
+    number = http.as_int(value)
     return str(number) if number is not None else None
 
 
@@ -311,18 +311,3 @@ def delivery_status(description: str) -> str | None:
         return Status.UNDELIVERED
     log.info("sendbulk delivery description %r not understood; the message stays sent", description)
     return None
-
-
-def _json(response: requests.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from functools import cache
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -34,7 +31,6 @@ API_BASE = "https://api.twilio.com"
 # tolerantly, and anything it does not account for is recorded as unknown, never resent.
 BULK_API_BASE = "https://preview.messaging.twilio.com"
 MAX_BODY_CHARS = 1600
-SEND_THREADS = 8
 # The bulk spec's own description says 100 recipients a request; Twilio's bulk products go up
 # to 10,000. Staff may raise a channel's batch size up to that.
 BULK_DEFAULT_BATCH = 100
@@ -49,13 +45,6 @@ TRANSIENT_ERROR_CODES = {20429, 21611, 30001}
 UNSUBSCRIBED = 21610
 
 SendOne = Callable[[list[OutgoingMessage]], list[SendResult]]
-
-
-@cache
-def _send_pool(pid: int) -> ThreadPoolExecutor:
-    """One long-lived pool per process, so each thread's pooled connections are reused across
-    batches; keyed by pid because a forked RQ work horse cannot use its parent's threads."""
-    return ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"twilio-send-{pid}")
 
 
 class TwilioProvider(Provider):
@@ -96,7 +85,7 @@ class TwilioProvider(Provider):
         # One request per message: a batch is what the thread pool sends at once. Never more than
         # one second of the channel's rate, so the burst stays within what the rate limiter took.
         per_second = int(self.channel.rate_limit or 1)
-        return max(1, min(SEND_THREADS * 4, per_second))
+        return max(1, min(http.SEND_THREADS * 4, per_second))
 
     def address(self, number: str) -> str:
         return number
@@ -148,7 +137,7 @@ class TwilioProvider(Provider):
         if len(batches) == 1:
             outcomes = [_guarded(send, batches[0], stop)]
         else:
-            outcomes = list(_send_pool(os.getpid()).map(lambda batch: _guarded(send, batch, stop), batches))
+            outcomes = list(http.send_pool().map(lambda batch: _guarded(send, batch, stop), batches))
         return _settle(batches, outcomes)
 
     def form_fields(self, message: OutgoingMessage) -> list[tuple[str, str]]:
@@ -214,7 +203,7 @@ class TwilioProvider(Provider):
             return [replace(response, message_id=m.id) for m in group]
         if not 200 <= response.status_code < 300:
             return [classify(m.id, response) for m in group]
-        return self._bulk_results(group, _json(response))
+        return self._bulk_results(group, http.json_object(response))
 
     def _bulk_results(self, group: list[OutgoingMessage], body: dict) -> list[SendResult]:
         waiting: dict[str, deque[int]] = defaultdict(deque)
@@ -250,7 +239,7 @@ class TwilioProvider(Provider):
         except http.TransportError as error:
             raise ChannelError(f"Could not reach Twilio: {error.message}", code="unreachable") from None
         # The account resource also carries the auth token: only name and status are read from it.
-        body = _json(response)
+        body = http.json_object(response)
         if response.status_code != 200:
             code, reason = _error_of(response, body)
             raise ChannelError(f"Twilio refused the credentials: {reason} (error {code}).", code=str(code))
@@ -281,7 +270,7 @@ class TwilioWhatsAppProvider(TwilioProvider):
 
 def classify(message_id: int, response: requests.Response) -> SendResult:
     """One Messages API answer as an outcome; raises ChannelError when the channel itself is wrong."""
-    body = _json(response)
+    body = http.json_object(response)
     if response.status_code in (200, 201):
         sid = str(body.get("sid") or "")
         if sid:
@@ -313,7 +302,7 @@ def classify(message_id: int, response: requests.Response) -> SendResult:
 
 def recipient_failure(message_id: int, code: object, reason: object) -> SendResult:
     """A refusal of one recipient: unsubscribed, busy (retry) or permanent."""
-    number = _int(code)
+    number = http.as_int(code)
     text = str(reason or f"Twilio error {code}")
     if number == UNSUBSCRIBED:
         return SendResult(message_id, Outcome.FAILED, error_code=str(number), error_message=text, opted_out=True)
@@ -323,24 +312,9 @@ def recipient_failure(message_id: int, code: object, reason: object) -> SendResu
 
 def _error_of(response: requests.Response, body: dict) -> tuple[int | str, str]:
     """Twilio's error code (or the HTTP status) and its message."""
-    code = _int(body.get("code")) or response.status_code
+    code = http.as_int(body.get("code")) or response.status_code
     reason = str(body.get("message") or response.reason or f"HTTP {response.status_code}")
     return code, reason
-
-
-def _json(response: requests.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
 
 
 def _list(value: object) -> list[dict]:
