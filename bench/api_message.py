@@ -16,6 +16,9 @@ import asyncio
 from bench.api_server import Api, api_under_gunicorn, percentile
 
 TARGET_RATE = 200
+# Offered a little above the target: an open loop's achieved rate always ends a hair under what
+# was offered (the last answer comes after the last start), and p99 is then measured with margin.
+OFFERED_RATE = 210
 TARGET_P99_MS = 100
 SECONDS = 10
 CLOSED_LOOP_CONNECTIONS = 6
@@ -81,14 +84,14 @@ def run() -> list[dict]:
             raise SystemExit(f"POST /message answered {status}: {answer}")
         asyncio.run(open_loop(api, rate=100, seconds=2))  # warm both workers up
         cpu_before = api.server_cpu_seconds()
-        rate, times, failures = asyncio.run(open_loop(api, TARGET_RATE, SECONDS))
+        rate, times, failures = asyncio.run(open_loop(api, OFFERED_RATE, SECONDS))
         cpu_ms = (api.server_cpu_seconds() - cpu_before) * 1000 / len(times)
         most = asyncio.run(closed_loop(api, seconds=5))
     p50, p99 = percentile(times, 0.50) * 1000, percentile(times, 0.99) * 1000
     where = f"gunicorn 2 workers, {connection.vendor}"
     return [
         {
-            "name": f"POST /message sustained at {TARGET_RATE}/s offered ({where})",
+            "name": f"POST /message sustained, {OFFERED_RATE}/s offered ({where})",
             "figure": round(rate, 1),
             "unit": "req/s",
             "target": TARGET_RATE,
@@ -97,7 +100,7 @@ def run() -> list[dict]:
             f"gunicorn workers' CPU {cpu_ms:.1f} ms a request",
         },
         {
-            "name": f"POST /message p99 answer time at {TARGET_RATE}/s ({where})",
+            "name": f"POST /message p99 answer time at {OFFERED_RATE}/s ({where})",
             "figure": round(p99, 1),
             "unit": "ms",
             "target": TARGET_P99_MS,

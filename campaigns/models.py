@@ -214,10 +214,12 @@ class OutboundMessage(models.Model):
         sender_label: str = "",
         contact: Contact | None = None,
         variables: dict | None = None,
+        enqueue: bool = True,
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
 
         ``to`` must already be E.164. Refuses an opted-out number and an inactive channel.
+        ``enqueue=False`` leaves giving it a send job to the caller (the API batches them).
         """
         if not channel.is_active:
             raise ValidationError(f"channel_key: the channel {channel.name!r} is switched off.")
@@ -239,7 +241,8 @@ class OutboundMessage(models.Model):
                 created_by=user,
                 sender_label=sender_label or (user.get_username() if user else "API"),
             )
-            message.enqueue()
+            if enqueue:
+                message.enqueue()
         return message
 
     def enqueue(self) -> None:

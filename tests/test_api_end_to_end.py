@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import django_rq
 import pytest
 from django.utils import timezone
 
+from campaigns.api.batching import DRAIN_PENDING, PENDING
+from campaigns.jobs import reconcile
 from campaigns.models import OutboundMessage
 
 # The API client fixtures are shared with test_api_message.py; pytest finds them by name here.
@@ -42,3 +45,37 @@ def test_a_scheduled_message_waits_for_its_time(call, channel, worker):
     message = OutboundMessage.objects.get(pk=int(answer["data"]["message_id"]))
     assert message.status == OutboundMessage.Status.SCHEDULED
     assert call("GET", f"/message/{message.pk}")[1]["data"]["state"] == "scheduled"
+
+
+def post_messages(call, channel, count: int) -> list[int]:
+    ids = []
+    for number in range(count):
+        body = {"provider": "sandbox", "channel_key": channel.channel_key, "to": f"+1415555{number:04d}", "text": "Hi"}
+        status, answer, _ = call("POST", "/message", body)
+        assert status == 200, answer
+        ids.append(int(answer["data"]["message_id"]))
+    return ids
+
+
+def test_many_messages_share_one_send_job(call, channel, worker):
+    ids = post_messages(call, channel, 5)
+    assert django_rq.get_queue("default").count == 1  # one drain job, not one job per message
+
+    worker()
+
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+    assert not django_rq.get_connection("default").exists(PENDING, DRAIN_PENDING)
+    post_messages(call, channel, 1)
+    assert django_rq.get_queue("default").count == 1  # the next message brings a new drain job
+
+
+def test_messages_survive_redis_losing_the_list(call, channel, worker, settings):
+    ids = post_messages(call, channel, 3)
+    django_rq.get_connection("default").flushdb()
+    stale = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS + 1)
+    OutboundMessage.objects.filter(pk__in=ids).update(updated_at=stale)
+
+    assert reconcile()["requeued"] == 3
+    worker()
+
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}

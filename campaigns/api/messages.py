@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
+from campaigns.api.batching import send_soon
 from campaigns.api.http import ApiError
 from campaigns.api.validation import (
     ContactSaving,
@@ -108,7 +109,7 @@ def send_message(message: MessageRequest, api_key: ApiKey) -> OutboundMessage:
 
 
 def queue_message(message: MessageRequest, api_key: ApiKey, contact: Contact | None) -> OutboundMessage:
-    return OutboundMessage.send_one(
+    sent = OutboundMessage.send_one(
         channel=message.channel,
         to=message.to,
         text=message.text,
@@ -119,7 +120,13 @@ def queue_message(message: MessageRequest, api_key: ApiKey, contact: Contact | N
         sender_label=sender_label(message.member),
         contact=contact,
         variables={"name": message.name} if message.name else None,
+        enqueue=False,
     )
+    if sent.status == OutboundMessage.Status.QUEUED:
+        send_soon(sent.pk)
+    else:
+        sent.enqueue()  # a scheduled message waits for its own time
+    return sent
 
 
 def save_contact(message: MessageRequest) -> Contact:
