@@ -227,22 +227,23 @@ class OutboundMessage(models.Model):
         if contact is not None and contact.is_opted_out:
             raise ValidationError(f"to: {to} has opted out of messages.")
         scheduled = send_at is not None and send_at > timezone.now()
-        with transaction.atomic():
-            message = cls.objects.create(
-                channel=channel,
-                contact=contact,
-                to=to,
-                body=text,
-                media_urls=list(media_urls or []),
-                template=template,
-                variables=variables or None,
-                status=cls.Status.SCHEDULED if scheduled else cls.Status.QUEUED,
-                send_at=send_at,
-                created_by=user,
-                sender_label=sender_label or (user.get_username() if user else "API"),
-            )
-            if enqueue:
-                message.enqueue()
+        # One INSERT needs no transaction of its own; enqueue() waits for the caller's commit
+        # when there is one, and runs at once otherwise (the row is already committed).
+        message = cls.objects.create(
+            channel=channel,
+            contact=contact,
+            to=to,
+            body=text,
+            media_urls=list(media_urls or []),
+            template=template,
+            variables=variables or None,
+            status=cls.Status.SCHEDULED if scheduled else cls.Status.QUEUED,
+            send_at=send_at,
+            created_by=user,
+            sender_label=sender_label or (user.get_username() if user else "API"),
+        )
+        if enqueue:
+            message.enqueue()
         return message
 
     def enqueue(self) -> None:
