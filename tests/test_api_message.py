@@ -354,3 +354,16 @@ def test_a_key_of_a_non_staff_user_sees_only_its_own_messages(call, channel, sen
     assert errors(answer) == [f"message_id: '{other.pk}' is not a message this key can see."]
     assert call("GET", f"/message/{other.pk}")[0] == 200  # the staff user's key sees all
     assert call("GET", "/message/abc")[0] == 404
+
+
+@pytest.mark.parametrize("path", ["/message/²", "/messages/bulk/١٢", "/message/1/extra", "/messages/nothing-here"])
+def test_odd_paths_are_json_404s(call, path):
+    status, answer, _ = call("GET", path)
+    assert status == 404
+    assert errors(answer)
+
+
+def test_a_user_id_in_odd_digits_is_refused_not_a_crash(call, channel):
+    status, answer, _ = call("POST", "/message", body(channel, text="Hi", user_id="²"))
+    assert status == 400
+    assert errors(answer) == ['user_id: "²" is a string; expected a whole number.']

@@ -19,6 +19,7 @@ from campaigns.api.validation import (
     Problems,
     bool_field,
     channel_field,
+    is_whole_number,
     media_urls,
     phone_field,
     provider_field,
@@ -156,7 +157,7 @@ def create_job(job: BulkRequest, api_key: ApiKey) -> Campaign:
 
 def find_job(job_id: str, api_key: ApiKey) -> Campaign:
     found = None
-    if job_id.isdigit() and len(job_id) <= 18:
+    if is_whole_number(job_id) and len(job_id) <= 18:
         jobs = Campaign.objects.filter(kind=Campaign.Kind.BULK_API).defer("inline_recipients")
         found = visible_to(jobs, api_key).filter(pk=int(job_id)).first()
     if found is None:

@@ -16,6 +16,7 @@ from campaigns.api.validation import (
     Problems,
     channel_field,
     contact_saving_field,
+    is_whole_number,
     media_urls,
     phone_field,
     provider_field,
@@ -158,7 +159,7 @@ def visible_to(queryset: QuerySet, api_key: ApiKey) -> QuerySet:
 
 def find_message(message_id: str, api_key: ApiKey) -> OutboundMessage:
     found = None
-    if message_id.isdigit() and len(message_id) <= 18:
+    if is_whole_number(message_id) and len(message_id) <= 18:
         found = visible_to(OutboundMessage.objects.all(), api_key).filter(pk=int(message_id)).first()
     if found is None:
         raise ApiError(404, [f"message_id: {message_id[:40]!r} is not a message this key can see."])

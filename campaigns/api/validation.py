@@ -38,6 +38,11 @@ POSITION = re.compile(r"[1-9]\d{0,2}")
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def shown(value: object) -> str:
     """The value as the caller sent it, cut short so an error never echoes a megabyte back."""
     text = json.dumps(value, ensure_ascii=False, default=str)
@@ -77,7 +82,7 @@ def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
     if content_type != JSON_TYPE:
         raise ApiError(415, [f"Content-Type: {content_type!r} is not supported; send {JSON_TYPE}."])
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
+    if is_whole_number(declared) and int(declared) > limit:
         raise ApiError(413, [f"The body is {int(declared):,} bytes; at most {limit:,} are accepted."])
     # Read the stream ourselves: request.body would apply Django's smaller upload limit.
     raw = request.read(limit + 1)
@@ -149,7 +154,7 @@ def id_field(data: dict, name: str, problems: Problems, allow_zero: bool = False
     if value is None:
         return None
     number = value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+    if isinstance(value, str) and is_whole_number(value.strip()) and len(value.strip()) <= 19:
         number = int(value.strip())
     if isinstance(number, bool) or not isinstance(number, int):
         problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a whole number.")

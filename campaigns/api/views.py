@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from campaigns.api import bulk, messages
-from campaigns.api.http import endpoint, json_response, success
+from campaigns.api.http import endpoint, error_response, json_response, success
 from campaigns.api.openapi import document
 from campaigns.api.validation import read_json_body
 from campaigns.models import ApiKey
@@ -89,9 +89,16 @@ def schema_fields(schema: dict, schemas: dict) -> list[dict]:
     return fields
 
 
+def no_such_endpoint(request: HttpRequest, path: str) -> HttpResponse:
+    return error_response(404, [f"There is no API endpoint at /{path[:100]}; see /api/docs."])
+
+
 message = endpoint(POST=post_message)
 message_detail = endpoint(GET=get_message)
 bulk_jobs = endpoint(POST=post_bulk_job)
 bulk_job_detail = endpoint(GET=get_bulk_job, PUT=put_bulk_job)
 openapi = endpoint(authenticated=False, GET=openapi_json)
 docs = endpoint(authenticated=False, GET=api_docs)
+not_found = endpoint(
+    authenticated=False, **dict.fromkeys(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], no_such_endpoint)
+)
