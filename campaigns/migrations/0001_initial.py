@@ -6,111 +6,254 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contacts', '0001_initial'),
-        ('providers', '0001_initial'),
+        ("contacts", "0001_initial"),
+        ("providers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MessageTemplate',
+            name="MessageTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('body', models.TextField(blank=True, help_text='Text with placeholders such as {{ name }}.')),
-                ('media_url', models.URLField(blank=True)),
-                ('provider_template', models.JSONField(blank=True, help_text='A provider template: {"id": "HX...", "variables": {"1": "{{ name }}"}}.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("body", models.TextField(blank=True, help_text="Text with placeholders such as {{ name }}.")),
+                ("media_url", models.URLField(blank=True)),
+                (
+                    "provider_template",
+                    models.JSONField(
+                        blank=True,
+                        help_text='A provider template: {"id": "HX...", "variables": {"1": "{{ name }}"}}.',
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, help_text="What uses this key, e.g. 'shop'.", max_length=100)),
-                ('prefix', models.CharField(editable=False, help_text='The first characters, to tell keys apart.', max_length=12)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(blank=True, help_text="What uses this key, e.g. 'shop'.", max_length=100)),
+                (
+                    "prefix",
+                    models.CharField(
+                        editable=False, help_text="The first characters, to tell keys apart.", max_length=12
+                    ),
+                ),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API key',
-                'ordering': ['-id'],
+                "verbose_name": "API key",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('campaign', 'Campaign'), ('bulk_api', 'Bulk API job')], default='campaign', max_length=16)),
-                ('text', models.TextField(blank=True, help_text='Used when no template is chosen; may hold {{ placeholders }}.')),
-                ('media_urls', models.JSONField(blank=True, default=list)),
-                ('provider_template', models.JSONField(blank=True, null=True)),
-                ('inline_recipients', models.JSONField(blank=True, default=list)),
-                ('duplicates_allowed', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('running', 'Running'), ('paused', 'Paused'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], db_index=True, default='draft', max_length=12)),
-                ('status_reason', models.CharField(blank=True, max_length=300)),
-                ('scheduled_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('fanned_out_at', models.DateTimeField(blank=True, null=True)),
-                ('recipient_count', models.PositiveIntegerField(default=0)),
-                ('sender_label', models.CharField(blank=True, help_text='Shown as the sender; "API" by default.', max_length=150)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='providers.channel')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('lists', models.ManyToManyField(blank=True, related_name='campaigns', to='contacts.contactlist')),
-                ('template', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='campaigns.messagetemplate')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("campaign", "Campaign"), ("bulk_api", "Bulk API job")],
+                        default="campaign",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "text",
+                    models.TextField(
+                        blank=True, help_text="Used when no template is chosen; may hold {{ placeholders }}."
+                    ),
+                ),
+                ("media_urls", models.JSONField(blank=True, default=list)),
+                ("provider_template", models.JSONField(blank=True, null=True)),
+                ("inline_recipients", models.JSONField(blank=True, default=list)),
+                ("duplicates_allowed", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=300)),
+                ("scheduled_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("fanned_out_at", models.DateTimeField(blank=True, null=True)),
+                ("recipient_count", models.PositiveIntegerField(default=0)),
+                (
+                    "sender_label",
+                    models.CharField(blank=True, help_text='Shown as the sender; "API" by default.', max_length=150),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="campaigns", to="providers.channel"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                ("lists", models.ManyToManyField(blank=True, related_name="campaigns", to="contacts.contactlist")),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="campaigns.messagetemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='OutboundMessage',
+            name="OutboundMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to', models.CharField(db_index=True, help_text='E.164', max_length=16)),
-                ('recipient_key', models.CharField(blank=True, max_length=40)),
-                ('body', models.TextField(blank=True)),
-                ('media_urls', models.JSONField(blank=True, default=list)),
-                ('template', models.JSONField(blank=True, help_text='Provider template: id and variables.', null=True)),
-                ('variables', models.JSONField(blank=True, help_text="This recipient's personalisation values.", null=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('undelivered', 'Undelivered'), ('read', 'Read'), ('failed', 'Failed'), ('unknown', 'Unknown'), ('cancelled', 'Cancelled')], default='queued', max_length=12)),
-                ('send_at', models.DateTimeField(blank=True, help_text='When it is to go; empty means now.', null=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('claim_token', models.UUIDField(blank=True, editable=False, null=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('provider_message_id', models.CharField(blank=True, max_length=100)),
-                ('error_code', models.CharField(blank=True, max_length=32)),
-                ('error_message', models.TextField(blank=True)),
-                ('sender_label', models.CharField(blank=True, max_length=150)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='campaigns.campaign')),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='providers.channel')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='contacts.contact')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("to", models.CharField(db_index=True, help_text="E.164", max_length=16)),
+                ("recipient_key", models.CharField(blank=True, max_length=40)),
+                ("body", models.TextField(blank=True)),
+                ("media_urls", models.JSONField(blank=True, default=list)),
+                ("template", models.JSONField(blank=True, help_text="Provider template: id and variables.", null=True)),
+                (
+                    "variables",
+                    models.JSONField(blank=True, help_text="This recipient's personalisation values.", null=True),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("undelivered", "Undelivered"),
+                            ("read", "Read"),
+                            ("failed", "Failed"),
+                            ("unknown", "Unknown"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "send_at",
+                    models.DateTimeField(blank=True, help_text="When it is to go; empty means now.", null=True),
+                ),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("claim_token", models.UUIDField(blank=True, editable=False, null=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("provider_message_id", models.CharField(blank=True, max_length=100)),
+                ("error_code", models.CharField(blank=True, max_length=32)),
+                ("error_message", models.TextField(blank=True)),
+                ("sender_label", models.CharField(blank=True, max_length=150)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="messages", to="providers.channel"
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="messages",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(condition=models.Q(('status', 'scheduled')), fields=['send_at'], name='msg_scheduled_due'), models.Index(condition=models.Q(('status', 'queued')), fields=['next_attempt_at'], name='msg_queued_due'), models.Index(condition=models.Q(('status', 'sending')), fields=['claimed_at'], name='msg_sending_claimed'), models.Index(fields=['campaign', 'status'], name='msg_campaign_status'), models.Index(condition=models.Q(('claim_token__isnull', False)), fields=['claim_token'], name='msg_claim'), models.Index(condition=models.Q(('provider_message_id', ''), _negated=True), fields=['channel', 'provider_message_id'], name='msg_provider_id')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('campaign__isnull', False)), fields=('campaign', 'recipient_key'), name='one_message_per_campaign_recipient')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status", "scheduled")), fields=["send_at"], name="msg_scheduled_due"
+                    ),
+                    models.Index(
+                        condition=models.Q(("status", "queued")), fields=["next_attempt_at"], name="msg_queued_due"
+                    ),
+                    models.Index(
+                        condition=models.Q(("status", "sending")), fields=["claimed_at"], name="msg_sending_claimed"
+                    ),
+                    models.Index(fields=["campaign", "status"], name="msg_campaign_status"),
+                    models.Index(
+                        condition=models.Q(("claim_token__isnull", False)), fields=["claim_token"], name="msg_claim"
+                    ),
+                    models.Index(
+                        condition=models.Q(("provider_message_id", ""), _negated=True),
+                        fields=["channel", "provider_message_id"],
+                        name="msg_provider_id",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("campaign__isnull", False)),
+                        fields=("campaign", "recipient_key"),
+                        name="one_message_per_campaign_recipient",
+                    )
+                ],
             },
         ),
     ]
