@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 
 
-def send_messages_job(message_ids: list[int]) -> dict[str, int]:
+def send_messages_job(message_ids: list[int], budget: float | None = None) -> dict[str, int]:
     """Send these messages; what the time slice could not reach goes back on the queue."""
-    summary = sending.send_messages(message_ids, budget=settings.SEND_JOB_BUDGET_SECONDS)
+    summary = sending.send_messages(message_ids, budget=budget or settings.SEND_JOB_BUDGET_SECONDS)
     if summary.retry_ids:
         enqueue_send(summary.retry_ids, at=summary.retry_at)
     if summary.out_of_time:

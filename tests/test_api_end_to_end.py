@@ -79,3 +79,20 @@ def test_messages_survive_redis_losing_the_list(call, channel, worker, settings)
     worker()
 
     assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_drain_job_out_of_time_hands_over_to_a_fresh_one(call, channel, worker, settings):
+    from campaigns.api.batching import drain_job
+
+    ids = post_messages(call, channel, 3)
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    settings.SEND_JOB_BUDGET_SECONDS = 0
+
+    assert drain_job() == 0
+    assert queue.count == 1  # the fresh drain job
+    assert django_rq.get_connection("default").llen(PENDING) == 3
+
+    settings.SEND_JOB_BUDGET_SECONDS = 240
+    worker()
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}

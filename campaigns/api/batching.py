@@ -13,6 +13,7 @@ queued messages that nobody picked up a new job (campaigns/jobs.py requeue_lost_
 from __future__ import annotations
 
 import logging
+import time
 
 import django_rq
 from django.conf import settings
@@ -53,7 +54,14 @@ def drain_job() -> int:
 
     redis = connection()
     drained = 0
+    deadline = time.monotonic() + settings.SEND_JOB_BUDGET_SECONDS
     while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            # A steady stream would keep one job going past RQ's timeout: hand over to a fresh one.
+            redis.set(DRAIN_PENDING, 1, ex=DRAIN_FLAG_SECONDS)
+            django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=redis).enqueue(drain_job)
+            return drained
         ids = redis.lpop(PENDING, settings.SEND_CHUNK_SIZE)
         if not ids:
             # Clear the flag, then look once more: an id pushed before the flag went is taken
@@ -65,5 +73,5 @@ def drain_job() -> int:
             redis.set(DRAIN_PENDING, 1, ex=DRAIN_FLAG_SECONDS)
         else:
             redis.expire(DRAIN_PENDING, DRAIN_FLAG_SECONDS)
-        send_messages_job([int(message_id) for message_id in ids])
+        send_messages_job([int(message_id) for message_id in ids], budget=remaining)
         drained += len(ids)
