@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from campaigns.models import OutboundMessage
@@ -59,13 +59,22 @@ def release_due(queryset: QuerySet[OutboundMessage]) -> int:
 
 
 def claim(queryset: QuerySet[OutboundMessage], limit: int) -> uuid.UUID | None:
-    """Atomically mark up to ``limit`` due queued messages as ours; return the claim token."""
+    """Atomically mark up to ``limit`` due queued messages as ours; return the claim token.
+
+    Two statements in one transaction: pick the ids (locking them, skipping rows another worker
+    has locked, where the database can), then update those still queued. Not one UPDATE with a
+    LIMIT subquery: PostgreSQL may run such a subquery more than once and update more rows than
+    the limit.
+    """
     token = uuid.uuid4()
-    ids = due_queued(queryset).order_by("id").values("id")[:limit]
+    due = due_queued(queryset).order_by("id").values_list("id", flat=True)
     if connection.features.has_select_for_update_skip_locked:
-        ids = ids.select_for_update(skip_locked=True)
+        due = due.select_for_update(skip_locked=True)
     with transaction.atomic():
-        claimed = OutboundMessage.objects.filter(pk__in=Subquery(ids), status=Status.QUEUED).update(
+        ids = list(due[:limit])
+        if not ids:
+            return None
+        claimed = OutboundMessage.objects.filter(pk__in=ids, status=Status.QUEUED).update(
             status=Status.SENDING,
             claim_token=token,
             claimed_at=timezone.now(),

@@ -121,3 +121,11 @@ def test_claims_on_a_slow_channel_are_small(channel):
     assert claim_limit([(0.5,)]) == 15
     assert claim_limit([(1000.0,), (2.0,)]) == 60
     assert claim_limit([]) == 500
+
+
+def test_a_claim_never_takes_more_than_its_limit(send_one):
+    for i in range(5):
+        send_one(to=f"+44791112345{i}")
+    token = claim(OutboundMessage.objects.all(), limit=2)
+    assert OutboundMessage.objects.filter(claim_token=token).count() == 2
+    assert OutboundMessage.objects.filter(status=Status.QUEUED).count() == 3
