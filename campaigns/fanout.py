@@ -1,7 +1,9 @@
-"""Fan-out: turn a bulk job's recipients into OutboundMessage rows, then start dispatching them.
+"""Fan-out: turn a campaign's recipients into OutboundMessage rows, then start dispatching them.
 
-Safe to run twice, or after a crash half-way: every row has a (campaign, recipient_key) unique
-key and is inserted with ON CONFLICT DO NOTHING, so a second run adds only what is missing.
+Recipients are a bulk job's inline list and/or the contacts of a campaign's lists. Safe to run
+twice, or after a crash half-way: every row has a (campaign, recipient_key) unique key and is
+inserted with ON CONFLICT DO NOTHING, so a second run adds only what is missing. Rows go in
+batches, each its own statement, so a list of a million never sits in memory at once.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import chain
 
 import django_rq
 from django.conf import settings
@@ -48,10 +51,11 @@ def fan_out(campaign_id: int) -> int:
     if not start(campaign_id):
         return 0
     campaign = Campaign.objects.get(pk=campaign_id)
-    rows = message_rows(campaign, known_contacts(campaign.inline_recipients))
+    rows = chain(message_rows(campaign, known_contacts(campaign.inline_recipients)), list_rows(campaign))
+    for batch in chunked(rows, INSERT_BATCH):
+        OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
     now = timezone.now()
     with transaction.atomic():
-        OutboundMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
         count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
         finished = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True).update(
             fanned_out_at=now, recipient_count=count, updated_at=now
@@ -59,15 +63,15 @@ def fan_out(campaign_id: int) -> int:
         if finished:
             chunks = -(-count // settings.SEND_CHUNK_SIZE)
             enqueue_dispatch(campaign_id, parallel=max(1, min(MAX_PARALLEL_DISPATCH, chunks)))
-    log.info("bulk job %s fanned out into %s messages", campaign_id, count)
+    log.info("campaign %s fanned out into %s messages", campaign_id, count)
     return count
 
 
 def start(campaign_id: int) -> bool:
-    """Move a due scheduled job to running; True if the job is running and not yet fanned out."""
+    """Move a due scheduled campaign to running; True if it is running and not yet fanned out."""
     now = timezone.now()
     due = Q(status=Status.SCHEDULED) & (Q(scheduled_at__lte=now) | Q(scheduled_at__isnull=True))
-    jobs = Campaign.objects.filter(pk=campaign_id, kind=Campaign.Kind.BULK_API, fanned_out_at__isnull=True)
+    jobs = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True)
     jobs.filter(due).update(status=Status.RUNNING, started_at=now, updated_at=now)
     return jobs.filter(status=Status.RUNNING).exists()
 
@@ -111,8 +115,35 @@ def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> I
         )
 
 
-def start_due_bulk_jobs() -> int:
-    """Reconciler step: due scheduled jobs, and running jobs whose fan-out Redis lost, get a fan-out job.
+def list_rows(campaign: Campaign) -> Iterator[OutboundMessage]:
+    """One row per distinct number across the campaign's lists; opted-out contacts cancelled at once.
+
+    A number is one contact, so a contact in two lists (or already given inline) gets one message.
+    """
+    contacts = (
+        Contact.objects.filter(memberships__contact_list__campaigns=campaign)
+        .distinct()
+        .order_by("id")
+        .values_list("id", "phone", "opted_out_at")
+    )
+    for contact_id, phone, opted_out_at in contacts.iterator(chunk_size=INSERT_BATCH):
+        opted_out = opted_out_at is not None
+        yield OutboundMessage(
+            campaign_id=campaign.pk,
+            channel_id=campaign.channel_id,
+            contact_id=contact_id,
+            to=phone,
+            recipient_key=phone,
+            status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
+            error_code="opted_out" if opted_out else "",
+            error_message="The recipient opted out; nothing was sent." if opted_out else "",
+            created_by_id=campaign.created_by_id,
+            sender_label=campaign.sender_label,
+        )
+
+
+def start_due_campaigns() -> int:
+    """Reconciler step: due scheduled campaigns, and running ones whose fan-out Redis lost, get a fan-out job.
 
     A job is touched when enqueued, so it is not enqueued again before QUEUED_STALE_SECONDS.
     """
@@ -122,7 +153,7 @@ def start_due_bulk_jobs() -> int:
         Q(updated_at__lt=F("scheduled_at")) | Q(updated_at__lte=stale)
     )
     lost = Q(status=Status.RUNNING, updated_at__lte=stale)
-    jobs = Campaign.objects.filter(due | lost, kind=Campaign.Kind.BULK_API, fanned_out_at__isnull=True)
+    jobs = Campaign.objects.filter(due | lost, fanned_out_at__isnull=True)
     ids = list(jobs.order_by("id").values_list("id", flat=True)[:1000])
     with transaction.atomic():
         Campaign.objects.filter(pk__in=ids).update(updated_at=now)

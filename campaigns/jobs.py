@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import sending
-from campaigns.fanout import start_due_bulk_jobs
+from campaigns.fanout import start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.queueing import enqueue_dispatch, enqueue_send
 from providers.registry import provider_class
@@ -41,13 +41,14 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
     summary = sending.SendSummary()
     queued = OutboundMessage.objects.filter(campaign_id=campaign_id)
     deadline = time.monotonic() + settings.SEND_JOB_BUDGET_SECONDS
-    while Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING).exists():
+    while campaign := running_campaign(campaign_id):
+        if not campaign.channel.can_send:
+            break  # a paused channel pauses its campaigns; a switched-off one just waits
         if time.monotonic() > deadline:
             # A job never outlives its slice (RQ would kill it mid-send): a fresh one carries on.
             enqueue_dispatch(campaign_id)
             return dict(summary.counts)
-        limit = sending.claim_limit(Campaign.objects.filter(pk=campaign_id).values_list("channel__rate_limit"))
-        token = sending.claim(queued, limit=limit)
+        token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)]))
         if token is None:
             break
         sending.send_claimed(token, summary)
@@ -56,6 +57,10 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
         enqueue_dispatch(campaign_id, at=summary.retry_at)
     complete_if_done(campaign_id)
     return dict(summary.counts)
+
+
+def running_campaign(campaign_id: int) -> Campaign | None:
+    return Campaign.objects.select_related("channel").filter(pk=campaign_id, status=Campaign.Status.RUNNING).first()
 
 
 def complete_if_done(campaign_id: int) -> bool:
@@ -82,7 +87,7 @@ def reconcile() -> dict[str, int]:
         "requeued": requeue_lost_queued(),
         "expired": expire_stale_sending(),
         "campaigns_resumed": resume_stalled_campaigns(),
-        "bulk_jobs_started": start_due_bulk_jobs(),
+        "campaigns_started": start_due_campaigns(),
     }
 
 

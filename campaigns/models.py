@@ -79,6 +79,98 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # status_reason of a campaign paused because its channel stopped; resuming the channel resumes it.
+    CHANNEL_PAUSE = "Paused because its channel stopped: "
+
+    def message_text(self) -> str:
+        return self.text or (self.template.body if self.template else "")
+
+    def message_media(self) -> list[str]:
+        if self.media_urls:
+            return list(self.media_urls)
+        return [self.template.media_url] if self.template and self.template.media_url else []
+
+    def message_provider_template(self) -> dict | None:
+        return self.provider_template or (self.template.provider_template if self.template else None)
+
+    def problems_before_launch(self) -> list[str]:
+        """What stops this campaign from going out, in words for staff (empty: ready)."""
+        problems = []
+        if not (self.message_text() or self.message_media() or self.message_provider_template()):
+            problems.append("It has no text, media or template.")
+        if self.kind == self.Kind.CAMPAIGN and not self.lists.exists():
+            problems.append("It has no contact list to send to.")
+        if not self.channel.is_active:
+            problems.append(f"Its channel {self.channel.name!r} is switched off.")
+        return problems
+
+    def launch(self, at=None) -> bool:
+        """Schedule a draft campaign for ``at`` (None or past: now); False if not a draft."""
+        from campaigns.fanout import enqueue_fan_out
+
+        now = timezone.now()
+        due = at if at is not None and at > now else now
+        with transaction.atomic():
+            changed = Campaign.objects.filter(pk=self.pk, status=self.Status.DRAFT).update(
+                status=self.Status.SCHEDULED, scheduled_at=due, status_reason="", updated_at=now
+            )
+            if changed:
+                enqueue_fan_out(self.pk, at=due if due > now else None)
+        if changed:
+            self.status, self.scheduled_at = self.Status.SCHEDULED, due
+        return bool(changed)
+
+    def pause(self, reason: str = "") -> bool:
+        """Stop new sends within one chunk; what is already with the provider is not recalled."""
+        now = timezone.now()
+        changed = Campaign.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            status=self.Status.PAUSED, status_reason=reason[:300], updated_at=now
+        )
+        return bool(changed)
+
+    def resume(self) -> bool:
+        """Carry on from the messages still queued (nothing is sent twice: claims are atomic)."""
+        from campaigns.fanout import enqueue_fan_out
+        from campaigns.queueing import enqueue_dispatch
+
+        now = timezone.now()
+        with transaction.atomic():
+            changed = Campaign.objects.filter(pk=self.pk, status=self.Status.PAUSED).update(
+                status=self.Status.RUNNING, status_reason="", updated_at=now
+            )
+            if changed:
+                fanned_out = Campaign.objects.filter(pk=self.pk, fanned_out_at__isnull=False).exists()
+                (enqueue_dispatch if fanned_out else enqueue_fan_out)(self.pk)
+        return bool(changed)
+
+    def cancel(self, reason: str) -> bool:
+        """Cancel the campaign and every message of it that has not gone yet."""
+        now = timezone.now()
+        live = [self.Status.DRAFT, self.Status.SCHEDULED, self.Status.RUNNING, self.Status.PAUSED]
+        with transaction.atomic():
+            changed = Campaign.objects.filter(pk=self.pk, status__in=live).update(
+                status=self.Status.CANCELLED, status_reason=reason[:300], finished_at=now, updated_at=now
+            )
+            if changed:
+                waiting = [OutboundMessage.Status.SCHEDULED, OutboundMessage.Status.QUEUED]
+                self.messages.filter(status__in=waiting).update(
+                    status=OutboundMessage.Status.CANCELLED, error_message=reason, updated_at=now
+                )
+        return bool(changed)
+
+    @classmethod
+    def pause_for_channel(cls, channel: Channel, reason: str) -> int:
+        return cls.objects.filter(channel=channel, status=cls.Status.RUNNING).update(
+            status=cls.Status.PAUSED, status_reason=(cls.CHANNEL_PAUSE + reason)[:300], updated_at=timezone.now()
+        )
+
+    @classmethod
+    def resume_for_channel(cls, channel: Channel) -> int:
+        paused = cls.objects.filter(
+            channel=channel, status=cls.Status.PAUSED, status_reason__startswith=cls.CHANNEL_PAUSE
+        )
+        return sum(campaign.resume() for campaign in paused)
+
     @property
     def has_started(self) -> bool:
         return self.status != self.Status.SCHEDULED or self.fanned_out_at is not None

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from campaigns.models import OutboundMessage
+from campaigns.models import Campaign, OutboundMessage
 from campaigns.personalisation import render
 from contacts.models import Contact
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, SendResult
@@ -115,7 +115,7 @@ def send_messages(message_ids: list[int], budget: float | None = None) -> SendSu
 def send_claimed(token: uuid.UUID, summary: SendSummary) -> None:
     messages = list(
         OutboundMessage.objects.filter(claim_token=token, status=Status.SENDING).select_related(
-            "channel", "campaign", "contact"
+            "channel", "campaign__template", "contact"
         )
     )
     messages = _skip_opted_out(messages, token, summary)
@@ -199,9 +199,9 @@ def _send_batch(provider, batch: list[OutboundMessage]) -> list[SendResult]:
 def render_message(message: OutboundMessage) -> OutgoingMessage:
     """The message with this recipient's values put into its text and template variables."""
     campaign = message.campaign
-    text = message.body or (campaign.text if campaign else "")
-    media = message.media_urls or (campaign.media_urls if campaign else [])
-    template = message.template or (campaign.provider_template if campaign else None)
+    text = message.body or (campaign.message_text() if campaign else "")
+    media = message.media_urls or (campaign.message_media() if campaign else [])
+    template = message.template or (campaign.message_provider_template() if campaign else None)
     context = personalisation_context(message)
     if template and template.get("variables"):
         template = {**template, "variables": _render_values(template["variables"], context)}
@@ -334,3 +334,4 @@ def pause_channel(channel: Channel, reason: str) -> None:
     )
     channel.paused_at = channel.paused_at or timezone.now()
     channel.paused_reason = reason[:300]
+    Campaign.pause_for_channel(channel, reason)

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from campaigns.models import Campaign
 from contacts.phones import normalise_phone
 from providers.base import ChannelError
 from providers.http import TransportError
@@ -253,8 +254,12 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume sending (after fixing what paused it)")
     def resume_sending(self, request, queryset) -> None:
-        resumed = queryset.filter(paused_at__isnull=False).update(paused_at=None, paused_reason="")
-        self.message_user(request, f"Resumed {resumed} channel(s).", messages.SUCCESS)
+        paused = list(queryset.filter(paused_at__isnull=False))
+        queryset.filter(pk__in=[c.pk for c in paused]).update(paused_at=None, paused_reason="")
+        campaigns = sum(Campaign.resume_for_channel(channel) for channel in paused)
+        self.message_user(
+            request, f"Resumed {len(paused)} channel(s) and {campaigns} campaign(s) they had paused.", messages.SUCCESS
+        )
 
     def save_model(self, request, obj: Channel, form, change: bool) -> None:
         if not change and obj.rate_limit == Channel._meta.get_field("rate_limit").default:

@@ -195,8 +195,8 @@ def test_a_scheduled_job_whose_queue_entry_was_lost_is_started_by_the_reconciler
     due = timezone.now() - timedelta(seconds=1)
     Campaign.objects.filter(pk=job.pk).update(scheduled_at=due, updated_at=due - timedelta(hours=1))
 
-    assert reconcile()["bulk_jobs_started"] == 1
-    assert reconcile()["bulk_jobs_started"] == 0  # not enqueued again on every tick
+    assert reconcile()["campaigns_started"] == 1
+    assert reconcile()["campaigns_started"] == 0  # not enqueued again on every tick
     worker()
 
     assert job.messages.get().status == Status.SENT
