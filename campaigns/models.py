@@ -276,6 +276,10 @@ class OutboundMessage(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="msg_queued_due"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="msg_sending_claimed"),
             models.Index(fields=["campaign", "status"], name="msg_campaign_status"),
+            # Sent messages still waiting for a delivery report, oldest-asked first (sendbulk poller).
+            models.Index(
+                fields=["channel", "updated_at"], condition=Q(status="sent"), name="msg_sent_awaiting_receipt"
+            ),
             models.Index(fields=["claim_token"], condition=Q(claim_token__isnull=False), name="msg_claim"),
             models.Index(
                 fields=["channel", "provider_message_id"],
