@@ -88,6 +88,13 @@ def env_float(name: str, default: float, minimum: float = 0.0) -> float:
     return number
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default).upper()
+    if value not in choices:
+        raise bad(name, value, f"one of {', '.join(choices)}")
+    return value
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     value = _raw(name)
     if value is None:

@@ -33,6 +33,8 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         ("SEND_MAX_ATTEMPTS", "0"),
         ("PUBLIC_BASE_URL", "example.com"),
         ("CSRF_TRUSTED_ORIGINS", "example.com"),
+        ("LOG_LEVEL", "LOUD"),
+        ("API_RATE_LIMIT_PER_MINUTE", "lots"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(name, value):
