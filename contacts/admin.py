@@ -10,7 +10,11 @@ from contacts.phones import normalise_phone
 
 
 class ContactResource(resources.ModelResource):
-    """CSV columns: phone, name, and any extra columns land in extra_fields."""
+    """CSV columns: phone, name, and any other column becomes a placeholder value in extra_fields.
+
+    A contact already known by its phone is updated: the columns given replace those values, the
+    extra fields not in the file are kept.
+    """
 
     phone = fields.Field(attribute="phone", column_name="phone")
 
@@ -22,6 +26,13 @@ class ContactResource(resources.ModelResource):
 
     def before_import_row(self, row, **kwargs) -> None:
         row["phone"] = normalise_phone(row.get("phone"), field="phone")
+
+    def import_instance(self, instance: Contact, row, **kwargs) -> None:
+        super().import_instance(instance, row, **kwargs)
+        known = set(self.fields) | {"id"}
+        extras = {name: value for name, value in row.items() if name not in known and name and value not in (None, "")}
+        if extras:
+            instance.extra_fields = {**(instance.extra_fields or {}), **extras}
 
 
 class MembershipInline(admin.TabularInline):
