@@ -6,6 +6,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -40,4 +41,8 @@ def page():
         page = context.new_page()
         page.set_default_timeout(15_000)
         yield page
+        # Playwright runs an event loop on this thread, so the test's database calls got their own
+        # connection (Django keeps them per context); close it or PostgreSQL's test database
+        # stays busy at teardown.
+        connections.close_all()
         browser.close()
