@@ -7,6 +7,7 @@ of what it received, and status callbacks sent back after a delay, like the real
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import random
@@ -161,3 +162,31 @@ class FakeProvider:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+
+def command_line(description: str, port: int) -> argparse.ArgumentParser:
+    """The options every fake takes when run on its own (`python -m providers.<name>.fake`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
+    parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second before 429 (0 = none)")
+    parser.add_argument("--callback-delay", type=float, default=0.2, help="seconds before status callbacks")
+    return parser
+
+
+def behaviour_from(args: argparse.Namespace) -> Behaviour:
+    return Behaviour(args.latency, args.error_rate, args.rate_limit, args.callback_delay)
+
+
+def serve_until_stopped(fake: FakeProvider, args: argparse.Namespace, banner: str) -> None:
+    """Serve until Ctrl-C or SIGTERM; ``banner`` may name {url}, printed once listening."""
+    url = fake.start(args.host, args.port)
+    print(banner.format(url=url), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()

@@ -10,7 +10,6 @@ URL it was given, like the URL set in Gupshup's dashboard.
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
@@ -19,7 +18,15 @@ from dataclasses import dataclass, field
 
 import requests
 
-from providers.fakes.server import Behaviour, FakeProvider, FakeRequest, FakeResponse
+from providers.fakes.server import (
+    Behaviour,
+    FakeProvider,
+    FakeRequest,
+    FakeResponse,
+    behaviour_from,
+    command_line,
+    serve_until_stopped,
+)
 
 SESSION_TYPES = {"text", "image", "video", "file", "audio", "sticker"}
 TEMPLATE_LIST_PREFIX = "/sm/api/v1/template/list/"
@@ -233,24 +240,14 @@ def _session_problem(message: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A local fake of Gupshup's WhatsApp API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8102)
+    parser = command_line("A local fake of Gupshup's WhatsApp API.", port=8102)
     parser.add_argument("--apikey", default=GupshupConfig.apikey)
     parser.add_argument("--app-name", default=GupshupConfig.app_name)
     parser.add_argument("--callback-url", default="", help="our webhook: /webhooks/gswa/<webhook_token>/events")
     parser.add_argument("--event-version", type=int, choices=(2, 3), default=2)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
-    parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second before 429 (0 = none)")
     args = parser.parse_args()
     config = GupshupConfig(args.apikey, args.app_name, args.callback_url, args.event_version)
-    fake = FakeGupshup(config, Behaviour(args.latency, args.error_rate, args.rate_limit))
-    print(f"fake Gupshup listening on {fake.start(args.host, args.port)}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_stopped(FakeGupshup(config, behaviour_from(args)), args, "fake Gupshup listening on {url}")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,19 @@ message for getdlr, and can push reports to a callback URL or spell the key ``re
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import threading
 import time
 from dataclasses import dataclass, field
 
-from providers.fakes.server import Behaviour, FakeProvider, FakeRequest, FakeResponse
+from providers.fakes.server import (
+    Behaviour,
+    FakeProvider,
+    FakeRequest,
+    FakeResponse,
+    behaviour_from,
+    command_line,
+    serve_until_stopped,
+)
 
 ITEM_FIELDS = ("partnerID", "apikey", "pass_type", "clientsmsid", "mobile", "message", "shortcode")
 
@@ -197,28 +203,19 @@ def _object_body(request: FakeRequest) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A local fake of a sendbulk SMS gateway.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8103)
+    parser = command_line("A local fake of a sendbulk SMS gateway.", port=8103)
     parser.add_argument("--partner-id", default=SendbulkConfig.partner_id)
     parser.add_argument("--apikey", default=SendbulkConfig.apikey)
     parser.add_argument("--prefix", default=SendbulkConfig.prefix)
     parser.add_argument("--max-batch", type=int, default=SendbulkConfig.max_batch)
     parser.add_argument("--misspell", action="store_true", help='answer "respose-code" like some deployments')
     parser.add_argument("--callback-url", default="", help="our webhook: /webhooks/sendbulk/<webhook_token>/dlr")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
-    parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second before 429 (0 = none)")
     args = parser.parse_args()
     config = SendbulkConfig(
         args.partner_id, args.apikey, args.prefix, args.max_batch, args.misspell, callback_url=args.callback_url
     )
-    fake = FakeSendbulk(config, Behaviour(args.latency, args.error_rate, args.rate_limit))
-    print(f"fake sendbulk gateway on {fake.start(args.host, args.port)}{config.prefix}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    fake = FakeSendbulk(config, behaviour_from(args))
+    serve_until_stopped(fake, args, "fake sendbulk gateway on {url}" + config.prefix)
 
 
 if __name__ == "__main__":

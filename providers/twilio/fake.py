@@ -10,7 +10,6 @@ delivered) like the real one. Tests inject errors by number; `make run` uses it 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import logging
@@ -25,7 +24,16 @@ from typing import Any
 
 import requests
 
-from providers.fakes.server import Behaviour, FakeProvider, FakeRequest, FakeResponse, Route
+from providers.fakes.server import (
+    Behaviour,
+    FakeProvider,
+    FakeRequest,
+    FakeResponse,
+    Route,
+    behaviour_from,
+    command_line,
+    serve_until_stopped,
+)
 from providers.twilio.signature import compute_signature
 
 log = logging.getLogger(__name__)
@@ -325,28 +333,18 @@ def _segments(body: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local fake of Twilio's messaging API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8101)
+    parser = command_line("A local fake of Twilio's messaging API.", port=8101)
     parser.add_argument("--account-sid", required=True)
     parser.add_argument("--auth-token", required=True)
-    parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second before 429 (0 = none)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500")
-    parser.add_argument("--callback-delay", type=float, default=0.5, help="seconds before status callbacks")
     parser.add_argument("--invalid-number", action="append", default=[], help="answer 21211 for this number")
     parser.add_argument("--unsubscribed", action="append", default=[], help="answer 21610 for this number")
+    parser.set_defaults(callback_delay=0.5)
     args = parser.parse_args(argv)
-    behaviour = Behaviour(args.latency, args.error_rate, args.rate_limit, args.callback_delay)
-    fake = FakeTwilio(args.account_sid, args.auth_token, behaviour)
+    fake = FakeTwilio(args.account_sid, args.auth_token, behaviour_from(args))
     fake.invalid_numbers.update(args.invalid_number)
     fake.unsubscribed.update(args.unsubscribed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    print(f"Fake Twilio for account {args.account_sid} on {fake.start(args.host, args.port)}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_stopped(fake, args, f"Fake Twilio for account {args.account_sid} on {{url}}")
 
 
 if __name__ == "__main__":
