@@ -100,18 +100,8 @@ def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> I
         seen.add(to)
         contact_id, opted_out = contacts.get(to, (None, False))
         variables = {name: value for name, value in recipient.items() if name != "to"}
-        yield OutboundMessage(
-            campaign_id=campaign.pk,
-            channel_id=campaign.channel_id,
-            contact_id=contact_id,
-            to=to,
-            recipient_key=key,
-            variables=variables or None,
-            status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
-            error_code="opted_out" if opted_out else "",
-            error_message="The recipient opted out; nothing was sent." if opted_out else "",
-            created_by_id=campaign.created_by_id,
-            sender_label=campaign.sender_label,
+        yield campaign_message(
+            campaign, to, key, contact_id=contact_id, opted_out=opted_out, variables=variables or None
         )
 
 
@@ -127,19 +117,32 @@ def list_rows(campaign: Campaign) -> Iterator[OutboundMessage]:
         .values_list("id", "phone", "opted_out_at")
     )
     for contact_id, phone, opted_out_at in contacts.iterator(chunk_size=INSERT_BATCH):
-        opted_out = opted_out_at is not None
-        yield OutboundMessage(
-            campaign_id=campaign.pk,
-            channel_id=campaign.channel_id,
-            contact_id=contact_id,
-            to=phone,
-            recipient_key=phone,
-            status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
-            error_code="opted_out" if opted_out else "",
-            error_message="The recipient opted out; nothing was sent." if opted_out else "",
-            created_by_id=campaign.created_by_id,
-            sender_label=campaign.sender_label,
-        )
+        yield campaign_message(campaign, phone, phone, contact_id=contact_id, opted_out=opted_out_at is not None)
+
+
+def campaign_message(
+    campaign: Campaign,
+    to: str,
+    key: str,
+    *,
+    contact_id: int | None,
+    opted_out: bool,
+    variables: dict | None = None,
+) -> OutboundMessage:
+    """One recipient's row; an opted-out contact's is cancelled at once, never queued."""
+    return OutboundMessage(
+        campaign_id=campaign.pk,
+        channel_id=campaign.channel_id,
+        contact_id=contact_id,
+        to=to,
+        recipient_key=key,
+        variables=variables,
+        status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
+        error_code="opted_out" if opted_out else "",
+        error_message="The recipient opted out; nothing was sent." if opted_out else "",
+        created_by_id=campaign.created_by_id,
+        sender_label=campaign.sender_label,
+    )
 
 
 def start_due_campaigns() -> int:

@@ -75,6 +75,12 @@ class FakeProvider:
     def routes(self) -> dict[tuple[str, str], Route]:
         raise NotImplementedError
 
+    def forget(self, behaviour: Behaviour | None) -> None:
+        """Forget what was received and take new behaviour (one server can serve many tests)."""
+        self.behaviour = behaviour or Behaviour()
+        self._window_start, self._window_count, self.rejected_for_rate = time.monotonic(), 0, 0
+        self.received.clear()
+
     # --- limits -----------------------------------------------------------------------------
 
     def over_rate(self, messages: int = 1) -> bool:

@@ -68,9 +68,7 @@ class FakeGupshup(FakeProvider):
         """Forget what was received and take new settings (one server can serve many tests)."""
         with self.lock:
             self.config = config or GupshupConfig()
-            self.behaviour = behaviour or Behaviour()
-            self._window_start, self._window_count, self.rejected_for_rate = time.monotonic(), 0, 0
-            self.received.clear()
+            self.forget(behaviour)
             self.sent.clear()
 
     def routes(self):

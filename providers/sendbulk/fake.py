@@ -66,9 +66,7 @@ class FakeSendbulk(FakeProvider):
         """Forget what was received and take new settings (one server can serve many tests)."""
         with self.lock:
             self.config = config or SendbulkConfig()
-            self.behaviour = behaviour or Behaviour()
-            self._window_start, self._window_count, self.rejected_for_rate = time.monotonic(), 0, 0
-            self.received.clear()
+            self.forget(behaviour)
             self.messages.clear()
             self.batch_sizes.clear()
 

@@ -78,10 +78,7 @@ class FakeTwilio(FakeProvider):
 
     def reset(self, behaviour: Behaviour | None = None) -> None:
         """Forget everything received and injected (a server reused across tests starts clean)."""
-        self.behaviour = behaviour or Behaviour()
-        self.received = []
-        self.rejected_for_rate = 0
-        self._window_start, self._window_count = time.monotonic(), 0
+        self.forget(behaviour)
         self.account_status = "active"
         self.invalid_numbers: set[str] = set()  # 400, 21211
         self.unsubscribed: set[str] = set()  # 400, 21610
