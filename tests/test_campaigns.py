@@ -173,3 +173,22 @@ def test_the_admin_refuses_to_launch_a_campaign_with_nothing_to_send(client, cha
     )
     assert "Empty: not launched. It has no text, media or template." in response.content.decode()
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
+
+
+def test_a_running_campaign_whose_jobs_redis_lost_is_picked_up_by_the_reconciler(campaign, worker, settings):
+    import django_rq
+
+    from campaigns.jobs import reconcile
+
+    campaign.launch()
+    fan_out(campaign.pk)
+    django_rq.get_connection("default").flushdb()  # the dispatch jobs are gone
+    stale = timezone.now() - timezone.timedelta(seconds=settings.QUEUED_STALE_SECONDS + 1)
+    Campaign.objects.filter(pk=campaign.pk).update(updated_at=stale)
+
+    assert reconcile()["campaigns_resumed"] == 1
+    assert reconcile()["campaigns_resumed"] == 0  # not enqueued again on the next tick
+    worker()
+
+    assert campaign.messages.filter(status=Status.SENT).count() == 3
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED
