@@ -1,0 +1,42 @@
+"""A staff member builds a campaign to a contact list and launches it, in a real browser."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from campaigns.models import Campaign
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_staff_build_launch_and_watch_a_campaign_complete(page, live_server, channel, make_contact, make_list, worker):
+    get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
+    customers = make_list("Customers", [make_contact("+447911123401", "Ann"), make_contact("+447911123402", "Bob")])
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/add/")
+    page.fill("#id_username", "maria")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("input[type=submit]")
+    page.fill("#id_name", "Spring sale")
+    page.select_option("#id_channel", str(channel.pk))
+    page.select_option("#id_lists_from", str(customers.pk))
+    page.click("#id_lists_add")
+    page.fill("#id_text", "Hi {{ name }}, 20% off today")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+
+    page.locator("#result_list tbody tr").filter(has_text="Spring sale").locator("input.action-select").check()
+    page.select_option("select[name=action]", "launch")
+    page.click("button[name=index]")
+    assert "Spring sale: launched" in page.locator(".messagelist").inner_text()
+
+    worker()
+    page.reload()
+    row = page.locator("#result_list tbody tr").filter(has_text="Spring sale").inner_text()
+    assert "Completed" in row
+    campaign = Campaign.objects.get(name="Spring sale")
+    assert sorted(campaign.messages.values_list("to", "status")) == [
+        ("+447911123401", "sent"),
+        ("+447911123402", "sent"),
+    ]
