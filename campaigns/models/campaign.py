@@ -1,15 +1,12 @@
+"""What staff and API clients send to many recipients: message templates and campaigns (bulk jobs too)."""
+
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from contacts.models import Contact, ContactList
+from contacts.models import ContactList
 from providers.models import Channel
 
 
@@ -152,9 +149,10 @@ class Campaign(models.Model):
                 status=self.Status.CANCELLED, status_reason=reason[:300], finished_at=now, updated_at=now
             )
             if changed:
-                waiting = [OutboundMessage.Status.SCHEDULED, OutboundMessage.Status.QUEUED]
+                message_status = self.messages.model.Status
+                waiting = [message_status.SCHEDULED, message_status.QUEUED]
                 self.messages.filter(status__in=waiting).update(
-                    status=OutboundMessage.Status.CANCELLED, error_message=reason, updated_at=now
+                    status=message_status.CANCELLED, error_message=reason, updated_at=now
                 )
         return bool(changed)
 
@@ -217,187 +215,3 @@ class BulkJob(Campaign):
         proxy = True
         verbose_name = "bulk job"
         ordering = ["-id"]
-
-
-class OutboundMessage(models.Model):
-    """One message to one recipient through one channel, and everything that happened to it."""
-
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        UNDELIVERED = "undelivered", "Undelivered"
-        READ = "read", "Read"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown"
-        CANCELLED = "cancelled", "Cancelled"
-
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
-    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages")
-    to = models.CharField(max_length=16, db_index=True, help_text="E.164")
-    # Within a campaign, the number (or number#position when duplicates are allowed): a unique key
-    # that makes the fan-out safe to run twice.
-    recipient_key = models.CharField(max_length=40, blank=True)
-    body = models.TextField(blank=True)
-    media_urls = models.JSONField(default=list, blank=True)
-    template = models.JSONField(null=True, blank=True, help_text="Provider template: id and variables.")
-    variables = models.JSONField(null=True, blank=True, help_text="This recipient's personalisation values.")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    send_at = models.DateTimeField(null=True, blank=True, help_text="When it is to go; empty means now.")
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    provider_message_id = models.CharField(max_length=100, blank=True)
-    error_code = models.CharField(max_length=32, blank=True)
-    error_message = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    sender_label = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["campaign", "recipient_key"],
-                condition=Q(campaign__isnull=False),
-                name="one_message_per_campaign_recipient",
-            ),
-        ]
-        indexes = [
-            # Partial indexes stay small however many finished rows pile up.
-            models.Index(fields=["send_at"], condition=Q(status="scheduled"), name="msg_scheduled_due"),
-            models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="msg_queued_due"),
-            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="msg_sending_claimed"),
-            models.Index(fields=["campaign", "status"], name="msg_campaign_status"),
-            # Sent messages still waiting for a delivery report, oldest-asked first (sendbulk poller).
-            models.Index(
-                fields=["channel", "updated_at"], condition=Q(status="sent"), name="msg_sent_awaiting_receipt"
-            ),
-            models.Index(fields=["claim_token"], condition=Q(claim_token__isnull=False), name="msg_claim"),
-            models.Index(
-                fields=["channel", "provider_message_id"],
-                condition=~Q(provider_message_id=""),
-                name="msg_provider_id",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.pk} to {self.to} ({self.status})"
-
-    @property
-    def is_editable(self) -> bool:
-        """Staff may change a message until a worker picks it up."""
-        return self.status in (self.Status.SCHEDULED, self.Status.QUEUED) and self.claim_token is None
-
-    @classmethod
-    def send_one(
-        cls,
-        *,
-        channel: Channel,
-        to: str,
-        text: str = "",
-        media_urls: list[str] | None = None,
-        template: dict | None = None,
-        send_at=None,
-        user=None,
-        sender_label: str = "",
-        contact: Contact | None = None,
-        variables: dict | None = None,
-        enqueue: bool = True,
-    ) -> OutboundMessage:
-        """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
-
-        ``to`` must already be E.164. Refuses an opted-out number and an inactive channel.
-        ``enqueue=False`` leaves giving it a send job to the caller (the API batches them).
-        """
-        if not channel.is_active:
-            raise ValidationError(f"channel_key: the channel {channel.name!r} is switched off.")
-        contact = contact or Contact.objects.filter(phone=to).first()
-        if contact is not None and contact.is_opted_out:
-            raise ValidationError(f"to: {to} has opted out of messages.")
-        scheduled = send_at is not None and send_at > timezone.now()
-        # One INSERT needs no transaction of its own; enqueue() waits for the caller's commit
-        # when there is one, and runs at once otherwise (the row is already committed).
-        message = cls.objects.create(
-            channel=channel,
-            contact=contact,
-            to=to,
-            body=text,
-            media_urls=list(media_urls or []),
-            template=template,
-            variables=variables or None,
-            status=cls.Status.SCHEDULED if scheduled else cls.Status.QUEUED,
-            send_at=send_at,
-            created_by=user,
-            sender_label=sender_label or (user.get_username() if user else "API"),
-        )
-        if enqueue:
-            message.enqueue()
-        return message
-
-    def enqueue(self) -> None:
-        """Give this message a send job: now if queued, at its time if scheduled."""
-        from campaigns.queueing import enqueue_send
-
-        at = self.send_at if self.status == self.Status.SCHEDULED else None
-        enqueue_send([self.pk], at=at)
-
-    def reschedule(self, send_at) -> bool:
-        """Move a message that has not gone yet to a new time (None or past = now)."""
-        now = timezone.now()
-        future = send_at is not None and send_at > now
-        status = self.Status.SCHEDULED if future else self.Status.QUEUED
-        with transaction.atomic():
-            changed = OutboundMessage.objects.filter(
-                pk=self.pk, status__in=[self.Status.SCHEDULED, self.Status.QUEUED], claim_token__isnull=True
-            ).update(status=status, send_at=send_at, next_attempt_at=None, updated_at=now)
-            if changed:
-                self.status, self.send_at = status, send_at
-                self.enqueue()
-        return bool(changed)
-
-    def cancel(self) -> bool:
-        """Cancel a message that has not gone yet; False if a worker already has it."""
-        return bool(
-            OutboundMessage.objects.filter(
-                pk=self.pk, status__in=[self.Status.SCHEDULED, self.Status.QUEUED], claim_token__isnull=True
-            ).update(status=self.Status.CANCELLED, updated_at=timezone.now())
-        )
-
-
-class ApiKey(models.Model):
-    """A secret that lets another system call the API as one user. Only its hash is stored."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100, blank=True, help_text="What uses this key, e.g. 'shop'.")
-    prefix = models.CharField(max_length=12, editable=False, help_text="The first characters, to tell keys apart.")
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = "API key"
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"
-
-    @staticmethod
-    def hash(raw_key: str) -> str:
-        # Keys are 32 random bytes, so a fast hash is enough: there is nothing to brute-force.
-        return hashlib.sha256(raw_key.encode()).hexdigest()
-
-    @classmethod
-    def issue(cls, user, name: str = "") -> tuple[ApiKey, str]:
-        """Create a key for the user; the raw key is returned once and never stored."""
-        raw = "mk_" + secrets.token_urlsafe(32)
-        key = cls.objects.create(user=user, name=name, prefix=raw[:10], key_hash=cls.hash(raw))
-        return key, raw
