@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import chain
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import QUEUE_NAME, chunked, connection, enqueue_dispatch
+from campaigns.queueing import chunked, enqueue_after_commit, enqueue_dispatch
 from contacts.models import Contact
 
 log = logging.getLogger(__name__)
@@ -31,16 +30,8 @@ MAX_PARALLEL_DISPATCH = 4
 
 
 def enqueue_fan_out(campaign_id: int, at: datetime | None = None) -> None:
-    """Ask a worker to fan the job out once the transaction commits: now, or at ``at``."""
-
-    def enqueue() -> None:
-        queue = django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=connection())
-        if at is None:
-            queue.enqueue(fan_out, campaign_id)
-        else:
-            queue.enqueue_at(at, fan_out, campaign_id)
-
-    transaction.on_commit(enqueue)
+    """Ask a worker to fan the campaign out once the transaction commits: now, or at ``at``."""
+    enqueue_after_commit(fan_out, [(campaign_id,)], at)
 
 
 def fan_out(campaign_id: int) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import cache
 
@@ -10,7 +11,9 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from redis import Redis
+from redis.exceptions import RedisError
 
+log = logging.getLogger(__name__)
 QUEUE_NAME = "default"
 
 
@@ -37,6 +40,29 @@ def _queue():
     return django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=connection())
 
 
+def enqueue_after_commit(func: Callable, calls: list[tuple], at: datetime | None = None) -> None:
+    """Enqueue ``func(*args)`` for each args in ``calls`` once the transaction commits (now or at ``at``).
+
+    If Redis is down then, the work is already safe in the database: the reconciler gives it a
+    job later. So the failure is logged, never raised: an error answered after the commit would
+    make a client send again what was saved.
+    """
+
+    def enqueue() -> None:
+        try:
+            queue = _queue()
+            for args in calls:
+                if at is None:
+                    queue.enqueue(func, *args)
+                else:
+                    queue.enqueue_at(at, func, *args)
+        except RedisError:
+            log.warning("%s not enqueued (Redis unavailable); the reconciler will retry", func.__name__, exc_info=True)
+
+    if calls:
+        transaction.on_commit(enqueue)
+
+
 def enqueue_send(message_ids: Iterable[int], at: datetime | None = None) -> None:
     """Ask a worker to send these messages, once the current transaction commits.
 
@@ -45,30 +71,11 @@ def enqueue_send(message_ids: Iterable[int], at: datetime | None = None) -> None
     """
     from campaigns.jobs import send_messages_job
 
-    chunks = list(chunked(message_ids, settings.SEND_CHUNK_SIZE))
-
-    def enqueue() -> None:
-        queue = _queue()
-        for chunk in chunks:
-            if at is None:
-                queue.enqueue(send_messages_job, chunk)
-            else:
-                queue.enqueue_at(at, send_messages_job, chunk)
-
-    if chunks:
-        transaction.on_commit(enqueue)
+    enqueue_after_commit(send_messages_job, [(chunk,) for chunk in chunked(message_ids, settings.SEND_CHUNK_SIZE)], at)
 
 
 def enqueue_dispatch(campaign_id: int, at: datetime | None = None, parallel: int = 1) -> None:
     """Ask ``parallel`` workers to send a running campaign's queued messages, after the commit."""
     from campaigns.jobs import dispatch_campaign_job
 
-    def enqueue() -> None:
-        queue = _queue()
-        for _ in range(parallel):
-            if at is None:
-                queue.enqueue(dispatch_campaign_job, campaign_id)
-            else:
-                queue.enqueue_at(at, dispatch_campaign_job, campaign_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)] * parallel, at)

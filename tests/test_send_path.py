@@ -129,3 +129,25 @@ def test_a_claim_never_takes_more_than_its_limit(send_one):
     token = claim(OutboundMessage.objects.all(), limit=2)
     assert OutboundMessage.objects.filter(claim_token=token).count() == 2
     assert OutboundMessage.objects.filter(status=Status.QUEUED).count() == 3
+
+
+def test_redis_down_after_the_commit_loses_nothing_and_raises_nothing(send_one, worker, monkeypatch, caplog, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from redis import Redis
+
+    from campaigns import queueing
+    from campaigns.jobs import reconcile
+
+    monkeypatch.setattr(queueing, "connection", lambda: Redis(unix_socket_path="/nonexistent/redis.sock"))
+    message = send_one()  # saved; the enqueue after the commit fails and is only logged
+    assert "not enqueued (Redis unavailable)" in caplog.text
+    monkeypatch.undo()
+
+    stale = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS + 1)
+    OutboundMessage.objects.filter(pk=message.pk).update(updated_at=stale)
+    assert reconcile()["requeued"] == 1
+    worker()
+    message.refresh_from_db()
+    assert message.status == Status.SENT
