@@ -24,6 +24,18 @@ def nullable(schema: dict) -> dict:
     return {**schema, "nullable": True}
 
 
+def success(data: dict, example: dict | None = None) -> dict:
+    """A success answer: {"status": "success", "data": <data>}."""
+    answer = {
+        "type": "object",
+        "required": ["status", "data"],
+        "properties": {"status": {"type": "string", "enum": ["success"]}, "data": data},
+    }
+    if example is not None:
+        answer["example"] = {"status": "success", "data": example}
+    return answer
+
+
 STRING = {"type": "string"}
 URL = {"type": "string", "format": "uri", "example": "https://example.com/picture.jpg"}
 TIME = {"type": "string", "format": "date-time"}
@@ -149,78 +161,55 @@ SCHEMAS: dict[str, dict] = {
         "additionalProperties": False,
         "example": {"schedule": "2030-01-02T15:04:05-04:00"},
     },
-    "MessageSent": {
-        "type": "object",
-        "required": ["status", "data"],
-        "properties": {
-            "status": {"type": "string", "enum": ["success"]},
-            "data": {"type": "object", "required": ["message_id"], "properties": {"message_id": STRING}},
-        },
-        "example": {"status": "success", "data": {"message_id": "1234"}},
-    },
-    "JobCreated": {
-        "type": "object",
-        "required": ["status", "data"],
-        "properties": {
-            "status": {"type": "string", "enum": ["success"]},
-            "data": {"type": "object", "required": ["job_id"], "properties": {"job_id": STRING}},
-        },
-        "example": {"status": "success", "data": {"job_id": "42"}},
-    },
-    "MessageState": {
-        "type": "object",
-        "required": ["status", "data"],
-        "properties": {
-            "status": {"type": "string", "enum": ["success"]},
-            "data": {
-                "type": "object",
-                "required": ["message_id", "state", "to"],
-                "properties": {
-                    "message_id": STRING,
-                    "state": {"type": "string", "enum": list(OutboundMessage.Status.values)},
-                    "to": STRING,
-                    "provider_message_id": STRING,
-                    "error_code": STRING,
-                    "error_message": STRING,
-                    "schedule": nullable(TIME),
-                    "sent_at": nullable(TIME),
-                    "delivered_at": nullable(TIME),
-                    "job_id": nullable(STRING),
-                    "created_at": TIME,
+    "MessageSent": success(
+        {"type": "object", "required": ["message_id"], "properties": {"message_id": STRING}},
+        example={"message_id": "1234"},
+    ),
+    "JobCreated": success(
+        {"type": "object", "required": ["job_id"], "properties": {"job_id": STRING}},
+        example={"job_id": "42"},
+    ),
+    "MessageState": success(
+        {
+            "type": "object",
+            "required": ["message_id", "state", "to"],
+            "properties": {
+                "message_id": STRING,
+                "state": {"type": "string", "enum": list(OutboundMessage.Status.values)},
+                "to": STRING,
+                "provider_message_id": STRING,
+                "error_code": STRING,
+                "error_message": STRING,
+                "schedule": nullable(TIME),
+                "sent_at": nullable(TIME),
+                "delivered_at": nullable(TIME),
+                "job_id": nullable(STRING),
+                "created_at": TIME,
+            },
+        }
+    ),
+    "JobState": success(
+        {
+            "type": "object",
+            "required": ["job_id", "state", "messages"],
+            "properties": {
+                "job_id": STRING,
+                "state": {"type": "string", "enum": list(Campaign.Status.values)},
+                "schedule": nullable(TIME),
+                "recipient_count": {"type": "integer"},
+                "messages": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer"},
+                    "description": "How many of the job's messages are in each state.",
                 },
+                "created_at": TIME,
+                "started_at": nullable(TIME),
+                "finished_at": nullable(TIME),
+                "fanned_out_at": nullable(TIME),
             },
         },
-    },
-    "JobState": {
-        "type": "object",
-        "required": ["status", "data"],
-        "properties": {
-            "status": {"type": "string", "enum": ["success"]},
-            "data": {
-                "type": "object",
-                "required": ["job_id", "state", "messages"],
-                "properties": {
-                    "job_id": STRING,
-                    "state": {"type": "string", "enum": list(Campaign.Status.values)},
-                    "schedule": nullable(TIME),
-                    "recipient_count": {"type": "integer"},
-                    "messages": {
-                        "type": "object",
-                        "additionalProperties": {"type": "integer"},
-                        "description": "How many of the job's messages are in each state.",
-                    },
-                    "created_at": TIME,
-                    "started_at": nullable(TIME),
-                    "finished_at": nullable(TIME),
-                    "fanned_out_at": nullable(TIME),
-                },
-            },
-        },
-        "example": {
-            "status": "success",
-            "data": {"job_id": "42", "state": "running", "messages": {"sent": 9000, "queued": 998, "cancelled": 2}},
-        },
-    },
+        example={"job_id": "42", "state": "running", "messages": {"sent": 9000, "queued": 998, "cancelled": 2}},
+    ),
 }
 
 ERRORS = {
