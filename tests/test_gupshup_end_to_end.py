@@ -21,10 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def fake():
-    fake = FakeGupshup(behaviour=Behaviour(callback_delay=0.05))
-    fake.base_url = fake.start()
-    yield fake
-    fake.stop()
+    with FakeGupshup(behaviour=Behaviour(callback_delay=0.05)) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -22,10 +22,8 @@ TO = "+447911123456"
 
 @pytest.fixture(scope="module")
 def server():
-    server = FakeGupshup()
-    server.base_url = server.start()
-    yield server
-    server.stop()
+    with FakeGupshup() as server:
+        yield server
 
 
 @pytest.fixture

@@ -22,10 +22,8 @@ Status = OutboundMessage.Status
 
 @pytest.fixture(scope="module")
 def server():
-    server = FakeSendbulk()
-    server.base_url = server.start()
-    yield server
-    server.stop()
+    with FakeSendbulk() as server:
+        yield server
 
 
 @pytest.fixture

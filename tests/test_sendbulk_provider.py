@@ -21,10 +21,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def server():
-    server = FakeSendbulk()
-    server.base_url = server.start()
-    yield server
-    server.stop()
+    with FakeSendbulk() as server:
+        yield server
 
 
 @pytest.fixture

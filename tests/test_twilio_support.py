@@ -40,10 +40,8 @@ def test_the_specs_are_where_the_tests_expect_them():
 @pytest.fixture(scope="session")
 def twilio_server():
     """One loopback server for the session: stopping one takes half a second (its poll interval)."""
-    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
-    fake.base_url = fake.start()
-    yield fake
-    fake.stop()
+    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake:
+        yield fake
 
 
 @pytest.fixture

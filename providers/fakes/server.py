@@ -71,6 +71,7 @@ class FakeProvider:
         self._window_count = 0
         self.rejected_for_rate = 0
         self.server: ThreadingHTTPServer | None = None
+        self.base_url = ""  # set by start()
 
     def routes(self) -> dict[tuple[str, str], Route]:
         raise NotImplementedError
@@ -162,7 +163,16 @@ class FakeProvider:
         self.server.daemon_threads = True
         # A short poll interval makes stop() quick (serve_forever checks for shutdown this often).
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return f"http://{host}:{self.server.server_address[1]}"
+        self.base_url = f"http://{host}:{self.server.server_address[1]}"
+        return self.base_url
+
+    def __enter__(self) -> FakeProvider:
+        """``with FakeTwilio(...) as fake:`` serves on a free loopback port until the block ends."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self.server:
