@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns import sending
 from campaigns.fanout import start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import enqueue_dispatch, enqueue_send
+from campaigns.queueing import chunked, enqueue_dispatch, enqueue_send
 from providers.registry import provider_class
 
 log = logging.getLogger(__name__)
@@ -93,17 +93,16 @@ def reconcile() -> dict[str, int]:
 
 def release_due_scheduled() -> int:
     """Scheduled messages whose time has come move to the queue and get a send job."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            OutboundMessage.objects.filter(status=Status.SCHEDULED, send_at__lte=now)
-            .order_by("id")
-            .values_list("id", flat=True)[:50_000]
-        )
-        OutboundMessage.objects.filter(pk__in=due, status=Status.SCHEDULED, send_at__lte=now).update(
-            status=Status.QUEUED, next_attempt_at=None, updated_at=now
-        )
-        enqueue_send(due)
+    due = list(
+        OutboundMessage.objects.filter(status=Status.SCHEDULED, send_at__lte=timezone.now())
+        .order_by("id")
+        .values_list("id", flat=True)[:50_000]
+    )
+    # In slices, so no statement carries thousands of ids as parameters (old SQLite builds take 999).
+    for ids in chunked(due, settings.SEND_CHUNK_SIZE):
+        with transaction.atomic():
+            sending.release_due(OutboundMessage.objects.filter(pk__in=ids))
+            enqueue_send(ids)
     return len(due)
 
 
@@ -122,10 +121,10 @@ def requeue_lost_queued() -> int:
         .values_list("id", flat=True)[:50_000]
     )
     ids = list(lost)
-    if ids:
+    for chunk in chunked(ids, settings.SEND_CHUNK_SIZE):  # in slices, as in release_due_scheduled
         # Touch them so the next tick does not enqueue them again before a worker gets there.
-        OutboundMessage.objects.filter(pk__in=ids, status=Status.QUEUED).update(next_attempt_at=now)
-        enqueue_send(ids)
+        OutboundMessage.objects.filter(pk__in=chunk, status=Status.QUEUED).update(next_attempt_at=now)
+        enqueue_send(chunk)
     return len(ids)
 
 
