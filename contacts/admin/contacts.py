@@ -5,7 +5,7 @@ from django.utils import timezone
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 
-from contacts.models import Contact, ContactList, ListMembership
+from contacts.models import Contact, ListMembership
 from contacts.phones import normalise_phone
 
 
@@ -64,13 +64,3 @@ class ContactAdmin(ImportExportModelAdmin):
     def opt_in(self, request, queryset) -> None:
         changed = queryset.filter(opted_out_at__isnull=False).update(opted_out_at=None, opt_out_reason="")
         self.message_user(request, f"{changed} contact(s) opted back in.", messages.SUCCESS)
-
-
-@admin.register(ContactList)
-class ContactListAdmin(admin.ModelAdmin):
-    list_display = ["name", "member_count", "created_at"]
-    search_fields = ["name"]
-
-    @admin.display(description="Contacts")
-    def member_count(self, contact_list: ContactList) -> int:
-        return contact_list.memberships.count()
