@@ -1,7 +1,8 @@
 """The campaigns app's models, one concern a module; import them from here."""
 
 from campaigns.models.api_key import ApiKey
-from campaigns.models.campaign import BulkJob, Campaign, MessageTemplate
+from campaigns.models.campaign import BulkJob, Campaign
 from campaigns.models.message import OutboundMessage
+from campaigns.models.template import MessageTemplate
 
 __all__ = ["ApiKey", "BulkJob", "Campaign", "MessageTemplate", "OutboundMessage"]

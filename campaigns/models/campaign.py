@@ -1,4 +1,4 @@
-"""What staff and API clients send to many recipients: message templates and campaigns (bulk jobs too)."""
+"""What staff and API clients send to many recipients: campaigns (bulk jobs too)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,9 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from campaigns.models.template import MessageTemplate
 from contacts.models import ContactList
 from providers.models import Channel
-
-
-class MessageTemplate(models.Model):
-    """Reusable message text with {{placeholders}}, and optionally a provider-approved template."""
-
-    name = models.CharField(max_length=200, unique=True)
-    body = models.TextField(blank=True, help_text="Text with placeholders such as {{ name }}.")
-    media_url = models.URLField(blank=True)
-    provider_template = models.JSONField(
-        null=True,
-        blank=True,
-        help_text='A provider template: {"id": "HX...", "variables": {"1": "{{ name }}"}}.',
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Campaign(models.Model):
