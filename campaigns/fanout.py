@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.queueing import chunked, enqueue_after_commit, enqueue_dispatch
-from contacts.models import Contact
+from contacts.models import Contact, ListMembership
 
 log = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -97,18 +97,29 @@ def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> I
 
 
 def list_rows(campaign: Campaign) -> Iterator[OutboundMessage]:
-    """One row per distinct number across the campaign's lists; opted-out contacts cancelled at once.
+    """One row per distinct number across the campaign's lists, less its exclusion lists; opted-out
+    contacts cancelled at once.
 
-    A number is one contact, so a contact in two lists (or already given inline) gets one message.
+    A number is one contact, so a contact in two lists (or already given inline) gets one message,
+    unless the campaign allows duplicates: then one per list the contact is in.
     """
-    contacts = (
-        Contact.objects.filter(memberships__contact_list__campaigns=campaign)
-        .distinct()
-        .order_by("id")
-        .values_list("id", "phone", "opted_out_at")
-    )
+    if campaign.duplicates_allowed:
+        yield from _rows_per_membership(campaign)
+        return
+    contacts = campaign.audience_contacts().distinct().order_by("id").values_list("id", "phone", "opted_out_at")
     for contact_id, phone, opted_out_at in contacts.iterator(chunk_size=INSERT_BATCH):
         yield campaign_message(campaign, phone, phone, contact_id=contact_id, opted_out=opted_out_at is not None)
+
+
+def _rows_per_membership(campaign: Campaign) -> Iterator[OutboundMessage]:
+    memberships = (
+        ListMembership.objects.filter(contact_list__campaigns=campaign, contact__in=campaign.audience_contacts())
+        .order_by("contact_id", "contact_list_id")
+        .values_list("contact_id", "contact__phone", "contact__opted_out_at", "contact_list_id")
+    )
+    for contact_id, phone, opted_out_at, list_id in memberships.iterator(chunk_size=INSERT_BATCH):
+        key = f"{phone}#L{list_id}"
+        yield campaign_message(campaign, phone, key, contact_id=contact_id, opted_out=opted_out_at is not None)
 
 
 def campaign_message(

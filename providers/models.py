@@ -44,6 +44,12 @@ class Channel(models.Model):
     api_base_url = models.URLField(
         blank=True, help_text="Override the provider's API address (a reseller host, or a local fake)."
     )
+    price_per_segment = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        default=0,
+        help_text="What one message segment costs on this channel, for cost estimates (0 = unknown).",
+    )
     options = models.JSONField(default=dict, blank=True, help_text="Provider-specific settings.")
     is_active = models.BooleanField(default=True)
     paused_at = models.DateTimeField(null=True, blank=True)

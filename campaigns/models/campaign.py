@@ -36,10 +36,37 @@ class Campaign(models.Model):
     lists = models.ManyToManyField(ContactList, blank=True, related_name="campaigns")
     # Recipients given inline by the bulk API: [{"to": "+E164", "name": ..., <variables>...}].
     inline_recipients = models.JSONField(default=list, blank=True)
-    duplicates_allowed = models.BooleanField(default=False)
+    exclude_lists = models.ManyToManyField(
+        ContactList,
+        blank=True,
+        related_name="excluded_from_campaigns",
+        verbose_name="leave out contacts in",
+        help_text="Contacts in any of these lists get no message, even if they are in the audience.",
+    )
+    duplicates_allowed = models.BooleanField(
+        default=False,
+        verbose_name="send again to a number in several lists",
+        help_text="Off: one message per number however many of the lists it is in.",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
     status_reason = models.CharField(max_length=300, blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Sending window in the recipient's local time (from the number); empty = any time of day.
+    window_start = models.TimeField(
+        null=True, blank=True, verbose_name="send from", help_text="Recipient's local time; empty for any time."
+    )
+    window_end = models.TimeField(
+        null=True, blank=True, verbose_name="send until", help_text="Recipient's local time; empty for any time."
+    )
+    # Late-start guard: due more than this long ago (downtime, a stopped worker) it waits for a person.
+    max_lateness = models.DurationField(
+        null=True,
+        blank=True,
+        verbose_name="wait for me if late by more than",
+        help_text="If it cannot start within this time of its schedule (e.g. after downtime), it waits for "
+        "you to start it instead of going out late. Empty: always start, however late.",
+    )
+    archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Set once every recipient has its OutboundMessage row; fan-out is idempotent until then.
@@ -69,6 +96,17 @@ class Campaign(models.Model):
 
     def message_provider_template(self) -> dict | None:
         return self.provider_template or (self.template.provider_template if self.template else None)
+
+    def audience_contacts(self):
+        """Contacts in any of the campaign's lists and in none of its exclusion lists (opted-out included).
+
+        The one definition of the audience: the fan-out sends to these, the page counts them.
+        """
+        from contacts.models import Contact
+
+        return Contact.objects.filter(memberships__contact_list__campaigns=self).exclude(
+            memberships__contact_list__excluded_from_campaigns=self
+        )
 
     def problems_before_launch(self) -> list[str]:
         """What stops this campaign from going out, in words for staff (empty: ready)."""

@@ -28,7 +28,8 @@ class OutboundMessage(models.Model):
         UNKNOWN = "unknown", "Unknown"
         CANCELLED = "cancelled", "Cancelled"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
+    # PROTECT: a campaign with messages cannot be deleted, so its history is never lost (archive it).
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="messages")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
     contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages")
     to = models.CharField(max_length=16, db_index=True, help_text="E.164")
