@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from campaigns import lifecycle
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.queueing import chunked, enqueue_after_commit, enqueue_dispatch
 from contacts.models import Contact, ListMembership
@@ -63,6 +64,8 @@ def start(campaign_id: int) -> bool:
     now = timezone.now()
     due = Q(status=Status.SCHEDULED) & (Q(scheduled_at__lte=now) | Q(scheduled_at__isnull=True))
     jobs = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True)
+    if lifecycle.hold_late(jobs, now):
+        return False  # the late-start guard: a person decides whether it still goes out
     jobs.filter(due).update(status=Status.RUNNING, started_at=now, updated_at=now)
     return jobs.filter(status=Status.RUNNING).exists()
 
@@ -158,7 +161,9 @@ def start_due_campaigns() -> int:
         Q(updated_at__lt=F("scheduled_at")) | Q(updated_at__lte=stale)
     )
     lost = Q(status=Status.RUNNING, updated_at__lte=stale)
+    lifecycle.hold_late(Campaign.objects.all(), now)
     jobs = Campaign.objects.filter(due | lost, fanned_out_at__isnull=True)
+    jobs = jobs.exclude(pk__in=lifecycle.late(Campaign.objects.all(), now).values("pk"))
     ids = list(jobs.order_by("id").values_list("id", flat=True)[:1000])
     with transaction.atomic():
         Campaign.objects.filter(pk__in=ids).update(updated_at=now)

@@ -30,6 +30,7 @@ from providers.registry import provider_for
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 CLAIM_SECONDS = 30  # a claim should take about this long to send at the channel's rate
+STOP_CHECK_SECONDS = 1.0  # how often a long claim asks whether its campaign was paused
 
 
 @dataclass
@@ -151,8 +152,15 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
         return
     provider = provider_for(channel)
     size = provider.batch_size()
+    stopped = CampaignStopCheck(messages)
     for start in range(0, len(messages), size):
         batch = messages[start : start + size]
+        if stopped():
+            # Paused or cancelled since the claim: what has not gone yet goes back, not lost, not sent.
+            _release(messages[start:], token)
+            _cancel_released_of_cancelled_campaigns(messages[start:])
+            summary.add("campaign_stopped", len(messages) - start)
+            return
         try:
             results = _send_batch(provider, batch)
         except ChannelError as error:
@@ -163,6 +171,27 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
             return
         attempts = {m.pk: m.attempts for m in batch}
         record_outcomes(results, token, provider.deduplicates_by_our_id, summary, attempts)
+
+
+class CampaignStopCheck:
+    """Whether the campaign of claimed messages was paused or cancelled; asks the database at most
+    every STOP_CHECK_SECONDS, so a pause takes effect within seconds even in a long claim."""
+
+    def __init__(self, messages: list[OutboundMessage]) -> None:
+        self.campaign_ids = {m.campaign_id for m in messages if m.campaign_id is not None}
+        self.checked_at = time.monotonic()  # the claim itself was made for a running campaign
+
+    def __call__(self) -> bool:
+        if not self.campaign_ids or time.monotonic() - self.checked_at < STOP_CHECK_SECONDS:
+            return False
+        self.checked_at = time.monotonic()
+        return Campaign.objects.filter(pk__in=self.campaign_ids).exclude(status=Campaign.Status.RUNNING).exists()
+
+
+def _cancel_released_of_cancelled_campaigns(messages: list[OutboundMessage]) -> None:
+    OutboundMessage.objects.filter(
+        pk__in=[m.pk for m in messages], status=Status.QUEUED, campaign__status=Campaign.Status.CANCELLED
+    ).update(status=Status.CANCELLED, error_message="The campaign was cancelled.", updated_at=timezone.now())
 
 
 def _send_batch(provider, batch: list[OutboundMessage]) -> list[SendResult]:

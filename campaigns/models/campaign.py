@@ -85,6 +85,8 @@ class Campaign(models.Model):
 
     # status_reason of a campaign paused because its channel stopped; resuming the channel resumes it.
     CHANNEL_PAUSE = "Paused because its channel stopped: "
+    # status_reason of a scheduled campaign the late-start guard holds for a person (campaigns/lifecycle.py).
+    LATE_HOLD = "Waiting for you: "
 
     def message_text(self) -> str:
         return self.text or (self.template.body if self.template else "")
@@ -120,7 +122,10 @@ class Campaign(models.Model):
         return problems
 
     def launch(self, at=None) -> bool:
-        """Schedule a draft campaign for ``at`` (None or past: now); False if not a draft."""
+        """Schedule a draft campaign for ``at`` (None or past: now); False if not a draft.
+
+        Staff pages call this only after problems_before_launch() found none (a past ``at`` is one).
+        """
         from campaigns.fanout import enqueue_fan_out
 
         now = timezone.now()
@@ -141,6 +146,8 @@ class Campaign(models.Model):
         changed = Campaign.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
             status=self.Status.PAUSED, status_reason=reason[:300], updated_at=now
         )
+        if changed:
+            self.status, self.status_reason = self.Status.PAUSED, reason[:300]
         return bool(changed)
 
     def resume(self) -> bool:
@@ -156,6 +163,8 @@ class Campaign(models.Model):
             if changed:
                 fanned_out = Campaign.objects.filter(pk=self.pk, fanned_out_at__isnull=False).exists()
                 (enqueue_dispatch if fanned_out else enqueue_fan_out)(self.pk)
+        if changed:
+            self.status, self.status_reason = self.Status.RUNNING, ""
         return bool(changed)
 
     def cancel(self, reason: str) -> bool:
@@ -172,6 +181,8 @@ class Campaign(models.Model):
                 self.messages.filter(status__in=waiting).update(
                     status=message_status.CANCELLED, error_message=reason, updated_at=now
                 )
+        if changed:
+            self.status, self.status_reason, self.finished_at = self.Status.CANCELLED, reason[:300], now
         return bool(changed)
 
     @classmethod
@@ -192,7 +203,10 @@ class Campaign(models.Model):
         return self.status != self.Status.SCHEDULED or self.fanned_out_at is not None
 
     def reschedule(self, send_at) -> bool:
-        """Move a bulk job that has not started to a new time (None or past: now); False once started."""
+        """Move a campaign that has not started to a new time (None or past: now); False once started.
+
+        Also how a person releases a campaign the late-start guard holds: its reason is cleared.
+        """
         from campaigns.fanout import enqueue_fan_out
 
         now = timezone.now()
@@ -200,12 +214,12 @@ class Campaign(models.Model):
         with transaction.atomic():
             changed = Campaign.objects.filter(
                 pk=self.pk, status=self.Status.SCHEDULED, fanned_out_at__isnull=True
-            ).update(scheduled_at=due, updated_at=now)
+            ).update(scheduled_at=due, status_reason="", updated_at=now)
             if changed:
                 # The job held for the old time will find the new one not yet due and do nothing.
                 enqueue_fan_out(self.pk, at=due if due > now else None)
         if changed:
-            self.scheduled_at = due
+            self.scheduled_at, self.status_reason = due, ""
         return bool(changed)
 
     def cancel_before_start(self, reason: str) -> bool:
