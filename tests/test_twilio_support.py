@@ -1,7 +1,7 @@
 """Shared pieces of the Twilio tests: the loopback fake, channels pointed at it, and the spec validators.
 
-The request validators read Twilio's own OpenAPI excerpts in ../shared/specs/ (beside the checkout),
-made strict: an object schema allows no property it does not list, so a misspelt field fails.
+The request validators read Twilio's own OpenAPI excerpts, kept in tests/specs/ with their licence
+(LICENSE-twilio-oai.txt), made strict: an object schema allows no property it does not list, so a misspelt field fails.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from providers.fakes.server import Behaviour
 from providers.models import Channel
 from providers.twilio.fake import FakeTwilio
 
-SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
+SPECS = Path(__file__).resolve().parent / "specs"  # inside the checkout: a fresh clone has them
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-twilio-auth-token-4c1d"
@@ -32,6 +32,7 @@ CONTENT_SID = "HX" + "00112233445566778899aabbccddeeff"
 def test_the_specs_are_where_the_tests_expect_them():
     assert (SPECS / "twilio_api_v2010_messages.json").is_file()
     assert (SPECS / "twilio_messaging_bulk_v1.json").is_file()
+    assert (SPECS / "LICENSE-twilio-oai.txt").is_file()  # their licence travels with them
 
 
 # --- fake and channels ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The "sendbulk" SMS gateway (provider code ``sendbulk``): many messages per JSON request.
 
 A white-label platform run by many resellers, each on its own host, so every channel names its
-API base URL (e.g. https://sms.example.co.ke/api/services). Request and answer shapes are in
-../shared/PROVIDERS.md; deployments differ in details, so answers are read tolerantly: both
+API base URL (e.g. https://sms.example.co.ke/api/services). Request and answer shapes are below
+and in the loopback fake (fake.py); deployments differ in details, so answers are read tolerantly: both
 ``response-code`` and the misspelt ``respose-code``, codes as numbers or strings, errors wrapped
 per message or unwrapped for the whole request.
 """

@@ -3,8 +3,8 @@
 The Messages API takes one message per request, so a batch fans out over a small thread pool
 (each thread keeps its own pooled HTTP session in providers.http). A channel may instead run in
 "bulk mode" (options {"bulk_mode": true}): many recipients per request through Twilio's 1:Many
-endpoint. Request and answer shapes: ../shared/PROVIDERS.md and the OpenAPI excerpts in
-../shared/specs/ (the tests validate every request we build against them).
+endpoint. Request and answer shapes: Twilio's OpenAPI excerpts in tests/specs/ (the tests validate
+every request we build against them).
 """
 
 from __future__ import annotations
