@@ -3,6 +3,10 @@
 Every reader is strict: a value that cannot be understood raises ImproperlyConfigured naming the
 variable and the value, so a typo stops the start instead of quietly falling back to a default.
 Secrets can also be read from a file named by ``<NAME>_FILE`` (Docker and systemd credentials).
+
+A checkout also reads its local settings file (var/local.env, written by the first `make run`), so
+`python manage.py ...` works after `make run` without typing DEBUG or SECRET_KEY; real environment
+variables always win over it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,32 @@ from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+LOCAL_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def load_local_env(path: Path) -> list[str]:
+    """Put the NAME=value lines of ``path`` into os.environ where the name is not set already.
+
+    Returns the names it set. A missing file is fine (a server configured by its environment
+    has none); a line that is not NAME=value stops the start, naming the file and the line.
+    """
+    if not path.is_file():
+        return []
+    loaded = []
+    for number, raw_line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not LOCAL_ENV_NAME.match(name):
+            raise ImproperlyConfigured(f"{path} line {number}: {line[:60]!r} is not NAME=value.")
+        if name not in os.environ:
+            os.environ[name] = value.strip()
+            loaded.append(name)
+    return loaded
 
 
 def _raw(name: str) -> str | None:

@@ -59,7 +59,8 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.folder / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        # Its own process group: a Ctrl-C in the terminal must not stop Redis before its users.
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 10
         while not self.socket.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -90,82 +91,111 @@ def with_redis(command: list[str]) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def demo_environment(var_dir: Path) -> dict[str, str]:
-    """Settings for a laptop demo: DEBUG on unless told otherwise, a secret key kept in var/."""
-    env = dict(os.environ)
-    env.setdefault("DEBUG", "true")
-    key_file = var_dir / "secret_key"
-    if not env.get("SECRET_KEY") and not env.get("SECRET_KEY_FILE"):
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(50))
-            key_file.chmod(0o600)
-        env["SECRET_KEY_FILE"] = str(key_file)
-    return env
+LOCAL_ENV_HEADER = """\
+# Local settings for this checkout, written by the first `make run` and read by
+# messaging_site/settings.py (so `python manage.py ...` works too). Real environment
+# variables win over these lines. Not for production: see README.md.
+"""
+
+
+def write_local_env(var_dir: Path) -> Path:
+    """var/local.env with DEBUG on and a generated SECRET_KEY, written once and then kept."""
+    path = var_dir / "local.env"
+    if path.exists():
+        return path
+    old_key_file = var_dir / "secret_key"  # where earlier versions kept the key: sessions survive
+    key = old_key_file.read_text().strip() if old_key_file.is_file() else secrets.token_urlsafe(50)
+    path.write_text(f"{LOCAL_ENV_HEADER}DEBUG=true\nSECRET_KEY={key}\n")
+    path.chmod(0o600)
+    return path
 
 
 def manage(*args: str) -> list[str]:
     return [PYTHON, str(BASE_DIR / "manage.py"), *args]
 
 
+class Child:
+    """One program `make run` started, in its own process group: the terminal's Ctrl-C reaches
+    only the launcher, which then stops the children in order (Redis last) instead of all at once."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], cwd: Path = BASE_DIR):
+        self.name = name
+        self.process = subprocess.Popen(args, env=env, cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self, deadline: float) -> None:
+        try:
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 def run() -> int:
     var_dir = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
-    env = demo_environment(var_dir)
+    write_local_env(var_dir)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the children's lines in the order they happen
     redis = None
-    if not env.get("REDIS_URL"):
-        redis = EmbeddedRedis(var_dir, persist=True)
-        redis.start()
-        env["REDIS_URL"] = redis.url
-    port = env.get("PORT", "8000")
-    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # where the fakes call back
-    fakes_file = var_dir / "demo_fakes.json"
-    children: list[subprocess.Popen] = []
+    children: list[Child] = []
     try:
-        subprocess.run(manage("migrate", "--noinput", "-v", "0"), env=env, check=True)
+        if not env.get("REDIS_URL"):
+            redis = EmbeddedRedis(var_dir, persist=True)
+            redis.start()
+            env["REDIS_URL"] = redis.url
+        port = env.get("PORT", "8000")
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # where the fakes call back
+        fakes_file = var_dir / "demo_fakes.json"
+        subprocess.run(manage("migrate", "--noinput", "-v", "0"), env=env, check=True, start_new_session=True)
         setup = ["setup_demo", "--port", port, "--fakes-file", str(fakes_file)]
-        subprocess.run(manage(*setup, "--fakes-port", env.get("FAKES_PORT", "8101")), env=env, check=True)
+        fakes_port = env.get("FAKES_PORT", "8101")
+        subprocess.run(manage(*setup, "--fakes-port", fakes_port), env=env, check=True, start_new_session=True)
         for fake in json.loads(fakes_file.read_text()):
-            children.append(subprocess.Popen([PYTHON, "-m", fake["module"], *fake["args"]], env=env, cwd=BASE_DIR))
-        children.append(subprocess.Popen(manage("rqworker", "default", "--with-scheduler", "-v", "0"), env=env))
-        children.append(
-            subprocess.Popen(manage("rqcron", "messaging_site.cron", "--logging-level", "WARNING"), env=env)
-        )
-        children.append(subprocess.Popen(manage("runserver", f"127.0.0.1:{port}", "--noreload"), env=env))
+            children.append(Child(fake["module"], [PYTHON, "-m", fake["module"], *fake["args"]], env))
+        children.append(Child("scheduler", manage("rqcron", "messaging_site.cron", "--logging-level", "WARNING"), env))
+        children.append(Child("worker", manage("rqworker", "default", "--with-scheduler", "-v", "0"), env))
+        children.append(Child("web server", manage("runserver", f"127.0.0.1:{port}", "--noreload"), env))
         print(f"\nThe admin is at http://127.0.0.1:{port}/admin/  (Ctrl-C stops everything)\n", flush=True)
         return wait_for_first_exit(children)
     except KeyboardInterrupt:
         return 0
+    except subprocess.CalledProcessError as error:
+        print(f"{' '.join(map(str, error.cmd[1:3]))} failed (exit {error.returncode}); nothing started.", flush=True)
+        return error.returncode
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stopping short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all(children)
         if redis:
             redis.stop()
+        if children:
+            print("Stopped the web server, the worker, the scheduler and the fakes, then Redis.", flush=True)
 
 
-def wait_for_first_exit(children: list[subprocess.Popen]) -> int:
+def wait_for_first_exit(children: list[Child]) -> int:
     """Wait until Ctrl-C, SIGTERM, or one child stopping (then the rest are stopped too)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in the background
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     while True:
         for child in children:
-            code = child.poll()
+            code = child.process.poll()
             if code is not None:
-                print(f"{' '.join(child.args[1:4])} stopped (exit {code}); stopping the rest.", flush=True)
+                print(f"The {child.name} stopped (exit {code}); stopping the rest.", flush=True)
                 return code
         time.sleep(0.5)
 
 
-def stop_all(children: list[subprocess.Popen]) -> None:
-    # SIGTERM, not SIGINT: a process started in the background ignores SIGINT, and every child
-    # here (RQ's warm shutdown, runserver, the fakes) stops cleanly on SIGTERM.
+def stop_all(children: list[Child]) -> None:
+    """Newest first: the web server (no new work), the worker (finishes its job), the scheduler,
+    the fakes. SIGTERM, not SIGINT: RQ's warm shutdown, runserver and the fakes stop cleanly on it."""
     for child in reversed(children):
-        if child.poll() is None:
-            child.terminate()
+        child.stop()
     deadline = time.monotonic() + 20
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
+    for child in reversed(children):
+        child.wait(deadline)
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,8 @@
 """Settings for the messaging platform, read from the environment only.
 
 See README.md for the variables. Unset means a laptop demo: SQLite and an embedded Redis under var/.
+The local settings file (LOCAL_ENV_FILE, by default var/local.env, written by the first `make run`)
+fills in what the environment does not say; the environment wins.
 """
 
 from pathlib import Path
@@ -18,10 +20,15 @@ from messaging_site.env import (
     env_str,
     env_time_zone,
     env_url,
+    load_local_env,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+# An empty LOCAL_ENV_FILE reads none (the test suite's choice: a developer's var/ must not change it).
+LOCAL_ENV_FILE = env_str("LOCAL_ENV_FILE", str(VAR_DIR / "local.env"))
+if LOCAL_ENV_FILE:
+    load_local_env(Path(LOCAL_ENV_FILE))
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY")
@@ -55,11 +62,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django_rq",
     "import_export",
     "contacts",
     "providers",
     "campaigns",
+    # After campaigns: its rqcron (the one that honours --logging-level) overrides django_rq's.
+    "django_rq",
 ]
 
 MIDDLEWARE = [

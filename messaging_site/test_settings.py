@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-suite-only-secret-key")
+os.environ.setdefault("LOCAL_ENV_FILE", "")  # the suite never reads a developer's var/local.env
 
 from messaging_site.settings import *  # noqa: F403
 
