@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 var=$(mktemp -d)
 log="$var/run.log"
-export VAR_DIR="$var" PORT=8765 FAKES_PORT=8766 DEBUG=true
+port=${SMOKE_PORT:-8765}
+export VAR_DIR="$var" PORT=$port FAKES_PORT=$((port + 1)) DEBUG=true
 env -u DATABASE_URL -u REDIS_URL setsid make run >"$log" 2>&1 &
 launcher=$!
 cleanup() { kill -TERM -- "-$launcher" 2>/dev/null || true; rm -rf "$var"; }
