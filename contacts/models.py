@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from contacts.phones import normalise_phone
+from contacts.sets import insert_select
 
 
 class ContactQuerySet(models.QuerySet):
@@ -28,6 +32,9 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The phone search is a prefix search served by the unique index (and, on PostgreSQL, the
+        # varchar_pattern_ops twin Django adds to it); the name search on PostgreSQL is served by a
+        # trigram index that migration 0002 creates where pg_trgm is available.
 
     def __str__(self) -> str:
         return f"{self.name} {self.phone}".strip()
@@ -50,8 +57,30 @@ class Contact(models.Model):
             cls.objects.filter(pk=contact.pk).update(opted_out_at=timezone.now(), opt_out_reason=reason[:200])
 
     @classmethod
-    def opt_in_phone(cls, phone: str) -> None:
-        cls.objects.filter(phone=phone).update(opted_out_at=None, opt_out_reason="")
+    def opt_in_phone(cls, phone: str, reason: str = "Replied with an opt-in word (START)") -> None:
+        """The contact replied START (or the like): re-subscribe them and keep a record of it."""
+        cls.opt_in(cls.objects.filter(phone=phone), source=OptInRecord.Source.REPLY, reason=reason)
+
+    @classmethod
+    def opt_in(cls, contacts: models.QuerySet, source: str, reason: str, by=None) -> int:
+        """Re-subscribe the opted-out contacts among ``contacts``, one OptInRecord each; returns how many.
+
+        The only ways back in are a reply (START) and a staff member giving a reason: an import or an
+        edit never clears opted_out_at. Set-based (INSERT ... SELECT, then one UPDATE), so "all
+        40,000 matching" costs the same few statements as one contact.
+        """
+        batch = uuid.uuid4()
+        with transaction.atomic():
+            OptInRecord.record_for(contacts, batch=batch, source=source, reason=reason, by=by)
+            recorded = OptInRecord.objects.filter(
+                batch=batch, contact=models.OuterRef("pk"), previous_opted_out_at=models.OuterRef("opted_out_at")
+            )
+            changed = cls.objects.filter(models.Exists(recorded)).update(
+                opted_out_at=None, opt_out_reason="", updated_at=timezone.now()
+            )
+            # A STOP that landed between the two statements wins: its contact keeps no record.
+            OptInRecord.objects.filter(batch=batch, contact__opted_out_at__isnull=False).delete()
+        return changed
 
 
 class ContactList(models.Model):
@@ -68,6 +97,33 @@ class ContactList(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def add_contacts(self, contacts: models.QuerySet) -> tuple[int, int]:
+        """Put every contact of ``contacts`` in this list; returns (added, already there).
+
+        One INSERT ... SELECT that skips existing memberships, whatever the size of the selection:
+        the ids never come into Python.
+        """
+        chosen = Contact.objects.filter(pk__in=contacts.order_by().values("pk"))
+        with transaction.atomic():
+            total = chosen.count()
+            added = insert_select(
+                ListMembership,
+                chosen,
+                ignore_conflicts=True,
+                contact_list=self.pk,
+                contact=models.F("pk"),
+                added_at=timezone.now(),
+            )
+        return added, total - added
+
+    def remove_contacts(self, contacts: models.QuerySet) -> int:
+        """Take every contact of ``contacts`` out of this list (one DELETE); returns how many were in it."""
+        members = ListMembership.objects.filter(contact_list=self, contact__in=contacts.order_by().values("pk"))
+        # Nothing cascades from a membership and no signal listens, so Django deletes them in one
+        # statement rather than loading them (tests/test_contact_lists.py counts the queries).
+        deleted, _ = members.delete()
+        return deleted
+
 
 class ListMembership(models.Model):
     """One contact in one list."""
@@ -83,3 +139,53 @@ class ListMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} in {self.contact_list}"
+
+
+class OptInRecord(models.Model):
+    """Who re-subscribed an opted-out contact, when, why, and what the opt-out had been.
+
+    Written only by Contact.opt_in: a START reply (source "reply") or a staff member's action with a
+    reason (source "staff"). It is the audit trail that makes re-subscribing defensible.
+    """
+
+    class Source(models.TextChoices):
+        REPLY = "reply", "Replied START"
+        STAFF = "staff", "Staff member"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="opt_ins")
+    opted_in_at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=Source.choices)
+    reason = models.CharField(max_length=500)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    by_label = models.CharField(
+        max_length=150, blank=True, help_text="The staff member's username, kept if the user goes."
+    )
+    previous_opted_out_at = models.DateTimeField()
+    previous_opt_out_reason = models.CharField(max_length=200, blank=True)
+    batch = models.UUIDField(db_index=True, editable=False, help_text="One staff action or reply.")
+
+    class Meta:
+        ordering = ["-opted_in_at", "-id"]
+        verbose_name = "opt-in record"
+
+    def __str__(self) -> str:
+        return f"{self.contact} opted back in ({self.get_source_display()})"
+
+    @classmethod
+    def record_for(cls, contacts: models.QuerySet, batch: uuid.UUID, source: str, reason: str, by=None) -> int:
+        """One record per opted-out contact among ``contacts``, by INSERT ... SELECT (no rows loaded)."""
+        now = timezone.now()
+        chosen = Contact.objects.filter(pk__in=contacts.order_by().values("pk"), opted_out_at__isnull=False)
+        return insert_select(
+            cls,
+            chosen,
+            contact=models.F("pk"),
+            opted_in_at=now,
+            source=source,
+            reason=reason[:500],
+            by=by.pk if by is not None else None,
+            by_label=by.get_username() if by is not None else "",
+            previous_opted_out_at=models.F("opted_out_at"),
+            previous_opt_out_reason=models.F("opt_out_reason"),
+            batch=batch,
+        )

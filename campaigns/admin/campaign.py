@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
 
+from campaigns.exports import results_export_url
 from campaigns.models import Campaign
 
 
@@ -37,6 +38,9 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(kind=Campaign.Kind.CAMPAIGN)
+
+    def get_urls(self) -> list:
+        return [results_export_url(self), *super().get_urls()]  # "Export results" (campaigns/exports.py)
 
     def get_readonly_fields(self, request, obj: Campaign | None = None) -> list[str]:
         if obj is not None and obj.status != Campaign.Status.DRAFT:

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 
-from contacts.models import Contact, ListMembership
+from contacts.admin import bulk_actions
+from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search_contacts
+from contacts.admin.paging import EstimatedCountPaginator
+from contacts.exporting import FORMATS, export_contacts
+from contacts.models import Contact, ListMembership, OptInRecord
 from contacts.phones import normalise_phone
 
 
@@ -40,27 +50,101 @@ class MembershipInline(admin.TabularInline):
     extra = 0
     autocomplete_fields = ["contact_list"]
     readonly_fields = ["added_at"]
+    verbose_name = "list"
+    verbose_name_plural = "Lists this contact is in"
+
+
+class OptInRecordInline(admin.TabularInline):
+    """The history of re-subscribing: who, when, why, and the opt-out it lifted. Never edited."""
+
+    model = OptInRecord
+    extra = 0
+    can_delete = False
+    fields = ["opted_in_at", "source", "by_label", "reason", "previous_opted_out_at", "previous_opt_out_reason"]
+    readonly_fields = fields
+    verbose_name_plural = "Opted back in"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # only the "Opt back in" action (with its reason) or a START reply add one
 
 
 @admin.register(Contact)
 class ContactAdmin(ImportExportModelAdmin):
     resource_classes = [ContactResource]
-    list_display = ["phone", "name", "opted_out_at", "created_at"]
-    list_filter = [("opted_out_at", admin.EmptyFieldListFilter), "lists"]
-    search_fields = ["phone", "name"]
-    readonly_fields = ["opted_out_at", "opt_out_reason", "created_at", "updated_at"]
-    inlines = [MembershipInline]
-    actions = ["opt_out", "opt_in"]
+    change_form_template = "admin/contacts/contact/change_form.html"
+    paginator = EstimatedCountPaginator
     show_full_result_count = False  # COUNT(*) over a million contacts on every page is slow
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice would be as slow
+    list_display = ["phone", "name", "subscription", "created_at"]
+    list_filter = [SubscriptionFilter, ContactListFilter]
+    search_fields = ["phone", "name"]  # shows the box; get_search_results does the searching
+    search_help_text = (
+        "A number finds phones starting with it (+44 7911, 447911, or a whole 07911 123456); "
+        "words find names containing them."
+    )
+    fieldsets = [
+        (None, {"fields": ["phone", "name", "extra_fields"]}),
+        ("Subscription", {"fields": ["subscription", "opt_out_reason"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = ["subscription", "opt_out_reason", "created_at", "updated_at"]
+    inlines = [MembershipInline, OptInRecordInline]
+    actions = ["add_to_list", "remove_from_list", "create_list", "opt_out", "opt_in"]
+
+    class Media:
+        css = {"all": ["contacts/contacts-admin.css"]}
+
+    def has_export_permission(self, request) -> bool:
+        return False  # our own streamed export (the buttons above the list) replaces django-import-export's
+
+    def get_urls(self) -> list:
+        export = path(
+            "export/<str:file_format>/",
+            self.admin_site.admin_view(self.export_view),
+            name="contacts_contact_export",
+        )
+        return [export, *super().get_urls()]
+
+    def export_view(self, request, file_format: str) -> StreamingHttpResponse:
+        """The contacts the changelist shows (same filters and search) as CSV or XLSX."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if file_format not in FORMATS:
+            raise Http404(f"format: {file_format!r} is not one of {', '.join(FORMATS)}.")
+        contacts = self.get_changelist_instance(request).get_queryset(request)
+        return export_contacts(contacts, file_format)
+
+    def get_search_results(self, request, queryset, search_term: str) -> tuple[QuerySet, bool]:
+        return search_contacts(queryset, search_term), False
+
+    @admin.display(description="Subscription", ordering="opted_out_at")
+    def subscription(self, contact: Contact) -> str:
+        if not contact.is_opted_out:
+            return format_html('<span class="contact-subscribed">{}</span>', "Subscribed")
+        when = timezone.localtime(contact.opted_out_at).strftime("%Y-%m-%d %H:%M %Z")
+        return format_html(
+            '<span class="contact-opted-out" title="{}">Opted out</span> {}', contact.opt_out_reason, when
+        )
+
+    @admin.action(description="Add to list…")
+    def add_to_list(self, request, queryset) -> TemplateResponse | None:
+        return bulk_actions.add_to_list(self, request, queryset)
+
+    @admin.action(description="Remove from list…")
+    def remove_from_list(self, request, queryset) -> TemplateResponse | None:
+        return bulk_actions.remove_from_list(self, request, queryset)
+
+    @admin.action(description="Create a list from the selection…")
+    def create_list(self, request, queryset) -> TemplateResponse | None:
+        return bulk_actions.create_list(self, request, queryset)
 
     @admin.action(description="Opt out (never message again)")
     def opt_out(self, request, queryset) -> None:
         changed = queryset.filter(opted_out_at__isnull=True).update(
             opted_out_at=timezone.now(), opt_out_reason=f"Opted out by {request.user.get_username()}"
         )
-        self.message_user(request, f"{changed} contact(s) opted out.", messages.SUCCESS)
+        self.message_user(request, f"{changed:,} contact(s) opted out.", messages.SUCCESS)
 
-    @admin.action(description="Opt back in")
-    def opt_in(self, request, queryset) -> None:
-        changed = queryset.filter(opted_out_at__isnull=False).update(opted_out_at=None, opt_out_reason="")
-        self.message_user(request, f"{changed} contact(s) opted back in.", messages.SUCCESS)
+    @admin.action(description="Opt back in… (asks why)")
+    def opt_in(self, request, queryset) -> TemplateResponse | None:
+        return bulk_actions.opt_back_in(self, request, queryset)

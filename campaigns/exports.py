@@ -1,0 +1,66 @@
+"""A campaign's per-recipient results as a spreadsheet (CSV or XLSX), streamed.
+
+One row per message: the number, the contact's name, where the message got to, the provider's id,
+the error if any, and when it was sent and delivered in the staff member's time zone (named in the
+header). Registered on the campaign admin by ``results_export_url``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.urls import URLPattern, path
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from contacts.exporting import CHUNK_SIZE, FORMATS, Column, response, zone_name
+
+RESULT_FIELDS = [
+    "to",
+    "contact__name",
+    "status",
+    "provider_message_id",
+    "error_code",
+    "error_message",
+    "sent_at",
+    "delivered_at",
+]
+
+
+def result_columns() -> list[Column]:
+    zone = zone_name()
+    return [
+        Column("phone", trusted=True),  # E.164, validated when the message was made
+        Column("name"),
+        Column("status", trusted=True),
+        Column("provider message id"),
+        Column("error code"),
+        Column("error"),
+        Column(f"sent at ({zone})"),
+        Column(f"delivered at ({zone})"),
+    ]
+
+
+def export_results(request, campaign: Campaign, file_format: str) -> StreamingHttpResponse:
+    """Every message of ``campaign``, oldest first, as a download."""
+    rows = campaign.messages.order_by("id").values_list(*RESULT_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+    filename = f"campaign-{campaign.pk}-results-{timezone.localdate():%Y-%m-%d}"
+    return response(rows, result_columns(), file_format, filename)
+
+
+def results_export_url(model_admin: admin.ModelAdmin) -> URLPattern:
+    """The URL of the export, for ``model_admin.get_urls()`` (staff only, through admin_view)."""
+
+    def view(request, object_id: str, file_format: str) -> StreamingHttpResponse:
+        campaign = model_admin.get_object(request, object_id)
+        if campaign is None:
+            raise Http404(f"campaign: no campaign with id {object_id!r}.")
+        if not model_admin.has_view_permission(request, campaign):
+            raise PermissionDenied
+        if file_format not in FORMATS:
+            raise Http404(f"format: {file_format!r} is not one of {', '.join(FORMATS)}.")
+        return export_results(request, campaign, file_format)
+
+    name = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}_export_results"
+    return path("<path:object_id>/results.<str:file_format>", model_admin.admin_site.admin_view(view), name=name)
