@@ -14,9 +14,9 @@ def insert_select(
 ) -> int:
     """INSERT INTO model's table one row per row of ``source``; returns the number of rows inserted.
 
-    ``columns`` maps a field of ``model`` (any name but ``ignore_conflicts``) to an expression over ``source`` (``F("pk")``) or a
-    constant. With ``ignore_conflicts`` rows that would break a unique constraint are skipped, and
-    the count says how many were really added.
+    ``columns`` maps a field of ``model`` (any name but ``ignore_conflicts``) to an expression over
+    ``source`` (``F("pk")``) or a constant. With ``ignore_conflicts`` rows that would break a unique
+    constraint are skipped, and the count says how many were really added.
     """
     connection = connections[source.db]
     aliases = {f"insert_col_{number}": name for number, name in enumerate(columns)}

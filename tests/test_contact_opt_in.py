@@ -60,7 +60,7 @@ def test_staff_opt_in_records_who_why_when_and_what_was_lifted(staff, sam, stopp
     assert (record.contact, record.source, record.by, record.by_label) == (stopped, "staff", sam, "sam")
     assert record.reason == "Asked at the counter on 3 May"
     assert (record.previous_opted_out_at, record.previous_opt_out_reason) == (opted_out_at, "Replied STOP")
-    assert "1 contact(s) opted back in" in [str(m) for m in staff.get(response.url).context["messages"]][0]
+    assert "1 contact(s) opted back in" in next(str(m) for m in staff.get(response.url).context["messages"])
     page = staff.get(f"{CHANGELIST}{stopped.pk}/change/").content.decode()
     assert "Asked at the counter on 3 May" in page  # the history shows on the contact
 
