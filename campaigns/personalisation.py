@@ -213,3 +213,15 @@ def contact_context(contact, variables: Mapping[str, object] | None = None, phon
     return recipient_context(
         phone=phone or contact.phone, name=contact.name, extra_fields=contact.extra_fields, variables=variables
     )
+
+
+def message_context(message) -> dict[str, object]:
+    """The values one OutboundMessage's text is rendered with: its contact's, then its own variables."""
+    return contact_context(message.contact, variables=message.variables, phone=message.to)
+
+
+def message_text(message) -> str:
+    """The text of one OutboundMessage as its recipient gets it (a campaign's text when it has none)."""
+    campaign = message.campaign
+    text = message.body or (campaign.message_text() if campaign is not None else "")
+    return render(text, message_context(message))

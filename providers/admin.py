@@ -137,7 +137,7 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "provider", "sender", "rate_limit", "is_active", "state", "created_at"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name", "sender", "channel_key"]
-    readonly_fields = ["channel_key", "credential_keys", "paused_at", "created_at"]
+    readonly_fields = ["channel_key", "credential_keys", "credentials_state", "paused_at", "created_at"]
     actions = ["check_credentials", "send_test_message", "resume_sending"]
     main_fields = [
         "name",
@@ -161,6 +161,9 @@ class ChannelAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj: Channel | None = None):
         fieldsets = [(None, {"fields": self.main_fields})]
+        if obj is not None and not self.has_change_permission(request, obj):
+            # View-only staff (the Marketing group) see whether credentials are set, never what or which.
+            return [*fieldsets, ("Credentials", {"fields": ["credentials_state"]})]
         for cls in provider_classes().values():
             if not cls.credential_fields or (obj is not None and obj.provider != cls.code):
                 continue
@@ -187,12 +190,18 @@ class ChannelAdmin(admin.ModelAdmin):
             return f"Paused: {channel.paused_reason}"
         return "Sending"
 
+    @admin.display(description="Credentials")
+    def credentials_state(self, channel: Channel) -> str:
+        if channel.credentials:
+            return "Set, not shown: administrators manage a channel's credentials."
+        return "None stored yet: an administrator has to add them before this channel can send."
+
     @admin.display(description="Stored credential keys")
     def credential_keys(self, channel: Channel) -> str:
         """Which keys are stored, never their values."""
         return ", ".join(sorted(channel.credentials or {})) or "none"
 
-    @admin.action(description="Check credentials with the provider")
+    @admin.action(description="Check credentials with the provider", permissions=["change"])
     def check_credentials(self, request, queryset) -> None:
         for channel in queryset:
             try:
@@ -206,7 +215,7 @@ class ChannelAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{channel.name}: {answer}", messages.SUCCESS)
 
-    @admin.action(description="Send a test message")
+    @admin.action(description="Send a test message", permissions=["change"])
     def send_test_message(self, request, queryset):
         """Ask for a number and a text on an intermediate page, then queue one message on the channel."""
         if queryset.count() != 1:
@@ -252,7 +261,7 @@ class ChannelAdmin(admin.ModelAdmin):
             )
         return True
 
-    @admin.action(description="Resume sending (after fixing what paused it)")
+    @admin.action(description="Resume sending (after fixing what paused it)", permissions=["change"])
     def resume_sending(self, request, queryset) -> None:
         paused = list(queryset.filter(paused_at__isnull=False))
         queryset.filter(pk__in=[c.pk for c in paused]).update(paused_at=None, paused_reason="")

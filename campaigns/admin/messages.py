@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.utils.text import Truncator
 
 from campaigns.forms import SendMessageForm
 from campaigns.models import OutboundMessage
+from campaigns.personalisation import message_text
 
 
 @admin.register(OutboundMessage)
@@ -11,14 +13,25 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     """The message log, and the place staff send or schedule a single message."""
 
     form = SendMessageForm
-    list_display = ["id", "to", "channel", "status", "send_at", "sent_at", "provider_message_id", "sender_label"]
+    list_display = [
+        "id",
+        "to",
+        "channel",
+        "status",
+        "text",
+        "send_at",
+        "sent_at",
+        "provider_message_id",
+        "sender_label",
+    ]
     list_filter = ["status", "channel", ("campaign", admin.EmptyFieldListFilter)]
     search_fields = ["to", "provider_message_id"]
-    list_select_related = ["channel"]
+    list_select_related = ["channel", "contact", "campaign__template"]
     raw_id_fields = ["campaign", "contact"]
     actions = ["cancel_messages"]
     show_full_result_count = False  # millions of rows: no COUNT(*) per page
     sent_fields = [
+        "recipient_text",
         "campaign",
         "contact",
         "status",
@@ -36,6 +49,21 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    @admin.display(description="Text")
+    def text(self, message: OutboundMessage) -> str:
+        return Truncator(message_text(message)).chars(60) or "-"
+
+    @admin.display(description="Text for this recipient")
+    def recipient_text(self, message: OutboundMessage) -> str:
+        """What the recipient gets (or got): placeholders filled from the contact and the message's values."""
+        text = message_text(message)
+        if not text:
+            return "-"
+        waiting = message.status in (OutboundMessage.Status.SCHEDULED, OutboundMessage.Status.QUEUED)
+        if waiting or text == message.body:
+            return text
+        return f"{text}\n\n(Filled in with the contact's current values; they may have changed since it was sent.)"
+
     def get_readonly_fields(self, request, obj: OutboundMessage | None = None) -> list[str]:
         if obj is None:
             return []
@@ -44,6 +72,12 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         return ["channel", "to", "body", "media_urls", "send_at", *self.sent_fields]
 
     def get_fields(self, request, obj: OutboundMessage | None = None) -> list[str]:
+        fields = self._fields(obj)
+        if obj is not None and not obj.is_editable and obj.campaign_id and not obj.body:
+            fields.remove("body")  # a campaign's message: "Text for this recipient" shows it instead
+        return fields
+
+    def _fields(self, obj: OutboundMessage | None) -> list[str]:
         if obj is None:
             return ["channel", "to", "body", "media_url", "send_at"]
         if obj.is_editable:
