@@ -40,7 +40,8 @@ def test_the_group_is_created_by_a_migration_with_campaign_work_but_no_administr
     perms = codenames(Group.objects.get(name="Marketing"))
     assert {"add_contact", "change_contactlist", "add_messagetemplate", "change_campaign", "view_bulkjob"} <= perms
     assert {"view_outboundmessage", "add_outboundmessage", "change_outboundmessage"} <= perms
-    assert "delete_outboundmessage" not in perms
+    assert "delete_outboundmessage" not in perms and "delete_optinrecord" not in perms
+    assert "view_optinrecord" in perms
     assert {p for p in perms if p.endswith("_channel")} == {"view_channel"}
     assert not {p for p in perms if p.endswith(("_apikey", "_user", "_group", "_permission"))}
 

@@ -17,6 +17,7 @@ PERMISSIONS = {
     ("contacts", "contact"): ALL,
     ("contacts", "contactlist"): ALL,
     ("contacts", "listmembership"): ALL,
+    ("contacts", "optinrecord"): ("view", "add"),  # re-subscribing is recorded, never undone silently
     ("campaigns", "messagetemplate"): ALL,
     ("campaigns", "campaign"): ALL,  # the admin refuses to delete a campaign that has messages
     ("campaigns", "bulkjob"): ("view", "change"),
@@ -48,7 +49,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("campaigns", "0004_campaign_audience_window_guard"),
-        ("contacts", "0001_initial"),
+        ("contacts", "0002_opt_in_records_and_search_indexes"),
         ("providers", "0003_channel_price_per_segment"),
     ]
 
