@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from contacts import jobs
 from contacts.models import Contact, ContactList, ListMembership
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +202,43 @@ def test_a_contacts_lists_are_managed_on_its_page(staff, make_list):
     }
     assert staff.post(url, form).status_code == 302
     assert list(ann.lists.all()) == [vip]
+
+
+def test_a_very_big_selection_is_added_by_a_worker(staff, worker, monkeypatch, django_capture_on_commit_callbacks):
+    """Above BACKGROUND_FROM the same INSERT ... SELECT runs in RQ, so no web request times out."""
+    monkeypatch.setattr(jobs, "BACKGROUND_FROM", 20)
+    make_contacts(25, prefix="+4479111", name="Ann")
+    make_contacts(5, prefix="+4479222", name="Bob")
+    visible = list(Contact.objects.filter(name__startswith="Ann").values_list("pk", flat=True)[:3])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = act(staff, "add_to_list", visible, select_across=True, query="?q=ann", new_list_name="Anns")
+    anns = ContactList.objects.get(name="Anns")
+    assert anns.contacts.count() == 0  # not yet: queued
+    assert "Adding 25 contacts to new list" in messages_of(staff.get(response.url))[0]
+    worker()
+    assert anns.contacts.count() == 25
+    assert not anns.contacts.filter(name__startswith="Bob").exists()
+
+
+def test_member_counts_follow_every_way_memberships_change(make_list):
+    """The database keeps ContactList.member_count: bulk add, re-add, remove, moves and cascades."""
+    contacts = make_contacts(10)
+    vip, other = make_list("VIP", contacts[:4]), make_list("Other", [])
+
+    def counts() -> tuple[int, int]:
+        return tuple(
+            ContactList.objects.filter(pk__in=[vip.pk, other.pk])
+            .order_by("name")
+            .values_list("member_count", flat=True)
+        )[::-1]
+
+    assert counts() == (4, 0)
+    vip.add_contacts(Contact.objects.all())  # 6 new, 4 skipped by ON CONFLICT
+    assert counts() == (10, 0)
+    vip.remove_contacts(Contact.objects.filter(pk__in=[c.pk for c in contacts[:3]]))
+    assert counts() == (7, 0)
+    ListMembership.objects.filter(contact=contacts[5]).update(contact_list=other)
+    assert counts() == (6, 1)
+    contacts[6].delete()  # the contact's memberships go with it
+    other.contacts.add(contacts[0])
+    assert counts() == (5, 2)

@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from contacts import jobs
 from contacts.admin.filters import describe_filters
 from contacts.admin.paging import count_or_estimate
 from contacts.models import Contact, ContactList, ListMembership, OptInRecord
@@ -131,22 +132,40 @@ def list_link(contact_list: ContactList) -> str:
     return format_html("<a href='{}'>{}</a>", url, contact_list.name)
 
 
+def add(contact_list: ContactList, queryset: QuerySet, created: bool) -> str:
+    """Add now and say how many; or, for a very big selection, hand it to a worker and say so."""
+    made = "new list " if created else "list "
+    size, is_estimate = count_or_estimate(queryset)
+    if size >= jobs.BACKGROUND_FROM:
+        jobs.add_in_background(contact_list, queryset)
+        about = "about " if is_estimate else ""
+        return format_html(
+            "Adding {}{} contacts to {}“{}” in the background: its count on the Contact lists page shows "
+            "them when it is done (a minute or two).",
+            about,
+            f"{size:,}",
+            made,
+            list_link(contact_list),
+        )
+    added, already = contact_list.add_contacts(queryset)
+    said = format_html("Added {} contact(s) to {}“{}”", f"{added:,}", made, list_link(contact_list))
+    return format_html("{}; {} were already in it.", said, f"{already:,}") if already else format_html("{}.", said)
+
+
 def add_to_list(model_admin, request, queryset: QuerySet) -> TemplateResponse | None:
     def perform(form: ExistingOrNewListForm) -> str:
         contact_list, created = form.chosen_list()
-        added, already = contact_list.add_contacts(queryset)
-        made = "new list " if created else "list "
-        return format_html(
-            "Added {} contact(s) to {}“{}”; {} were already in it.",
-            f"{added:,}",
-            made,
-            list_link(contact_list),
-            f"{already:,}",
-        )
+        return add(contact_list, queryset, created)
 
     form = bound(ExistingOrNewListForm, request, admin_site=model_admin.admin_site)
     return confirm_then(
-        model_admin, request, queryset, form, perform=perform, title="Add contacts to a list", button="Add to the list"
+        model_admin,
+        request,
+        queryset,
+        form,
+        perform=perform,
+        title="Add contacts to a list",
+        button="Add to the list",
     )
 
 
@@ -172,8 +191,7 @@ def create_list(model_admin, request, queryset: QuerySet) -> TemplateResponse | 
     def perform(form: NewListForm) -> str:
         data = form.cleaned_data
         contact_list = ContactList.objects.create(name=data["name"], description=data["description"])
-        added, _ = contact_list.add_contacts(queryset)
-        return format_html("Created the list “{}” with {} contact(s).", list_link(contact_list), f"{added:,}")
+        return add(contact_list, queryset, created=True)
 
     form = bound(NewListForm, request)
     return confirm_then(

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export import fields, resources
@@ -45,6 +47,22 @@ class ContactResource(resources.ModelResource):
             instance.extra_fields = {**(instance.extra_fields or {}), **extras}
 
 
+def local_time(moment) -> str:
+    """A time in the staff member's zone, with the zone named: 2026-05-01 17:30 BST."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+
+
+class ContactChangeList(ChangeList):
+    """Django's, with each row's link built from one reverse() rather than one per row."""
+
+    def url_for_result(self, result: Contact) -> str:
+        if not hasattr(self, "_change_url_prefix"):
+            self._change_url_prefix = reverse(
+                "admin:contacts_contact_changelist", current_app=self.model_admin.admin_site.name
+            )
+        return f"{self._change_url_prefix}{result.pk}/change/"
+
+
 class MembershipInline(admin.TabularInline):
     model = ListMembership
     extra = 0
@@ -60,12 +78,28 @@ class OptInRecordInline(admin.TabularInline):
     model = OptInRecord
     extra = 0
     can_delete = False
-    fields = ["opted_in_at", "source", "by_label", "reason", "previous_opted_out_at", "previous_opt_out_reason"]
+    fields = ["when", "source", "by_whom", "reason", "opted_out_before", "opt_out_reason_then"]
     readonly_fields = fields
     verbose_name_plural = "Opted back in"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # only the "Opt back in" action (with its reason) or a START reply add one
+
+    @admin.display(description="Opted back in at")
+    def when(self, record: OptInRecord) -> str:
+        return local_time(record.opted_in_at)
+
+    @admin.display(description="By")
+    def by_whom(self, record: OptInRecord) -> str:
+        return record.by_label or "the contact (reply)"
+
+    @admin.display(description="Opt-out reason then")
+    def opt_out_reason_then(self, record: OptInRecord) -> str:
+        return record.previous_opt_out_reason or "—"
+
+    @admin.display(description="Had opted out at")
+    def opted_out_before(self, record: OptInRecord) -> str:
+        return local_time(record.previous_opted_out_at)
 
 
 @admin.register(Contact)
@@ -75,7 +109,7 @@ class ContactAdmin(ImportExportModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # COUNT(*) over a million contacts on every page is slow
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice would be as slow
-    list_display = ["phone", "name", "subscription", "created_at"]
+    list_display = ["phone", "name", "subscription", "created"]
     list_filter = [SubscriptionFilter, ContactListFilter]
     search_fields = ["phone", "name"]  # shows the box; get_search_results does the searching
     search_help_text = (
@@ -85,9 +119,9 @@ class ContactAdmin(ImportExportModelAdmin):
     fieldsets = [
         (None, {"fields": ["phone", "name", "extra_fields"]}),
         ("Subscription", {"fields": ["subscription", "opt_out_reason"]}),
-        ("Record", {"fields": ["created_at", "updated_at"]}),
+        ("Record", {"fields": ["created", "updated"]}),
     ]
-    readonly_fields = ["subscription", "opt_out_reason", "created_at", "updated_at"]
+    readonly_fields = ["subscription", "opt_out_reason", "created", "updated"]
     inlines = [MembershipInline, OptInRecordInline]
     actions = ["add_to_list", "remove_from_list", "create_list", "opt_out", "opt_in"]
 
@@ -114,14 +148,39 @@ class ContactAdmin(ImportExportModelAdmin):
         contacts = self.get_changelist_instance(request).get_queryset(request)
         return export_contacts(contacts, file_format)
 
+    def get_changelist(self, request, **kwargs) -> type[ChangeList]:
+        return ContactChangeList
+
+    def action_checkbox(self, contact: Contact) -> str:
+        # Django renders a widget template for each row's box, a third of the page's time at 100
+        # rows; this is the same HTML, written directly.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="Select {}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            contact.pk,
+            contact,
+        )
+
     def get_search_results(self, request, queryset, search_term: str) -> tuple[QuerySet, bool]:
         return search_contacts(queryset, search_term), False
+
+    def get_inlines(self, request, obj: Contact | None) -> list:
+        # The opt-in history only where there is one (an empty table would puzzle).
+        return self.inlines if obj is not None and obj.opt_ins.exists() else [MembershipInline]
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, contact: Contact) -> str:
+        return local_time(contact.created_at)
+
+    @admin.display(description="Last changed")
+    def updated(self, contact: Contact) -> str:
+        return local_time(contact.updated_at)
 
     @admin.display(description="Subscription", ordering="opted_out_at")
     def subscription(self, contact: Contact) -> str:
         if not contact.is_opted_out:
             return format_html('<span class="contact-subscribed">{}</span>', "Subscribed")
-        when = timezone.localtime(contact.opted_out_at).strftime("%Y-%m-%d %H:%M %Z")
+        when = local_time(contact.opted_out_at)
         return format_html(
             '<span class="contact-opted-out" title="{}">Opted out</span> {}', contact.opt_out_reason, when
         )
