@@ -185,25 +185,25 @@ class ContactAdmin(ImportExportModelAdmin):
             '<span class="contact-opted-out" title="{}">Opted out</span> {}', contact.opt_out_reason, when
         )
 
-    @admin.action(description="Add to list…")
+    @admin.action(description="Add to list…", permissions=["change"])
     def add_to_list(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.add_to_list(self, request, queryset)
 
-    @admin.action(description="Remove from list…")
+    @admin.action(description="Remove from list…", permissions=["change"])
     def remove_from_list(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.remove_from_list(self, request, queryset)
 
-    @admin.action(description="Create a list from the selection…")
+    @admin.action(description="Create a list from the selection…", permissions=["change"])
     def create_list(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.create_list(self, request, queryset)
 
-    @admin.action(description="Opt out (never message again)")
+    @admin.action(description="Opt out (never message again)", permissions=["change"])
     def opt_out(self, request, queryset) -> None:
         changed = queryset.filter(opted_out_at__isnull=True).update(
             opted_out_at=timezone.now(), opt_out_reason=f"Opted out by {request.user.get_username()}"
         )
         self.message_user(request, f"{changed:,} contact(s) opted out.", messages.SUCCESS)
 
-    @admin.action(description="Opt back in… (asks why)")
+    @admin.action(description="Opt back in… (asks why)", permissions=["change"])
     def opt_in(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.opt_back_in(self, request, queryset)
