@@ -199,11 +199,11 @@ def test_credit_running_out_mid_batch_keeps_what_went_and_retries_the_rest(fake,
     assert results[2].error_code == "1004"
 
 
-def test_a_server_error_retries_everything_honouring_retry_after(fake, sendbulk_channel, monkeypatch):
+def test_a_server_error_leaves_everything_unknown(fake, sendbulk_channel, monkeypatch):
     busy = FakeResponse(503, {"message": "busy"}, {"Retry-After": "12"})
     monkeypatch.setattr(fake, "send_bulk", lambda request: busy)
     results = send(sendbulk_channel, messages(2))
-    assert {(r.outcome, r.error_code, r.retry_after) for r in results} == {(Outcome.RETRY, "http_503", 12.0)}
+    assert {(r.outcome, r.error_code) for r in results} == {(Outcome.UNKNOWN, "http_503")}
 
 
 def test_a_rate_limited_request_is_retried(fake, sendbulk_channel):

@@ -187,8 +187,8 @@ def test_bulk_mode_maps_each_refusal_and_a_whole_request_failure(fake_twilio, ma
     assert results[1].outcome == Outcome.ACCEPTED
     assert (results[2].outcome, results[2].error_code) == (Outcome.RETRY, "30001")
 
-    fake_twilio.behaviour = Behaviour(error_rate=1.0)
-    assert {r.outcome for r in provider_for(channel).send_batch(messages)} == {Outcome.RETRY}
+    fake_twilio.behaviour = Behaviour(error_rate=1.0)  # a 500: Twilio may have acted on it first
+    assert {r.outcome for r in provider_for(channel).send_batch(messages)} == {Outcome.UNKNOWN}
 
     wrong = make_twilio_channel(
         credentials={"account_sid": fake_twilio.account_sid, "auth_token": "wrong"}, options={"bulk_mode": True}
@@ -202,7 +202,9 @@ def test_bulk_recipients_the_answer_leaves_out_are_unknown(fake_twilio, make_twi
     """The 1:Many endpoint is a preview: whatever its answer does not account for is never resent blindly."""
     from providers.fakes.server import FakeResponse
 
-    monkeypatch.setattr(fake_twilio, "create_messages_in_bulk", lambda request: FakeResponse(200, {"odd": True}))
+    monkeypatch.setattr(
+        fake_twilio, "create_messages_in_bulk", lambda request: FakeResponse(200, {"message_receipts": []})
+    )
     channel = make_twilio_channel(options={"bulk_mode": True})
     results = provider_for(channel).send_batch([OutgoingMessage(id=1, to=ANN, text="a")])
     assert [(r.outcome, r.error_code) for r in results] == [(Outcome.UNKNOWN, "not_in_answer")]

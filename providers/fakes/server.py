@@ -56,6 +56,23 @@ class Behaviour:
     error_rate: float = 0.0  # share of requests answered with a 500
     rate_limit: float = 0.0  # messages per second before answering 429 (0 = no limit)
     callback_delay: float = 0.2  # seconds before status callbacks are sent
+    # How a bulk request is answered once it has been acted on (messages created, receipts on
+    # their way): "normal", "error" (HTTP bulk_error_status) or "garbage" (200, not JSON).
+    bulk_answer: str = "normal"
+    bulk_error_status: int = 500
+
+
+BULK_ANSWERS = ("normal", "error", "garbage")
+GARBAGE = b"<html><body>502 upstream sent an invalid response\x00\xff</body>"
+
+
+def bulk_answer(behaviour: Behaviour, answer: FakeResponse) -> FakeResponse:
+    """The answer to a bulk request that was acted on, as the behaviour wants it broken (or not)."""
+    if behaviour.bulk_answer == "error":
+        return FakeResponse(behaviour.bulk_error_status, {"message": "simulated error after acting on the request"})
+    if behaviour.bulk_answer == "garbage":
+        return FakeResponse(200, GARBAGE, {"Content-Type": "text/html"})
+    return answer
 
 
 class FakeProvider:
@@ -189,11 +206,20 @@ def command_line(description: str, port: int) -> argparse.ArgumentParser:
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
     parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second before 429 (0 = none)")
     parser.add_argument("--callback-delay", type=float, default=0.2, help="seconds before status callbacks")
+    parser.add_argument(
+        "--bulk-answer",
+        choices=BULK_ANSWERS,
+        default="normal",
+        help="after acting on a bulk request, answer normally, with an HTTP error, or with garbage",
+    )
+    parser.add_argument("--bulk-error-status", type=int, default=500, help="the HTTP status of --bulk-answer error")
     return parser
 
 
 def behaviour_from(args: argparse.Namespace) -> Behaviour:
-    return Behaviour(args.latency, args.error_rate, args.rate_limit, args.callback_delay)
+    return Behaviour(
+        args.latency, args.error_rate, args.rate_limit, args.callback_delay, args.bulk_answer, args.bulk_error_status
+    )
 
 
 def serve_until_stopped(fake: FakeProvider, args: argparse.Namespace, banner: str) -> None:

@@ -21,6 +21,7 @@ from providers.fakes.server import (
     FakeRequest,
     FakeResponse,
     behaviour_from,
+    bulk_answer,
     command_line,
     serve_until_stopped,
 )
@@ -95,7 +96,8 @@ class FakeSendbulk(FakeProvider):
             return problem
         if self.over_rate(len(smslist)):
             return FakeResponse(429, {"message": "Too many requests"}, {"Retry-After": "1"})
-        return FakeResponse(200, {"responses": [self._answer_item(item) for item in smslist]})
+        answer = FakeResponse(200, {"responses": [self._answer_item(item) for item in smslist]})
+        return bulk_answer(self.behaviour, answer)
 
     def get_dlr(self, request: FakeRequest) -> FakeResponse:
         body = _object_body(request)

@@ -208,10 +208,8 @@ class SendbulkProvider(Provider):
 
 def read_answer(messages: list[OutgoingMessage], response: requests.Response) -> list[SendResult] | None:
     """Every message's outcome from one sendbulk answer; None when it says "too many" (1012)."""
-    status = response.status_code
-    if status == 429 or status >= 500:
-        reason = f"The gateway answered HTTP {status}."
-        return same_for_all(messages, Outcome.RETRY, f"http_{status}", reason, http.retry_after_seconds(response))
+    if response.status_code == 429 or response.status_code >= 500:
+        return busy_or_broken(messages, response)
     body = http.json_object(response)
     items = body.get("responses")
     if isinstance(items, list):
@@ -224,6 +222,17 @@ def read_answer(messages: list[OutgoingMessage], response: requests.Response) ->
     if code is not None and code != SUCCESS:  # an unwrapped error: it applies to the whole request
         return [result_for_code(m.id, code, body) for m in messages]
     return unreadable_answer(messages, response)
+
+
+def busy_or_broken(messages: list[OutgoingMessage], response: requests.Response) -> list[SendResult]:
+    """429 is a refusal before acting: send again later. A 5xx may come after the gateway sent
+    some or all of the batch: unknown, never resent blindly."""
+    status = response.status_code
+    if status == 429:
+        reason = f"The gateway answered HTTP {status}."
+        return same_for_all(messages, Outcome.RETRY, f"http_{status}", reason, http.retry_after_seconds(response))
+    reason = f"The gateway answered HTTP {status}; the messages may have been sent."
+    return same_for_all(messages, Outcome.UNKNOWN, f"http_{status}", reason)
 
 
 def unreadable_answer(messages: list[OutgoingMessage], response: requests.Response) -> list[SendResult]:

@@ -31,6 +31,7 @@ from providers.fakes.server import (
     FakeResponse,
     Route,
     behaviour_from,
+    bulk_answer,
     command_line,
     serve_until_stopped,
 )
@@ -225,16 +226,14 @@ class FakeTwilio(FakeProvider):
                 receipts.append(self._create_one_of_bulk(payload, item))
             except TwilioError as error:
                 failures.append({"to": item.get("To"), "error_code": error.code, "error_message": error.message})
-        return FakeResponse(
-            200,
-            {
-                "total_message_count": len(items),
-                "success_count": len(receipts),
-                "error_count": len(failures),
-                "message_receipts": receipts,
-                "failed_message_receipts": failures,
-            },
-        )
+        answer = {
+            "total_message_count": len(items),
+            "success_count": len(receipts),
+            "error_count": len(failures),
+            "message_receipts": receipts,
+            "failed_message_receipts": failures,
+        }
+        return bulk_answer(self.behaviour, FakeResponse(200, answer))
 
     def _create_one_of_bulk(self, payload: dict, item: dict) -> dict[str, str]:
         to = str(item.get("To") or "")

@@ -201,9 +201,22 @@ class TwilioProvider(Provider):
         response = self._post(group[0].id, url, json=self.bulk_payload(group))
         if isinstance(response, SendResult):  # nothing or everything may have gone: same for all
             return [replace(response, message_id=m.id) for m in group]
+        if response.status_code >= 500:
+            # A 5xx may come after Twilio acted on some or all of the recipients: never resend blindly.
+            reason = f"Twilio answered HTTP {response.status_code} to the bulk request; it may have sent some or all."
+            return [
+                SendResult(m.id, Outcome.UNKNOWN, error_code=f"http_{response.status_code}", error_message=reason)
+                for m in group
+            ]
         if not 200 <= response.status_code < 300:
             return [classify(m.id, response) for m in group]
-        return self._bulk_results(group, http.json_object(response))
+        body = http.json_object(response)
+        if not any(isinstance(body.get(key), list) for key in ("message_receipts", "failed_message_receipts")):
+            reason = "Twilio's answer to the bulk request could not be read; it may have sent some or all."
+            return [
+                SendResult(m.id, Outcome.UNKNOWN, error_code="unreadable_answer", error_message=reason) for m in group
+            ]
+        return self._bulk_results(group, body)
 
     def _bulk_results(self, group: list[OutgoingMessage], body: dict) -> list[SendResult]:
         waiting: dict[str, deque[int]] = defaultdict(deque)
