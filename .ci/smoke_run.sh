@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run` on a fresh data folder: the admin login answers, a message sent through the sandbox
-# is recorded as sent, and SIGTERM stops every process it started.
+# is recorded as sent and then delivered, and SIGTERM stops every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 var=$(mktemp -d)
@@ -22,14 +22,15 @@ from campaigns.models import OutboundMessage
 from providers.models import Channel
 OutboundMessage.send_one(channel=Channel.objects.get(name='Demo sandbox'), to='+447911123456', text='smoke')
 " </dev/null
+# The sandbox records it sent, then reports it delivered a moment later (its simulated receipt).
 for _ in $(seq 1 30); do
-  sent=$(.venv/bin/python manage.py shell -v 0 -c "
+  delivered=$(.venv/bin/python manage.py shell -v 0 -c "
 from campaigns.models import OutboundMessage
-print(OutboundMessage.objects.filter(status='sent').count())" </dev/null)
-  [ "$sent" = "1" ] && break
+print(OutboundMessage.objects.filter(status='delivered', sent_at__isnull=False).count())" </dev/null)
+  [ "$delivered" = "1" ] && break
   sleep 1
 done
-[ "$sent" = "1" ] || { echo "the message was not sent"; cat "$log"; exit 1; }
+[ "$delivered" = "1" ] || { echo "the message was not sent and delivered"; cat "$log"; exit 1; }
 pid=$(pgrep -f "messaging_site.services run" | head -1)
 kill -TERM "$pid"
 for _ in $(seq 1 30); do
@@ -39,4 +40,4 @@ done
 if pgrep -f "runserver 127.0.0.1:$PORT" >/dev/null || pgrep -f "unixsocket:$var" >/dev/null; then
   echo "make run left processes behind"; exit 1
 fi
-echo "make run smoke test: login page served, sandbox message sent, clean stop"
+echo "make run smoke test: login page served, sandbox message sent and delivered, clean stop"

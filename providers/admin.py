@@ -1,4 +1,7 @@
-"""Channels in the admin: write-only credentials, a credentials check and a test message.
+"""Channels in the admin: write-only credentials and a credentials check.
+
+The campaigns app extends this screen with what needs messages (campaigns/admin/channel_actions.py:
+the test message); resuming a channel tells the layers above through providers.signals.
 
 Credentials are never rendered back: not as the form's initial data, not after a failed save, not
 in the history (Django logs the labels of changed fields, never their values). Staff type each
@@ -12,18 +15,13 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
-from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html
 
-from campaigns.models import Campaign
-from contacts.phones import normalise_phone
 from providers.base import ChannelError
 from providers.http import TransportError
 from providers.models import Channel
 from providers.registry import provider_classes, provider_for
+from providers.signals import channels_resumed
 
 CREDENTIAL_PREFIX = "credential__"
 RETYPE_CREDENTIALS = "Credentials are never shown back: type them again before saving."
@@ -121,16 +119,6 @@ class ChannelForm(forms.ModelForm):
         return channel
 
 
-class TestMessageForm(forms.Form):
-    to = forms.CharField(label="To", max_length=32, help_text="A phone number, e.g. +447911123456.")
-    text = forms.CharField(
-        label="Text", max_length=1600, widget=forms.Textarea(attrs={"rows": 3}), initial="Test message"
-    )
-
-    def clean_to(self) -> str:
-        return normalise_phone(self.cleaned_data["to"], field="To")
-
-
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
@@ -138,7 +126,7 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ["provider", "is_active"]
     search_fields = ["name", "sender", "channel_key"]
     readonly_fields = ["channel_key", "credential_keys", "credentials_state", "paused_at", "created_at"]
-    actions = ["check_credentials", "send_test_message", "resume_sending"]
+    actions = ["check_credentials", "resume_sending"]
     main_fields = [
         "name",
         "provider",
@@ -215,60 +203,13 @@ class ChannelAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{channel.name}: {answer}", messages.SUCCESS)
 
-    @admin.action(description="Send a test message", permissions=["change"])
-    def send_test_message(self, request, queryset):
-        """Ask for a number and a text on an intermediate page, then queue one message on the channel."""
-        if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one channel to send a test message on.", messages.ERROR)
-            return None
-        channel = queryset.get()
-        form = TestMessageForm(request.POST if "send" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            sent = self._send_test(request, channel, form)
-            if sent:
-                return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Send a test message on {channel.name}",
-            "opts": self.model._meta,
-            "channel": channel,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/providers/channel/send_test_message.html", context)
-
-    def _send_test(self, request, channel: Channel, form: TestMessageForm) -> bool:
-        from campaigns.models import OutboundMessage
-
-        try:
-            message = OutboundMessage.send_one(
-                channel=channel, to=form.cleaned_data["to"], text=form.cleaned_data["text"], user=request.user
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-            return False
-        link = reverse("admin:campaigns_outboundmessage_change", args=[message.pk])
-        self.message_user(
-            request,
-            format_html(
-                'Test message <a href="{}">#{}</a> to {} is queued on {}.', link, message.pk, message.to, channel
-            ),
-            messages.SUCCESS,
-        )
-        if channel.paused_at:
-            self.message_user(
-                request, f"{channel.name} is paused ({channel.paused_reason}): it goes once resumed.", messages.WARNING
-            )
-        return True
-
     @admin.action(description="Resume sending (after fixing what paused it)", permissions=["change"])
     def resume_sending(self, request, queryset) -> None:
         paused = list(queryset.filter(paused_at__isnull=False))
         queryset.filter(pk__in=[c.pk for c in paused]).update(paused_at=None, paused_reason="")
-        campaigns = sum(Campaign.resume_for_channel(channel) for channel in paused)
-        self.message_user(
-            request, f"Resumed {len(paused)} channel(s) and {campaigns} campaign(s) they had paused.", messages.SUCCESS
-        )
+        answers = channels_resumed.send(sender=Channel, channels=paused)
+        also = "".join(f" and {phrase}" for _, phrase in answers if phrase)
+        self.message_user(request, f"Resumed {len(paused)} channel(s){also}.", messages.SUCCESS)
 
     def save_model(self, request, obj: Channel, form, change: bool) -> None:
         if not change and obj.rate_limit == Channel._meta.get_field("rate_limit").default:

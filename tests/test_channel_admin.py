@@ -157,7 +157,7 @@ def shown_messages(response) -> list[str]:
 def test_checking_a_sandbox_channel_says_it_needs_no_credentials(staff, channel):
     response = run_action(staff, "check_credentials", [channel])
     assert shown_messages(response) == [
-        "Sandbox: The sandbox needs no credentials: it accepts every message and sends nothing."
+        "Sandbox: The sandbox needs no credentials: it accepts every message, sends nothing and reports it delivered."
     ]
 
 

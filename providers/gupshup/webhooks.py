@@ -2,13 +2,14 @@
 
 Gupshup posts every event of an app to the one callback URL set in its dashboard, so each channel
 has its own: /webhooks/gswa/<webhook_token>/events. Gupshup does not sign its callbacks; the
-unguessable token in the URL is what keeps others out. Events arrive out of order and more than
-once: record_receipt only ever moves a message forward, so replays change nothing.
+unguessable token in the URL is what keeps others out, so bodies are read as hostile
+(providers.webhook_input: size, nesting, NUL and lone surrogates refused with a JSON 400 naming the
+field). Events arrive out of order and more than once: the receipt book only ever moves a message
+forward, so replays change nothing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.core.exceptions import ValidationError
@@ -16,13 +17,14 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from campaigns.models import OutboundMessage
 from contacts.phones import normalise_phone
+from providers.events import DeliveryState, InboundEvent, ReceiptEvent, apply_receipt
+from providers.inbound import apply_inbound
 from providers.models import Channel
-from providers.receipts import record_inbound, record_receipt
+from providers.webhook_input import BadInput, json_body, provider_id, refuses_hostile_input
 
 log = logging.getLogger(__name__)
-Status = OutboundMessage.Status
+Status = DeliveryState
 
 # Gupshup's event types (v2 payload.type, v3 statuses[].status) as our message states.
 EVENT_STATUS = {
@@ -40,6 +42,7 @@ class Malformed(ValueError):
 
 @csrf_exempt
 @require_POST
+@refuses_hostile_input
 def events(request: HttpRequest, token: str) -> JsonResponse:
     channel = Channel.objects.filter(webhook_token=token, provider="gswa").only("pk").first()
     if channel is None:
@@ -48,11 +51,13 @@ def events(request: HttpRequest, token: str) -> JsonResponse:
         # Gupshup checks a new callback URL with an empty request and wants a 2xx (unconfirmed).
         return JsonResponse({"status": "ok"})
     try:
-        body = json.loads(request.body)
-        handled = handle_callback(channel.pk, body)
-    except (ValueError, Malformed) as error:
+        handled = handle_callback(channel.pk, json_body(request))
+    except BadInput as error:
+        log.warning("refused Gupshup callback on channel %s: %s", channel.pk, error)
+        raise
+    except Malformed as error:
         log.warning("malformed Gupshup callback on channel %s: %s", channel.pk, error)
-        return JsonResponse({"error": f"body: not a Gupshup callback ({error})."}, status=400)
+        return JsonResponse({"error": f"body: not a Gupshup callback ({error}).", "field": "body"}, status=400)
     return JsonResponse({"status": "ok", "handled": handled})
 
 
@@ -67,7 +72,7 @@ def handle_callback(channel_id: int, body: object) -> int:
     if kind == "message-event":
         return int(_message_event(channel_id, payload))
     if kind == "message":
-        return int(_inbound(_v2_sender(payload), _v2_text(payload)))
+        return int(_inbound(channel_id, _v2_sender(payload), _v2_text(payload)))
     log.info("Gupshup callback of type %r on channel %s ignored", kind, channel_id)
     return 0
 
@@ -75,7 +80,7 @@ def handle_callback(channel_id: int, body: object) -> int:
 def _message_event(channel_id: int, payload: dict) -> bool:
     # The first event ("enqueued") carries Gupshup's id as "id"; later ones carry WhatsApp's id
     # there and Gupshup's as "gsId". We stored Gupshup's id when we sent.
-    gupshup_id = str(payload.get("gsId") or payload.get("id") or "")
+    gupshup_id = provider_id(payload.get("gsId"), "payload.gsId") or provider_id(payload.get("id"), "payload.id")
     details = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
     return _receipt(channel_id, gupshup_id, str(payload.get("type") or ""), details.get("code"), details.get("reason"))
 
@@ -91,12 +96,14 @@ def _handle_v3(channel_id: int, body: dict) -> int:
             for item in _list(value.get("messages"), "messages"):
                 message = _object(item, "messages[]")
                 text = _object(message.get("text"), "text").get("body", "")
-                changed += _inbound(str(message.get("from") or ""), str(text))
+                changed += _inbound(channel_id, str(message.get("from") or ""), str(text))
     return changed
 
 
 def _v3_status(channel_id: int, status: dict) -> bool:
-    gupshup_id = str(status.get("gs_id") or status.get("gsId") or "")
+    gupshup_id = provider_id(status.get("gs_id"), "statuses[].gs_id") or provider_id(
+        status.get("gsId"), "statuses[].gsId"
+    )
     errors = status.get("errors") if isinstance(status.get("errors"), list) else []
     error = errors[0] if errors and isinstance(errors[0], dict) else {}
     reason = error.get("title") or error.get("message")
@@ -108,23 +115,25 @@ def _receipt(channel_id: int, gupshup_id: str, event: str, code: object, reason:
     if status is None or not gupshup_id:
         log.info("Gupshup event %r for %r on channel %s ignored", event, gupshup_id, channel_id)
         return False
-    return record_receipt(
-        channel_id=channel_id,
-        provider_message_id=gupshup_id,
-        status=status,
-        error_code=str(code or ""),
-        error_message=str(reason or ""),
+    return apply_receipt(
+        ReceiptEvent(
+            channel_id=channel_id,
+            provider_message_id=gupshup_id,
+            state=status,
+            error_code=str(code or ""),
+            error_message=str(reason or ""),
+        )
     )
 
 
-def _inbound(sender: str, text: str) -> bool:
+def _inbound(channel_id: int, sender: str, text: str) -> bool:
     """A reply from a WhatsApp user: STOP/START words change their opt-out state."""
     try:
         phone = normalise_phone(sender, field="sender")
     except ValidationError as error:
         log.warning("Gupshup inbound message from an unreadable number ignored: %s", error.messages[0])
         return False
-    return bool(record_inbound(phone, text))
+    return bool(apply_inbound(InboundEvent(channel_id, phone, text)))
 
 
 def _v2_sender(payload: dict) -> str:

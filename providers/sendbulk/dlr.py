@@ -16,14 +16,12 @@ from functools import cache
 
 from django.utils import timezone
 
-from campaigns.models import OutboundMessage
 from providers.base import ChannelError
+from providers.events import AwaitingReceipt, DeliveryState, ReceiptEvent, apply_receipt, receipt_book
 from providers.models import Channel
-from providers.receipts import record_receipt
 from providers.sendbulk.provider import DeliveryReport, SendbulkProvider
 
 log = logging.getLogger(__name__)
-Status = OutboundMessage.Status
 
 PER_RUN = 500  # getdlr requests per run, across all sendbulk channels
 MIN_AGE = timedelta(seconds=30)  # networks rarely report sooner: do not ask right away
@@ -39,34 +37,25 @@ def _pool(pid: int) -> ThreadPoolExecutor:
 def poll_delivery_reports(limit: int = PER_RUN) -> dict[str, int]:
     """Ask the gateways about messages still in ``sent``; record what has become of them."""
     counts = {"asked": 0, "delivered": 0, "undelivered": 0, "waiting": 0}
-    due = list(_due_messages(limit))
-    by_channel: dict[int, list[OutboundMessage]] = {}
-    for message in due:
-        by_channel.setdefault(message.channel_id, []).append(message)
-    for messages in by_channel.values():
-        _poll_channel(messages[0].channel, messages, counts)
-    return counts
-
-
-def _due_messages(limit: int):
-    now = timezone.now()
-    channels = [
-        channel.pk
+    channels = {
+        channel.pk: channel
         for channel in Channel.objects.filter(provider=SendbulkProvider.code, is_active=True)
         # A deployment that pushes reports to our webhook can be spared the polling.
         if (channel.options or {}).get("poll_delivery_reports", True)
-    ]
-    return (
-        OutboundMessage.objects.filter(
-            channel_id__in=channels, status=Status.SENT, sent_at__lte=now - MIN_AGE, sent_at__gte=now - MAX_AGE
-        )
-        .exclude(provider_message_id="")
-        .select_related("channel")
-        .order_by("updated_at")[:limit]
-    )
+    }
+    if not channels:
+        return counts
+    now = timezone.now()
+    due = receipt_book().awaiting(list(channels), now - MAX_AGE, now - MIN_AGE, limit)
+    by_channel: dict[int, list[AwaitingReceipt]] = {}
+    for message in due:
+        by_channel.setdefault(message.channel_id, []).append(message)
+    for channel_id, messages in by_channel.items():
+        _poll_channel(channels[channel_id], messages, counts)
+    return counts
 
 
-def _poll_channel(channel: Channel, messages: list[OutboundMessage], counts: dict[str, int]) -> None:
+def _poll_channel(channel: Channel, messages: list[AwaitingReceipt], counts: dict[str, int]) -> None:
     provider = SendbulkProvider(channel)
     ids = [m.provider_message_id for m in messages]
     try:
@@ -78,20 +67,22 @@ def _poll_channel(channel: Channel, messages: list[OutboundMessage], counts: dic
     waiting = []
     for message, report in zip(messages, reports, strict=True):
         if report.status is None:
-            waiting.append(message.pk)
+            waiting.append(message.message_id)
             continue
         _record(channel, message, report)
         counts[report.status] += 1
     counts["waiting"] += len(waiting)
     # Touch the ones still waiting so the next run asks about others first.
-    OutboundMessage.objects.filter(pk__in=waiting, status=Status.SENT).update(updated_at=timezone.now())
+    receipt_book().still_waiting(waiting)
 
 
-def _record(channel: Channel, message: OutboundMessage, report: DeliveryReport) -> None:
-    record_receipt(
-        channel_id=channel.pk,
-        provider_message_id=message.provider_message_id,
-        status=report.status or Status.SENT,
-        error_code=report.code if report.status == Status.UNDELIVERED else "",
-        error_message=report.description,
+def _record(channel: Channel, message: AwaitingReceipt, report: DeliveryReport) -> None:
+    apply_receipt(
+        ReceiptEvent(
+            channel_id=channel.pk,
+            provider_message_id=message.provider_message_id,
+            state=report.status or DeliveryState.SENT,
+            error_code=report.code if report.status == DeliveryState.UNDELIVERED else "",
+            error_message=report.description,
+        )
     )

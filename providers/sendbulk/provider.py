@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import requests
 
-from campaigns.models import OutboundMessage
 from providers import http
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
+from providers.events import DeliveryState
 
 log = logging.getLogger(__name__)
-Status = OutboundMessage.Status
+Status = DeliveryState
 
 SUCCESS = "200"
 TOO_MANY = "1012"  # too many messages in smslist: split the request and try again
@@ -59,7 +59,7 @@ FAILURE_WORDS = ("impossible", "fail", "reject", "expired", "blacklist", "absent
 class DeliveryReport:
     """One getdlr answer: the state to record (None = nothing final yet) and the gateway's words."""
 
-    status: str | None
+    status: DeliveryState | None
     description: str = ""
     code: str = ""  # the gateway's delivery-status, kept as the error code of an undelivered message
 
@@ -309,7 +309,7 @@ def describe(code: str, body: dict) -> str:
     )
 
 
-def delivery_status(description: str) -> str | None:
+def delivery_status(description: str) -> DeliveryState | None:
     """Our message state for a delivery description; None while it is not final or not understood."""
     word = description.replace(" ", "").replace("_", "").lower()
     if not word or word in STILL_GOING:

@@ -2,7 +2,8 @@
 
 Each channel has its own unguessable URLs (Channel.webhook_url), and every request must carry a
 valid X-Twilio-Signature made with that channel's auth token: anything else gets 403 and changes
-nothing. Callbacks come more than once and out of order; providers.receipts only moves forward.
+nothing. A signed form with a NUL or an unreadable field gets a JSON 400 naming it. Callbacks come
+more than once and out of order; the receipt book (campaigns.receipts) only moves forward.
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from campaigns.models import OutboundMessage
 from contacts.models import Contact
 from contacts.phones import normalise_phone
+from providers.events import DeliveryState, InboundEvent, ReceiptEvent, apply_receipt
+from providers.inbound import apply_inbound
 from providers.models import Channel
-from providers.receipts import record_inbound, record_receipt
 from providers.twilio.signature import is_valid_signature
+from providers.webhook_input import BadInput, form_fields, our_message_id, provider_id, refuses_hostile_input
 
 log = logging.getLogger(__name__)
-Status = OutboundMessage.Status
+Status = DeliveryState
 
 TWILIO_PROVIDERS = ("twlo", "twlowa")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -64,15 +66,17 @@ def twilio_webhook(kind: str) -> Callable[[View], Callable[..., HttpResponse]]:
     def decorate(view: View) -> Callable[..., HttpResponse]:
         @csrf_exempt
         @require_POST
+        @refuses_hostile_input
         @wraps(view)
         def wrapped(request: HttpRequest, token: str) -> HttpResponse:
             channel = Channel.objects.filter(webhook_token=token, provider__in=TWILIO_PROVIDERS).first()
             # The path must be this channel's own (/webhooks/twlowa/... for a WhatsApp channel).
             if channel is None or not urlsplit(channel.webhook_url(kind)).path.endswith(request.path_info):
-                raise Http404("No such webhook.")
+                return JsonResponse({"error": "No Twilio channel has this webhook address."}, status=404)
             if not signature_is_valid(request, channel):
                 log.warning("Twilio %s webhook for channel %s: missing or wrong signature", kind, channel.pk)
-                return HttpResponseForbidden("Invalid X-Twilio-Signature.")
+                return BadInput("X-Twilio-Signature", "missing or wrong.", status=403).response()
+            form_fields(request)  # signed, but still text we must be able to store
             return view(request, channel)
 
         return wrapped
@@ -97,25 +101,29 @@ def signature_is_valid(request: HttpRequest, channel: Channel) -> bool:
 def status_callback(request: HttpRequest, channel: Channel) -> HttpResponse:
     """A message's new status. Always 200 once signed: Twilio cannot fix what we do not know."""
     form = request.POST
-    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    sid_field = "MessageSid" if form.get("MessageSid") else "SmsSid"
+    sid = provider_id(form.get(sid_field), sid_field)
     twilio_status = form.get("MessageStatus") or form.get("SmsStatus") or ""
     status = STATUSES.get(twilio_status)
     if status is None:
         if twilio_status not in IN_FLIGHT:
             log.info("Twilio status %r for %s on channel %s ignored", twilio_status, sid, channel.pk)
         return HttpResponse()
-    message_id = _our_message_id(request, channel, sid, form.get("To", ""))
+    message_id = our_message_id(request.GET.get("m", ""), "m")
     if not sid and message_id is None:
         log.warning("Twilio status callback without MessageSid on channel %s ignored", channel.pk)
         return HttpResponse()
     error_code, error_message = _error(twilio_status, form.get("ErrorCode", ""))
-    record_receipt(
-        channel_id=channel.pk,
-        provider_message_id=sid,
-        status=status,
-        error_code=error_code,
-        error_message=error_message,
-        message_id=message_id,
+    apply_receipt(
+        ReceiptEvent(
+            channel_id=channel.pk,
+            provider_message_id=sid,
+            state=status,
+            error_code=error_code,
+            error_message=error_message,
+            message_id=message_id,
+            recipient=form.get("To", "").removeprefix("whatsapp:"),
+        )
     )
     if error_code == "21610":
         _opt_out(form.get("To", ""), "Twilio reported the recipient unsubscribed (21610).")
@@ -131,27 +139,9 @@ def inbound_message(request: HttpRequest, channel: Channel) -> HttpResponse:
     except ValidationError as error:
         log.info("Twilio inbound message on channel %s ignored: %s", channel.pk, error.messages[0])
     else:
-        result = record_inbound(phone, form.get("Body", ""), form.get("OptOutType", ""))
-        if result:
-            log.info("inbound message on channel %s: %s %s", channel.pk, phone, result.replace("_", " "))
+        apply_inbound(InboundEvent(channel.pk, phone, form.get("Body", ""), form.get("OptOutType", "")))
     # Empty TwiML: no automatic reply (Twilio's Advanced Opt-Out answers STOP itself).
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
-
-
-def _our_message_id(request: HttpRequest, channel: Channel, sid: str, to: str) -> int | None:
-    """Our message id: from ?m= (single sends), or for a bulk send whose SID is not saved yet,
-    the one message still being sent to that number on this channel."""
-    raw = request.GET.get("m", "")
-    if raw.isdigit():
-        return int(raw)
-    if not sid or OutboundMessage.objects.filter(channel=channel, provider_message_id=sid).exists():
-        return None
-    in_flight = list(
-        OutboundMessage.objects.filter(
-            channel=channel, to=to.removeprefix("whatsapp:"), status=Status.SENDING, provider_message_id=""
-        ).values_list("pk", flat=True)[:2]
-    )
-    return in_flight[0] if len(in_flight) == 1 else None
 
 
 def _error(twilio_status: str, code: str) -> tuple[str, str]:

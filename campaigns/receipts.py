@@ -1,0 +1,104 @@
+"""Delivery receipts applied to our messages: the campaigns side of providers.events.
+
+Provider webhooks and pollers (in providers/) read receipts into ReceiptEvents; this module is the
+receipt book they hand them to, registered in CampaignsConfig.ready. Receipts can arrive twice
+and out of order, so a message only ever moves forward: a delivered message never goes back to sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import OutboundMessage
+from providers.events import AwaitingReceipt, DeliveryState, ReceiptEvent
+
+log = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+# How far along each state is. A receipt may only move a message to a higher rank.
+RANK = {
+    Status.SCHEDULED: 0,
+    Status.QUEUED: 1,
+    Status.SENDING: 2,
+    Status.UNKNOWN: 3,
+    Status.SENT: 4,
+    Status.FAILED: 5,
+    Status.UNDELIVERED: 5,
+    Status.DELIVERED: 6,
+    Status.READ: 7,
+}
+FINAL_FAILURES = {Status.FAILED, Status.UNDELIVERED}
+assert {state.value for state in DeliveryState} <= set(RANK), "every receipt state must be a message state"
+
+
+class CampaignReceiptBook:
+    """providers.events.ReceiptBook over OutboundMessage."""
+
+    def apply(self, event: ReceiptEvent) -> bool:
+        return apply_receipt(event)
+
+    def awaiting(
+        self, channel_ids: list[int], sent_after: datetime, sent_before: datetime, limit: int
+    ) -> list[AwaitingReceipt]:
+        rows = (
+            OutboundMessage.objects.filter(
+                channel_id__in=channel_ids, status=Status.SENT, sent_at__lte=sent_before, sent_at__gte=sent_after
+            )
+            .exclude(provider_message_id="")
+            .order_by("updated_at")
+            .values_list("pk", "channel_id", "provider_message_id")[:limit]
+        )
+        return [AwaitingReceipt(pk, channel_id, provider_id) for pk, channel_id, provider_id in rows]
+
+    def still_waiting(self, message_ids: list[int]) -> None:
+        OutboundMessage.objects.filter(pk__in=message_ids, status=Status.SENT).update(updated_at=timezone.now())
+
+
+def apply_receipt(event: ReceiptEvent) -> bool:
+    """Move the message forward to the event's state; False if unknown, already there, or further on."""
+    status = Status(event.state.value)
+    lookup = _lookup(event)
+    # Only a message a provider has taken (or is being handed) can get a receipt.
+    lower = [s for s, rank in RANK.items() if RANK[Status.SENDING] <= rank < RANK[status]]
+    now = timezone.now()
+    changes: dict[str, object] = {"status": status, "updated_at": now, "claim_token": None}
+    if event.provider_message_id:
+        changes["provider_message_id"] = event.provider_message_id
+    if status in (Status.DELIVERED, Status.READ):
+        changes["delivered_at"] = min(event.at or now, now)
+    if status in FINAL_FAILURES:
+        changes.update(error_code=event.error_code[:32], error_message=event.error_message)
+    changed = OutboundMessage.objects.filter(lookup, status__in=lower).update(**changes)
+    if not changed and not OutboundMessage.objects.filter(lookup).exists():
+        log.warning("receipt for unknown message %r on channel %s ignored", event.provider_message_id, event.channel_id)
+    return bool(changed)
+
+
+def _lookup(event: ReceiptEvent) -> Q:
+    """Our id when the provider echoed it; else the provider's id; else, for a bulk send whose
+    provider id is not saved yet, the one message still being sent to that number."""
+    if event.message_id is not None:
+        return Q(pk=event.message_id, channel_id=event.channel_id)
+    if not event.provider_message_id:
+        return Q(pk__in=[])  # an empty id must never match the messages whose id is not saved yet
+    by_provider_id = Q(channel_id=event.channel_id, provider_message_id=event.provider_message_id)
+    if not event.recipient or OutboundMessage.objects.filter(by_provider_id).exists():
+        return by_provider_id
+    in_flight = list(
+        OutboundMessage.objects.filter(
+            channel_id=event.channel_id, to=event.recipient, status=Status.SENDING, provider_message_id=""
+        ).values_list("pk", flat=True)[:2]
+    )
+    return Q(pk=in_flight[0], channel_id=event.channel_id) if len(in_flight) == 1 else by_provider_id
+
+
+def resume_campaigns_with_channels(sender, channels, **kwargs) -> str:
+    """providers.signals.channels_resumed: the campaigns a channel's pause had paused go on too."""
+    from campaigns.models import Campaign
+
+    resumed = sum(Campaign.resume_for_channel(channel) for channel in channels)
+    return f"{resumed} campaign(s) they had paused"
