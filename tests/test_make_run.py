@@ -7,6 +7,7 @@ with a fresh data folder and none of the settings a developer may have exported.
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import shutil
@@ -37,11 +38,13 @@ NOT_A_NEW_USERS = (
 pytestmark = pytest.mark.slow
 
 
-def free_port_block(size: int, start: int = 9150, stop: int = 65000) -> int:
-    """The first port of ``size`` consecutive free loopback ports."""
-    for first in range(start, stop, size):
+def free_port_block(size: int) -> int:
+    """The first of ``size`` consecutive free loopback ports, from a random start: several suites
+    may run at once on one machine, and the ports below 20000 are the developers' own."""
+    for _ in range(200):
+        first = random.randrange(20_000, 32_000 - size)
+        sockets = []
         try:
-            sockets = []
             for port in range(first, first + size):
                 sock = socket.socket()
                 sockets.append(sock)
@@ -68,10 +71,15 @@ def readme_manage_commands() -> list[str]:
     return sorted(set(re.findall(r"`(python manage\.py [^`]+)`", quick_start)))
 
 
-def wait_for(url: str, launcher: subprocess.Popen, seconds: float = 120) -> None:
+def wait_for(url: str, launcher: subprocess.Popen, log: Path, seconds: float = 120) -> None:
+    """Until our own web server answers ``url`` (not another program that took the port first)."""
+    ours = f"Starting development server at {url.split('/admin/', maxsplit=1)[0]}/"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert launcher.poll() is None, "make run stopped before serving"
+        assert launcher.poll() is None, f"make run stopped before serving:\n{log.read_text()[-3000:]}"
+        if ours not in log.read_text():
+            time.sleep(0.5)
+            continue
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -98,7 +106,7 @@ def make_run(tmp_path):
             start_new_session=True,
         )
     try:
-        wait_for(f"http://127.0.0.1:{port}/admin/login/", launcher)
+        wait_for(f"http://127.0.0.1:{port}/admin/login/", launcher, log)
         yield {"env": env, "log": log, "launcher": launcher, "var": tmp_path / "var"}
     finally:
         if launcher.poll() is None:
@@ -152,6 +160,7 @@ def test_readme_commands_work_as_written_after_make_run_and_ctrl_c_stops_quietly
         if "changepassword" in command:
             assert "Password changed successfully" in result.stdout
 
+    assert make_run["launcher"].poll() is None, make_run["log"].read_text()[-3000:]
     before = len(make_run["log"].read_text().splitlines())
     # make itself was interrupted too, and says so by dying of SIGINT once the launcher is done.
     assert ctrl_c(make_run["launcher"]) in (0, -signal.SIGINT)
