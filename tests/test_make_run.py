@@ -19,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import django_rq
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -198,16 +199,25 @@ def test_the_cron_scheduler_logs_at_the_level_it_is_given(tmp_path, level, expec
     env = new_users_environment(
         tmp_path, DEBUG="true", LOCAL_ENV_FILE="", RECONCILE_INTERVAL_SECONDS="1", REDIS_URL=os.environ["REDIS_URL"]
     )
-    scheduler = subprocess.Popen(
-        [sys.executable, "manage.py", "rqcron", "messaging_site.cron", "--logging-level", level],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    time.sleep(3.5)  # three runs of the reconciler at a one-second interval
-    scheduler.terminate()
-    output, _ = scheduler.communicate(timeout=30)
+    log = tmp_path / "cron.log"
+    with log.open("wb") as out:
+        scheduler = subprocess.Popen(
+            [sys.executable, "manage.py", "rqcron", "messaging_site.cron", "--logging-level", level],
+            cwd=BASE_DIR,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        queue = django_rq.get_queue("default")
+        deadline = time.monotonic() + 60
+        while queue.count < 3 and time.monotonic() < deadline:  # three runs of the reconciler, at least
+            assert scheduler.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert queue.count >= 3, "the scheduler enqueued nothing"
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=30)
+    output = log.read_text()
     assert ("Enqueued job reconcile" in output) is expect_enqueued, output
     assert "Traceback" not in output
