@@ -194,3 +194,99 @@ class OptInRecord(models.Model):
             previous_opt_out_reason=models.F("opt_out_reason"),
             batch=batch,
         )
+
+
+class ContactImport(models.Model):
+    """One spreadsheet of contacts being imported: what was uploaded, how it is read, and what became of it.
+
+    Rows are written in chunks, each committed with the counts and ``last_committed_row``, so an
+    import that stops partway says exactly which rows went in, and running it again picks up after
+    that row (contacts are matched by phone and memberships by list, so nothing is duplicated).
+    """
+
+    class State(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded (choose columns)"
+        PREVIEWED = "previewed", "Previewed (not imported yet)"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Existing(models.TextChoices):
+        UPDATE = "update", "Update their name and fields"
+        SKIP = "skip", "Leave them as they are"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=20, default="admin", help_text="admin or command line")
+    file_name = models.CharField(max_length=255, help_text="The name of the file as uploaded.")
+    stored_path = models.CharField(max_length=500, help_text="Where the file is kept (under VAR_DIR/imports).")
+    file_size = models.BigIntegerField(default=0)
+    detected = models.JSONField(default=dict, blank=True, help_text="File kind, encoding, delimiter, header.")
+    mapping = models.JSONField(default=list, blank=True, help_text="What each column of the file becomes.")
+    target_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
+    )
+    region = models.CharField(max_length=2, default="US", help_text="Country for numbers without a country code.")
+    existing = models.CharField(max_length=10, choices=Existing.choices, default=Existing.UPDATE)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.UPLOADED, db_index=True)
+    preview = models.JSONField(default=dict, blank=True)
+    rows_total = models.IntegerField(null=True, blank=True, help_text="Data rows in the file (counted at upload).")
+    rows_read = models.IntegerField(default=0)
+    created = models.IntegerField(default=0, help_text="New contacts.")
+    updated = models.IntegerField(default=0, help_text="Contacts already known, updated.")
+    skipped_existing = models.IntegerField(default=0, help_text="Contacts already known, left as they were.")
+    duplicates = models.IntegerField(default=0, help_text="Rows repeating a number seen earlier in the file.")
+    invalid = models.IntegerField(default=0)
+    last_committed_row = models.IntegerField(
+        default=0, help_text="Spreadsheet row number of the last row saved (the header is row 1)."
+    )
+    error = models.TextField(blank=True)
+    rq_job_id = models.CharField(max_length=100, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last chunk saved by the worker.")
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "contact import"
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk}: {self.file_name}"
+
+    @property
+    def rejected(self) -> int:
+        return self.duplicates + self.invalid
+
+    @property
+    def rows_done(self) -> int:
+        """Data rows dealt with so far (read and committed)."""
+        return self.rows_read
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(100 * self.rows_read / self.rows_total))
+
+
+class ContactImportRejection(models.Model):
+    """A row of an import that did not go in, with the reason, for the downloadable report."""
+
+    contact_import = models.ForeignKey(ContactImport, on_delete=models.CASCADE, related_name="rejections")
+    row_number = models.IntegerField(help_text="Spreadsheet row number (the header is row 1).")
+    reason = models.TextField()
+    values = models.JSONField(default=list, help_text="The row's cells as read.")
+
+    class Meta:
+        ordering = ["contact_import", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact_import", "row_number"], name="one_rejection_per_import_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"

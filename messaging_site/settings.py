@@ -173,3 +173,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
 }
+
+# --- Contact imports (contacts/importing/) ------------------------------------------------------
+# Largest spreadsheet staff may upload, in MB (a million rows of a few columns is about 50 MB).
+CONTACT_IMPORT_MAX_MB = env_int("CONTACT_IMPORT_MAX_MB", 150, minimum=1, maximum=2048)
+# Rows saved per transaction: an import that stops partway has every chunk before it saved.
+CONTACT_IMPORT_CHUNK_ROWS = env_int("CONTACT_IMPORT_CHUNK_ROWS", 20_000, minimum=100, maximum=200_000)
+# Processes parsing phone numbers in an import job (0: one per core).
+CONTACT_IMPORT_PROCESSES = env_int("CONTACT_IMPORT_PROCESSES", 0, minimum=0, maximum=64)
+# A running import that saved nothing for this long had its worker die (it can then be resumed).
+CONTACT_IMPORT_STALE_SECONDS = env_int("CONTACT_IMPORT_STALE_SECONDS", 180, minimum=30)
