@@ -229,6 +229,7 @@ class ContactImport(models.Model):
     target_list = models.ForeignKey(
         ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
     )
+    new_list_name = models.CharField(max_length=200, blank=True, help_text="A list to create when the import starts.")
     region = models.CharField(max_length=2, default="US", help_text="Country for numbers without a country code.")
     existing = models.CharField(max_length=10, choices=Existing.choices, default=Existing.UPDATE)
     state = models.CharField(max_length=20, choices=State.choices, default=State.UPLOADED, db_index=True)

@@ -15,6 +15,7 @@ from import_export.admin import ImportExportModelAdmin
 
 from contacts.admin import bulk_actions
 from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search_contacts
+from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator
 from contacts.exporting import FORMATS, export_contacts
 from contacts.models import Contact, ListMembership, OptInRecord
@@ -103,7 +104,7 @@ class OptInRecordInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(ImportExportModelAdmin):
+class ContactAdmin(ContactImportMixin, ImportExportModelAdmin):  # the import pages: contacts/admin/imports.py
     resource_classes = [ContactResource]
     change_form_template = "admin/contacts/contact/change_form.html"
     paginator = EstimatedCountPaginator

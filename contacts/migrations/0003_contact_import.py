@@ -33,6 +33,10 @@ class Migration(migrations.Migration):
                     models.JSONField(blank=True, default=list, help_text="What each column of the file becomes."),
                 ),
                 (
+                    "new_list_name",
+                    models.CharField(blank=True, help_text="A list to create when the import starts.", max_length=200),
+                ),
+                (
                     "region",
                     models.CharField(
                         default="US", help_text="Country for numbers without a country code.", max_length=2
