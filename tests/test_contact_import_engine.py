@@ -199,6 +199,8 @@ def test_running_again_duplicates_nothing_in_contacts_or_lists(tmp_path):
     assert (again.created, again.updated) == (0, 2)
     assert Contact.objects.count() == 2
     assert ListMembership.objects.filter(contact_list=customers).count() == 2
+    customers.refresh_from_db()
+    assert customers.member_count == 2
 
 
 def test_a_failure_partway_says_which_rows_went_in_and_a_rerun_finishes_without_duplicates(

@@ -27,7 +27,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0003_contact_import"),
+        ("contacts", "0004_contact_import"),
         ("campaigns", "0005_marketing_group"),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0002_opt_in_records_and_search_indexes"),
+        ("contacts", "0003_list_member_count"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
