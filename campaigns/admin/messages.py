@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.text import Truncator
 
-from campaigns.forms import SendMessageForm
+from campaigns.forms import DONT_SEND, SEND_NOW, SendMessageForm, local_text
 from campaigns.models import OutboundMessage
 from campaigns.personalisation import message_text
+
+Status = OutboundMessage.Status
+EDITABLE = [Status.SCHEDULED, Status.QUEUED]
 
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(admin.ModelAdmin):
-    """The message log, and the place staff send or schedule a single message."""
+    """The message log, and the place staff send or schedule a single message (editable until it goes)."""
 
     form = SendMessageForm
     list_display = [
@@ -30,6 +35,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["campaign", "contact"]
     actions = ["cancel_messages"]
     show_full_result_count = False  # millions of rows: no COUNT(*) per page
+    editable_fields = ["channel", "to", "body", "media_url", "when", "send_at"]
     sent_fields = [
         "recipient_text",
         "campaign",
@@ -68,7 +74,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         if obj.is_editable:
-            return [f for f in self.sent_fields]
+            return list(self.sent_fields)
         return ["channel", "to", "body", "media_urls", "send_at", *self.sent_fields]
 
     def get_fields(self, request, obj: OutboundMessage | None = None) -> list[str]:
@@ -79,9 +85,9 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     def _fields(self, obj: OutboundMessage | None) -> list[str]:
         if obj is None:
-            return ["channel", "to", "body", "media_url", "send_at"]
+            return list(self.editable_fields)
         if obj.is_editable:
-            return ["channel", "to", "body", "media_url", "send_at", *self.sent_fields]
+            return [*self.editable_fields, *self.sent_fields]
         return ["channel", "to", "body", "media_urls", "send_at", *self.sent_fields]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -101,18 +107,67 @@ class OutboundMessageAdmin(admin.ModelAdmin):
                 send_at=data.get("send_at"),
                 user=request.user,
             )
-            obj.pk = sent.pk
+            obj.pk, obj.status, obj.send_at = sent.pk, sent.status, sent.send_at
+            request._message_outcome = (outcome_text(obj), messages.SUCCESS)
             return
+        request._message_outcome = self.change_message(obj, form, media)
+
+    def change_message(self, obj: OutboundMessage, form, media: list[str]) -> tuple[str, int]:
+        """Apply an edit to a message that has not gone yet; say what became of it."""
+        data = form.cleaned_data
+        if data.get("when") == DONT_SEND:
+            if obj.cancel():
+                return f"Message #{obj.pk} to {obj.to} is cancelled: it will not be sent.", messages.SUCCESS
+            return too_late(obj)
+        # Only while no worker has it: an edit must never change a message already on its way.
+        still_waiting = OutboundMessage.objects.filter(pk=obj.pk, status__in=EDITABLE, claim_token__isnull=True)
+        if not still_waiting.update(channel=obj.channel, to=obj.to, body=obj.body, media_urls=media):
+            return too_late(obj)
         obj.media_urls = media
-        OutboundMessage.objects.filter(pk=obj.pk).update(
-            channel=obj.channel, to=obj.to, body=obj.body, media_urls=media
-        )
-        if "send_at" in form.changed_data and not obj.reschedule(data.get("send_at")):
-            self.message_user(
-                request, "Too late to change the time: the message is already on its way.", messages.WARNING
-            )
+        was = OutboundMessage.objects.values_list("status", "send_at").get(pk=obj.pk)
+        wanted_at = None if data.get("when") == SEND_NOW else data.get("send_at")
+        if (Status.QUEUED if wanted_at is None else Status.SCHEDULED, wanted_at) != tuple(was):
+            if not obj.reschedule(wanted_at):
+                return too_late(obj)
+        else:
+            obj.status, obj.send_at = was
+        return outcome_text(obj), messages.SUCCESS
+
+    def response_add(self, request: HttpRequest, obj: OutboundMessage, post_url_continue=None) -> HttpResponse:
+        return self.say_outcome(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: OutboundMessage) -> HttpResponse:
+        return self.say_outcome(request, obj) or super().response_change(request, obj)
+
+    def say_outcome(self, request: HttpRequest, obj: OutboundMessage) -> HttpResponse | None:
+        """Our own confirmation (scheduled with its time and zone, queued, cancelled) instead of the stock one."""
+        outcome = getattr(request, "_message_outcome", None)
+        if outcome is None:
+            return None
+        self.message_user(request, *outcome)
+        if "_continue" in request.POST:
+            return HttpResponseRedirect(reverse("admin:campaigns_outboundmessage_change", args=[obj.pk]))
+        if "_addanother" in request.POST:
+            return HttpResponseRedirect(reverse("admin:campaigns_outboundmessage_add"))
+        return self.response_post_save_change(request, obj)
 
     @admin.action(description="Cancel selected messages (those not sent yet)")
     def cancel_messages(self, request, queryset) -> None:
         cancelled = sum(message.cancel() for message in queryset.select_related(None).only("pk"))
         self.message_user(request, f"Cancelled {cancelled} message(s).", messages.SUCCESS)
+
+
+def outcome_text(message: OutboundMessage) -> str:
+    if message.status == Status.SCHEDULED and message.send_at is not None:
+        return (
+            f"Message #{message.pk} to {message.to} is scheduled for {local_text(message.send_at)}. "
+            "You can change or cancel it until then."
+        )
+    return f"Message #{message.pk} to {message.to} is on its way (queued to send now)."
+
+
+def too_late(message: OutboundMessage) -> tuple[str, int]:
+    return (
+        f"Message #{message.pk} to {message.to} was already on its way: your changes were not applied.",
+        messages.WARNING,
+    )

@@ -1,0 +1,65 @@
+"""Date and time inputs that name the staff member's time zone beside them.
+
+Every date the admin shows or takes is in the zone the middleware activated for the request
+(messaging_site/middleware.py); these widgets say which one, so no one has to guess.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django import forms
+from django.contrib.admin.widgets import AdminSplitDateTime
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from campaigns.models.staff import zone_label
+
+
+def zone_suffix() -> str:
+    return format_html('<span class="time-zone-name" title="Your time zone">{}</span>', zone_label())
+
+
+def parse_prefill(value: str) -> datetime | date | None:
+    """A value given in the address (?scheduled_at=2026-12-03T09:00), read in the staff member's zone."""
+    value = value.strip().replace(" ", "T", 1)
+    try:
+        moment = parse_datetime(value)
+        if moment is not None:
+            return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+class ZoneNamedMixin:
+    """Names the zone after the inputs, and accepts a date or date-time string as the initial value."""
+
+    def decompress(self, value):
+        if isinstance(value, str):
+            value = parse_prefill(value)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return [value, None]
+        return super().decompress(value)
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        return mark_safe(super().render(name, value, attrs, renderer) + " " + zone_suffix())  # noqa: S308
+
+
+class ZonedAdminSplitDateTime(ZoneNamedMixin, AdminSplitDateTime):
+    """The admin's date and time inputs (with their pickers), zone named."""
+
+
+class ZonedDateTimeInputs(ZoneNamedMixin, forms.SplitDateTimeWidget):
+    """The browser's own date and time pickers. They need ISO values, whatever the site's language."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(
+            attrs=attrs,
+            date_format="%Y-%m-%d",
+            time_format="%H:%M",
+            date_attrs={"type": "date"},
+            time_attrs={"type": "time"},
+        )
