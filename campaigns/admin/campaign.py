@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
 
+from campaigns.admin.calendar import calendar_urls
 from campaigns.exports import results_export_url
 from campaigns.models import Campaign
 
@@ -40,7 +41,8 @@ class CampaignAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(kind=Campaign.Kind.CAMPAIGN)
 
     def get_urls(self) -> list:
-        return [results_export_url(self), *super().get_urls()]  # "Export results" (campaigns/exports.py)
+        # "Export results" (campaigns/exports.py) and the calendar (campaigns/admin/calendar.py)
+        return [results_export_url(self), *calendar_urls(self), *super().get_urls()]
 
     def get_readonly_fields(self, request, obj: Campaign | None = None) -> list[str]:
         if obj is not None and obj.status != Campaign.Status.DRAFT:

@@ -76,6 +76,8 @@ class OutboundMessage(models.Model):
                 fields=["channel", "updated_at"], condition=Q(status="sent"), name="msg_sent_awaiting_receipt"
             ),
             models.Index(fields=["claim_token"], condition=Q(claim_token__isnull=False), name="msg_claim"),
+            # Unknown outcomes for a person to resolve (the dashboard counts them).
+            models.Index(fields=["updated_at"], condition=Q(status="unknown"), name="msg_unknown"),
             models.Index(
                 fields=["channel", "provider_message_id"],
                 condition=~Q(provider_message_id=""),
