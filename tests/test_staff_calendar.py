@@ -160,10 +160,15 @@ def test_months_change_with_the_keyboard(page, live_server, nairobi_staff, next_
     page.wait_for_selector(f"td.fc-daygrid-day[data-date='{previous:%Y-%m}-15']")
     assert page.inner_text(".fc-toolbar-title") == f"{previous:%B %Y}"
 
-    # A day is reachable with Tab and Enter plans a campaign on it.
-    page.focus(f"td.fc-daygrid-day[data-date='{previous:%Y-%m}-20']")
+    # Days that have passed cannot be planned on; a coming day is reachable with Tab, and Enter plans on it.
+    yesterday = timezone.now().astimezone(NAIROBI).date() - timedelta(days=1)
+    if (yesterday.year, yesterday.month) == (previous.year, previous.month):
+        assert page.get_attribute(f"td.fc-daygrid-day[data-date='{yesterday}']", "tabindex") is None
+    page.keyboard.press("PageDown")
+    page.wait_for_selector(f"td.fc-daygrid-day[data-date='{next_month:%Y-%m}-15']")
+    page.focus(f"td.fc-daygrid-day[data-date='{next_month:%Y-%m}-20']")
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**/admin/campaigns/campaign/add/?scheduled_at={previous:%Y-%m}-20T09%3A00")
+    page.wait_for_url(f"**/admin/campaigns/campaign/add/?scheduled_at={next_month:%Y-%m}-20T09%3A00")
 
 
 def drag(page, source, target) -> None:
