@@ -181,10 +181,10 @@ class ContactAdmin(ContactImportMixin, ImportExportModelAdmin):  # the import pa
     def subscription(self, contact: Contact) -> str:
         if not contact.is_opted_out:
             return format_html('<span class="contact-subscribed">{}</span>', "Subscribed")
+        # The day only, to keep the column narrow; the time and the reason show on hover and on the page.
         when = local_time(contact.opted_out_at)
-        return format_html(
-            '<span class="contact-opted-out" title="{}">Opted out</span> {}', contact.opt_out_reason, when
-        )
+        hover = f"Opted out {when}: {contact.opt_out_reason}" if contact.opt_out_reason else f"Opted out {when}"
+        return format_html('<span class="contact-opted-out" title="{}">Opted out</span> {}', hover, when.split(" ")[0])
 
     @admin.action(description="Add to list…", permissions=["change"])
     def add_to_list(self, request, queryset) -> TemplateResponse | None:
