@@ -44,12 +44,12 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def cell(value: object, trusted: bool = False) -> object:
-    """One value as a spreadsheet cell: text neutralised, times local and naive, JSON as JSON."""
+def cell(value: object, zone: datetime.tzinfo, trusted: bool = False) -> object:
+    """One value as a spreadsheet cell: text neutralised, times in ``zone`` and naive, JSON as JSON."""
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
-        return timezone.localtime(value).replace(tzinfo=None, microsecond=0)
+        return timezone.localtime(value, zone).replace(tzinfo=None, microsecond=0)
     if isinstance(value, (dict, list, bool)):
         value = json.dumps(value, ensure_ascii=False)
     if isinstance(value, str):
@@ -64,7 +64,10 @@ def zone_name() -> str:
 
 def response(rows: Iterable[list], columns: list[Column], file_format: str, filename: str) -> StreamingHttpResponse:
     """A download of ``rows`` under the ``columns`` headers as CSV or XLSX, streamed."""
-    cells = ([cell(v, c.trusted) for v, c in zip(row, columns, strict=True)] for row in rows)
+    # The rows are written after the view has returned, when the staff member's zone (activated per
+    # request by the middleware) is gone again: take it now.
+    zone = timezone.get_current_timezone()
+    cells = ([cell(v, zone, c.trusted) for v, c in zip(row, columns, strict=True)] for row in rows)
     header = [neutralise(c.header) for c in columns]
     pieces = csv_pieces(header, cells) if file_format == "csv" else xlsx_pieces(header, cells, filename)
     answer = StreamingHttpResponse(pieces, content_type=FORMATS[file_format])

@@ -105,6 +105,17 @@ def test_times_are_in_the_staff_time_zone_named_in_the_header(staff, make_contac
     assert row[3] == datetime(2026, 5, 1, 17, 30)
 
 
+def test_times_follow_the_staff_members_own_zone_while_the_file_streams(staff, make_contact):
+    """The zone is activated per request and gone by the time the rows are written: it must be taken first."""
+    from campaigns.models.staff import StaffProfile
+
+    StaffProfile.objects.create(user=get_user_model().objects.get(username="sam"), time_zone="America/New_York")
+    ann = make_contact("+447911123401", "Ann")
+    Contact.objects.filter(pk=ann.pk).update(opted_out_at=datetime(2026, 5, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo("UTC")))
+    header, row = csv_rows(staff.get(f"{EXPORT}csv/"))
+    assert (header[3], row[3]) == ("opted out at (America/New_York)", "2026-05-01 08:00:00")
+
+
 def test_an_unknown_format_is_not_found_and_outsiders_are_sent_to_log_in(staff, client):
     assert staff.get(f"{EXPORT}pdf/").status_code == 404
     client.logout()
