@@ -97,3 +97,33 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     }
     assert page.input_value("select[name=variables-0-field]") == "first_name"
     assert "null" not in page.content()
+
+
+def test_staff_fill_a_gupshup_templates_media_and_body_variables(page, live_server):
+    Contact.objects.create(phone="+447911123456", name="Ann Smith", extra_fields={"city": "Leeds"})
+    log_in(page, live_server, "/admin/campaigns/messagetemplate/add/")
+    page.fill("#id_name", "Gupshup sale")
+    page.check("input[name=provider_kind][value=gupshup]")
+    assert page.locator("#template-variables th.part-column").is_visible()
+    page.fill("#id_provider_template_id", "spring_sale_v2")
+    page.click("#add-variable")
+    page.select_option("select[name=variables-0-part]", "media")
+    page.select_option("select[name=variables-0-source]", "fixed")
+    page.fill("input[name=variables-0-value]", "https://example.com/sale.jpg")
+    page.click("#add-variable")
+    page.select_option("select[name=variables-1-part]", "body")
+    page.fill("input[name=variables-1-position]", "1")
+    page.select_option("select[name=variables-1-field]", "city")
+    choose_contact(page, "Ann Smith")
+    page.wait_for_function("document.querySelectorAll('#preview-variables tbody tr').length === 2")
+    assert page.locator("#preview-variables").inner_text().split("\n")[1:] == [
+        "Media URL\thttps://example.com/sale.jpg",
+        "Body {{1}}\tLeeds",
+    ]
+    shot(page, "6-gupshup-variables")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    assert MessageTemplate.objects.get().provider_template == {
+        "id": "spring_sale_v2",
+        "variables": {"MEDIA_URL": "https://example.com/sale.jpg", "Body": {"1": "{{ city }}"}},
+    }

@@ -228,7 +228,7 @@ class MessageTemplateForm(forms.ModelForm):
         model = MessageTemplate
         fields = ["name", "body", "media_url"]
         widgets = {"body": forms.Textarea(attrs={"rows": 5, "cols": 80, "spellcheck": "true"})}
-        labels = {"media_url": "Media URL"}
+        labels = {"body": "Text", "media_url": "Media URL"}
         help_texts = {
             "body": "Placeholders: {{ name }}, {{ first_name }}, {{ phone }}, any contact field, and a default "
             'for contacts without one: {{ city|default:"there" }}.',

@@ -265,8 +265,10 @@
       row.querySelectorAll(".when-fixed").forEach(function (cell) {
         cell.classList.toggle("inactive", !fixed);
       });
-      var media = part.value === "media";
-      row.querySelector("input[name$=-position]").disabled = media;
+      var media = part.value === "media"; // the header's one media file has no number
+      var position = row.querySelector("input[name$=-position]");
+      position.disabled = media;
+      position.closest("td").classList.toggle("inactive", media);
     }
 
     function fit() {
