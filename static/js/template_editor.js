@@ -173,6 +173,9 @@
         note(data.contact + " has no value for {{ " + name + " }}: it stays empty unless you give a default.", "missing");
       });
       var table = el("preview-variables");
+      table.querySelector("th:last-child").textContent = data.contact
+        ? "Value for " + data.contact
+        : "Value with placeholders empty";
       var rows = table.querySelector("tbody");
       rows.textContent = "";
       (data.variables || []).forEach(function (variable) {
