@@ -28,9 +28,11 @@ PERMISSIONS = {
 
 def create_marketing_group(apps, schema_editor):
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # create_permissions skips app configs without a models module, which historical ones lack.
+        kept = getattr(app_config, "models_module", None)
+        app_config.models_module = kept or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = kept
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=GROUP)
