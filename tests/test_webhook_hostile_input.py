@@ -229,3 +229,18 @@ def test_fuzzed_json_never_gets_a_500_or_html(client, gupshup, sendbulk, body, d
         response = client.post(url, raw, content_type="application/json")
         assert response.status_code in (200, 400, 413), (url, raw[:200], response.content[:300])
         assert response["Content-Type"] == "application/json"
+
+
+FORM_TEXT = st.text(st.characters(codec="utf-8", min_codepoint=0), max_size=20)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fields=st.dictionaries(st.sampled_from(["MessageSid", "MessageStatus", "To", "ErrorCode", "Body", "X"]), FORM_TEXT)
+)
+def test_fuzzed_signed_twilio_forms_never_get_a_500(client, twilio, fields):
+    """Signed, so they pass the signature check and reach the parsing: a 200 or a JSON 400, nothing else."""
+    response = post_signed(client, twilio, {"AccountSid": ACCOUNT_SID, **fields})
+    assert response.status_code in (200, 400), (fields, response.content[:300])
+    if response.status_code == 400:
+        assert response["Content-Type"] == "application/json"
