@@ -12,6 +12,7 @@ BASE_ENV = {
     "PATH": os.environ.get("PATH", ""),
     "SECRET_KEY": "x" * 50,
     "DJANGO_SETTINGS_MODULE": "messaging_site.settings",
+    "LOCAL_ENV_FILE": "",  # a checkout's var/local.env (written by `make run`) must not answer for the test
 }
 
 
