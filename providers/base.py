@@ -76,6 +76,9 @@ class Provider:
     # True when the provider drops a second request carrying the same id of ours, so a message
     # whose fate is unknown can safely be sent again.
     deduplicates_by_our_id: ClassVar[bool] = False
+    # True where a message to many people must be a provider-approved template (WhatsApp: free
+    # text only answers a customer within 24 hours); campaign pages refuse free text before launch.
+    campaign_needs_template: ClassVar[bool] = False
     # Default messages per second for a new channel of this provider.
     default_rate_limit: ClassVar[float] = 10.0
 

@@ -1,75 +1,404 @@
+"""The campaign page: build, check, launch, schedule, watch, pause, resume, cancel, copy, archive.
+
+Staff campaigns to contact lists; bulk API jobs have their own page (Bulk jobs). The verbs are
+POST buttons for the state the campaign is in (campaigns/lifecycle.py says which); progress is
+polled as JSON every 2 seconds by static/js/campaign-progress.js.
+"""
+
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from campaigns import lifecycle, prelaunch, progress
 from campaigns.admin.calendar import calendar_urls
+from campaigns.admin.campaign_form import CampaignForm, prefill_date
 from campaigns.exports import results_export_url
-from campaigns.models import Campaign
+from campaigns.models import Campaign, OutboundMessage
+from campaigns.sending import render_message
+from contacts.models import Contact
+from contacts.phones import normalise_phone
+
+Status = Campaign.Status
+CONTENT_FIELDS = ["channel", "template", "text", "duplicates_allowed", "window_start", "window_end", "max_lateness"]
+VERB_LABELS = {
+    "launch": "Launch now",
+    "pause": "Pause",
+    "resume": "Resume",
+    "cancel": "Cancel campaign",
+    "duplicate": "Duplicate",
+    "archive": "Archive",
+}
+
+
+def method_require_post(view):
+    """Verbs change things: only a POST (with its CSRF token, checked by the middleware) does."""
+
+    def only_post(self, request, *args, **kwargs):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        return view(self, request, *args, **kwargs)
+
+    return only_post
+
+
+def shown(moment) -> str:
+    """A time as staff read it: in their zone, named."""
+    return f"{timezone.localtime(moment):%d %b %Y %H:%M} ({timezone.get_current_timezone_name()})"
+
+
+def editable(campaign: Campaign) -> bool:
+    """What it sends and to whom can change until it starts."""
+    return campaign.archived_at is None and (
+        campaign.status == Status.DRAFT or (campaign.status == Status.SCHEDULED and campaign.fanned_out_at is None)
+    )
+
+
+def send_test(campaign: Campaign, to: str, user) -> OutboundMessage:
+    """One message rendered as this campaign's recipient ``to`` would get it (or as its first recipient,
+    for a number not in the audience), sent through the normal pipeline; not part of the campaign."""
+    contact = Contact.objects.filter(phone=to).first()
+    sample = contact or campaign.audience_contacts().reachable().order_by("id").first()
+    rendered = render_message(prelaunch.preview_message(campaign, sample, to=to))
+    return OutboundMessage.send_one(
+        channel=campaign.channel,
+        to=to,
+        text=rendered.text,
+        media_urls=list(rendered.media_urls),
+        template=rendered.template,
+        user=user,
+        sender_label=f"Test of {campaign.name}"[:150],
+        contact=contact,
+    )
+
+
+def page_context(request, campaign: Campaign) -> dict:
+    """What the campaign page shows around the form: verbs, the pre-launch panel, progress."""
+    verbs = [(verb, VERB_LABELS[verb]) for verb in lifecycle.verbs_for(campaign) if verb in VERB_LABELS]
+    context = {
+        "campaign": campaign,
+        "verbs": verbs,
+        "time_zone_name": timezone.get_current_timezone_name(),
+        "send_test_form": SendTestForm(),
+        "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
+        "messages_url": reverse("admin:campaigns_outboundmessage_changelist") + f"?campaign__id__exact={campaign.pk}",
+        "export_url": export_url(campaign),
+        "started": campaign.status not in (Status.DRAFT, Status.SCHEDULED) or campaign.fanned_out_at is not None,
+    }
+    if not context["started"]:
+        context["report"] = prelaunch.report(campaign, at=campaign.scheduled_at)
+    else:
+        context["snapshot"] = progress.snapshot(campaign)
+    return context
+
+
+def export_url(campaign: Campaign) -> str:
+    """The per-recipient results export (campaigns/exports.py), where it exists."""
+    from django.urls import NoReverseMatch
+
+    try:
+        return reverse("admin:campaigns_campaign_export_results", args=[campaign.pk, "csv"])
+    except NoReverseMatch:
+        return ""
+
+
+class ArchivedFilter(admin.SimpleListFilter):
+    title = "archive"
+    parameter_name = "archived"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not archived"), ("yes", "Archived"), ("all", "All")]
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == "All" and choice["selected"]:
+                continue  # "All" is the filter's own first entry; ours means the same
+            yield choice
+
+    def value(self):
+        return super().value() or "no"
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(archived_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(archived_at__isnull=True)
+        return queryset
+
+
+class ProgressChangeList(ChangeList):
+    """Loads every listed campaign's message counts in one grouped query, not one per row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        counts = progress.counts_for([campaign.pk for campaign in self.result_list])
+        for campaign in self.result_list:
+            campaign.progress_parts = counts[campaign.pk]
+
+
+class SendTestForm(forms.Form):
+    to = forms.CharField(max_length=40, label="Send a test to")
+
+    def clean_to(self) -> str:
+        return normalise_phone(self.cleaned_data["to"], field="to")
 
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    """Staff campaigns to contact lists. Bulk API jobs have their own page (Bulk jobs)."""
-
-    list_display = ["name", "channel", "status", "scheduled_at", "recipient_count", "sender_label", "status_reason"]
-    list_filter = ["status", "channel"]
+    form = CampaignForm
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+    list_display = ["name", "state", "channel", "when", "recipients", "progress_bar", "delivery"]
+    list_filter = ["status", ArchivedFilter, "channel"]
+    list_select_related = ["channel"]
     search_fields = ["name"]
-    date_hierarchy = "created_at"
-    filter_horizontal = ["lists"]
-    fields = [
-        "name",
-        "channel",
-        "lists",
-        "template",
-        "text",
-        "scheduled_at",
-        "status",
-        "status_reason",
-        "progress",
-        "recipient_count",
-        "started_at",
-        "finished_at",
-        "sender_label",
-    ]
-    readonly_fields = ["status", "status_reason", "progress", "recipient_count", "started_at", "finished_at"]
-    readonly_fields += ["sender_label"]
+    filter_horizontal = ["lists", "exclude_lists"]
+    readonly_fields = ["status", "status_reason", "recipient_count", "started_at", "finished_at", "sender_label"]
     actions = ["launch", "pause", "resume", "cancel"]
+    fieldsets = [
+        ("Message", {"fields": ["name", "channel", "template", "text"]}),
+        ("Audience", {"fields": ["lists", "exclude_lists", "duplicates_allowed"]}),
+        ("When", {"fields": ["scheduled_at", "window_start", "window_end", "max_lateness"]}),
+    ]
+
+    class Media:
+        css = {"all": ["css/campaign.css"]}
+
+    # --- what the page shows -----------------------------------------------------------------
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(kind=Campaign.Kind.CAMPAIGN)
 
-    def get_urls(self) -> list:
-        # "Export results" (campaigns/exports.py) and the calendar (campaigns/admin/calendar.py)
-        return [results_export_url(self), *calendar_urls(self), *super().get_urls()]
+    def get_changelist(self, request, **kwargs):
+        return ProgressChangeList
+
+    def get_fieldsets(self, request, obj: Campaign | None = None):
+        if obj is None:
+            return self.fieldsets
+        status = ["status", "status_reason", "recipient_count", "started_at", "finished_at", "sender_label"]
+        return [*self.fieldsets, ("Status", {"fields": status, "classes": ["collapse"]})]
 
     def get_readonly_fields(self, request, obj: Campaign | None = None) -> list[str]:
-        if obj is not None and obj.status != Campaign.Status.DRAFT:
-            return [f for f in self.fields if f != "name"]  # only a draft can change what it sends
-        return self.readonly_fields
+        if obj is None or editable(obj):
+            return self.readonly_fields
+        every = [name for _, options in self.get_fieldsets(request, obj) for name in options["fields"]]
+        return [name for name in every if name != "name"]  # once started only the name changes
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        day = prefill_date(request.GET.get("scheduled_at", ""))
+        initial["scheduled_at"] = day if day is not None and day > timezone.now() else None
+        return initial
+
+    def has_delete_permission(self, request, obj: Campaign | None = None) -> bool:
+        # Message history is never lost through the admin: a campaign with messages is archived instead.
+        if obj is not None and obj.messages.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # --- changelist columns -------------------------------------------------------------------
+
+    @admin.display(description="Status", ordering="status")
+    def state(self, campaign: Campaign):
+        return format_html(
+            '<span class="campaign-status status-{}" title="{}">{}</span>',
+            campaign.status,
+            campaign.status_reason,
+            campaign.get_status_display() + (" (archived)" if campaign.archived_at else ""),
+        )
+
+    @admin.display(description="When", ordering="scheduled_at")
+    def when(self, campaign: Campaign) -> str:
+        moment = campaign.started_at or campaign.scheduled_at
+        if moment is None:
+            return "—"
+        return timezone.localtime(moment).strftime("%d %b %Y %H:%M")
+
+    @admin.display(description="Recipients")
+    def recipients(self, campaign: Campaign) -> str:
+        parts = getattr(campaign, "progress_parts", None)
+        total = sum(parts.values()) if parts else 0
+        return f"{total:,}" if total else "—"
+
+    @admin.display(description="Progress")
+    def progress_bar(self, campaign: Campaign):
+        parts = getattr(campaign, "progress_parts", None) or progress.counts_for([campaign.pk])[campaign.pk]
+        total = sum(parts.values())
+        if not total:
+            return "—"
+        segments = format_html_join(
+            "",
+            '<span class="bar-{}" style="width:{}%" title="{}: {}"></span>',
+            ((part, f"{100 * number / total:.2f}", part, number) for part, number in parts.items() if number),
+        )
+        done = total - parts["queued"]
+        return format_html('<span class="mini-bar">{}</span> {}%', segments, round(100 * done / total))
+
+    @admin.display(description="Delivered")
+    def delivery(self, campaign: Campaign) -> str:
+        parts = getattr(campaign, "progress_parts", None) or progress.counts_for([campaign.pk])[campaign.pk]
+        rate = progress.delivery_rate(parts)
+        return "—" if rate is None else f"{rate:.0%}"
+
+    # --- saving: a time schedules it; never overwrite a state a worker changed meanwhile ------
 
     def save_model(self, request, obj: Campaign, form, change: bool) -> None:
         if not change:
             obj.kind = Campaign.Kind.CAMPAIGN
             obj.created_by = request.user
             obj.sender_label = request.user.get_username()
-        super().save_model(request, obj, form, change)
+            obj.scheduled_at = None  # set by launch() once the lists are saved and checked
+            obj.save()
+            return
+        fields = ["name"] + ([*CONTENT_FIELDS] if editable(obj) else [])
+        values = {obj._meta.get_field(name).attname: getattr(obj, obj._meta.get_field(name).attname) for name in fields}
+        with transaction.atomic():
+            still = Campaign.objects.filter(pk=obj.pk)
+            if len(fields) > 1:
+                still = still.filter(status__in=[Status.DRAFT, Status.SCHEDULED], fanned_out_at__isnull=True)
+            request.campaign_saved = bool(still.update(**values, updated_at=timezone.now()))
+        if not request.campaign_saved:
+            self.message_user(request, "Too late to change what it sends: the campaign has started.", messages.WARNING)
 
-    @admin.display(description="Messages by state")
-    def progress(self, campaign: Campaign) -> str:
-        counts = campaign.messages.values("status").annotate(n=Count("id")).order_by("status")
-        return ", ".join(f"{row['status']}: {row['n']}" for row in counts) or "no messages yet"
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        if getattr(request, "campaign_saved", True) and "lists" in form.fields:
+            super().save_related(request, form, formsets, change)
+        campaign = Campaign.objects.get(pk=form.instance.pk)
+        at = form.cleaned_data.get("scheduled_at") if "scheduled_at" in form.fields else None
+        if at is None or "scheduled_at" not in form.changed_data:
+            return
+        if campaign.status == Status.DRAFT:
+            self._schedule(request, campaign, at)
+        elif campaign.reschedule(at):
+            self.message_user(request, f"“{campaign}” now goes at {shown(at)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "Too late to change the time: the campaign has started.", messages.WARNING)
+
+    def _schedule(self, request, campaign: Campaign, at) -> None:
+        report = prelaunch.report(campaign, at=at)
+        if not report.ready:
+            Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at)  # kept on the draft for next time
+            self.message_user(request, f"Saved as a draft, not scheduled: {' '.join(report.problems)}", messages.ERROR)
+        elif campaign.launch(at=at):
+            self.message_user(request, f"“{campaign}” is scheduled for {shown(at)}.", messages.SUCCESS)
+
+    # --- the page's own views: verbs, progress, test send ---------------------------------------
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/act/<str:verb>/", self.admin_site.admin_view(self.act_view), name="campaigns_campaign_act"),
+            path(
+                "<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="campaigns_campaign_progress"
+            ),
+            path(
+                "<int:pk>/send-test/",
+                self.admin_site.admin_view(self.send_test_view),
+                name="campaigns_campaign_send_test",
+            ),
+        ]
+        # "Export results" (campaigns/exports.py) and the calendar (campaigns/admin/calendar.py)
+        return [*own, results_export_url(self), *calendar_urls(self), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        campaign = self.get_object(request, object_id)
+        extra = extra_context or {}
+        if campaign is not None:
+            extra.update(page_context(request, campaign))
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def _campaign(self, request, pk: int, change: bool = True) -> Campaign:
+        campaign = get_object_or_404(self.get_queryset(request), pk=pk)
+        check = self.has_change_permission if change else self.has_view_permission
+        if not check(request, campaign):
+            raise PermissionDenied
+        return campaign
+
+    def progress_view(self, request, pk: int) -> JsonResponse:
+        campaign = self._campaign(request, pk, change=False)
+        return JsonResponse(progress.snapshot(campaign))
+
+    @method_require_post
+    def act_view(self, request, pk: int, verb: str) -> HttpResponse:
+        campaign = self._campaign(request, pk)
+        change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        if verb not in lifecycle.verbs_for(campaign) or verb not in VERB_LABELS:
+            self.message_user(
+                request,
+                f"“{campaign}” is {campaign.get_status_display().lower()}: “{verb}” does not apply now.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        who = request.user.get_username()
+        if verb == "duplicate":
+            copy = lifecycle.duplicate(campaign, request.user)
+            self.message_user(request, f"“{copy}” is a new draft copied from “{campaign}”.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[copy.pk]))
+        if verb == "launch":
+            done = self._launch_now(request, campaign)
+        elif verb == "pause":
+            done = campaign.pause(f"Paused by {who} at {shown(timezone.now())}.")
+        elif verb == "resume":
+            done = campaign.resume()
+        elif verb == "cancel":
+            done = campaign.cancel(f"Cancelled by {who} at {shown(timezone.now())}.")
+        else:
+            done = lifecycle.archive(campaign)
+        if done:
+            self.message_user(request, f"“{campaign}”: {VERB_LABELS[verb].lower()} done.", messages.SUCCESS)
+        elif verb != "launch":
+            self.message_user(request, f"“{campaign}” changed meanwhile; nothing was done.", messages.WARNING)
+        return HttpResponseRedirect(change_url)
+
+    def _launch_now(self, request, campaign: Campaign) -> bool:
+        report = prelaunch.report(campaign)
+        if not report.ready:
+            self.message_user(request, f"Not launched: {' '.join(report.problems)}", messages.ERROR)
+            return False
+        if campaign.status == Status.DRAFT:
+            return campaign.launch()
+        return campaign.reschedule(None)
+
+    @method_require_post
+    def send_test_view(self, request, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk)
+        change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        form = SendTestForm(request.POST)
+        if not form.is_valid():
+            errors = " ".join(str(e) for errors in form.errors.values() for e in errors)
+            self.message_user(request, f"Test not sent: {errors}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        to = form.cleaned_data["to"]
+        try:
+            message = send_test(campaign, to, request.user)
+        except ValidationError as error:
+            self.message_user(request, f"Test not sent: {' '.join(error.messages)}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        log_url = reverse("admin:campaigns_outboundmessage_change", args=[message.pk])
+        self.message_user(
+            request,
+            format_html('Test message to {} is on its way (<a href="{}">follow it in the log</a>).', to, log_url),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(change_url)
+
+    # --- changelist actions (the same verbs, for many campaigns at once) -------------------------
 
     @admin.action(description="Launch (at its scheduled time, or now if none)")
     def launch(self, request, queryset) -> None:
         for campaign in queryset:
-            problems = campaign.problems_before_launch()
-            if problems:
-                self.message_user(request, f"{campaign.name}: not launched. {' '.join(problems)}", messages.ERROR)
+            report = prelaunch.report(campaign)
+            if not report.ready:
+                problems = " ".join(report.problems)
+                self.message_user(request, f"{campaign.name}: not launched. {problems}", messages.ERROR)
             elif campaign.launch(at=campaign.scheduled_at):
-                when = timezone.localtime(campaign.scheduled_at).strftime("%Y-%m-%d %H:%M")
-                self.message_user(request, f"{campaign.name}: launched, starting {when}.", messages.SUCCESS)
+                self.message_user(request, f"{campaign.name}: launched, starting {shown(campaign.scheduled_at)}.")
             else:
                 self.message_user(request, f"{campaign.name}: only a draft can be launched.", messages.WARNING)
 

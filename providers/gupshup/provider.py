@@ -47,6 +47,7 @@ class GupshupWhatsAppProvider(Provider):
     credential_fields = {"apikey": "API key", "app_name": "App name (src.name)"}
     max_batch_size = http.SEND_THREADS
     supports_media = True
+    campaign_needs_template = True  # a message we start must be an approved template
     deduplicates_by_our_id = False  # Gupshup takes no id of ours, so a repeat is a second message
     # Gupshup publishes no rate limit: the channel's configured rate governs.
     default_rate_limit = 10.0

@@ -273,6 +273,7 @@ class TwilioWhatsAppProvider(TwilioProvider):
     label = "Twilio WhatsApp"
     default_rate_limit = 10.0  # Twilio's default for WhatsApp text
     max_media = 1  # WhatsApp carries one media file per message
+    campaign_needs_template = True  # a message we start must be an approved template
 
     def address(self, number: str) -> str:
         return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
