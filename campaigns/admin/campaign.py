@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
@@ -29,6 +30,13 @@ from contacts.phones import normalise_phone
 
 Status = Campaign.Status
 CONTENT_FIELDS = ["channel", "template", "text", "duplicates_allowed", "window_start", "window_end", "max_lateness"]
+# Fields shown, once a campaign has started, as sentences rather than raw values.
+READ_ONLY_SHOWN = {
+    "scheduled_at": "send_at",
+    "window_start": "sending_hours",
+    "window_end": "sending_hours",
+    "max_lateness": "late_guard",
+}
 VERB_LABELS = {
     "launch": "Launch now",
     "pause": "Pause",
@@ -91,13 +99,26 @@ def page_context(request, campaign: Campaign) -> dict:
         "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
         "messages_url": reverse("admin:campaigns_outboundmessage_changelist") + f"?campaign__id__exact={campaign.pk}",
         "export_url": export_url(campaign),
-        "started": campaign.status not in (Status.DRAFT, Status.SCHEDULED) or campaign.fanned_out_at is not None,
+        "started": has_started(campaign),
     }
     if not context["started"]:
         context["report"] = prelaunch.report(campaign, at=campaign.scheduled_at)
     else:
-        context["snapshot"] = progress.snapshot(campaign)
+        snapshot = context["snapshot"] = progress.snapshot(campaign)
+        total = snapshot["total"] or 1
+        context["bar_parts"] = [(part, n, f"{100 * n / total:.2f}") for part, n in snapshot["parts"].items()]
+    context["show_save_and_add_another"] = False
     return context
+
+
+def has_started(campaign: Campaign) -> bool:
+    """Past the point of checks: running or after, or launched and about to start (not held late)."""
+    if campaign.status == Status.DRAFT:
+        return False
+    if campaign.status != Status.SCHEDULED or campaign.fanned_out_at is not None:
+        return True
+    due = campaign.scheduled_at is not None and campaign.scheduled_at <= timezone.now()
+    return due and not campaign.status_reason.startswith(Campaign.LATE_HOLD)
 
 
 def export_url(campaign: Campaign) -> str:
@@ -118,10 +139,13 @@ class ArchivedFilter(admin.SimpleListFilter):
         return [("no", "Not archived"), ("yes", "Archived"), ("all", "All")]
 
     def choices(self, changelist):
-        for choice in super().choices(changelist):
-            if choice["display"] == "All" and choice["selected"]:
-                continue  # "All" is the filter's own first entry; ours means the same
-            yield choice
+        # Not the built-in "All" first: no choice made means "Not archived" here.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def value(self):
         return super().value() or "no"
@@ -155,12 +179,12 @@ class SendTestForm(forms.Form):
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
-    list_display = ["name", "state", "channel", "when", "recipients", "progress_bar", "delivery"]
+    list_display = ["name", "state", "when", "progress_bar", "delivery"]
     list_filter = ["status", ArchivedFilter, "channel"]
     list_select_related = ["channel"]
     search_fields = ["name"]
     filter_horizontal = ["lists", "exclude_lists"]
-    readonly_fields = ["status", "status_reason", "recipient_count", "started_at", "finished_at", "sender_label"]
+    readonly_fields = ["status", "status_reason", "recipient_count", "started", "finished", "sender_label"]
     actions = ["launch", "pause", "resume", "cancel"]
     fieldsets = [
         ("Message", {"fields": ["name", "channel", "template", "text"]}),
@@ -179,17 +203,48 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return ProgressChangeList
 
-    def get_fieldsets(self, request, obj: Campaign | None = None):
-        if obj is None:
-            return self.fieldsets
-        status = ["status", "status_reason", "recipient_count", "started_at", "finished_at", "sender_label"]
-        return [*self.fieldsets, ("Status", {"fields": status, "classes": ["collapse"]})]
-
     def get_readonly_fields(self, request, obj: Campaign | None = None) -> list[str]:
         if obj is None or editable(obj):
-            return self.readonly_fields
+            return [*self.readonly_fields, *READ_ONLY_SHOWN.values()]
         every = [name for _, options in self.get_fieldsets(request, obj) for name in options["fields"]]
         return [name for name in every if name != "name"]  # once started only the name changes
+
+    def get_fieldsets(self, request, obj: Campaign | None = None):
+        status = ["status", "status_reason", "recipient_count", "started", "finished", "sender_label"]
+        if obj is None:
+            return self.fieldsets
+        if editable(obj):
+            return [*self.fieldsets, ("Status", {"fields": status, "classes": ["collapse"]})]
+        # Started: the same sections, read-only, with times in the staff member's zone and words for the guard.
+        shown_sets = [
+            (title, {"fields": list(dict.fromkeys(READ_ONLY_SHOWN.get(name, name) for name in options["fields"]))})
+            for title, options in self.fieldsets
+        ]
+        return [*shown_sets, ("Status", {"fields": status, "classes": ["collapse"]})]
+
+    @admin.display(description="Send at")
+    def send_at(self, campaign: Campaign) -> str:
+        return shown(campaign.scheduled_at) if campaign.scheduled_at else "—"
+
+    @admin.display(description="Sending hours")
+    def sending_hours(self, campaign: Campaign) -> str:
+        if campaign.window_start is None:
+            return "Any time of day"
+        return f"{campaign.window_start:%H:%M} to {campaign.window_end:%H:%M}, recipient's local time"
+
+    @admin.display(description="If it starts late")
+    def late_guard(self, campaign: Campaign) -> str:
+        if campaign.max_lateness is None:
+            return "Always start, however late"
+        return f"Wait for a person if more than {lifecycle.duration_words(campaign.max_lateness)} late"
+
+    @admin.display(description="Started")
+    def started(self, campaign: Campaign) -> str:
+        return shown(campaign.started_at) if campaign.started_at else "—"
+
+    @admin.display(description="Finished")
+    def finished(self, campaign: Campaign) -> str:
+        return shown(campaign.finished_at) if campaign.finished_at else "—"
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         initial = super().get_changeform_initial_data(request)
@@ -202,6 +257,11 @@ class CampaignAdmin(admin.ModelAdmin):
         if obj is not None and obj.messages.exists():
             return False
         return super().has_delete_permission(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "exclude_lists":
+            kwargs["widget"] = FilteredSelectMultiple("exclusion lists", is_stacked=False)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     # --- changelist columns -------------------------------------------------------------------
 
@@ -219,13 +279,7 @@ class CampaignAdmin(admin.ModelAdmin):
         moment = campaign.started_at or campaign.scheduled_at
         if moment is None:
             return "—"
-        return timezone.localtime(moment).strftime("%d %b %Y %H:%M")
-
-    @admin.display(description="Recipients")
-    def recipients(self, campaign: Campaign) -> str:
-        parts = getattr(campaign, "progress_parts", None)
-        total = sum(parts.values()) if parts else 0
-        return f"{total:,}" if total else "—"
+        return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
 
     @admin.display(description="Progress")
     def progress_bar(self, campaign: Campaign):
@@ -239,7 +293,9 @@ class CampaignAdmin(admin.ModelAdmin):
             ((part, f"{100 * number / total:.2f}", part, number) for part, number in parts.items() if number),
         )
         done = total - parts["queued"]
-        return format_html('<span class="mini-bar">{}</span> {}%', segments, round(100 * done / total))
+        return format_html(
+            '<span class="mini-bar">{}</span> {}% <small>of {}</small>', segments, round(100 * done / total), total
+        )
 
     @admin.display(description="Delivered")
     def delivery(self, campaign: Campaign) -> str:

@@ -75,7 +75,7 @@ class CampaignForm(forms.ModelForm):
             "window_end",
             "max_lateness",
         ]
-        labels = {"lists": "Send to", "text": "Free text"}
+        labels = {"lists": "Send to", "text": "Free text", "exclude_lists": "Exclusion lists"}
         help_texts = {
             "text": "Used when no template is chosen; may hold placeholders such as {{ first_name }}.",
             "lists": "Everyone in any of these lists, once per number; opted-out contacts are never sent to.",
