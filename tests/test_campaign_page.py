@@ -237,8 +237,9 @@ def test_progress_json_counts_by_state_and_groups_failures(staff, channel, custo
     assert data["failures"] == [{"status": "failed", "code": "21211", "reason": "Invalid number", "count": 1}]
     assert data["messages_url"].endswith(f"?campaign__id__exact={campaign.pk}")
     assert data["channel_limit_per_second"] == channel.rate_limit
+    OutboundMessage.send_one(channel=channel, to="+15005550199", text="Not of this campaign", enqueue=False)
     log = staff.get(data["messages_url"]).content.decode()
-    assert "+447911123401" in log and "Spring sale" not in staff.get(data["messages_url"] + "x").content.decode()
+    assert "+447911123401" in log and "+447911123402" in log and "+15005550199" not in log
 
 
 def test_the_list_shows_progress_with_one_grouped_query(staff, channel, customers, django_assert_max_num_queries):
@@ -258,3 +259,27 @@ def test_the_list_shows_progress_with_one_grouped_query(staff, channel, customer
     make(8)
     with django_assert_max_num_queries(len(few)):
         staff.get("/admin/campaigns/campaign/")
+
+
+def test_a_draft_whose_time_has_passed_cannot_launch_at_it(channel, customers):
+    campaign = Campaign.objects.create(
+        name="Missed", channel=channel, text="Hi", scheduled_at=timezone.now() - timedelta(minutes=5)
+    )
+    campaign.lists.set([customers])
+    assert prelaunch.report(campaign, at=campaign.scheduled_at).problems == [
+        "Its scheduled time has passed: choose a later time, or launch it now."
+    ]
+
+
+def test_a_held_campaign_says_why_and_offers_launch_now(staff, channel, customers):
+    staff.post(ADD, form_data(channel, [customers], **when(timezone.now() + timedelta(days=1))))
+    campaign = Campaign.objects.get()
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now() - timedelta(hours=3))
+    from campaigns.fanout import start_due_campaigns
+
+    start_due_campaigns()
+    html = page_of(staff, campaign)
+    assert "Waiting for you: it could not start within 1 hour" in html and 'data-verb="launch"' in html
+    act(staff, campaign, "launch")
+    campaign.refresh_from_db()
+    assert (campaign.status_reason, campaign.scheduled_at <= timezone.now()) == ("", True)
