@@ -144,7 +144,7 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     page.wait_for_selector("#result_list")
     assert page.locator("#result_list tbody tr").count() == 12
     page.locator("#result_list tbody tr a").first.click()
-    assert "20% off today only!" in page.locator(".field-text_sent").inner_text()
+    assert "20% off today only!" in page.locator(".field-recipient_text").inner_text()
     shot(page, "6-message")
 
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
