@@ -82,12 +82,17 @@ def test_saving_without_a_time_keeps_a_draft_and_a_past_time_is_refused(staff, c
     assert not Campaign.objects.filter(name="Late").exists()
 
 
-def test_a_time_with_problems_saves_a_draft_and_says_why(staff, channel, make_list):
+def test_a_time_with_problems_saves_a_draft_and_says_why(staff, channel, make_list, make_contact):
     empty = make_list("Nobody", [])
     at = timezone.now() + timedelta(days=1)
     response = staff.post(ADD, form_data(channel, [empty], **when(at)), follow=True)
     assert Campaign.objects.get().status == Status.DRAFT
     assert "Saved as a draft, not scheduled: Its audience is empty" in response.content.decode()
+
+    campaign = Campaign.objects.get()
+    empty.contacts.add(make_contact())
+    staff.post(f"/admin/campaigns/campaign/{campaign.pk}/change/", form_data(channel, [empty], **when(at)))
+    assert Campaign.objects.get().status == Status.SCHEDULED  # fixed and saved again: now it is scheduled
 
 
 def test_the_calendar_day_prefills_the_time_in_the_staff_zone(staff):

@@ -328,10 +328,12 @@ class CampaignAdmin(admin.ModelAdmin):
             super().save_related(request, form, formsets, change)
         campaign = Campaign.objects.get(pk=form.instance.pk)
         at = form.cleaned_data.get("scheduled_at") if "scheduled_at" in form.fields else None
-        if at is None or "scheduled_at" not in form.changed_data:
+        if at is None:
             return
         if campaign.status == Status.DRAFT:
-            self._schedule(request, campaign, at)
+            self._schedule(request, campaign, at)  # also a draft kept with its time until its problems are fixed
+        elif "scheduled_at" not in form.changed_data:
+            return
         elif campaign.reschedule(at):
             self.message_user(request, f"“{campaign}” now goes at {shown(at)}.", messages.SUCCESS)
         else:
