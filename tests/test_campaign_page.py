@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from campaigns import prelaunch
 from campaigns.fanout import fan_out
 from campaigns.models import Campaign, MessageTemplate, OutboundMessage
+from campaigns.models.staff import zone_label
 from providers.models import Channel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +71,7 @@ def test_saving_with_a_time_schedules_it(staff, channel, customers):
     campaign = Campaign.objects.get(name="Spring sale")
     assert (campaign.status, campaign.scheduled_at, campaign.max_lateness) == (Status.SCHEDULED, at, timedelta(hours=1))
     assert "is scheduled for" in response.content.decode()
-    assert f"({timezone.get_current_timezone_name()})" in response.content.decode()
+    assert f"({zone_label()})" in response.content.decode()
 
 
 def test_saving_without_a_time_keeps_a_draft_and_a_past_time_is_refused(staff, channel, customers):
@@ -96,10 +97,11 @@ def test_a_time_with_problems_saves_a_draft_and_says_why(staff, channel, make_li
 
 
 def test_the_calendar_day_prefills_the_time_in_the_staff_zone(staff):
-    day = (timezone.localdate() + timedelta(days=3)).isoformat()
-    html = staff.get(f"{ADD}?scheduled_at={day}").content.decode()
-    assert f'value="{day}"' in html and 'type="date"' in html
-    assert timezone.get_current_timezone_name() in html
+    day = timezone.localdate() + timedelta(days=3)
+    for given in (day.isoformat(), f"{day.isoformat()}T09:00"):
+        html = staff.get(f"{ADD}?scheduled_at={given}").content.decode()
+        assert f'value="{formats.localize_input(day)}"' in html and 'value="09:00:00"' in html
+        assert zone_label() in html
     assert staff.get(f"{ADD}?scheduled_at=not-a-date").status_code == 200
 
 

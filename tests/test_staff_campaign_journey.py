@@ -15,7 +15,7 @@ import django_rq
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.utils import timezone
+from django.utils import formats, timezone
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
@@ -156,7 +156,7 @@ def test_schedule_a_campaign_for_a_calendar_day(page, live_server, channel, make
     customers = make_list("Customers", [make_contact(NUMBERS[0], "Ann Example")])
     day = timezone.localdate() + timedelta(days=3)
     log_in(page, live_server, f"/admin/campaigns/campaign/add/?scheduled_at={day.isoformat()}")
-    assert page.input_value("#id_scheduled_at_0") == day.isoformat()
+    assert page.input_value("#id_scheduled_at_0") == formats.localize_input(day)
     page.fill("#id_name", "Weekend offer")
     page.select_option("#id_channel", str(channel.pk))
     page.fill("#id_text", "Hi {{ first_name }}, see you at the weekend")

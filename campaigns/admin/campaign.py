@@ -24,6 +24,7 @@ from campaigns.admin.calendar import calendar_urls
 from campaigns.admin.campaign_form import CampaignForm, prefill_date
 from campaigns.exports import results_export_url
 from campaigns.models import Campaign, OutboundMessage
+from campaigns.models.staff import zone_label
 from campaigns.sending import render_message
 from contacts.models import Contact
 from contacts.phones import normalise_phone
@@ -60,7 +61,7 @@ def method_require_post(view):
 
 def shown(moment) -> str:
     """A time as staff read it: in their zone, named."""
-    return f"{timezone.localtime(moment):%d %b %Y %H:%M} ({timezone.get_current_timezone_name()})"
+    return f"{timezone.localtime(moment):%d %b %Y %H:%M} ({zone_label()})"
 
 
 def editable(campaign: Campaign) -> bool:
@@ -94,7 +95,7 @@ def page_context(request, campaign: Campaign) -> dict:
     context = {
         "campaign": campaign,
         "verbs": verbs,
-        "time_zone_name": timezone.get_current_timezone_name(),
+        "time_zone_name": zone_label(),
         "send_test_form": SendTestForm(),
         "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
         "messages_url": reverse("admin:campaigns_outboundmessage_changelist") + f"?campaign__id__exact={campaign.pk}",
@@ -249,7 +250,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         initial = super().get_changeform_initial_data(request)
         day = prefill_date(request.GET.get("scheduled_at", ""))
-        initial["scheduled_at"] = day if day is not None and day > timezone.now() else None
+        initial["scheduled_at"] = day
         return initial
 
     def has_delete_permission(self, request, obj: Campaign | None = None) -> bool:

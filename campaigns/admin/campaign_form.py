@@ -11,10 +11,11 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.html import format_html
 
 from campaigns.lifecycle import duration_words
 from campaigns.models import Campaign
+from campaigns.models.staff import zone_label
+from campaigns.widgets import ZonedAdminSplitDateTime, parse_prefill
 from providers.models import Channel
 
 LATENESS_CHOICES = [("", "Always start, however late")] + [
@@ -24,30 +25,10 @@ LATENESS_CHOICES = [("", "Always start, however late")] + [
 DEFAULT_LATENESS = str(60 * 60)
 
 
-class ZoneDateTimeWidget(forms.SplitDateTimeWidget):
-    """A date and a time input (browser pickers) in the staff member's zone, ISO-formatted."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            date_attrs={"type": "date"},
-            time_attrs={"type": "time"},
-            date_format="%Y-%m-%d",
-            time_format="%H:%M",
-        )
-
-    def render(self, name, value, attrs=None, renderer=None):
-        inputs = super().render(name, value, attrs, renderer)
-        return format_html(
-            '{} <span class="time-zone-name" title="Times on this page are in this time zone">{}</span>',
-            inputs,
-            timezone.get_current_timezone_name(),
-        )
-
-
 class CampaignForm(forms.ModelForm):
     scheduled_at = forms.SplitDateTimeField(
         required=False,
-        widget=ZoneDateTimeWidget(),
+        widget=ZonedAdminSplitDateTime(),
         label="Send at",
         help_text="Leave empty and press “Launch now” to send at once; saving with a date and time schedules it.",
     )
@@ -106,7 +87,7 @@ class CampaignForm(forms.ModelForm):
         if changed and at <= timezone.now():
             shown = timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
             raise ValidationError(
-                f"scheduled_at: {shown} ({timezone.get_current_timezone_name()}) has passed; choose a later "
+                f"scheduled_at: {shown} ({zone_label()}) has passed; choose a later "
                 "time, or leave it empty and use “Launch now”."
             )
         return at
@@ -126,9 +107,17 @@ class CampaignForm(forms.ModelForm):
 
 
 def prefill_date(value: str) -> datetime | None:
-    """?scheduled_at=YYYY-MM-DD (the calendar's click on a day) as 09:00 that day in the staff's zone."""
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return timezone.make_aware(datetime.combine(day, time(9, 0)))
+    """?scheduled_at= from the calendar's click on a day (2026-12-03, or 2026-12-03T09:00), in the staff's zone.
+
+    A bare day starts at 09:00. Nothing readable: no prefill.
+    """
+    value = value.strip()
+    if len(value) == len("2026-12-03"):
+        day = parse_prefill(value)  # parse_datetime would read a bare day as midnight
+        return (
+            timezone.make_aware(datetime.combine(day.date() if isinstance(day, datetime) else day, time(9, 0)))
+            if day
+            else None
+        )
+    moment = parse_prefill(value) if value else None
+    return moment if isinstance(moment, datetime) else None
