@@ -19,6 +19,7 @@ from contacts.models import ContactImport
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "default"
+JUST_QUEUED = timedelta(seconds=10)
 JOB_TIMEOUT_SECONDS = 3 * 3600  # a million rows take about a minute and a half; leave room for slow machines
 
 
@@ -42,7 +43,8 @@ def enqueue_import(contact_import: ContactImport) -> None:
     contact_import.rq_job_id = job_id
     contact_import.error = ""
     contact_import.finished_at = None
-    contact_import.save(update_fields=["state", "rq_job_id", "error", "finished_at"])
+    contact_import.heartbeat_at = timezone.now()
+    contact_import.save(update_fields=["state", "rq_job_id", "error", "finished_at", "heartbeat_at"])
 
     def enqueue() -> None:
         try:
@@ -64,7 +66,13 @@ def check_worker(contact_import: ContactImport) -> ContactImport:
     if contact_import.state not in (ContactImport.State.QUEUED, ContactImport.State.RUNNING):
         return contact_import
     status = _job_status(contact_import.rq_job_id)
-    lost = status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+    lost = status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+    if status is None:  # not in Redis: lost (a flush, a restart), unless it was queued a moment ago
+        lost = not (
+            contact_import.state == ContactImport.State.QUEUED
+            and contact_import.heartbeat_at is not None
+            and timezone.now() - contact_import.heartbeat_at < JUST_QUEUED
+        )
     if status == JobStatus.FINISHED:
         contact_import.refresh_from_db()
         lost = contact_import.state in (ContactImport.State.QUEUED, ContactImport.State.RUNNING)

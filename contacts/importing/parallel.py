@@ -1,8 +1,10 @@
 """Parsing chunks of rows on every core, in file order, with only a few chunks in memory at once.
 
 phonenumbers parses about 14,000-18,000 numbers a second on one core, so a million rows need
-both cores. The worker processes are started with "spawn": they import only rows.py and
-phonenumbers (not Django), which keeps each one small.
+both cores. The worker processes are forked: they start at once, share the parent's memory pages
+until they write to them, and need no importable __main__ (spawn re-imports it, which breaks
+under any entry point without a main guard). They never touch the parent's database connection:
+they only run rows.process_chunk, and a forked pool worker leaves through os._exit.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def parse_chunks(plan: dict, chunks: Iterable[list[RawRow]], processes: int) -> 
         for rows in chunks:
             yield len(rows), rows[-1][0], *process_chunk(plan, rows)
         return
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")
     with context.Pool(processes, initializer=_start, initargs=(plan,)) as pool:
         pending: deque = deque()
         for rows in chunks:

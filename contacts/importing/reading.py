@@ -150,10 +150,10 @@ def iter_rows(path: str, info: SheetInfo, file_name: str = "") -> Iterator[tuple
     ``cells`` is None when the row itself cannot be read (``problem`` says why): a broken quote,
     or the file stopping in the middle of the row.
     """
-    for row_number, cells, problem in _rows_with_problems(path, info, file_name):
-        if row_number <= info.header_row:
-            continue
-        if cells is not None and not any(cell.strip() for cell in cells):
+    header_row = info.header_row
+    rows = _text_rows(path, info) if info.kind == "text" else _rows_with_problems(path, info, file_name)
+    for row_number, cells, problem in rows:  # a million times: kept to two cheap tests
+        if row_number <= header_row or (cells is not None and not "".join(cells).strip()):
             continue
         yield row_number, cells, problem
 
