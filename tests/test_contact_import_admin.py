@@ -69,7 +69,7 @@ def test_a_file_with_no_phone_column_asks_which_column_holds_the_numbers(staff):
 
 
 def test_the_preview_escapes_names_and_shows_reasons_and_nothing_is_written(staff):
-    content = "Phone;Name\n020 7946 0959;<img src=x onerror=alert(1)>\n1.5E+11;Bob\n".encode()
+    content = b"Phone;Name\n020 7946 0959;<img src=x onerror=alert(1)>\n1.5E+11;Bob\n"
     upload(staff, "gb.csv", content)
     contact_import = ContactImport.objects.get()
     form = {"column_0": "phone", "column_1": "name", "region": "GB", "existing": "skip", "new_list_name": "London"}
