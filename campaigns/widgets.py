@@ -6,7 +6,7 @@ Every date the admin shows or takes is in the zone the middleware activated for 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime, time
 
 from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
@@ -22,16 +22,20 @@ def zone_suffix() -> str:
     return format_html('<span class="time-zone-name" title="Your time zone">{}</span>', zone_label())
 
 
-def parse_prefill(value: str) -> datetime | date | None:
-    """A value given in the address (?scheduled_at=2026-12-03T09:00), read in the staff member's zone."""
+PREFILL_TIME = time(9, 0)  # a day given alone (a day clicked on the calendar) starts at 09:00
+
+
+def parse_prefill(value: str) -> datetime | None:
+    """A value given in the address (?scheduled_at=2026-12-03 or 2026-12-03T14:30), in the staff member's zone."""
     value = value.strip().replace(" ", "T", 1)
     try:
-        moment = parse_datetime(value)
-        if moment is not None:
-            return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-        return parse_date(value)
+        day = parse_date(value)  # first: parse_datetime would read a bare day as midnight
+        moment = datetime.combine(day, PREFILL_TIME) if day is not None else parse_datetime(value)
     except ValueError:
         return None
+    if moment is None:
+        return None
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 class ZoneNamedMixin:
@@ -40,8 +44,6 @@ class ZoneNamedMixin:
     def decompress(self, value):
         if isinstance(value, str):
             value = parse_prefill(value)
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return [value, None]
         return super().decompress(value)
 
     def render(self, name, value, attrs=None, renderer=None) -> str:

@@ -181,3 +181,21 @@ def test_the_page_names_the_zone_and_takes_a_month(staff):
 
 def test_the_campaign_list_links_to_the_calendar(staff):
     assert 'href="/admin/campaigns/campaign/calendar/"' in staff.get("/admin/campaigns/campaign/").content.decode()
+
+
+def test_a_marketing_person_plans_and_moves_campaigns_and_sets_their_zone(client, make_campaign):
+    from django.contrib.auth.models import Group
+
+    person = get_user_model().objects.create_user("mia", "mia@example.com", "pw-for-tests-only", is_staff=True)
+    person.groups.add(Group.objects.get(name="Marketing"))
+    client.force_login(person)
+    assert client.post("/admin/time-zone/", {"time_zone": "Africa/Nairobi"}).status_code == 302
+    campaign = make_campaign("Sale", nairobi(3, 9))
+    page = client.get(PAGE)
+    assert page.context["calendar_config"]["addUrl"] == "/admin/campaigns/campaign/add/"
+    assert "Africa/Nairobi (EAT, UTC+03:00)" in page.content.decode()
+    response = client.post(reschedule_url(campaign), {"date": nairobi(6, 0).date().isoformat()})
+    assert response.status_code == 200
+    campaign.refresh_from_db()
+    assert campaign.scheduled_at == nairobi(6, 9)
+    assert client.get("/admin/").status_code == 200

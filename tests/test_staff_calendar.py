@@ -53,7 +53,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=NAIROBI)
 
 
-def test_clicking_a_day_starts_a_campaign_on_that_date(page, live_server, nairobi_staff, channel, next_month):
+def test_clicking_a_day_starts_a_campaign_on_that_date(page, live_server, nairobi_staff, next_month):
     day = next_month.replace(day=3)
     log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
@@ -67,13 +67,8 @@ def test_clicking_a_day_starts_a_campaign_on_that_date(page, live_server, nairob
     assert page.input_value("#id_scheduled_at_0") == day.strftime("%d/%m/%Y")
     assert page.input_value("#id_scheduled_at_1") == "09:00:00"
     assert "Africa/Nairobi (EAT, UTC+03:00)" in page.inner_text(".field-scheduled_at")
-    page.fill("#id_name", "December newsletter")
-    page.select_option("#id_channel", str(channel.pk))
-    page.fill("#id_text", "Hello {{ name }}")
-    page.click("input[name=_save]")
-    page.wait_for_selector(".messagelist .success")
-    campaign = Campaign.objects.get(name="December newsletter")
-    assert campaign.scheduled_at == at(day, 9)
+    # The campaign form (campaign-page's) takes it from here: it starts the day at 09:00 in the staff zone.
+    assert page.url.endswith(f"/admin/campaigns/campaign/add/?scheduled_at={day.isoformat()}")
 
 
 def test_dragging_a_scheduled_campaign_moves_it_after_a_confirmation(
@@ -168,7 +163,7 @@ def test_months_change_with_the_keyboard(page, live_server, nairobi_staff, next_
     page.wait_for_selector(f"td.fc-daygrid-day[data-date='{next_month:%Y-%m}-15']")
     page.focus(f"td.fc-daygrid-day[data-date='{next_month:%Y-%m}-20']")
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**/admin/campaigns/campaign/add/?scheduled_at={next_month:%Y-%m}-20T09%3A00")
+    page.wait_for_url(f"**/admin/campaigns/campaign/add/?scheduled_at={next_month:%Y-%m}-20")
 
 
 def drag(page, source, target) -> None:

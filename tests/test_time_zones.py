@@ -150,7 +150,9 @@ def test_without_a_profile_dates_are_in_the_sites_zone(client, user, settings):
 
 
 def test_every_admin_date_input_names_the_zone_and_takes_a_date_from_the_address(nairobi_staff, channel):
-    page = nairobi_staff.get("/admin/campaigns/campaign/add/?scheduled_at=2026-12-03T09:00").content.decode()
+    page = nairobi_staff.get("/admin/campaigns/outboundmessage/add/?send_at=2026-12-03T14:30").content.decode()
+    assert 'name="send_at_0" value="2026-12-03"' in page and 'name="send_at_1" value="14:30"' in page
+    page = nairobi_staff.get("/admin/campaigns/campaign/add/?scheduled_at=2026-12-03").content.decode()
     assert 'name="scheduled_at_0" value="03/12/2026"' in page
     assert 'name="scheduled_at_1" value="09:00:00"' in page
     assert '<span class="time-zone-name" title="Your time zone">Africa/Nairobi (EAT, UTC+03:00)</span>' in page

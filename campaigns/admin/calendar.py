@@ -27,7 +27,7 @@ Status = Campaign.Status
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 LONGEST_RANGE = timedelta(days=62)  # a month view with its leading and trailing weeks fits
 MOST_EVENTS = 2000
-DEFAULT_TIME = "09:00"  # a day clicked on the calendar starts a campaign at this time, in the staff zone
+DEFAULT_TIME = "09:00"  # a day clicked on the calendar: the campaign form starts it then (campaigns/widgets.py)
 # Waiting for a person (the late-start guard): a scheduled campaign whose reason starts like this.
 LATE_HOLD = getattr(Campaign, "LATE_HOLD", "Waiting for you: ")
 

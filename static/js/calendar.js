@@ -28,7 +28,8 @@
       say("That day has passed: pick today or a later day to plan a campaign.", true);
       return;
     }
-    window.location.href = config.addUrl + "?scheduled_at=" + encodeURIComponent(dateText + "T" + config.defaultTime);
+    // The day only: the campaign form starts a day given this way at its default time (09:00).
+    window.location.href = config.addUrl + "?scheduled_at=" + encodeURIComponent(dateText);
   }
 
   function readableDay(date) {
