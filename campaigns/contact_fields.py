@@ -8,6 +8,7 @@ their columns, so a few thousand show them all).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from django.db.models import Count, Q, QuerySet
@@ -17,6 +18,8 @@ from campaigns.personalisation import BUILT_IN_FIELDS, compile_text
 from contacts.models import Contact
 
 RECENT_CONTACTS = 5000
+# A key a placeholder can name (others, e.g. "2nd line", could never be filled in, so are not offered).
+FIELD_NAME = re.compile(r"[A-Za-z_]\w*", re.ASCII)
 MAX_FIELDS = 200
 
 
@@ -26,7 +29,7 @@ def contact_field_names(recent: int = RECENT_CONTACTS, limit: int = MAX_FIELDS) 
     extra: set[str] = set()
     for fields in rows:
         if isinstance(fields, dict):
-            extra.update(key for key in fields if isinstance(key, str))
+            extra.update(key for key in fields if isinstance(key, str) and FIELD_NAME.fullmatch(key))
     extra.difference_update(BUILT_IN_FIELDS)
     return [*BUILT_IN_FIELDS, *sorted(extra)[: max(0, limit - len(BUILT_IN_FIELDS))]]
 

@@ -24,7 +24,7 @@ BLOCK_TAG = re.compile(r"{%.*?%}", re.DOTALL)
 PLACEHOLDER = re.compile(
     r"""\s*(?P<name>[A-Za-z_]\w*(?:\.\w+)*)\s*
         (?:\|\s*default\s*:\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>-?\d+(?:\.\d+)?))\s*)?$""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # ASCII names, as the browser's twin (static/js/template_editor.js) reads them
 )
 # The fields every recipient has, besides their contact's extra fields.
 BUILT_IN_FIELDS = ("name", "first_name", "phone")
@@ -158,7 +158,7 @@ def _tag_problem(source: str) -> str:
             f"{source}: only the default filter is supported, with the text in quotes, "
             f'e.g. {{{{ city|default:"there" }}}}.'
         )
-    return f"{source}: not a field name; use letters, digits and _ such as {{{{ first_name }}}}."
+    return f"{source}: not a field name; use plain letters (a-z), digits and _ such as {{{{ first_name }}}}."
 
 
 @lru_cache(maxsize=512)

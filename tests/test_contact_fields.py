@@ -16,6 +16,11 @@ def test_built_in_fields_come_first_then_extra_fields_seen_on_contacts(make_cont
     assert contact_field_names() == ["name", "first_name", "phone", "city", "shoe_size", "vip"]
 
 
+def test_keys_no_placeholder_could_name_are_not_offered(make_contact):
+    make_contact("+447911000001", "Ann", **{"2nd_line": "x", "first name": "A", "città": "Roma", "zip": "1"})
+    assert contact_field_names() == ["name", "first_name", "phone", "zip"]
+
+
 def test_the_list_of_fields_is_bounded(make_contact):
     make_contact("+447911000001", "Ann", **{f"field_{i:03d}": "x" for i in range(300)})
     names = contact_field_names(limit=20)

@@ -83,11 +83,17 @@ def test_unsupported_syntax_is_reported_naming_the_placeholder_and_kept_visible(
         "{{ name|upper }}: only the default filter is supported, with the text in quotes, "
         'e.g. {{ city|default:"there" }}.',
         "{{ }}: an empty placeholder; write a field name such as {{ name }}.",
-        "{{ 1st }}: not a field name; use letters, digits and _ such as {{ first_name }}.",
+        "{{ 1st }}: not a field name; use plain letters (a-z), digits and _ such as {{ first_name }}.",
         "{% if vip %}: tags are not supported, only placeholders such as {{ name }}.",
         "{% endif %}: tags are not supported, only placeholders such as {{ name }}.",
     )
     assert compiled.render({"name": "Ann"}).startswith("{{ name|upper }} {% if vip %}")
+
+
+def test_field_names_are_ascii_as_in_the_browser():
+    assert compile_text("{{ citt\u00e0 }}").problems == (
+        "{{ citt\u00e0 }}: not a field name; use plain letters (a-z), digits and _ such as {{ first_name }}.",
+    )
 
 
 def test_dotted_names_read_nested_values_only_from_mappings():
