@@ -2,7 +2,7 @@
 
 Staff campaigns to contact lists; bulk API jobs have their own page (Bulk jobs). The verbs are
 POST buttons for the state the campaign is in (campaigns/lifecycle.py says which); progress is
-polled as JSON every 2 seconds by static/js/campaign-progress.js.
+polled as JSON every 2 seconds by static/js/campaign-page.js.
 """
 
 from __future__ import annotations
