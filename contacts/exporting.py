@@ -29,6 +29,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 2000
 CSV_LINES_PER_PIECE = 500
 XLSX_PIECE_BYTES = 64 * 1024
+XLSX_ROWS_PER_SHEET = 1_048_575  # Excel's 1,048,576 rows, less the header
 
 
 class Column:
@@ -101,15 +102,26 @@ def _csv_text(value: object) -> object:
 
 def xlsx_pieces(header: list[str], rows: Iterable[list], title: str) -> Iterator[bytes]:
     workbook = Workbook(write_only=True)  # rows go to a temporary file as they come: constant memory
-    sheet = workbook.create_sheet(title[:31])
-    sheet.append(header)
+    sheet, written = None, XLSX_ROWS_PER_SHEET
     for row in rows:
+        if written == XLSX_ROWS_PER_SHEET:  # Excel opens no sheet longer than 1,048,576 rows
+            sheet, written = _new_sheet(workbook, title, header), 0
         sheet.append([_xlsx_value(value) for value in row])
+        written += 1
+    if sheet is None:
+        _new_sheet(workbook, title, header)
     with tempfile.TemporaryFile() as finished:
         workbook.save(finished)
         finished.seek(0)
         while piece := finished.read(XLSX_PIECE_BYTES):
             yield piece
+
+
+def _new_sheet(workbook: Workbook, title: str, header: list[str]):
+    number = len(workbook.worksheets) + 1
+    sheet = workbook.create_sheet(title[:31] if number == 1 else f"{title[:26]} ({number})")
+    sheet.append(header)
+    return sheet
 
 
 def _xlsx_value(value: object) -> object:

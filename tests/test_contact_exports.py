@@ -167,3 +167,41 @@ def test_a_campaigns_results_per_recipient(staff, channel, make_contact, setting
     assert rows[0][6] == datetime(2026, 6, 1, 10, 0)
     assert "results.csv" in staff.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     assert staff.get(f"/admin/campaigns/campaign/{campaign.pk + 99}/results.csv").status_code == 404
+
+
+def test_an_xlsx_longer_than_excel_allows_continues_on_another_sheet(staff, monkeypatch):
+    from contacts import exporting
+
+    monkeypatch.setattr(exporting, "XLSX_ROWS_PER_SHEET", 4)
+    Contact.objects.bulk_create(Contact(phone=f"+4479111{n:05d}", name=f"Ann {n}") for n in range(10))
+    response = staff.get(f"{EXPORT}xlsx/")
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    sheets = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
+    assert [len(rows) for rows in sheets] == [5, 5, 3]  # each with its header
+    assert all(rows[0][0] == "phone" for rows in sheets)
+    assert len(book.sheetnames) == len(set(book.sheetnames)) == 3
+
+
+def test_export_memory_does_not_grow_with_the_number_of_contacts(staff, monkeypatch):
+    """Ten times the rows, about the same peak: rows are read in chunks and written as they come."""
+    import tracemalloc
+
+    from contacts import exporting
+
+    monkeypatch.setattr(exporting, "CHUNK_SIZE", 200)  # both sizes span many chunks
+
+    def peak_while_exporting(file_format: str) -> int:
+        response = staff.get(f"{EXPORT}{file_format}/")
+        tracemalloc.start()
+        for _ in response.streaming_content:
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    Contact.objects.bulk_create(Contact(phone=f"+4479111{n:05d}", name=f"Ann {n}") for n in range(2_000))
+    small = {f: peak_while_exporting(f) for f in ("csv", "xlsx")}
+    Contact.objects.bulk_create(Contact(phone=f"+4479222{n:05d}", name=f"Bob {n}") for n in range(18_000))
+    large = {f: peak_while_exporting(f) for f in ("csv", "xlsx")}
+    for file_format in ("csv", "xlsx"):
+        assert large[file_format] < 1.3 * small[file_format], (file_format, small, large)
