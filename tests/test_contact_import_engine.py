@@ -54,6 +54,13 @@ def test_encodings_and_delimiters_are_found_from_the_file(tmp_path, content, enc
     assert Contact.objects.get().name == "Zoë"
 
 
+def test_bytes_that_are_not_windows_1252_fall_back_to_latin1(tmp_path):
+    path = write(tmp_path, "old.csv", b"phone;name\n0712345678;Zo\xeb \x81\n")
+    assert reading.inspect(str(path), path.name).encoding == "latin-1"
+    assert import_file(path).created == 1
+    assert Contact.objects.get().name == "Zo\u00eb \x81"
+
+
 def test_utf16_excel_unicode_text_has_a_bom_and_tabs(tmp_path):
     path = write(
         tmp_path, "export.txt", codecs.BOM_UTF16_LE + "Mobile\tFull name\r\n0712345678\tAnn\r\n".encode("utf-16-le")

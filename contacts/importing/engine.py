@@ -6,6 +6,7 @@ Used the same way by the admin (preview in the request, the run in an RQ job) an
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -133,7 +134,8 @@ def build_preview(contact_import: ContactImport) -> dict:
             {"row": row, "reason": reason, "values": values} for row, reason, values in rejected_rows[:PREVIEW_REASONS]
         ],
         "sample": [
-            {"row": c[0], "phone": c[1], "name": c[2], "extras": c[3], "opted_out": bool(c[4])} for c in fresh[:5]
+            {"row": c[0], "phone": c[1], "name": c[2], "extras": json.loads(c[3]), "opted_out": bool(c[4])}
+            for c in fresh[:5]
         ],
     }
     contact_import.preview = preview

@@ -48,6 +48,7 @@
     show("import-report", status.finished && status.rejected > 0);
     show("import-next", status.state === "done");
     show("import-resume", status.state === "failed");
+    show("import-live", !status.finished);
   }
 
   function poll() {
