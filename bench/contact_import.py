@@ -191,11 +191,30 @@ def excel_readers(folder: Path, rows: int = 100_000) -> list[dict]:
     ]
 
 
+def forget(list_name: str) -> None:
+    """Delete what the run made, in SQL: the ORM would load a million contacts to cascade."""
+    from django.db import connection, transaction
+
+    from contacts.models import ContactImport, ContactImportRejection, ContactList
+
+    contact_list = ContactList.objects.filter(name=list_name).first()
+    if contact_list is None:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        members = "SELECT contact_id FROM contacts_listmembership WHERE contact_list_id = %s"
+        cursor.execute(f"CREATE TEMPORARY TABLE bench_forget AS {members}", [contact_list.pk])
+        cursor.execute("DELETE FROM contacts_listmembership WHERE contact_id IN (SELECT contact_id FROM bench_forget)")
+        cursor.execute("DELETE FROM contacts_contact WHERE id IN (SELECT contact_id FROM bench_forget)")
+        cursor.execute("DROP TABLE bench_forget")
+        imports = ContactImport.objects.filter(target_list=contact_list)
+        ContactImportRejection.objects.filter(contact_import__in=imports).delete()  # one DELETE: nothing cascades
+        imports.delete()
+        contact_list.delete()
+
+
 def run() -> list[dict]:
     prepare_django()
     from django.db import connection
-
-    from contacts.models import Contact, ContactList
 
     folder = Path(tempfile.mkdtemp(prefix="contact-import-bench-"))
     prefix_digit = secrets.randbelow(10)
@@ -210,10 +229,7 @@ def run() -> list[dict]:
         extra = excel_readers(folder) if os.environ.get("BENCH_XLSX") else []
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        contact_list = ContactList.objects.filter(name=list_name).first()
-        if contact_list:
-            Contact.objects.filter(memberships__contact_list=contact_list).delete()
-            contact_list.delete()
+        forget(list_name)
     contact_import = ours["import"]
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     baseline_rate = baseline["rows"] / baseline["elapsed"]
