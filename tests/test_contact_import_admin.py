@@ -69,7 +69,7 @@ def test_a_file_with_no_phone_column_asks_which_column_holds_the_numbers(staff):
 
 
 def test_the_preview_escapes_names_and_shows_reasons_and_nothing_is_written(staff):
-    content = b"Phone;Name\n020 7946 0959;<img src=x onerror=alert(1)>\n1.5E+11;Bob\n"
+    content = b"Phone;Name\n020 7946 0959;<img src=x onerror=alert(1)>\n1.5E+11;Bob\n020 7946 0958\n"
     upload(staff, "gb.csv", content)
     contact_import = ContactImport.objects.get()
     form = {"column_0": "phone", "column_1": "name", "region": "GB", "existing": "skip", "new_list_name": "London"}
@@ -77,6 +77,7 @@ def test_the_preview_escapes_names_and_shows_reasons_and_nothing_is_written(staf
     html = page.content.decode()
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
     assert "scientific notation" in html and "+442079460959" in html
+    assert "1 row had fewer cells than the header has columns: the missing cells are taken as empty." in html
     assert not Contact.objects.exists() and not ContactList.objects.filter(name="London").exists()
 
 

@@ -294,6 +294,7 @@ def test_preview_counts_without_writing(tmp_path, make_contact):
         "invalid": 1,
     }
     assert [reason["row"] for reason in preview["reasons"]] == [4, 5]
+    assert preview["short_rows"] == 0
     assert Contact.objects.count() == 1
 
 

@@ -115,6 +115,8 @@ def build_preview(contact_import: ContactImport) -> dict:
     for _count, _last, parsed, rejected in parse_chunks(row_plan, [rows] if rows else [], processes=1):
         contacts, rejections = parsed, rejected
     fresh, duplicates = split_duplicates(contacts, {})
+    width = len(contact_import.mapping)
+    short_rows = sum(1 for _number, cells, _problem in rows if cells is not None and len(cells) < width)
     existing = _existing(c[1] for c in fresh)
     rejected_rows = sorted(rejections + duplicates)
     known = sum(1 for c in fresh if c[1] in existing)
@@ -128,6 +130,7 @@ def build_preview(contact_import: ContactImport) -> dict:
         "skipped_existing": 0 if update else known,
         "duplicates": len(duplicates),
         "invalid": len(rejections),
+        "short_rows": short_rows,
         "stay_opted_out": sum(1 for c in fresh if existing.get(c[1])),
         "opting_out": sum(1 for c in fresh if c[4] and not existing.get(c[1])),
         "reasons": [
