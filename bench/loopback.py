@@ -40,7 +40,8 @@ class LoopbackProvider(Provider):
             return [SendResult(m.id, Outcome.UNKNOWN, error_message=error.message) for m in messages]
         if response.status_code == 429:
             wait = http.retry_after_seconds(response)
-            return [SendResult(m.id, Outcome.RETRY, error_code="429", retry_after=wait) for m in messages]
+            return [SendResult(m.id, Outcome.RETRY, error_code="429", retry_after=wait, throttled=True)
+                    for m in messages]  # fmt: skip
         if response.status_code != 200:
             reason = f"HTTP {response.status_code}"
             return [SendResult(m.id, Outcome.FAILED, error_code=str(response.status_code), error_message=reason)

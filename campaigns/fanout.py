@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from campaigns import lifecycle
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import chunked, enqueue_after_commit, enqueue_dispatch
+from campaigns.queueing import CAMPAIGN_QUEUE, chunked, enqueue_after_commit, enqueue_dispatch
 from contacts.models import Contact, ListMembership
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ MAX_PARALLEL_DISPATCH = 4
 
 def enqueue_fan_out(campaign_id: int, at: datetime | None = None) -> None:
     """Ask a worker to fan the campaign out once the transaction commits: now, or at ``at``."""
-    enqueue_after_commit(fan_out, [(campaign_id,)], at)
+    enqueue_after_commit(fan_out, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE)
 
 
 def fan_out(campaign_id: int) -> int:

@@ -46,15 +46,16 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
             break  # a paused channel pauses its campaigns; a switched-off one just waits
         if time.monotonic() > deadline:
             # A job never outlives its slice (RQ would kill it mid-send): a fresh one carries on.
-            enqueue_dispatch(campaign_id)
+            enqueue_dispatch(campaign_id, parallel=1)
             return dict(summary.counts)
-        token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)]))
+        sharers = sending.claims_on(campaign.channel_id) + 1
+        token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)], sharers))
         if token is None:
             break
         sending.send_claimed(token, summary)
         Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())  # heartbeat
     if summary.retry_ids:
-        enqueue_dispatch(campaign_id, at=summary.retry_at)
+        enqueue_dispatch(campaign_id, at=summary.retry_at, parallel=1)
     complete_if_done(campaign_id)
     return dict(summary.counts)
 
@@ -129,9 +130,16 @@ def requeue_lost_queued() -> int:
 
 
 def expire_stale_sending() -> int:
-    """Messages claimed long ago by a worker that died: resend only where that cannot duplicate."""
+    """Claims whose worker died (its lease ran out): what never left goes back to the queue, and
+    the batch that was in flight is resent only where that cannot duplicate, else marked unknown.
+
+    A live worker renews its claim every LEASE_REFRESH_SECONDS and a batch is in flight for at
+    most the provider timeouts, so SENDING_STALE_SECONDS (two minutes by default) is safely past both.
+    """
     stale = timezone.now() - timedelta(seconds=settings.SENDING_STALE_SECONDS)
-    expired = 0
+    expired = OutboundMessage.objects.filter(
+        status=Status.QUEUED, claim_token__isnull=False, claimed_at__lte=stale
+    ).update(claim_token=None, next_attempt_at=None)
     stuck = OutboundMessage.objects.filter(status=Status.SENDING, claimed_at__lte=stale)
     for code in stuck.values_list("channel__provider", flat=True).distinct():
         rows = stuck.filter(channel__provider=code)

@@ -14,7 +14,11 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
-QUEUE_NAME = "default"
+# Two queues, and workers listen to the first before the second (`rqworker high default`): single
+# and API messages and the reconciler never wait behind a campaign's long dispatch jobs.
+QUEUE_NAME = "high"  # single and API messages, the reconciler
+CAMPAIGN_QUEUE = "default"  # campaign fan-out and dispatch
+WORKER_QUEUES = (QUEUE_NAME, CAMPAIGN_QUEUE)
 
 
 def chunked(ids: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -35,12 +39,14 @@ def connection() -> Redis:
     return django_rq.get_connection(QUEUE_NAME)
 
 
-def _queue():
+def _queue(name: str = QUEUE_NAME):
     # commit_mode "auto" because every call below already waits for the commit itself.
-    return django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=connection())
+    return django_rq.get_queue(name, commit_mode="auto", connection=connection())
 
 
-def enqueue_after_commit(func: Callable, calls: list[tuple], at: datetime | None = None) -> None:
+def enqueue_after_commit(
+    func: Callable, calls: list[tuple], at: datetime | None = None, queue_name: str = QUEUE_NAME
+) -> None:
     """Enqueue ``func(*args)`` for each args in ``calls`` once the transaction commits (now or at ``at``).
 
     If Redis is down then, the work is already safe in the database: the reconciler gives it a
@@ -50,7 +56,7 @@ def enqueue_after_commit(func: Callable, calls: list[tuple], at: datetime | None
 
     def enqueue() -> None:
         try:
-            queue = _queue()
+            queue = _queue(queue_name)
             for args in calls:
                 if at is None:
                     queue.enqueue(func, *args)
@@ -74,8 +80,28 @@ def enqueue_send(message_ids: Iterable[int], at: datetime | None = None) -> None
     enqueue_after_commit(send_messages_job, [(chunk,) for chunk in chunked(message_ids, settings.SEND_CHUNK_SIZE)], at)
 
 
-def enqueue_dispatch(campaign_id: int, at: datetime | None = None, parallel: int = 1) -> None:
-    """Ask ``parallel`` workers to send a running campaign's queued messages, after the commit."""
+MAX_PARALLEL_DISPATCH = 4  # dispatch jobs per campaign: as many workers as may share it
+
+
+def enqueue_dispatch(campaign_id: int, at: datetime | None = None, parallel: int | None = None) -> None:
+    """Ask ``parallel`` workers to send a running campaign's queued messages, after the commit.
+
+    By default as many as the launch gave it (up to MAX_PARALLEL_DISPATCH, fewer for a small
+    campaign), so a resumed or recovered campaign runs at full speed again, not on one job.
+    """
     from campaigns.jobs import dispatch_campaign_job
 
-    enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)] * parallel, at)
+    if parallel is None:
+        parallel = dispatch_parallelism(campaign_id)
+    enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)] * parallel, at, queue_name=CAMPAIGN_QUEUE)
+
+
+def dispatch_parallelism(campaign_id: int) -> int:
+    """One dispatch job per chunk of queued messages, at most MAX_PARALLEL_DISPATCH."""
+    from campaigns.models import OutboundMessage
+
+    queued = OutboundMessage.objects.filter(campaign_id=campaign_id, status=OutboundMessage.Status.QUEUED)
+    # Counting stops at what would change the answer: cheap on a million-row campaign.
+    enough = settings.SEND_CHUNK_SIZE * MAX_PARALLEL_DISPATCH
+    count = queued[:enough].count()
+    return max(1, min(MAX_PARALLEL_DISPATCH, -(-count // settings.SEND_CHUNK_SIZE)))

@@ -2,6 +2,11 @@
 
 Every state change is a conditional UPDATE, so two workers never send the same message and a
 crashed worker's claim can be found again (see reconcile in campaigns/jobs.py).
+
+A claim marks rows as ours (a claim token) but leaves them ``queued``: only the batch about to be
+handed to the provider moves to ``sending``, one statement per batch. So when a worker dies, only
+its one batch in flight can be in doubt (``sending`` -> ``unknown``); the rest of its claim never
+left and simply goes back to the queue when the claim's lease runs out.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from providers.registry import provider_for
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
-CLAIM_SECONDS = 30  # a claim should take about this long to send at the channel's rate
+CLAIM_SECONDS = 20  # a claim should take about this long to send at the worker's share of the rate
 STOP_CHECK_SECONDS = 1.0  # how often a long claim asks whether its campaign was paused
+LEASE_REFRESH_SECONDS = 30  # a live worker renews its claim this often (see reconcile: SENDING_STALE_SECONDS)
 
 
 @dataclass
@@ -47,8 +53,11 @@ class SendSummary:
 
 
 def due_queued(queryset: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
+    """Queued messages whose (re)try time has come and that no worker has claimed."""
     now = timezone.now()
-    return queryset.filter(status=Status.QUEUED).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    return queryset.filter(status=Status.QUEUED, claim_token__isnull=True).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
 
 
 def release_due(queryset: QuerySet[OutboundMessage]) -> int:
@@ -75,23 +84,30 @@ def claim(queryset: QuerySet[OutboundMessage], limit: int) -> uuid.UUID | None:
         ids = list(due[:limit])
         if not ids:
             return None
-        claimed = OutboundMessage.objects.filter(pk__in=ids, status=Status.QUEUED).update(
-            status=Status.SENDING,
-            claim_token=token,
-            claimed_at=timezone.now(),
-            attempts=F("attempts") + 1,
+        claimed = OutboundMessage.objects.filter(pk__in=ids, status=Status.QUEUED, claim_token__isnull=True).update(
+            claim_token=token, claimed_at=timezone.now()
         )
     return token if claimed else None
 
 
-def claim_limit(rates: Iterable[tuple[float]]) -> int:
-    """How many messages to claim at once: no more than the slowest channel sends in CLAIM_SECONDS.
-
-    A claim held much longer than that could outlive SENDING_STALE_SECONDS on a slow channel and
-    be taken for a dead worker's.
+def claim_limit(rates: Iterable[tuple[float]], sharers: int = 1) -> int:
+    """How many messages to claim at once: what this worker's share of the slowest channel sends
+    in CLAIM_SECONDS, so that no claim outlives its lease (SENDING_STALE_SECONDS) on a slow or
+    shared channel and is taken for a dead worker's.
     """
     slowest = min((rate for (rate,) in rates), default=settings.SEND_CHUNK_SIZE)
-    return int(max(1, min(settings.SEND_CHUNK_SIZE, slowest * CLAIM_SECONDS)))
+    share = slowest / max(1, sharers)
+    return int(max(1, min(settings.SEND_CHUNK_SIZE, share * CLAIM_SECONDS)))
+
+
+def claims_on(channel_id: int) -> int:
+    """How many claims are open on a channel now (its workers, give or take one)."""
+    return (
+        OutboundMessage.objects.filter(channel_id=channel_id, claim_token__isnull=False)
+        .values("claim_token")
+        .distinct()
+        .count()
+    )
 
 
 def send_messages(message_ids: list[int], budget: float | None = None) -> SendSummary:
@@ -115,7 +131,7 @@ def send_messages(message_ids: list[int], budget: float | None = None) -> SendSu
 
 def send_claimed(token: uuid.UUID, summary: SendSummary) -> None:
     messages = list(
-        OutboundMessage.objects.filter(claim_token=token, status=Status.SENDING).select_related(
+        OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED).select_related(
             "channel", "campaign__template", "contact"
         )
     )
@@ -134,7 +150,7 @@ def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: 
     )
     if not opted_out:
         return messages
-    skipped = OutboundMessage.objects.filter(claim_token=token, status=Status.SENDING, to__in=opted_out).update(
+    skipped = OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED, to__in=opted_out).update(
         status=Status.CANCELLED,
         claim_token=None,
         error_code="opted_out",
@@ -153,6 +169,7 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
     provider = provider_for(channel)
     size = provider.batch_size()
     stopped = CampaignStopCheck(messages)
+    renewed = time.monotonic()
     for start in range(0, len(messages), size):
         batch = messages[start : start + size]
         if stopped():
@@ -162,15 +179,18 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
             summary.add("campaign_stopped", len(messages) - start)
             return
         try:
-            results = _send_batch(provider, batch)
+            results = _send_batch(provider, batch, token)
         except ChannelError as error:
             log.warning("channel %s paused: %s", channel.pk, error.reason)
             pause_channel(channel, error.reason)
             _release(messages[start:], token)
             summary.add("channel_paused", len(messages) - start)
             return
-        attempts = {m.pk: m.attempts for m in batch}
+        attempts = {m.pk: m.attempts + 1 for m in batch}
         record_outcomes(results, token, provider.deduplicates_by_our_id, summary, attempts)
+        if time.monotonic() - renewed > LEASE_REFRESH_SECONDS:
+            renewed = time.monotonic()
+            renew_claim(token)
 
 
 class CampaignStopCheck:
@@ -194,7 +214,30 @@ def _cancel_released_of_cancelled_campaigns(messages: list[OutboundMessage]) -> 
     ).update(status=Status.CANCELLED, error_message="The campaign was cancelled.", updated_at=timezone.now())
 
 
-def _send_batch(provider, batch: list[OutboundMessage]) -> list[SendResult]:
+def renew_claim(token: uuid.UUID) -> None:
+    """Tell the reconciler this claim's worker is alive: the rows not sent yet are still ours."""
+    OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED).update(claimed_at=timezone.now())
+
+
+def hand_over(token: uuid.UUID, ids: list[int]) -> set[int]:
+    """Move the batch about to be sent from claimed to ``sending``; the ids that are still ours.
+
+    One statement (a second only when some rows were taken from us: cancelled, or our lease
+    expired). From here on a crash leaves these rows in doubt, and only these.
+    """
+    moved = OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=Status.QUEUED).update(
+        status=Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if moved == len(ids):
+        return set(ids)
+    return set(
+        OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=Status.SENDING).values_list(
+            "id", flat=True
+        )
+    )
+
+
+def _send_batch(provider, batch: list[OutboundMessage], token: uuid.UUID) -> list[SendResult]:
     """Refuse what can never go, send the rest; an unexpected error makes the batch unknown."""
     from providers.ratelimit import take
 
@@ -214,6 +257,10 @@ def _send_batch(provider, batch: list[OutboundMessage]) -> list[SendResult]:
     if missing:
         raise ChannelError(f"Missing credentials: {', '.join(missing)}.", code="missing_credentials")
     take(provider.channel, len(outgoing))
+    ours = hand_over(token, [m.id for m in outgoing])
+    outgoing = [m for m in outgoing if m.id in ours]
+    if not outgoing:
+        return results
     try:
         results.extend(provider.send_batch(outgoing))
     except ChannelError:
@@ -290,10 +337,13 @@ def record_outcomes(
         if change["status"] == Status.QUEUED:
             summary.retry_ids.append(result.message_id)
             summary.retry_at = max(summary.retry_at or change["next_attempt_at"], change["next_attempt_at"])
-    held = OutboundMessage.objects.filter(claim_token=token, status=Status.SENDING)
+    held = OutboundMessage.objects.filter(claim_token=token, status__in=(Status.QUEUED, Status.SENDING))
     for change, provider_ids in groups.items():
+        fields = dict(change)
+        if fields.pop("uncounted", False):
+            fields["attempts"] = F("attempts") - 1  # the provider asked us to slow down: not a failed try
         held.filter(pk__in=list(provider_ids)).update(
-            **dict(change), claim_token=None, updated_at=now, provider_message_id=_per_row(provider_ids)
+            **fields, claim_token=None, updated_at=now, provider_message_id=_per_row(provider_ids)
         )
     opted_out = [r for r in results if r.opted_out]
     if opted_out:
@@ -323,6 +373,12 @@ def _outcome_change(
         change["status"] = Status.FAILED
     elif outcome == Outcome.UNKNOWN:
         change["status"] = Status.UNKNOWN
+    elif result.throttled:
+        # Throttling (429) says nothing about the message: wait as asked, and do not count the try.
+        key = (result.retry_after, 0)
+        if key not in delays:
+            delays[key] = timedelta(seconds=max(result.retry_after or 1.0, 1.0) * random.uniform(1.0, 1.5))
+        change.update(status=Status.QUEUED, next_attempt_at=now + delays[key], uncounted=True)
     elif attempts >= settings.SEND_MAX_ATTEMPTS:
         change["status"] = Status.FAILED
         change["error_message"] = f"Gave up after {attempts} attempts. Last answer: {result.error_message}"
@@ -343,12 +399,13 @@ def retry_delay(retry_after: float | None, attempts: int) -> timedelta:
 
 def _release(messages: list[OutboundMessage], token: uuid.UUID, delay: timedelta | None = None) -> None:
     """Put claimed messages back in the queue untouched, as if never claimed."""
-    OutboundMessage.objects.filter(pk__in=[m.pk for m in messages], claim_token=token, status=Status.SENDING).update(
-        status=Status.QUEUED,
-        claim_token=None,
-        attempts=F("attempts") - 1,
-        next_attempt_at=timezone.now() + delay if delay else None,
+    ours = OutboundMessage.objects.filter(pk__in=[m.pk for m in messages], claim_token=token)
+    next_attempt_at = timezone.now() + delay if delay else None
+    # The batch handed over when the provider refused the channel: its try does not count.
+    ours.filter(status=Status.SENDING).update(
+        status=Status.QUEUED, claim_token=None, attempts=F("attempts") - 1, next_attempt_at=next_attempt_at
     )
+    ours.filter(status=Status.QUEUED).update(claim_token=None, next_attempt_at=next_attempt_at)
 
 
 def _opt_out_recipients(message_ids: list[int]) -> None:

@@ -6,5 +6,5 @@ from rq import cron
 from campaigns.jobs import reconcile
 from providers.sendbulk.dlr import poll_delivery_reports
 
-cron.register(reconcile, "default", interval=settings.RECONCILE_INTERVAL_SECONDS, job_timeout=300)
+cron.register(reconcile, "high", interval=settings.RECONCILE_INTERVAL_SECONDS, job_timeout=300)
 cron.register(poll_delivery_reports, "default", interval=60, job_timeout=300)

@@ -156,7 +156,7 @@ def run() -> int:
         for fake in json.loads(fakes_file.read_text()):
             children.append(Child(fake["module"], [PYTHON, "-m", fake["module"], *fake["args"]], env))
         children.append(Child("scheduler", manage("rqcron", "messaging_site.cron", "--logging-level", "WARNING"), env))
-        children.append(Child("worker", manage("rqworker", "default", "--with-scheduler", "-v", "0"), env))
+        children.append(Child("worker", manage("rqworker", "high", "default", "--with-scheduler", "-v", "0"), env))
         children.append(Child("web server", manage("runserver", f"127.0.0.1:{port}", "--noreload"), env))
         print(f"\nThe admin is at http://127.0.0.1:{port}/admin/  (Ctrl-C stops everything)\n", flush=True)
         return wait_for_first_exit(children)

@@ -108,6 +108,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}", schemes=("redis", "rediss", "unix"))
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # single/API messages, reconciler: listened to first
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
@@ -155,7 +156,7 @@ SEND_CHUNK_SIZE = env_int("SEND_CHUNK_SIZE", 500, minimum=1, maximum=10_000)
 # near RQ's timeout (which would kill it in the middle of a provider call).
 SEND_JOB_BUDGET_SECONDS = env_int("SEND_JOB_BUDGET_SECONDS", 240, minimum=5, maximum=3000)
 # A message claimed for sending longer ago than this had its worker die under it.
-SENDING_STALE_SECONDS = env_int("SENDING_STALE_SECONDS", 900, minimum=60)
+SENDING_STALE_SECONDS = env_int("SENDING_STALE_SECONDS", 120, minimum=60)
 # A queued message untouched for this long lost its job (Redis flushed or restarted).
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 60, minimum=5)
 # How often the reconciler looks for due or stuck work.

@@ -42,6 +42,7 @@ class SendResult:
     error_message: str = ""
     retry_after: float | None = None  # seconds, from Retry-After or the provider's own advice
     opted_out: bool = False  # the provider says the recipient unsubscribed (Twilio 21610)
+    throttled: bool = False  # a RETRY because the provider asked us to slow down (429): not a failed try
 
 
 class ChannelError(Exception):

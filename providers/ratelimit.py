@@ -16,6 +16,11 @@ request reaching the provider (a late wake-up, a slow connection): the first mes
 provider's second may arrive that much later than booked without the next one landing inside it.
 The price is a rate about 5% under the configured one.
 
+Redis may lose the bookings (a flush, a restart without persistence). A worker that booked on
+the channel a moment ago then knows the window may be full: it says so, and the script starts the
+lost channel one window later instead of letting a second burst through. A channel nobody here
+used recently starts at once.
+
 The whole booking is one Lua script, so it is atomic however many workers ask at once, and it
 costs one round trip per batch: the worker then sleeps until its booked time and sends.
 """
@@ -32,12 +37,14 @@ if TYPE_CHECKING:
     from providers.models import Channel
 
 JITTER_ALLOWANCE_SECONDS = 0.05
+RECENT_SECONDS = 60.0  # a booking this recent means missing state was lost, not expired
 WINDOW_SECONDS = 1.0 + JITTER_ALLOWANCE_SECONDS
 CATCH_UP_SECONDS = 0.1
 
 # KEYS[1]: hash with the paced schedule ("due": when the next send is due) and the total in the log.
 # KEYS[2]: list of bookings "at count", oldest first, trimmed as they leave the window.
-# ARGV: rate per second, messages wanted, window seconds, catch-up seconds.
+# ARGV: rate per second, messages wanted, window seconds, catch-up seconds, "1" when this worker
+# booked on the channel lately (so missing state means Redis lost it, not an idle channel).
 # Returns {seconds to wait, booked time on the Redis clock}, as text (a Lua number would come back
 # truncated to an integer).
 BOOK_SCRIPT = """
@@ -49,6 +56,10 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'due', 'total')
 local due = tonumber(state[1]) or 0
+if not state[1] and ARGV[5] == '1' then
+  -- Lost, not idle: up to a window's worth may just have gone out. Start after it.
+  due = now + window + catch_up
+end
 local total = tonumber(state[2]) or 0
 
 local at = math.max(now, due - catch_up)
@@ -105,9 +116,31 @@ def book(channel: Channel, count: int) -> tuple[float, float]:
         raise ValueError(f"rate_limit: channel {channel.pk} has {channel.rate_limit!r}; it must be above 0.")
     if count < 1:
         return 0.0, time.time()
-    args = [rate, int(count), WINDOW_SECONDS, CATCH_UP_SECONDS]
+    now = time.monotonic()
+    recent = now - _last_booked.get(channel.pk, -RECENT_SECONDS) < RECENT_SECONDS
+    args = [rate, int(count), WINDOW_SECONDS, CATCH_UP_SECONDS, "1" if recent else "0"]
     wait, at = _book_script()(keys=bucket_keys(channel), args=args)
+    _last_booked[channel.pk] = now
     return float(wait), float(at)
+
+
+_last_booked: dict[int, float] = {}  # channel id -> when this process last booked on it (monotonic)
+
+
+def forget_recent_bookings() -> None:
+    """Forget this process's bookings (tests that empty Redis on purpose between cases)."""
+    _last_booked.clear()
+
+
+def batch_for(rate: float, most: int) -> int:
+    """The largest batch up to ``most`` of which whole batches fill the channel's window.
+
+    Bookings are whole batches, and a window holds at most ``rate`` messages: batches of 32 on a
+    50 msg/s channel fit one to a window (30 msg/s). Batches of 25 fit two (the full 50).
+    """
+    rate = max(1, int(rate))
+    per_window = -(-rate // max(1, most))  # how many batches a window must hold
+    return max(1, min(most, rate // per_window))
 
 
 def take(channel: Channel, count: int) -> None:

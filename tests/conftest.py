@@ -15,8 +15,10 @@ from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
 from campaigns.models import OutboundMessage
+from campaigns.queueing import WORKER_QUEUES
 from contacts.models import Contact, ContactList
 from providers.models import Channel
+from providers.ratelimit import forget_recent_bookings
 
 pytest_plugins = ["tests.browser"]  # the `page` fixture for staff journeys in Chromium
 
@@ -28,21 +30,24 @@ if not os.environ.get("REDIS_URL"):
 def clean_redis():
     """Each test starts with an empty queue (only the database number the suite was given)."""
     django_rq.get_connection("default").flushdb()
+    forget_recent_bookings()  # else the rate limiter takes this flush for a lost Redis
     yield
 
 
 def run_worker() -> int:
     """Run a real RQ worker until the queue is empty; jobs scheduled for now or earlier included."""
-    queue = django_rq.get_queue("default")
-    scheduler = RQScheduler([queue], connection=queue.connection)
+    queues = [django_rq.get_queue(name) for name in WORKER_QUEUES]  # high first, as production workers
+    connection = queues[0].connection
+    scheduler = RQScheduler(queues, connection=connection)
     scheduler.acquire_locks()
     scheduler.enqueue_scheduled_jobs()
     scheduler.release_locks()
-    worker = SimpleWorker([queue], connection=queue.connection)
+    worker = SimpleWorker(queues, connection=connection)
     worker.work(burst=True)
-    failed = queue.failed_job_registry
-    assert failed.count == 0, [queue.fetch_job(job_id).exc_info for job_id in failed.get_job_ids()]
-    return len(queue.finished_job_registry)
+    for queue in queues:
+        failed = queue.failed_job_registry
+        assert failed.count == 0, [queue.fetch_job(job_id).exc_info for job_id in failed.get_job_ids()]
+    return sum(len(queue.finished_job_registry) for queue in queues)
 
 
 @pytest.fixture

@@ -59,14 +59,14 @@ def post_messages(call, channel, count: int) -> list[int]:
 
 def test_many_messages_share_one_send_job(call, channel, worker):
     ids = post_messages(call, channel, 5)
-    assert django_rq.get_queue("default").count == 1  # one drain job, not one job per message
+    assert django_rq.get_queue("high").count == 1  # one drain job, not one job per message
 
     worker()
 
     assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
     assert not django_rq.get_connection("default").exists(PENDING, DRAIN_PENDING)
     post_messages(call, channel, 1)
-    assert django_rq.get_queue("default").count == 1  # the next message brings a new drain job
+    assert django_rq.get_queue("high").count == 1  # the next message brings a new drain job
 
 
 def test_messages_survive_redis_losing_the_list(call, channel, worker, settings):
@@ -85,7 +85,7 @@ def test_a_drain_job_out_of_time_hands_over_to_a_fresh_one(call, channel, worker
     from campaigns.api.batching import drain_job
 
     ids = post_messages(call, channel, 3)
-    queue = django_rq.get_queue("default")
+    queue = django_rq.get_queue("high")
     queue.empty()
     settings.SEND_JOB_BUDGET_SECONDS = 0
 

@@ -20,7 +20,7 @@ import django_rq
 import pytest
 
 from providers.models import Channel
-from providers.ratelimit import CATCH_UP_SECONDS, WINDOW_SECONDS, book, bucket_keys, take
+from providers.ratelimit import CATCH_UP_SECONDS, WINDOW_SECONDS, batch_for, book, bucket_keys, take
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ROUNDING = 2e-6  # booked times come back with microsecond precision
@@ -167,3 +167,23 @@ def test_two_worker_processes_together_stay_within_the_limit():
     assert measured["rate"] == pytest.approx(15, rel=0.10)
     assert len(measured["per_worker"]) == 2, measured["per_worker"]
     assert min(measured["per_worker"].values()) >= 90 * 0.2, measured["per_worker"]
+
+
+@pytest.mark.parametrize(
+    ("rate", "most", "expected"), [(50, 32, 25), (50, 256, 50), (47, 32, 23), (1000, 256, 250), (3, 8, 3)]
+)
+def test_whole_batches_fill_the_window(rate, most, expected):
+    """Batches of 32 on a 50/s channel fit one to a window (30 msg/s); of 25, two (the full rate)."""
+    size = batch_for(rate, most)
+    assert size == expected
+    assert (rate // size) * size >= 0.9 * rate
+
+
+def test_a_lost_state_does_not_let_a_second_burst_through():
+    """After a Redis flush a worker that just booked waits out the window; a fresh channel does not wait."""
+    channel = a_channel(7, rate=10)
+    assert book(channel, 10)[0] == 0.0
+    django_rq.get_connection("default").flushdb()
+    wait, _ = book(channel, 10)
+    assert wait >= WINDOW_SECONDS - ROUNDING
+    assert book(a_channel(8, rate=10), 10)[0] == 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -32,8 +34,8 @@ def test_the_job_is_enqueued_only_after_the_transaction_commits(send_one, worker
         send_one()
         import django_rq
 
-        assert django_rq.get_queue("default").count == 0
-    assert django_rq.get_queue("default").count == 1
+        assert django_rq.get_queue("high").count == 0
+    assert django_rq.get_queue("high").count == 1
 
 
 def test_placeholders_are_filled_from_the_contact(send_one, make_contact, worker, monkeypatch):
@@ -118,9 +120,23 @@ def test_a_send_job_stops_at_the_end_of_its_slice_and_a_new_job_finishes(send_on
 def test_claims_on_a_slow_channel_are_small(channel):
     from campaigns.sending import claim_limit
 
-    assert claim_limit([(0.5,)]) == 15
-    assert claim_limit([(1000.0,), (2.0,)]) == 60
+    assert claim_limit([(0.5,)]) == 10  # 20 seconds' worth
+    assert claim_limit([(1000.0,), (2.0,)]) == 40
     assert claim_limit([]) == 500
+    assert claim_limit([(10.0,)], sharers=4) == 50  # a quarter of the channel: 2.5 msg/s for 20 s
+
+
+def test_a_claim_stays_queued_until_its_batch_is_handed_to_the_provider(send_one):
+    """Claimed rows are ours but still queued: only the batch handed over is `sending`."""
+    from campaigns.sending import due_queued, hand_over
+
+    ids = [send_one(to=f"+44791112345{i}").pk for i in range(4)]
+    token = claim(OutboundMessage.objects.all(), limit=4)
+    assert not due_queued(OutboundMessage.objects.all()).exists()  # nobody else may claim them
+    assert hand_over(token, ids[:2]) == set(ids[:2])
+    statuses = dict(OutboundMessage.objects.values_list("id", "status"))
+    assert [statuses[i] for i in ids] == [Status.SENDING, Status.SENDING, Status.QUEUED, Status.QUEUED]
+    assert hand_over(uuid.uuid4(), ids[2:]) == set()  # not ours: nothing moves
 
 
 def test_a_claim_never_takes_more_than_its_limit(send_one):
@@ -128,7 +144,7 @@ def test_a_claim_never_takes_more_than_its_limit(send_one):
         send_one(to=f"+44791112345{i}")
     token = claim(OutboundMessage.objects.all(), limit=2)
     assert OutboundMessage.objects.filter(claim_token=token).count() == 2
-    assert OutboundMessage.objects.filter(status=Status.QUEUED).count() == 3
+    assert OutboundMessage.objects.filter(status=Status.QUEUED, claim_token__isnull=True).count() == 3
 
 
 def test_redis_down_after_the_commit_loses_nothing_and_raises_nothing(send_one, worker, monkeypatch, caplog, settings):

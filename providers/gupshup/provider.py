@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
-from providers import http
+from providers import http, ratelimit
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class GupshupWhatsAppProvider(Provider):
     code = "gswa"
     label = "Gupshup WhatsApp"
     credential_fields = {"apikey": "API key", "app_name": "App name (src.name)"}
-    max_batch_size = http.SEND_THREADS
+    max_batch_size = http.MAX_IN_FLIGHT  # one request a message, all of a batch in flight at once
     supports_media = True
     campaign_needs_template = True  # a message we start must be an approved template
     deduplicates_by_our_id = False  # Gupshup takes no id of ours, so a repeat is a second message
@@ -60,8 +60,7 @@ class GupshupWhatsAppProvider(Provider):
         Gupshup takes one message per request and we send a batch in parallel, so a batch larger
         than the channel's per-second rate would go out as a burst above that rate.
         """
-        per_second = max(1, int(self.channel.rate_limit))
-        return max(1, min(super().batch_size(), per_second))
+        return ratelimit.batch_for(self.channel.rate_limit or 1, super().batch_size())
 
     def validate(self, message: OutgoingMessage) -> None:
         super().validate(message)
@@ -74,10 +73,9 @@ class GupshupWhatsAppProvider(Provider):
 
     def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         self._require_sender()
-        if len(messages) == 1:
-            results = [self.send_one(messages[0])]
-        else:
-            results = list(http.send_pool().map(self.send_one, messages))
+        calls = [self.call(message) for message in messages]
+        answers = http.request_many(calls)
+        results = [self.result(m.id, answer) for m, answer in zip(messages, answers, strict=True)]
         refused = [r for r in results if r.error_code == CHANNEL_REFUSED]
         if refused and not any(r.outcome in (Outcome.ACCEPTED, Outcome.UNKNOWN) for r in results):
             raise ChannelError(refused[0].error_message, code=CHANNEL_REFUSED)
@@ -85,18 +83,17 @@ class GupshupWhatsAppProvider(Provider):
         # The refused ones wait and retry; the next batch, refused whole, pauses the channel.
         return results
 
-    def send_one(self, message: OutgoingMessage) -> SendResult:
+    def call(self, message: OutgoingMessage) -> http.Call:
         path = TEMPLATE_PATH if message.template else SESSION_PATH
         form = self.template_form(message) if message.template else self.session_form(message)
-        try:
-            response = http.request(
-                "POST", self.base_url() + path, data=form, headers=self._headers(), secrets=[self._apikey()]
-            )
-        except http.NotSent as error:
-            return SendResult(message.id, Outcome.RETRY, error_code="not_sent", error_message=error.message)
-        except http.NoAnswer as error:
-            return SendResult(message.id, Outcome.UNKNOWN, error_code="no_answer", error_message=error.message)
-        return self.classify(message.id, response)
+        return http.Call("POST", self.base_url() + path, data=form, headers=self._headers(), secrets=(self._apikey(),))
+
+    def result(self, message_id: int, answer: http.Answer | http.TransportError) -> SendResult:
+        if isinstance(answer, http.NotSent):
+            return SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=answer.message)
+        if isinstance(answer, http.TransportError):
+            return SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=answer.message)
+        return self.classify(message_id, answer)
 
     def check_credentials(self) -> str:
         super().check_credentials()  # names missing credentials
@@ -154,7 +151,7 @@ class GupshupWhatsAppProvider(Provider):
 
     # --- reading answers -----------------------------------------------------------------------
 
-    def classify(self, message_id: int, response: requests.Response) -> SendResult:
+    def classify(self, message_id: int, response: requests.Response | http.Answer) -> SendResult:
         """Map one Gupshup answer to an outcome (a channel problem is marked CHANNEL_REFUSED)."""
         body = http.json_object(response)
         status = response.status_code
@@ -173,6 +170,7 @@ class GupshupWhatsAppProvider(Provider):
                 error_code=f"http_{status}",
                 error_message=reason,
                 retry_after=http.retry_after_seconds(response),
+                throttled=status == 429,
             )
         if status in (401, 403) or CHANNEL_PROBLEM.search(reason):
             return SendResult(
@@ -244,7 +242,7 @@ def _numbered(key: str) -> tuple[int, int | str]:
     return (0, int(key)) if str(key).isdigit() else (1, str(key))
 
 
-def _error_text(body: dict, response: requests.Response) -> str:
+def _error_text(body: dict, response: requests.Response | http.Answer) -> str:
     message = body.get("message")
     if isinstance(message, dict):  # some errors nest {"message": {"message": "..."}}
         message = message.get("message")

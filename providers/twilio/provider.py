@@ -1,7 +1,7 @@
 """Twilio Programmable Messaging: SMS/MMS (``twlo``) and WhatsApp (``twlowa``).
 
-The Messages API takes one message per request, so a batch fans out over a small thread pool
-(each thread keeps its own pooled HTTP session in providers.http). A channel may instead run in
+The Messages API takes one message per request, so a batch goes out all at once through
+providers.http.request_many (hundreds in flight per worker). A channel may instead run in
 "bulk mode" (options {"bulk_mode": true}): many recipients per request through Twilio's 1:Many
 endpoint. Request and answer shapes: Twilio's OpenAPI excerpts in tests/specs/ (the tests validate
 every request we build against them).
@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import requests
 
-from providers import http
+from providers import http, ratelimit
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,9 @@ class TwilioProvider(Provider):
     def batch_size(self) -> int:
         if self.bulk_mode:
             return max(1, min(self.channel.batch_size or BULK_DEFAULT_BATCH, BULK_MAX_BATCH))
-        # One request per message: a batch is what the thread pool sends at once. Never more than
-        # one second of the channel's rate, so the burst stays within what the rate limiter took.
-        per_second = int(self.channel.rate_limit or 1)
-        return max(1, min(http.SEND_THREADS * 4, per_second))
+        # One request per message, all of a batch in flight at once: batches that fill the rate
+        # limiter's window exactly, and never more than one worker keeps in flight.
+        return ratelimit.batch_for(self.channel.rate_limit or 1, http.MAX_IN_FLIGHT)
 
     def address(self, number: str) -> str:
         return number
@@ -127,18 +126,23 @@ class TwilioProvider(Provider):
     # --- sending ----------------------------------------------------------------------------
 
     def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
-        if self.bulk_mode:
-            batches = _same_shape_groups(messages)
-            send: SendOne = self._send_bulk
-        else:
-            batches = [[message] for message in messages]
-            send = self._send_single
+        if not self.bulk_mode:
+            return self._send_singles(messages)
+        batches = _same_shape_groups(messages)
         stop = threading.Event()
         if len(batches) == 1:
-            outcomes = [_guarded(send, batches[0], stop)]
+            outcomes = [_guarded(self._send_bulk, batches[0], stop)]
         else:
-            outcomes = list(http.send_pool().map(lambda batch: _guarded(send, batch, stop), batches))
+            outcomes = list(http.send_pool().map(lambda batch: _guarded(self._send_bulk, batch, stop), batches))
         return _settle(batches, outcomes)
+
+    def _send_singles(self, messages: list[OutgoingMessage]) -> list[SendResult]:
+        """One Messages.json request per message, all in flight at once."""
+        url = self.account_url("/Messages.json")
+        auth, secrets = (self.account_sid, self.auth_token), (self.auth_token,)
+        calls = [http.Call("POST", url, data=self.form_fields(m), auth=auth, secrets=secrets) for m in messages]
+        outcomes = [_outcome(m.id, answer) for m, answer in zip(messages, http.request_many(calls), strict=True)]
+        return _settle([[m] for m in messages], outcomes)
 
     def form_fields(self, message: OutgoingMessage) -> list[tuple[str, str]]:
         """The Messages.json form body, as (name, value) pairs: MediaUrl repeats."""
@@ -155,13 +159,6 @@ class TwilioProvider(Provider):
             fields.extend(("MediaUrl", url) for url in message.media_urls)
         fields.append(("StatusCallback", self.status_callback(message.id)))
         return fields
-
-    def _send_single(self, batch: list[OutgoingMessage]) -> list[SendResult]:
-        (message,) = batch
-        response = self._post(message.id, self.account_url("/Messages.json"), data=self.form_fields(message))
-        if isinstance(response, SendResult):
-            return [response]
-        return [classify(message.id, response)]
 
     def _post(self, message_id: int, url: str, **kwargs) -> requests.Response | SendResult:
         try:
@@ -282,7 +279,7 @@ class TwilioWhatsAppProvider(TwilioProvider):
 # --- answers -----------------------------------------------------------------------------------
 
 
-def classify(message_id: int, response: requests.Response) -> SendResult:
+def classify(message_id: int, response: requests.Response | http.Answer) -> SendResult:
     """One Messages API answer as an outcome; raises ChannelError when the channel itself is wrong."""
     body = http.json_object(response)
     if response.status_code in (200, 201):
@@ -307,6 +304,7 @@ def classify(message_id: int, response: requests.Response) -> SendResult:
             error_code=str(code),
             error_message=reason,
             retry_after=http.retry_after_seconds(response),
+            throttled=status == 429 or code == 20429,
         )
     if 400 <= status < 500:
         return recipient_failure(message_id, code, reason)
@@ -324,7 +322,7 @@ def recipient_failure(message_id: int, code: object, reason: object) -> SendResu
     return SendResult(message_id, outcome, error_code=str(code or ""), error_message=text)
 
 
-def _error_of(response: requests.Response, body: dict) -> tuple[int | str, str]:
+def _error_of(response: requests.Response | http.Answer, body: dict) -> tuple[int | str, str]:
     """Twilio's error code (or the HTTP status) and its message."""
     code = http.as_int(body.get("code")) or response.status_code
     reason = str(body.get("message") or response.reason or f"HTTP {response.status_code}")
@@ -336,6 +334,18 @@ def _list(value: object) -> list[dict]:
 
 
 # --- batches -----------------------------------------------------------------------------------
+
+
+def _outcome(message_id: int, answer: http.Answer | http.TransportError) -> list[SendResult] | ChannelError:
+    """One message's answer as its result, or the ChannelError it showed (for _settle)."""
+    if isinstance(answer, http.NotSent):
+        return [SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=answer.message)]
+    if isinstance(answer, http.TransportError):
+        return [SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=answer.message)]
+    try:
+        return [classify(message_id, answer)]
+    except ChannelError as error:
+        return error
 
 
 def _guarded(send: SendOne, batch: list[OutgoingMessage], stop: threading.Event) -> list[SendResult] | ChannelError:

@@ -1,0 +1,217 @@
+"""A Twilio-shaped loopback endpoint cheap enough to measure a client against: raw asyncio HTTP/1.1.
+
+The threaded fakes in providers/*/fake.py parse and check every request, which costs more than
+the client's side of it: a ratio against them would measure the fake. This one reads a request
+(headers, Content-Length body), optionally waits (the provider's latency, without a thread per
+request), and answers Twilio's 201 with a message SID. Keep-alive, no chunked bodies.
+
+In strict mode it also reads our message id from the StatusCallback's ``?m=`` (every Twilio
+request carries it), counts how many times each id was accepted, answers a share of requests
+500 or 429 (with Retry-After), and records acceptance times to check the channel's rate over every
+sliding second. Stats at ``GET /stats`` as JSON, reset at ``POST /reset``.
+
+Run alone: ``python -m bench.endpoint --port 9801 --latency 0.2``; or ``Endpoint(...).start()``
+in a thread (tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+MESSAGE_ID = re.compile(rb"m%3D(\d+)|[?&]m=(\d+)")
+SID_PREFIX = b"SM"
+
+
+@dataclass
+class Behaviour:
+    latency: float = 0.0  # seconds before each answer
+    strict: bool = False  # count per message id, check the rate
+    error_share: float = 0.0  # share of requests answered 500
+    throttle_share: float = 0.0  # share answered 429 with Retry-After
+    retry_after: float = 1.0
+    rate_limit: float = 0.0  # when set (strict), requests over it in any sliding second are counted
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    accepted: int = 0
+    errors: int = 0
+    throttled: int = 0
+    per_message: Counter = field(default_factory=Counter)
+    accepted_at: list[float] = field(default_factory=list)
+
+    def as_json(self, rate_limit: float) -> dict:
+        duplicates = {str(k): v for k, v in self.per_message.items() if v > 1}
+        return {
+            "requests": self.requests,
+            "accepted": self.accepted,
+            "errors": self.errors,
+            "throttled": self.throttled,
+            "distinct_messages": len(self.per_message),
+            "duplicates": duplicates,
+            "accepted_ids": sorted(self.per_message),
+            "busiest_second": busiest_second(self.accepted_at),
+            "over_rate": over_rate(self.accepted_at, rate_limit) if rate_limit else 0,
+            "first_at": self.accepted_at[0] if self.accepted_at else None,
+            "last_at": self.accepted_at[-1] if self.accepted_at else None,
+        }
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most acceptances in any sliding one-second span."""
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while times[start] <= at - 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def over_rate(times: list[float], rate: float) -> int:
+    """How many acceptances landed in a sliding second that already held ``rate`` of them."""
+    over, start = 0, 0
+    for end, at in enumerate(times):
+        while times[start] <= at - 1.0:
+            start += 1
+        if end - start + 1 > rate:
+            over += 1
+    return over
+
+
+class Endpoint:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, behaviour: Behaviour | None = None):
+        self.host, self.port = host, port
+        self.behaviour = behaviour or Behaviour()
+        self.stats = Stats()
+        self._sid = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # --- serving ------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        self._server = await asyncio.start_server(self._connection, self.host, self.port, backlog=2048)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with self._server:
+            await self._server.serve_forever()
+
+    def start(self) -> Endpoint:
+        """Serve from a daemon thread (for tests); returns once the port is bound."""
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            try:
+                self._loop.run_until_complete(self.serve())
+            except asyncio.CancelledError:
+                pass
+
+        self._thread = threading.Thread(target=run, name="loopback-endpoint", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._server:
+            self._loop.call_soon_threadsafe(self._server.close)
+            for task in asyncio.all_tasks(self._loop):
+                self._loop.call_soon_threadsafe(task.cancel)
+        if self._thread:
+            self._thread.join(5)
+
+    def __enter__(self) -> Endpoint:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def report(self) -> dict:
+        return self.stats.as_json(self.behaviour.rate_limit)
+
+    def reset(self) -> None:
+        self.stats = Stats()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length) if length else b""
+                status, payload, extra = await self._answer(head, body)
+                writer.write(
+                    b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
+                    % (status, len(payload), extra, payload)
+                )
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, head: bytes, body: bytes) -> tuple[int, bytes, bytes]:
+        if head.startswith(b"GET /stats"):
+            return 200, json.dumps(self.report()).encode(), b""
+        if head.startswith(b"POST /reset"):
+            self.reset()
+            return 200, b"{}", b""
+        behaviour = self.behaviour
+        if behaviour.latency:
+            await asyncio.sleep(behaviour.latency)
+        self.stats.requests += 1
+        if behaviour.strict:
+            return self._strict(body)
+        self._sid += 1
+        self.stats.accepted += 1
+        return 201, b'{"sid": "SM%032x", "status": "queued"}' % self._sid, b""
+
+    def _strict(self, body: bytes) -> tuple[int, bytes, bytes]:
+        behaviour, stats = self.behaviour, self.stats
+        draw = random.random()
+        if draw < behaviour.throttle_share:
+            stats.throttled += 1
+            retry = b"Retry-After: %d\r\n" % max(1, round(behaviour.retry_after))
+            return 429, b'{"code": 20429, "message": "Too Many Requests"}', retry
+        if draw < behaviour.throttle_share + behaviour.error_share:
+            stats.errors += 1
+            return 500, b'{"code": 20500, "message": "Internal Server Error"}', b""
+        found = MESSAGE_ID.search(body)
+        message_id = int(found.group(1) or found.group(2)) if found else 0
+        stats.per_message[message_id] += 1
+        stats.accepted += 1
+        stats.accepted_at.append(time.monotonic())
+        self._sid += 1
+        return 201, b'{"sid": "SM%032x", "status": "queued"}' % self._sid, b""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    endpoint = Endpoint(args.host, args.port, Behaviour(latency=args.latency))
+    try:
+        asyncio.run(endpoint.serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
