@@ -47,12 +47,13 @@ def _refuse_a_busy_queue() -> None:
     """The bench's workers would take someone else's jobs: only run on an idle queue."""
     import django_rq
 
-    queue = django_rq.get_queue("default")
-    if queue.count or queue.scheduled_job_registry.count:
-        raise SystemExit(
-            f"The Redis at REDIS_URL has {queue.count} queued job(s): the benches need an idle one. "
-            "Run `make bench` without REDIS_URL for a private Redis."
-        )
+    for name in ("high", "default"):
+        queue = django_rq.get_queue(name)
+        if queue.count or queue.scheduled_job_registry.count:
+            raise SystemExit(
+                f"The Redis at REDIS_URL has {queue.count} job(s) queued on {name}: the benches need an idle one. "
+                "Run `make bench` without REDIS_URL for a private Redis."
+            )
 
 
 def start_workers(count: int, *extra_args: str) -> list[subprocess.Popen]:
@@ -60,7 +61,8 @@ def start_workers(count: int, *extra_args: str) -> list[subprocess.Popen]:
     workers = []
     for number in range(1, count + 1):
         env = {**os.environ, "BENCH_WORKER": f"worker-{number}"}
-        command = [sys.executable, "manage.py", "rqworker", "default", "--burst", "--verbosity", "0", *extra_args]
+        queues = ["high", "default"]  # as in production: single/API messages first, then campaigns
+        command = [sys.executable, "manage.py", "rqworker", *queues, "--burst", "--verbosity", "0", *extra_args]
         workers.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL))
     return workers
 

@@ -1,0 +1,183 @@
+"""Dispatch efficiency: the whole pipeline against a Twilio-shaped loopback endpoint, beside a bare loop.
+
+Issue 10's targets, each measured side by side in the same run against the same endpoint
+(bench/endpoint.py, a raw asyncio responder in its own process, cheaper per request than any
+client):
+
+- no latency: one worker (claim, render, rate limiter, HTTP, status write, via real `rqworker`
+  processes running a campaign's dispatch jobs) >= 0.80 of a bare requests.Session loop with
+  8 threads; two workers >= 1.7 x one;
+- 200 ms of latency: >= 500 msg/s per worker, and >= 0.80 of a bare loop with 128 threads.
+
+A worker's rate is the campaign's messages over the span between its first and last ``sent_at``
+(the worker processes' start-up is not counted). Sizes: BENCH_DISPATCH_MESSAGES (default 20,000).
+
+    python -m bench dispatch
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from bench.harness import BASE_DIR, prepare_django, start_workers, wait_for
+
+MESSAGES = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "20000"))
+PORTS = {0.0: 9811, 0.2: 9812}  # our range is 9800-9899
+BODY = {"To": "+14155550123", "From": "+14155550100", "Body": "Hello Ann, your code is 1234"}
+
+
+class EndpointProcess:
+    """bench.endpoint in its own process, so its CPU is not the client's."""
+
+    def __init__(self, latency: float):
+        self.port = PORTS[latency]
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "bench.endpoint", "--port", str(self.port), "--latency", str(latency)]
+        self.process = subprocess.Popen(command, cwd=BASE_DIR, stdin=subprocess.DEVNULL)
+        _wait_for_port(self.port)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _wait_for_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"The loopback endpoint did not start on port {port}.")
+
+
+def bare_loop(url: str, threads: int, requests_count: int) -> float:
+    """Requests per second of a plain requests.Session loop: the baseline the issue names."""
+    import requests
+
+    local = threading.local()
+    target = f"{url}/2010-04-01/Accounts/AC{'0' * 32}/Messages.json"
+
+    def one(_: int) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        response = session.post(target, data=BODY, auth=("AC", "token"), timeout=(5, 30))
+        response.json()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(min(threads, requests_count))))  # connections open, as the pipeline's are
+        started = time.monotonic()
+        list(pool.map(one, range(requests_count)))
+        return requests_count / (time.monotonic() - started)
+
+
+def pipeline(url: str, workers: int, messages: int) -> float:
+    """Messages per second through `workers` rqworker processes dispatching one campaign."""
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, OutboundMessage
+    from campaigns.queueing import MAX_PARALLEL_DISPATCH, enqueue_dispatch
+    from providers.models import Channel
+
+    tag = secrets.token_hex(4)
+    channel = Channel.objects.create(
+        name=f"Bench dispatch {tag}",
+        provider="twlo",
+        sender="+14155550100",
+        credentials={"account_sid": "AC" + "0" * 32, "auth_token": secrets.token_hex(16)},
+        rate_limit=100_000,  # far above what a worker reaches: the pipeline is measured, not the limit
+        api_base_url=url,
+    )
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        name=f"Bench dispatch {tag}",
+        channel=channel,
+        text="Hello {{ name }}, your code is {{ code }}",
+        status=Campaign.Status.RUNNING,
+        started_at=now,
+        fanned_out_at=now,
+        recipient_count=messages,
+    )
+    try:
+        OutboundMessage.objects.bulk_create(
+            (
+                OutboundMessage(
+                    campaign=campaign,
+                    channel=channel,
+                    to=f"+1415{n:07d}",
+                    recipient_key=f"+1415{n:07d}",
+                    variables={"name": f"Ann {n}", "code": n % 10_000},
+                    status=OutboundMessage.Status.QUEUED,
+                )
+                for n in range(messages)
+            ),
+            batch_size=5000,
+        )
+        enqueue_dispatch(campaign.pk, parallel=max(MAX_PARALLEL_DISPATCH, workers))
+        wait_for(start_workers(workers), timeout=600)
+        sent = campaign.messages.filter(status=OutboundMessage.Status.SENT)
+        span = sent.aggregate(first=Min("sent_at"), last=Max("sent_at"))
+        count = sent.count()
+        if count != messages:
+            statuses = Counter(campaign.messages.values_list("status", flat=True))
+            raise SystemExit(f"dispatch: {count:,} of {messages:,} sent ({statuses}).")
+        return count / max(0.001, (span["last"] - span["first"]).total_seconds())
+    finally:
+        OutboundMessage.objects.filter(channel=channel).delete()
+        Campaign.objects.filter(channel=channel).delete()
+        channel.delete()
+
+
+def run() -> list[dict]:
+    prepare_django()
+    rows = []
+    endpoint = EndpointProcess(0.0)
+    try:
+        bare8 = bare_loop(endpoint.url, 8, MESSAGES // 2)
+        one = pipeline(endpoint.url, 1, MESSAGES)
+        two = pipeline(endpoint.url, 2, MESSAGES * 2)
+    finally:
+        endpoint.stop()
+    rows.append(row("dispatch, no latency: one worker / bare 8-thread loop", one, bare8, 0.80, "msg/s"))
+    rows.append(row("dispatch, no latency: two workers / one worker", two, one, 1.7, "msg/s"))
+    slow = EndpointProcess(0.2)
+    try:
+        bare128 = bare_loop(slow.url, 128, MESSAGES // 2)
+        one_slow = pipeline(slow.url, 1, MESSAGES)
+    finally:
+        slow.stop()
+    rows.append(row("dispatch, 200 ms latency: one worker / bare 128-thread loop", one_slow, bare128, 0.80, "msg/s"))
+    rows.append(
+        {
+            "name": "dispatch, 200 ms latency: one worker",
+            "figure": round(one_slow),
+            "unit": "msg/s",
+            "target": 500,
+            "ratio": one_slow / 500,
+            "note": f"{MESSAGES:,} messages",
+        }
+    )
+    return rows
+
+
+def row(name: str, figure: float, baseline: float, target: float, unit: str) -> dict:
+    ratio_to_baseline = figure / baseline
+    return {
+        "name": name,
+        "figure": round(ratio_to_baseline, 2),
+        "unit": "x baseline",
+        "target": target,
+        "ratio": ratio_to_baseline / target,
+        "note": f"{figure:,.0f} {unit} vs baseline {baseline:,.0f} {unit}",
+    }
