@@ -11,18 +11,22 @@ left and simply goes back to the queue when the claim's lease runs out.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import random
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
@@ -130,17 +134,34 @@ def send_messages(message_ids: list[int], budget: float | None = None) -> SendSu
 
 
 def send_claimed(token: uuid.UUID, summary: SendSummary) -> None:
-    messages = list(
-        OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED).select_related(
-            "channel", "campaign__template", "contact"
-        )
-    )
+    messages = claimed_messages(token)
     messages = _skip_opted_out(messages, token, summary)
     by_channel: dict[int, list[OutboundMessage]] = defaultdict(list)
     for message in messages:
         by_channel[message.channel_id].append(message)
     for channel_messages in by_channel.values():
         _send_on_channel(channel_messages[0].channel, channel_messages, token, summary)
+
+
+def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
+    """The claim's rows with what rendering needs: each channel and campaign loaded once, not per row."""
+    messages = list(
+        OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED)
+        .select_related("contact")
+        .only(*MESSAGE_FIELDS, "contact__name", "contact__extra_fields")
+    )
+    channels = Channel.objects.in_bulk({m.channel_id for m in messages})
+    campaigns = Campaign.objects.select_related("template").in_bulk({m.campaign_id for m in messages} - {None})
+    for message in messages:
+        message.channel = channels[message.channel_id]
+        if message.campaign_id is not None:
+            message.campaign = campaigns[message.campaign_id]
+    return messages
+
+
+MESSAGE_FIELDS = (
+    "id", "to", "body", "media_urls", "template", "variables", "attempts", "channel_id", "campaign_id", "contact_id",
+)  # fmt: skip
 
 
 def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:
@@ -170,27 +191,113 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
     size = provider.batch_size()
     stopped = CampaignStopCheck(messages)
     renewed = time.monotonic()
+    flight = InFlight(provider, token, summary, ahead=1 if len(messages) <= size else SEND_AHEAD)
     for start in range(0, len(messages), size):
         batch = messages[start : start + size]
         if stopped():
             # Paused or cancelled since the claim: what has not gone yet goes back, not lost, not sent.
-            _release(messages[start:], token)
+            with contextlib.suppress(ChannelError):  # a refusal now is for the next claim to meet
+                flight.finish_all()
+            _release(flight.refused + messages[start:], token)
             _cancel_released_of_cancelled_campaigns(messages[start:])
             summary.add("campaign_stopped", len(messages) - start)
             return
         try:
-            results = _send_batch(provider, batch, token)
+            flight.send(batch)
         except ChannelError as error:
+            # The rest of the claim (and a batch the provider refused whole) go back to the queue.
             log.warning("channel %s paused: %s", channel.pk, error.reason)
             pause_channel(channel, error.reason)
-            _release(messages[start:], token)
-            summary.add("channel_paused", len(messages) - start)
+            unsent = flight.refused + messages[start + size :]
+            _release(unsent, token)
+            summary.add("channel_paused", len(unsent))
             return
-        attempts = {m.pk: m.attempts + 1 for m in batch}
-        record_outcomes(results, token, provider.deduplicates_by_our_id, summary, attempts)
         if time.monotonic() - renewed > LEASE_REFRESH_SECONDS:
             renewed = time.monotonic()
             renew_claim(token)
+    try:
+        flight.finish_all()
+    except ChannelError as error:
+        log.warning("channel %s paused: %s", channel.pk, error.reason)
+        pause_channel(channel, error.reason)
+        _release(flight.refused, token)
+        summary.add("channel_paused", len(flight.refused))
+
+
+SEND_AHEAD = 2  # batches of one claim in flight at once: the next is prepared while one is out
+
+
+class InFlight:
+    """Batches handed to the provider and not yet recorded, at most ``ahead`` of them.
+
+    While one batch waits for the provider (in a helper thread; the requests themselves run on
+    providers.http's event loop), this thread prepares the next (render, rate limiter, hand-over)
+    and records the one before: the provider's latency and the database's overlap. A ChannelError
+    of a batch is raised from ``send`` or ``finish_all`` once every batch in flight is recorded;
+    ``refused`` then holds the batches that did not go (to go back to the queue).
+    """
+
+    def __init__(self, provider, token: uuid.UUID, summary: SendSummary, ahead: int):
+        self.provider, self.token, self.summary, self.ahead = provider, token, summary, ahead
+        self.pending: deque[tuple[list[OutboundMessage], list[SendResult], Future]] = deque()
+        self.refused: list[OutboundMessage] = []  # batches the provider refused whole, or never handed over
+        self.error: ChannelError | None = None
+
+    def send(self, batch: list[OutboundMessage]) -> None:
+        try:
+            refused, outgoing = _prepare_batch(self.provider, batch, self.token)
+        except ChannelError as error:
+            self._refuse(batch, error)
+            self.finish_all()  # records what is out, then raises
+        if self.ahead == 1 or not outgoing:
+            future = _sent_here(self.provider, outgoing)
+        else:
+            future = _send_pool().submit(_provider_send, self.provider, outgoing)
+        self.pending.append((batch, refused, future))
+        while len(self.pending) >= self.ahead:
+            self._finish_oldest()
+        if self.error:
+            self.finish_all()
+
+    def finish_all(self) -> None:
+        while self.pending:
+            self._finish_oldest()
+        if self.error:
+            raise self.error
+
+    def _refuse(self, batch: list[OutboundMessage], error: ChannelError) -> None:
+        self.refused.extend(batch)
+        self.error = self.error or error
+
+    def _finish_oldest(self) -> None:
+        batch, results, future = self.pending.popleft()
+        try:
+            results = results + future.result()
+        except ChannelError as error:
+            self._refuse(batch, error)  # raised once the batches still out are recorded
+            return
+        attempts = {m.pk: m.attempts + 1 for m in batch}
+        record_outcomes(results, self.token, self.provider.deduplicates_by_our_id, self.summary, attempts)
+
+
+def _sent_here(provider, outgoing: list[OutgoingMessage]) -> Future:
+    """Send in this thread (one batch: nothing to overlap), with the answer as a finished future."""
+    future: Future = Future()
+    try:
+        future.set_result(_provider_send(provider, outgoing) if outgoing else [])
+    except ChannelError as error:
+        future.set_exception(error)
+    return future
+
+
+@cache
+def _pool_of(pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=SEND_AHEAD, thread_name_prefix=f"send-ahead-{pid}")
+
+
+def _send_pool() -> ThreadPoolExecutor:
+    """Per process: a forked RQ work horse cannot use its parent's threads."""
+    return _pool_of(os.getpid())
 
 
 class CampaignStopCheck:
@@ -237,8 +344,13 @@ def hand_over(token: uuid.UUID, ids: list[int]) -> set[int]:
     )
 
 
-def _send_batch(provider, batch: list[OutboundMessage], token: uuid.UUID) -> list[SendResult]:
-    """Refuse what can never go, send the rest; an unexpected error makes the batch unknown."""
+def _prepare_batch(
+    provider, batch: list[OutboundMessage], token: uuid.UUID
+) -> tuple[list[SendResult], list[OutgoingMessage]]:
+    """Render, refuse what can never go, wait for the rate limiter, hand the rest over.
+
+    Returns the refusals and the messages to give the provider (those still ours).
+    """
     from providers.ratelimit import take
 
     results: list[SendResult] = []
@@ -252,24 +364,25 @@ def _send_batch(provider, batch: list[OutboundMessage], token: uuid.UUID) -> lis
             continue
         outgoing.append(rendered)
     if not outgoing:
-        return results
+        return results, []
     missing = provider.missing_credentials()
     if missing:
         raise ChannelError(f"Missing credentials: {', '.join(missing)}.", code="missing_credentials")
     take(provider.channel, len(outgoing))
     ours = hand_over(token, [m.id for m in outgoing])
-    outgoing = [m for m in outgoing if m.id in ours]
-    if not outgoing:
-        return results
+    return results, [m for m in outgoing if m.id in ours]
+
+
+def _provider_send(provider, outgoing: list[OutgoingMessage]) -> list[SendResult]:
+    """The provider's results; an unexpected error makes the batch unknown (a ChannelError passes)."""
     try:
-        results.extend(provider.send_batch(outgoing))
+        return provider.send_batch(outgoing)
     except ChannelError:
         raise
     except Exception as error:
         log.exception("provider %s raised while sending; outcome unknown", provider.code)
         reason = f"The provider call failed unexpectedly ({type(error).__name__}); it may or may not have been sent."
-        results.extend(SendResult(m.id, Outcome.UNKNOWN, error_message=reason) for m in outgoing)
-    return results
+        return [SendResult(m.id, Outcome.UNKNOWN, error_message=reason) for m in outgoing]
 
 
 def render_message(message: OutboundMessage) -> OutgoingMessage:
@@ -320,8 +433,9 @@ def record_outcomes(
     """Write every result in a few statements, only onto rows we still hold.
 
     Rows that end the same way (same state, error and retry time) share one UPDATE; only the
-    provider's ids differ row by row, set through one CASE. Django's bulk_update would build a
-    CASE per field per row, which costs more than the provider call on fast channels.
+    provider's ids differ row by row, set by one more UPDATE joined to the (id, provider id)
+    pairs. Django's bulk_update (or a CASE per row) costs more than the provider call on fast
+    channels: building a When per row takes longer than the HTTP request it records.
     """
     now = timezone.now()
     delays: dict[tuple[float | None, int], timedelta] = {}  # one jittered delay per kind of retry in a batch
@@ -342,19 +456,35 @@ def record_outcomes(
         fields = dict(change)
         if fields.pop("uncounted", False):
             fields["attempts"] = F("attempts") - 1  # the provider asked us to slow down: not a failed try
-        held.filter(pk__in=list(provider_ids)).update(
-            **fields, claim_token=None, updated_at=now, provider_message_id=_per_row(provider_ids)
-        )
+        distinct = set(provider_ids.values())
+        if len(distinct) == 1:
+            fields["provider_message_id"] = distinct.pop()
+        else:
+            _set_provider_ids(provider_ids, token)  # first: it too finds the rows by our claim token
+        held.filter(pk__in=list(provider_ids)).update(**fields, claim_token=None, updated_at=now)
     opted_out = [r for r in results if r.opted_out]
     if opted_out:
         _opt_out_recipients([r.message_id for r in opted_out])
 
 
-def _per_row(values: dict[int, str]) -> Value | Case:
-    distinct = set(values.values())
-    if len(distinct) == 1:
-        return Value(distinct.pop())
-    return Case(*(When(pk=pk, then=Value(value)) for pk, value in values.items()), output_field=CharField())
+def _set_provider_ids(provider_ids: dict[int, str], token: uuid.UUID) -> None:
+    """One UPDATE joined to the (id, provider id) pairs, only on rows this claim still holds."""
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    ids, values = list(provider_ids), [value[:100] for value in provider_ids.values()]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET provider_message_id = v.sid FROM unnest(%s::bigint[], %s::text[]) AS v(id, sid) "  # noqa: S608 - the table name is ours, every value a parameter
+                f"WHERE {table}.id = v.id AND {table}.claim_token = %s",
+                [ids, values, token],
+            )
+        else:  # SQLite 3.33+ (UPDATE ... FROM); its VALUES columns are column1, column2
+            pairs = ", ".join(["(%s, %s)"] * len(ids))
+            cursor.execute(
+                f"UPDATE {table} SET provider_message_id = v.column2 FROM (VALUES {pairs}) AS v "  # noqa: S608 - as above
+                f"WHERE {table}.id = v.column1 AND {table}.claim_token = %s",
+                [*(x for pair in zip(ids, values, strict=True) for x in pair), token.hex],
+            )
 
 
 def _outcome_change(
