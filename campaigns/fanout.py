@@ -2,8 +2,12 @@
 
 Recipients are a bulk job's inline list and/or the contacts of a campaign's lists. Safe to run
 twice, or after a crash half-way: every row has a (campaign, recipient_key) unique key and is
-inserted with ON CONFLICT DO NOTHING, so a second run adds only what is missing. Rows go in
-batches, each its own statement, so a list of a million never sits in memory at once.
+inserted with ON CONFLICT DO NOTHING, so a second run adds only what is missing.
+
+A list audience never passes through Python: the database builds the rows itself with
+INSERT ... SELECT (PostgreSQL and SQLite alike), one statement per slice of contact ids, each
+committed on its own, so a crash loses at most the slice in progress and a rerun skips the rest.
+Inline recipients (a bulk API job's) go in batches of bulk_create.
 """
 
 from __future__ import annotations
@@ -11,11 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from itertools import chain
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from campaigns import lifecycle
@@ -43,9 +46,11 @@ def fan_out(campaign_id: int) -> int:
     if not start(campaign_id):
         return 0
     campaign = Campaign.objects.get(pk=campaign_id)
-    rows = chain(message_rows(campaign, known_contacts(campaign.inline_recipients)), list_rows(campaign))
+    rows = message_rows(campaign, known_contacts(campaign.inline_recipients))
     for batch in chunked(rows, INSERT_BATCH):
         OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
+    if campaign.kind == Campaign.Kind.CAMPAIGN or campaign.lists.exists():
+        insert_audience(campaign)
     now = timezone.now()
     with transaction.atomic():
         count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
@@ -99,30 +104,87 @@ def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> I
         )
 
 
-def list_rows(campaign: Campaign) -> Iterator[OutboundMessage]:
-    """One row per distinct number across the campaign's lists, less its exclusion lists; opted-out
-    contacts cancelled at once.
+AUDIENCE_SLICE = 200_000  # contact ids per INSERT ... SELECT: one committed step of a resumable fan-out
 
-    A number is one contact, so a contact in two lists (or already given inline) gets one message,
-    unless the campaign allows duplicates: then one per list the contact is in.
+
+def insert_audience(campaign: Campaign) -> int:
+    """Insert the list audience's rows with INSERT ... SELECT, a slice of contact ids at a time.
+
+    One row per number (a contact is one number) in any of the campaign's lists and none of its
+    exclusion lists, or one per list membership when the campaign allows duplicates; opted-out
+    contacts' rows are cancelled at once. Returns how many rows the statements inserted.
     """
+    bounds = Contact.objects.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return 0
+    sql, params = _audience_insert_sql(campaign)
+    inserted = 0
+    for low in range(bounds["low"], bounds["high"] + 1, AUDIENCE_SLICE):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [*params, low, low + AUDIENCE_SLICE])
+            inserted += max(0, cursor.rowcount)
+    return inserted
+
+
+def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:
+    """The INSERT ... SELECT for one slice (its last two parameters: the slice's contact ids)."""
+    quote = connection.ops.quote_name
+    message, contact = OutboundMessage._meta, Contact._meta
+    membership = ListMembership._meta.db_table
+    lists, excluded = Campaign.lists.through._meta.db_table, Campaign.exclude_lists.through._meta.db_table
+    now = timezone.now()
+    computed = {
+        "campaign_id": ("%s", [campaign.pk]),
+        "channel_id": ("%s", [campaign.channel_id]),
+        "contact_id": ("c.id", []),
+        "to": ("c.phone", []),
+        "recipient_key": ("c.phone || '#L' || CAST(m.contact_list_id AS TEXT)", [])
+        if campaign.duplicates_allowed
+        else ("c.phone", []),
+        "status": ("CASE WHEN c.opted_out_at IS NULL THEN %s ELSE %s END", [Status_.QUEUED, Status_.CANCELLED]),
+        "error_code": ("CASE WHEN c.opted_out_at IS NULL THEN '' ELSE %s END", ["opted_out"]),
+        "error_message": ("CASE WHEN c.opted_out_at IS NULL THEN '' ELSE %s END", [OPTED_OUT_REASON]),
+        "created_by_id": ("%s", [campaign.created_by_id]),
+        "sender_label": ("%s", [campaign.sender_label]),
+        "created_at": ("%s", [now]),
+        "updated_at": ("%s", [now]),
+    }
+    columns, values, params = [], [], []
+    for field in message.concrete_fields:
+        if field.primary_key:
+            continue
+        expression, field_params = computed.get(field.attname) or ("%s", [field.get_default()])
+        if expression == "%s":
+            field_params = [field.get_db_prep_save(field_params[0], connection)]
+        columns.append(quote(field.column))
+        values.append(expression)
+        params.extend(field_params)
+    # Membership in any of the campaign's lists: EXISTS gives one row per contact; with duplicates
+    # allowed, the join gives one per membership.
     if campaign.duplicates_allowed:
-        yield from _rows_per_membership(campaign)
-        return
-    contacts = campaign.audience_contacts().distinct().order_by("id").values_list("id", "phone", "opted_out_at")
-    for contact_id, phone, opted_out_at in contacts.iterator(chunk_size=INSERT_BATCH):
-        yield campaign_message(campaign, phone, phone, contact_id=contact_id, opted_out=opted_out_at is not None)
-
-
-def _rows_per_membership(campaign: Campaign) -> Iterator[OutboundMessage]:
-    memberships = (
-        ListMembership.objects.filter(contact_list__campaigns=campaign, contact__in=campaign.audience_contacts())
-        .order_by("contact_id", "contact_list_id")
-        .values_list("contact_id", "contact__phone", "contact__opted_out_at", "contact_list_id")
+        source = (
+            f"{quote(membership)} m JOIN {quote(contact.db_table)} c ON c.id = m.contact_id "  # noqa: S608
+            f"WHERE m.contact_list_id IN (SELECT contactlist_id FROM {quote(lists)} WHERE campaign_id = %s)"
+        )
+    else:
+        source = (
+            f"{quote(contact.db_table)} c WHERE EXISTS (SELECT 1 FROM {quote(membership)} m "  # noqa: S608
+            f"JOIN {quote(lists)} l ON l.contactlist_id = m.contact_list_id "
+            f"WHERE m.contact_id = c.id AND l.campaign_id = %s)"
+        )
+    sql = (
+        f"INSERT INTO {quote(message.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names are ours, values parameters
+        f"SELECT {', '.join(values)} FROM {source} "
+        f"AND NOT EXISTS (SELECT 1 FROM {quote(membership)} x JOIN {quote(excluded)} e "
+        f"ON e.contactlist_id = x.contact_list_id WHERE x.contact_id = c.id AND e.campaign_id = %s) "
+        f"AND c.id >= %s AND c.id < %s "
+        f"ON CONFLICT DO NOTHING"
     )
-    for contact_id, phone, opted_out_at, list_id in memberships.iterator(chunk_size=INSERT_BATCH):
-        key = f"{phone}#L{list_id}"
-        yield campaign_message(campaign, phone, key, contact_id=contact_id, opted_out=opted_out_at is not None)
+    return sql, [*params, campaign.pk, campaign.pk]
+
+
+OPTED_OUT_REASON = "The recipient opted out; nothing was sent."
+Status_ = OutboundMessage.Status
 
 
 def campaign_message(

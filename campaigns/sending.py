@@ -191,7 +191,8 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
     size = provider.batch_size()
     stopped = CampaignStopCheck(messages)
     renewed = time.monotonic()
-    flight = InFlight(provider, token, summary, ahead=1 if len(messages) <= size else SEND_AHEAD)
+    overlap = size >= OVERLAP_FROM_BATCH and len(messages) > size
+    flight = InFlight(provider, token, summary, ahead=SEND_AHEAD if overlap else 1)
     for start in range(0, len(messages), size):
         batch = messages[start : start + size]
         if stopped():
@@ -225,6 +226,9 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
 
 
 SEND_AHEAD = 2  # batches of one claim in flight at once: the next is prepared while one is out
+# Below this batch size (a channel slower than ~50 msg/s) the rate limiter, not latency, sets the
+# pace: batches go one at a time, and a pause stops the very next one.
+OVERLAP_FROM_BATCH = 50
 
 
 class InFlight:

@@ -179,7 +179,7 @@ class Campaign(models.Model):
                 message_status = self.messages.model.Status
                 waiting = [message_status.SCHEDULED, message_status.QUEUED]
                 self.messages.filter(status__in=waiting).update(
-                    status=message_status.CANCELLED, error_message=reason, updated_at=now
+                    status=message_status.CANCELLED, claim_token=None, error_message=reason, updated_at=now
                 )
         if changed:
             self.status, self.status_reason, self.finished_at = self.Status.CANCELLED, reason[:300], now
