@@ -36,12 +36,24 @@ BODY = {"To": "+14155550123", "From": "+14155550100", "Body": "Hello Ann, your c
 class EndpointProcess:
     """bench.endpoint in its own process, so its CPU is not the client's."""
 
-    def __init__(self, latency: float):
-        self.port = PORTS[latency]
+    def __init__(self, latency: float = 0.0, port: int | None = None, extra: list[str] | None = None):
+        self.port = port or PORTS[latency]
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "bench.endpoint", "--port", str(self.port), "--latency", str(latency)]
+        command.extend(extra or [])
         self.process = subprocess.Popen(command, cwd=BASE_DIR, stdin=subprocess.DEVNULL)
         _wait_for_port(self.port)
+
+    def report(self) -> dict:
+        """The endpoint's counters (strict mode: per message id, rate checks)."""
+        import requests
+
+        return requests.get(f"{self.url}/stats", timeout=30).json()
+
+    def accepted(self) -> int:
+        import requests
+
+        return requests.get(f"{self.url}/count", timeout=30).json()["accepted"]
 
     def stop(self) -> None:
         self.process.terminate()

@@ -1,5 +1,7 @@
 """A Twilio-shaped loopback endpoint cheap enough to measure a client against: raw asyncio HTTP/1.1.
 
+It also answers a sendbulk gateway's ``POST .../sendbulk/`` (many messages a request).
+
 The threaded fakes in providers/*/fake.py parse and check every request, which costs more than
 the client's side of it: a ratio against them would measure the fake. This one reads a request
 (headers, Content-Length body), optionally waits (the provider's latency, without a thread per
@@ -63,7 +65,18 @@ class Stats:
             "over_rate": over_rate(self.accepted_at, rate_limit) if rate_limit else 0,
             "first_at": self.accepted_at[0] if self.accepted_at else None,
             "last_at": self.accepted_at[-1] if self.accepted_at else None,
+            "clusters": clusters(self.accepted_at),
         }
+
+
+def clusters(times: list[float], gap: float = 0.2) -> list[tuple[float, float, int]]:
+    """Bursts of acceptances (start, end, count), relative to the first: how batches arrived."""
+    found, start = [], 0
+    for index in range(1, len(times) + 1):
+        if index == len(times) or times[index] - times[index - 1] > gap:
+            found.append((round(times[start] - times[0], 3), round(times[index - 1] - times[0], 3), index - start))
+            start = index
+    return found
 
 
 def busiest_second(times: list[float]) -> int:
@@ -166,6 +179,8 @@ class Endpoint:
             writer.close()
 
     async def _answer(self, head: bytes, body: bytes) -> tuple[int, bytes, bytes]:
+        if head.startswith(b"GET /count"):
+            return 200, b'{"accepted": %d}' % self.stats.accepted, b""
         if head.startswith(b"GET /stats"):
             return 200, json.dumps(self.report()).encode(), b""
         if head.startswith(b"POST /reset"):
@@ -175,11 +190,25 @@ class Endpoint:
         if behaviour.latency:
             await asyncio.sleep(behaviour.latency)
         self.stats.requests += 1
+        if b"/sendbulk/ " in head[:200]:
+            return self._sendbulk(body)
         if behaviour.strict:
             return self._strict(body)
         self._sid += 1
         self.stats.accepted += 1
         return 201, b'{"sid": "SM%032x", "status": "queued"}' % self._sid, b""
+
+    def _sendbulk(self, body: bytes) -> tuple[int, bytes, bytes]:
+        """A sendbulk gateway's answer: one response per smslist item, each with a message id."""
+        responses = []
+        for item in json.loads(body)["smslist"]:
+            self._sid += 1
+            responses.append(
+                {"response-code": 200, "response-description": "Success", "mobile": item["mobile"],
+                 "clientsmsid": item["clientsmsid"], "messageid": str(self._sid), "networkid": 1}
+            )  # fmt: skip
+        self.stats.accepted += len(responses)
+        return 200, json.dumps({"responses": responses}).encode(), b""
 
     def _strict(self, body: bytes) -> tuple[int, bytes, bytes]:
         behaviour, stats = self.behaviour, self.stats
@@ -205,8 +234,19 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--strict", action="store_true", help="count per message id, check the rate")
+    parser.add_argument("--errors", type=float, default=0.0, help="share of requests answered 500")
+    parser.add_argument("--throttles", type=float, default=0.0, help="share answered 429 with Retry-After")
+    parser.add_argument("--rate-limit", type=float, default=0.0, help="count acceptances over this per second")
     args = parser.parse_args()
-    endpoint = Endpoint(args.host, args.port, Behaviour(latency=args.latency))
+    behaviour = Behaviour(
+        latency=args.latency,
+        strict=args.strict,
+        error_share=args.errors,
+        throttle_share=args.throttles,
+        rate_limit=args.rate_limit,
+    )
+    endpoint = Endpoint(args.host, args.port, behaviour)
     try:
         asyncio.run(endpoint.serve())
     except KeyboardInterrupt:

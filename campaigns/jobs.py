@@ -15,7 +15,7 @@ from campaigns import sending
 from campaigns.fanout import start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.queueing import chunked, enqueue_dispatch, enqueue_send
-from providers.registry import provider_class
+from providers.registry import provider_class, provider_for
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -49,7 +49,8 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
             enqueue_dispatch(campaign_id, parallel=1)
             return dict(summary.counts)
         sharers = sending.claims_on(campaign.channel_id) + 1
-        token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)], sharers))
+        batch = provider_for(campaign.channel).batch_size()
+        token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)], sharers, batch))
         if token is None:
             break
         sending.send_claimed(token, summary)

@@ -39,6 +39,7 @@ from providers.registry import provider_for
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 CLAIM_SECONDS = 20  # a claim should take about this long to send at the worker's share of the rate
+CLAIM_BATCHES = 4  # a claim holds at least this many provider batches, so they can overlap
 STOP_CHECK_SECONDS = 1.0  # how often a long claim asks whether its campaign was paused
 LEASE_REFRESH_SECONDS = 30  # a live worker renews its claim this often (see reconcile: SENDING_STALE_SECONDS)
 
@@ -94,14 +95,15 @@ def claim(queryset: QuerySet[OutboundMessage], limit: int) -> uuid.UUID | None:
     return token if claimed else None
 
 
-def claim_limit(rates: Iterable[tuple[float]], sharers: int = 1) -> int:
+def claim_limit(rates: Iterable[tuple[float]], sharers: int = 1, batch: int = 1) -> int:
     """How many messages to claim at once: what this worker's share of the slowest channel sends
     in CLAIM_SECONDS, so that no claim outlives its lease (SENDING_STALE_SECONDS) on a slow or
-    shared channel and is taken for a dead worker's.
+    shared channel and is taken for a dead worker's; otherwise SEND_CHUNK_SIZE, or a few of the
+    provider's batches when they are larger (sendbulk takes 1,000 a request).
     """
     slowest = min((rate for (rate,) in rates), default=settings.SEND_CHUNK_SIZE)
     share = slowest / max(1, sharers)
-    return int(max(1, min(settings.SEND_CHUNK_SIZE, share * CLAIM_SECONDS)))
+    return int(max(1, min(max(settings.SEND_CHUNK_SIZE, CLAIM_BATCHES * batch), share * CLAIM_SECONDS)))
 
 
 def claims_on(channel_id: int) -> int:
@@ -189,6 +191,8 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
         return
     provider = provider_for(channel)
     size = provider.batch_size()
+    if hasattr(provider, "warm_up"):
+        provider.warm_up()  # a first batch made late by start-up costs would crowd the next one's window
     stopped = CampaignStopCheck(messages)
     renewed = time.monotonic()
     overlap = size >= OVERLAP_FROM_BATCH and len(messages) > size
@@ -372,9 +376,25 @@ def _prepare_batch(
     missing = provider.missing_credentials()
     if missing:
         raise ChannelError(f"Missing credentials: {', '.join(missing)}.", code="missing_credentials")
-    take(provider.channel, len(outgoing))
+    # Handed over first, then the wait for the rate limiter: a statement between the booked time and
+    # the send would make the batch late, and a late batch crowds the next one's window.
     ours = hand_over(token, [m.id for m in outgoing])
-    return results, [m for m in outgoing if m.id in ours]
+    outgoing = [m for m in outgoing if m.id in ours]
+    if outgoing:
+        take(provider.channel, len(outgoing), sent_lately=lambda: _sent_lately(provider.channel.pk, token))
+    return results, outgoing
+
+
+def _sent_lately(channel_id: int, token: uuid.UUID) -> bool:
+    """Whether another claim handed over or sent anything on the channel in the last two windows."""
+    from providers.ratelimit import WINDOW_SECONDS
+
+    since = timezone.now() - timedelta(seconds=2 * WINDOW_SECONDS)
+    recent = OutboundMessage.objects.filter(channel_id=channel_id)
+    return (
+        recent.filter(status=Status.SENT, updated_at__gte=since).exists()
+        or recent.filter(status=Status.SENDING, claimed_at__gte=since).exclude(claim_token=token).exists()
+    )
 
 
 def _provider_send(provider, outgoing: list[OutgoingMessage]) -> list[SendResult]:

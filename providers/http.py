@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlencode
 
-import aiohttp
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -215,12 +214,19 @@ def request_many(calls: list[Call], timeout: tuple[float, float] | None = None) 
     return asyncio.run_coroutine_threadsafe(sender.send_all(calls, timeout), sender.loop).result()
 
 
+def warm_up() -> None:
+    """Start this process's event loop and session now, not on the first batch: a batch sent late
+    by that start-up lands in the next batch's rate-limit window."""
+    sender = _async_sender(os.getpid())
+    asyncio.run_coroutine_threadsafe(sender.open(), sender.loop).result()
+
+
 class _AsyncSender:
     """A daemon thread running an event loop with one pooled aiohttp session."""
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
-        self._session: aiohttp.ClientSession | None = None
+        self._session = None  # an aiohttp.ClientSession, made on the loop
         self._slots: asyncio.Semaphore | None = None
         threading.Thread(target=self.loop.run_forever, name="provider-http", daemon=True).start()
         atexit.register(self.close)
@@ -232,14 +238,21 @@ class _AsyncSender:
             with contextlib.suppress(Exception):  # leaving at exit anyway
                 closing.result(timeout=2)
 
-    async def send_all(self, calls: list[Call], timeout: tuple[float, float]) -> list[Answer | TransportError]:
+    async def open(self) -> None:
+        import aiohttp  # here, not at the top: a work horse that only uses ``request`` skips the import
+
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, limit_per_host=0, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
             self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def send_all(self, calls: list[Call], timeout: tuple[float, float]) -> list[Answer | TransportError]:
+        await self.open()
         return list(await asyncio.gather(*(self._send(call, timeout) for call in calls)))
 
     async def _send(self, call: Call, timeout: tuple[float, float]) -> Answer | TransportError:
+        import aiohttp
+
         hidden = [s for s in call.secrets if s]
         limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout[0], sock_read=timeout[1])
         headers = dict(call.headers or {})
@@ -275,6 +288,8 @@ def _classify_async_error(
     error: Exception, url: str, timeout: tuple[float, float], hidden: list[str]
 ) -> TransportError:
     """NotSent when no connection was made; NoAnswer when the request may have reached the provider."""
+    import aiohttp
+
     if isinstance(error, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError | aiohttp.InvalidURL):
         return NotSent(redact(f"could not connect to {url}: {error}", hidden))
     if isinstance(error, aiohttp.SocketTimeoutError | asyncio.TimeoutError):

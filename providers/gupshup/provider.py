@@ -83,6 +83,10 @@ class GupshupWhatsAppProvider(Provider):
         # The refused ones wait and retry; the next batch, refused whole, pauses the channel.
         return results
 
+    def warm_up(self) -> None:
+        """Start this process's event loop and session before the rate limiter books a time."""
+        http.warm_up()
+
     def call(self, message: OutgoingMessage) -> http.Call:
         path = TEMPLATE_PATH if message.template else SESSION_PATH
         form = self.template_form(message) if message.template else self.session_form(message)

@@ -136,6 +136,13 @@ class TwilioProvider(Provider):
             outcomes = list(http.send_pool().map(lambda batch: _guarded(self._send_bulk, batch, stop), batches))
         return _settle(batches, outcomes)
 
+    def warm_up(self) -> None:
+        """Pay this process's start-up costs before the rate limiter books a time: the event loop
+        and session, and the URL resolver our status callback address comes from."""
+        if not self.bulk_mode:
+            http.warm_up()
+        self.status_callback()
+
     def _send_singles(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         """One Messages.json request per message, all in flight at once."""
         url = self.account_url("/Messages.json")
