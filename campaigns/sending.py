@@ -103,7 +103,8 @@ def claim_limit(rates: Iterable[tuple[float]], sharers: int = 1, batch: int = 1)
     """
     slowest = min((rate for (rate,) in rates), default=settings.SEND_CHUNK_SIZE)
     share = slowest / max(1, sharers)
-    return int(max(1, min(max(settings.SEND_CHUNK_SIZE, CLAIM_BATCHES * batch), share * CLAIM_SECONDS)))
+    most = max(settings.SEND_CHUNK_SIZE, CLAIM_BATCHES * batch) if batch > 1 else settings.SEND_CHUNK_SIZE
+    return int(max(1, min(most, share * CLAIM_SECONDS)))
 
 
 def claims_on(channel_id: int) -> int:

@@ -20,7 +20,8 @@ arrived up to 0.1 s off their booked times).
 Redis may lose the bookings (a flush, a restart without persistence). A worker that booked on
 the channel a moment ago (or, in a new process, whose caller says the channel sent lately) then
 knows the window may be full: it says so, and the script starts the lost channel one window later
-instead of letting a second burst through. A channel nobody used recently starts at once.
+instead of letting a second burst through (two windows: a booking made just before the loss may
+still be a window ahead). A channel nobody used recently starts at once.
 
 The whole booking is one Lua script, so it is atomic however many workers ask at once, and it
 costs one round trip per batch: the worker then sleeps until its booked time and sends.
@@ -59,8 +60,9 @@ local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'due', 'total')
 local due = tonumber(state[1]) or 0
 if not state[1] and ARGV[5] == '1' then
-  -- Lost, not idle: up to a window's worth may just have gone out. Start after it.
-  due = now + window + catch_up
+  -- Lost, not idle: a window's worth may just have gone out, and a worker may hold a booking up
+  -- to a window ahead that is now forgotten. Start after both.
+  due = now + 2 * window + catch_up
 end
 local total = tonumber(state[2]) or 0
 

@@ -209,7 +209,7 @@ def test_the_cron_scheduler_logs_at_the_level_it_is_given(tmp_path, level, expec
             stderr=subprocess.STDOUT,
         )
     try:
-        queue = django_rq.get_queue("default")
+        queue = django_rq.get_queue("high")  # the reconciler's queue, taken before campaigns
         deadline = time.monotonic() + 60
         while queue.count < 3 and time.monotonic() < deadline:  # three runs of the reconciler, at least
             assert scheduler.poll() is None, log.read_text()

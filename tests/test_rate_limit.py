@@ -185,5 +185,5 @@ def test_a_lost_state_does_not_let_a_second_burst_through():
     assert book(channel, 10)[0] == 0.0
     django_rq.get_connection("default").flushdb()
     wait, _ = book(channel, 10)
-    assert wait >= WINDOW_SECONDS - ROUNDING
+    assert wait >= 2 * WINDOW_SECONDS - ROUNDING  # past the lost window and a booking held ahead
     assert book(a_channel(8, rate=10), 10)[0] == 0.0
