@@ -145,7 +145,8 @@ def api_under_gunicorn(workers: int = 2) -> Iterator[Api]:
             yield Api(host, port, raw_key, channel.channel_key, pid)
     finally:
         # Nothing is sent: the queued jobs go, so that the next bench finds an idle queue.
-        django_rq.get_queue("default").empty()
+        for name in ("high", "default"):  # API messages and bulk jobs
+            django_rq.get_queue(name).empty()
         Campaign.objects.filter(channel=channel).delete()
         forget_channel(channel)
         user.delete()
