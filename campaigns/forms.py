@@ -31,7 +31,7 @@ class SendMessageForm(forms.ModelForm):
     media_url = forms.URLField(required=False, assume_scheme="https", help_text="An image, video or file to attach.")
     when = forms.ChoiceField(
         label="When",
-        choices=[(SEND_NOW, "Send now"), (SEND_LATER, "At the date and time below")],
+        choices=[(SEND_NOW, "Send now"), (SEND_LATER, "At a date and time")],
         widget=forms.RadioSelect,
         initial=SEND_NOW,
         required=False,  # unanswered: at the time given, or the one it already has; never "now" by default
@@ -40,7 +40,7 @@ class SendMessageForm(forms.ModelForm):
         label="Date and time",
         required=False,
         widget=ZonedDateTimeInputs(),
-        help_text="In your time zone (named above; change it from “Time zone” at the top of the page).",
+        help_text="In your time zone, named beside it (change it from “Time zone” at the top of the page).",
         error_messages={"invalid_date": "Give a date as well as the time.", "invalid_time": "Give a time as well."},
     )
 
