@@ -92,6 +92,8 @@ def test_columns_are_recognised_by_common_names_and_extras_get_placeholder_keys(
         "home_city",
         "field_2nd_phone",
     ]
+    assert columns.placeholder_key("Città natale", 0) == "citta_natale"
+    assert columns.placeholder_key("電話", 3) == "column_4"
     mapping = columns.guess_mapping(["msisdn", "first", "surname", "Phone"])
     assert [entry["role"] for entry in mapping] == ["phone", "first_name", "last_name", "extra"]
     assert mapping[3]["key"] == "phone_2"  # "phone" is the contact's own placeholder

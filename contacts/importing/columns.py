@@ -8,6 +8,7 @@ column is kept as a placeholder value under ``key`` (a name templates can use: {
 from __future__ import annotations
 
 import re
+import unicodedata
 
 PHONE, NAME, FIRST_NAME, LAST_NAME, OPTED_OUT_AT, EXTRA, IGNORE = (
     "phone",
@@ -69,7 +70,8 @@ def header_words(header: str) -> str:
 
 def placeholder_key(header: str, position: int) -> str:
     """A name usable as {{ key }}: lower case letters, digits and underscores, not starting with a digit."""
-    key = re.sub(r"[^a-z0-9]+", "_", header.lower()).strip("_")
+    ascii_header = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()  # città -> citta
+    key = re.sub(r"[^a-z0-9]+", "_", ascii_header.lower()).strip("_")
     if not key:
         return f"column_{position + 1}"
     if key[0].isdigit():
