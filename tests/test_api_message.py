@@ -263,8 +263,8 @@ def test_an_opted_out_number_is_refused_and_the_contact_left_alone(call, channel
         ("{not json", "application/json", 400, "The body is not valid JSON"),
         ("[1, 2]", "application/json", 400, "The body must be a JSON object, not an array."),
         ('{"text": NaN}', "application/json", 400, "The body is not valid JSON: NaN is not a JSON number"),
-        ("[" * 100_000, "application/json", 400, "The body is not valid JSON"),
-        ("to=1", "application/x-www-form-urlencoded", 415, "Content-Type: 'application/x-www-form-urlencoded'"),
+        ("[" * 100_000, "application/json", 400, "The body is nested too deeply; at most 32 levels"),
+        ("to=1", "application/x-www-form-urlencoded", 415, 'Content-Type: "application/x-www-form-urlencoded"'),
         ('{"text": "' + "x" * (1024 * 1024) + '"}', "application/json", 413, "The body is"),
     ],
 )

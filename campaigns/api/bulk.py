@@ -66,6 +66,7 @@ class BulkRequest:
     duplicates_allowed: bool
     send_at: datetime | None
     member: object | None
+    duplicates_dropped: int = 0  # later occurrences of a number already listed (one number, any spelling)
 
 
 def read_bulk(data: dict) -> BulkRequest:
@@ -74,40 +75,47 @@ def read_bulk(data: dict) -> BulkRequest:
     channel = channel_field(data, problems)
     provider = provider_field(data, channel, problems)
     duplicates_allowed = bool_field(data, "duplicates_allowed", problems)
+    recipients, dropped = recipients_field(data, duplicates_allowed, problems)
     job = BulkRequest(
         channel=channel,
-        recipients=recipients_field(data, duplicates_allowed, problems),
+        recipients=recipients,
         text=text_field(data, "text", problems),
         media_urls=media_urls(data, problems),
         template=template_field(data, provider, problems),
         duplicates_allowed=duplicates_allowed,
         send_at=schedule_field(data, problems),
         member=user_field(data, problems),
+        duplicates_dropped=dropped,
     )
     require_content(data, problems)
     problems.raise_if_any()
     return job
 
 
-def recipients_field(data: dict, duplicates_allowed: bool, problems: Problems) -> list[dict]:
+def recipients_field(data: dict, duplicates_allowed: bool, problems: Problems) -> tuple[list[dict], int]:
+    """The recipients, normalised, and how many were dropped as repeats of a number already listed."""
     value = data.get("recipients")
     if not isinstance(value, list) or not value:
         problems.add(f'recipients: {shown(value)} is not a list of recipients such as [{{"to": "+14155550123"}}].')
-        return []
+        return [], 0
     if len(value) > MAX_RECIPIENTS:
-        raise ApiError(413, [f"recipients: {len(value):,} recipients; at most {MAX_RECIPIENTS:,} per request."])
+        # A 400 like any other field out of its documented range (maxItems); 413 is for the body's bytes.
+        problems.add(f"recipients: {len(value):,} recipients; at most {MAX_RECIPIENTS:,} per request.")
+        return [], 0
     seen: set[str] = set()
     cleaned: list[dict] = []
+    dropped = 0
     for position, item in enumerate(value):
         recipient = read_recipient(item, f"recipients[{position}]", problems)
         if recipient is None:
             continue
         if not duplicates_allowed:
             if recipient["to"] in seen:
-                continue  # the first occurrence of a number is the one sent
+                dropped += 1  # the first occurrence of a number is the one sent
+                continue
             seen.add(recipient["to"])
         cleaned.append(recipient)
-    return cleaned
+    return cleaned, dropped
 
 
 def read_recipient(item: object, where: str, problems: Problems) -> dict | None:

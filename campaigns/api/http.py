@@ -57,6 +57,7 @@ def endpoint(*, authenticated: bool = True, **handlers: Handler) -> Callable[...
     """One URL's view: pick the handler by HTTP method, check the key and its rate, answer JSON.
 
     Handlers of authenticated endpoints are called as ``handler(request, api_key, **url_kwargs)``.
+    A handler named ANY answers every method.
     """
     from campaigns.api.auth import authenticate, check_rate
 
@@ -65,7 +66,7 @@ def endpoint(*, authenticated: bool = True, **handlers: Handler) -> Callable[...
     @csrf_exempt
     def view(request: HttpRequest, **kwargs) -> HttpResponse:
         try:
-            handler = handlers.get(request.method or "")
+            handler = handlers.get(request.method or "") or handlers.get("ANY")
             if handler is None:
                 message = f"Method {request.method} is not allowed here; use {allowed}."
                 raise ApiError(405, [message], {"Allow": allowed})

@@ -166,8 +166,21 @@ SCHEMAS: dict[str, dict] = {
         example={"message_id": "1234"},
     ),
     "JobCreated": success(
-        {"type": "object", "required": ["job_id"], "properties": {"job_id": STRING}},
-        example={"job_id": "42"},
+        {
+            "type": "object",
+            "required": ["job_id", "recipient_count", "duplicates_dropped"],
+            "properties": {
+                "job_id": STRING,
+                "recipient_count": {"type": "integer", "minimum": 0, "description": "Recipients to be sent to."},
+                "duplicates_dropped": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Recipients left out because their number (in any spelling, e.g. "
+                    "+14155550123 and 14155550123) was already listed; 0 when duplicates_allowed.",
+                },
+            },
+        },
+        example={"job_id": "42", "recipient_count": 1, "duplicates_dropped": 1},
     ),
     "MessageState": success(
         {
@@ -216,7 +229,7 @@ ERRORS = {
     "400": "The body has problems; every one is listed.",
     "401": "The apikey header is missing, unknown or revoked.",
     "404": "Not found (or not this key's), or every problem is an unknown id.",
-    "413": "The body or the recipient list is too large.",
+    "413": "The body is larger than the operation accepts (1 MB for a message, 10 MB for a bulk job).",
     "415": "The body is not application/json.",
     "429": "Too many requests for this key; see the Retry-After header.",
     "500": "Our fault; nothing to fix on your side. Retry later.",

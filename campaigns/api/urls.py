@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(r"^messages/bulk/(?P<job_id>[^/]+)/?$", views.bulk_job_detail, name="api-bulk-job-detail"),
     re_path(r"^api/openapi\.json$", views.openapi, name="api-openapi"),
     re_path(r"^api/docs/?$", views.docs, name="api-docs"),
-    # Anything else under the API's prefixes is a JSON 404, not the site's HTML one.
-    re_path(r"^(?P<path>(?:message|messages|api)/.*)$", views.not_found),
+    # Anything else under the API's prefixes, with or without a slash after the prefix, is a JSON
+    # 404: not the site's HTML one, and never APPEND_SLASH's redirect (which breaks a POST).
+    re_path(r"^(?P<path>(?:message|messages|api)(?:/.*)?)$", views.not_found),
 ]

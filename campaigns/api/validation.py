@@ -46,7 +46,9 @@ def is_whole_number(text: str) -> bool:
 def shown(value: object) -> str:
     """The value as the caller sent it, cut short so an error never echoes a megabyte back."""
     text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+    text = text if len(text) <= 60 else text[:57] + "..."
+    # A lone surrogate cannot be encoded into the answer: show it escaped, as JSON would.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Problems:
@@ -80,7 +82,10 @@ def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
     """The request's JSON object, or a 413 / 415 / 400 saying what is wrong with it."""
     content_type = request.content_type or ""
     if content_type != JSON_TYPE:
-        raise ApiError(415, [f"Content-Type: {content_type!r} is not supported; send {JSON_TYPE}."])
+        raise ApiError(415, [f"Content-Type: {shown(content_type)} is not supported; send {JSON_TYPE}."])
+    charset = (request.content_params or {}).get("charset", "utf-8")
+    if charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise ApiError(415, [f"Content-Type: charset {shown(charset)} is not supported; JSON is sent as UTF-8."])
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if is_whole_number(declared) and int(declared) > limit:
         raise ApiError(413, [f"The body is {int(declared):,} bytes; at most {limit:,} are accepted."])
@@ -88,13 +93,65 @@ def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
     raw = request.read(limit + 1)
     if len(raw) > limit:
         raise ApiError(413, [f"The body is more than {limit:,} bytes; at most {limit:,} are accepted."])
-    try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as error:
-        raise ApiError(400, [f"The body is not valid JSON: {error}."]) from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, [f"The body must be a JSON object, not {json_type(data)}."])
+    refuse_hostile_strings(data)
     return data
+
+
+def parse_json(raw: bytes) -> object:
+    """UTF-8 JSON (RFC 8259), nested at most MAX_DEPTH deep; anything else is a 400 saying where."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(
+            400, [f"The body is not UTF-8: byte {error.start} ({raw[error.start]:#04x}) is invalid."]
+        ) from None
+    text = text.removeprefix("\ufeff")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ApiError(400, [f"The body is nested too deeply; at most {MAX_DEPTH} levels are accepted."]) from None
+    except ValueError as error:
+        raise ApiError(400, [f"The body is not valid JSON: {error}."]) from None
+
+
+MAX_DEPTH = 32  # the deepest body is a Gupshup template: body > template > variables > Body > "1"
+HOSTILE = re.compile("[\x00\ud800-\udfff]")
+
+
+def refuse_hostile_strings(data: object) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, NUL (PostgreSQL refuses it in text) and lone
+    surrogates (no text encoding holds one) in any key or value, each named by its path.
+
+    Iterative, so that no depth the parser let through can exhaust the stack here.
+    """
+    problems = Problems()
+    stack: list[tuple[str, object, int]] = [("", data, 0)]
+    while stack:
+        where, value, depth = stack.pop()
+        if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+            raise ApiError(400, [f"{where[:200]}: nested more than {MAX_DEPTH} levels deep; no field takes that."])
+        if isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                if HOSTILE.search(key):
+                    problems.add(f"{shown(path)}: a field name {hostile_reason(key)}")
+                    continue
+                stack.append((path, item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item, depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str) and HOSTILE.search(value):
+            problems.add(f"{where}: {shown(value)} {hostile_reason(value)}")
+    problems.messages.sort()
+    problems.raise_if_any()
+
+
+def hostile_reason(text: str) -> str:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which no field accepts."
+    return "contains a lone UTF-16 surrogate, which is not a character; send the whole character."
 
 
 def _refuse_constant(name: str) -> None:

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from campaigns.api import bulk, messages
 from campaigns.api.http import endpoint, error_response, json_response, success
 from campaigns.api.openapi import document
-from campaigns.api.validation import read_json_body
+from campaigns.api.validation import read_json_body, shown
 from campaigns.models import ApiKey
 
 
@@ -26,8 +26,15 @@ def get_message(request: HttpRequest, api_key: ApiKey, message_id: str) -> HttpR
 
 def post_bulk_job(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     data = read_json_body(request, bulk.BULK_BODY_LIMIT)
-    job = bulk.create_job(bulk.read_bulk(data), api_key)
-    return success({"job_id": str(job.pk)})
+    request_ = bulk.read_bulk(data)
+    job = bulk.create_job(request_, api_key)
+    return success(
+        {
+            "job_id": str(job.pk),
+            "recipient_count": job.recipient_count,
+            "duplicates_dropped": request_.duplicates_dropped,
+        }
+    )
 
 
 def get_bulk_job(request: HttpRequest, api_key: ApiKey, job_id: str) -> HttpResponse:
@@ -90,7 +97,7 @@ def schema_fields(schema: dict, schemas: dict) -> list[dict]:
 
 
 def no_such_endpoint(request: HttpRequest, path: str) -> HttpResponse:
-    return error_response(404, [f"There is no API endpoint at /{path[:100]}; see /api/docs."])
+    return error_response(404, [f"There is no API endpoint at {shown('/' + path[:100])}; see /api/docs."])
 
 
 message = endpoint(POST=post_message)
@@ -99,6 +106,4 @@ bulk_jobs = endpoint(POST=post_bulk_job)
 bulk_job_detail = endpoint(GET=get_bulk_job, PUT=put_bulk_job)
 openapi = endpoint(authenticated=False, GET=openapi_json)
 docs = endpoint(authenticated=False, GET=api_docs)
-not_found = endpoint(
-    authenticated=False, **dict.fromkeys(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], no_such_endpoint)
-)
+not_found = endpoint(authenticated=False, ANY=no_such_endpoint)
