@@ -8,6 +8,7 @@ message. It never branches on which provider it is talking to: everything provid
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -62,6 +63,40 @@ class MessageRefused(ValueError):
     """The message cannot be sent on this channel at all (e.g. media on a text-only channel)."""
 
 
+# WhatsApp templates (Twilio Content, Gupshup) take at most this many variables.
+MAX_TEMPLATE_VARIABLES = 100
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing about a message that its provider would refuse.
+
+    ``field`` names the part of the message: "text", "media_urls" (all of them), "media_urls[1]"
+    (one), "template", "template.id", "template.variables" or "template.variables.<name>". The
+    API turns these into its own field names; ``message`` names the value and the rule.
+    """
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def shown(value: object) -> str:
+    """A value as it was given, cut short so that a refusal never echoes a megabyte back."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate, escaped
+
+
+def template_variable_count(variables: object) -> int:
+    """How many values a template's variables hold, nested parts (Gupshup's Body, ...) counted inside."""
+    if not isinstance(variables, dict):
+        return 0
+    return sum(template_variable_count(value) if isinstance(value, dict) else 1 for value in variables.values())
+
+
 @dataclass
 class Provider:
     """Base class of the provider services, one subclass per provider code."""
@@ -92,11 +127,30 @@ class Provider:
         return [name for name in self.credential_fields if not str(creds.get(name, "")).strip()]
 
     def validate(self, message: OutgoingMessage) -> None:
-        """Raise MessageRefused for a message this channel can never carry."""
+        """Raise MessageRefused for a message this channel can never carry, naming every problem."""
+        problems = self.problems(message)
+        if problems:
+            raise MessageRefused("; ".join(str(problem) for problem in problems))
+
+    def problems(self, message: OutgoingMessage) -> list[Problem]:
+        """Everything about this message the provider would refuse: the one rule set that both the
+        API (before answering) and the send pipeline (before sending) apply. Subclasses extend it."""
+        problems: list[Problem] = []
         if message.media_urls and not self.supports_media:
-            raise MessageRefused(f"{self.label} channels cannot send media; remove the media URL.")
+            urls = ", ".join(shown(url) for url in message.media_urls)
+            problems.append(Problem("media_urls", f"{self.label} channels cannot send media; remove {urls}."))
         if not (message.text or message.media_urls or message.template):
-            raise MessageRefused("A message needs text, media or a template.")
+            problems.append(Problem("text", "a message needs text, media or a template."))
+        if isinstance(message.template, dict):
+            count = template_variable_count(message.template.get("variables"))
+            if count > MAX_TEMPLATE_VARIABLES:
+                problems.append(
+                    Problem(
+                        "template.variables",
+                        f"{count} variables; a WhatsApp template takes at most {MAX_TEMPLATE_VARIABLES}.",
+                    )
+                )
+        return problems
 
     def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         raise NotImplementedError

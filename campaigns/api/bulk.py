@@ -6,6 +6,7 @@ answered; the fan-out into messages happens in the background (campaigns/fanout.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,8 +22,11 @@ from campaigns.api.validation import (
     channel_field,
     is_whole_number,
     media_urls,
+    personal_context,
     phone_field,
     provider_field,
+    provider_problems,
+    render_template,
     schedule_field,
     shown,
     template_field,
@@ -33,6 +37,7 @@ from campaigns.api.validation import (
 )
 from campaigns.fanout import enqueue_fan_out
 from campaigns.models import ApiKey, Campaign
+from campaigns.personalisation import render
 from providers.models import Channel
 
 BULK_BODY_LIMIT = 10 * 1024 * 1024
@@ -76,11 +81,12 @@ def read_bulk(data: dict) -> BulkRequest:
     provider = provider_field(data, channel, problems)
     duplicates_allowed = bool_field(data, "duplicates_allowed", problems)
     recipients, dropped = recipients_field(data, duplicates_allowed, problems)
+    media = media_urls(data, problems)
     job = BulkRequest(
         channel=channel,
         recipients=recipients,
         text=text_field(data, "text", problems),
-        media_urls=media_urls(data, problems),
+        media_urls=[url for _, url in media],
         template=template_field(data, provider, problems),
         duplicates_allowed=duplicates_allowed,
         send_at=schedule_field(data, problems),
@@ -88,8 +94,41 @@ def read_bulk(data: dict) -> BulkRequest:
         duplicates_dropped=dropped,
     )
     require_content(data, problems)
+    if not problems:
+        for problem in rendered_problems(job, media):
+            problems.add(problem)
     problems.raise_if_any()
     return job
+
+
+def rendered_problems(job: BulkRequest, media: list[tuple[str, str]]) -> list[str]:
+    """What the provider would refuse in each recipient's message, placeholders filled.
+
+    A problem every recipient shares (too many media files, a text too long before any
+    placeholder) is listed once; one that only some recipients' values cause names them. Each
+    distinct rendering is judged once, so 10,000 recipients of one fixed text cost one check.
+    """
+    judged: dict[tuple, list[str]] = {}
+    found: list[tuple[str, list[str]]] = []
+    personalised = "{{" in job.text or "{{" in json.dumps(job.template or {})
+    for recipient in job.recipients if personalised else job.recipients[:1]:
+        context = personal_context(recipient["to"], {k: v for k, v in recipient.items() if k != "to"})
+        key = (render(job.text, context), json.dumps(render_template(job.template, context), sort_keys=True))
+        if key not in judged:
+            judged[key] = provider_problems(job.channel, job.text, media, job.template, context)
+        if judged[key]:
+            found.append((recipient["to"], judged[key]))
+    if not found:
+        return []
+    shared = (
+        set.intersection(*(set(problems) for _, problems in found))
+        if len(found) == len(job.recipients) or not personalised
+        else set()
+    )
+    listed = [problem for problem in found[0][1] if problem in shared]
+    for to, problems in found:
+        listed.extend(f"recipients ({to}): {problem}" for problem in problems if problem not in shared)
+    return listed
 
 
 def recipients_field(data: dict, duplicates_allowed: bool, problems: Problems) -> tuple[list[dict], int]:

@@ -18,8 +18,10 @@ from campaigns.api.validation import (
     contact_saving_field,
     is_whole_number,
     media_urls,
+    personal_context,
     phone_field,
     provider_field,
+    provider_problems,
     schedule_field,
     template_field,
     text_field,
@@ -70,18 +72,26 @@ def read_message(data: dict) -> MessageRequest:
     unknown_fields(data, MESSAGE_FIELDS, problems)
     channel = channel_field(data, problems)
     provider = provider_field(data, channel, problems)
+    media = media_urls(data, problems)
     message = MessageRequest(
         channel=channel,
         to=phone_field(data.get("to"), "to", problems),
         name=text_field(data, "name", problems, max_length=200),
         text=text_field(data, "text", problems),
-        media_urls=media_urls(data, problems),
+        media_urls=[url for _, url in media],
         template=template_field(data, provider, problems),
         contact_saving=contact_saving_field(data, problems),
         send_at=schedule_field(data, problems),
         member=user_field(data, problems),
     )
     require_content(data, problems)
+    if not problems:
+        # Only a well-formed request is worth the provider's judgement (and its words).
+        saving = message.contact_saving
+        values = {**(saving.extra_fields if saving.save else {}), **({"name": message.name} if message.name else {})}
+        context = personal_context(message.to, values)
+        for problem in provider_problems(channel, message.text, media, message.template, context):
+            problems.add(problem)
     problems.raise_if_any()
     return message
 

@@ -20,10 +20,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from campaigns.api.http import JSON_TYPE, ApiError
+from campaigns.personalisation import render
 from contacts.models import ContactList
 from contacts.phones import normalise_phone
+from providers.base import OutgoingMessage, shown
 from providers.models import Channel
-from providers.registry import provider_choices
+from providers.registry import provider_choices, provider_for
 
 MAX_TEXT = 4096  # WhatsApp's limit; Twilio SMS stops at 1,600 and its provider class says so
 MAX_MEDIA = 10  # Twilio's limit of MediaUrl per message
@@ -41,14 +43,6 @@ _url_validator = URLValidator(schemes=["http", "https"])
 def is_whole_number(text: str) -> bool:
     """ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses."""
     return text.isascii() and text.isdigit()
-
-
-def shown(value: object) -> str:
-    """The value as the caller sent it, cut short so an error never echoes a megabyte back."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    text = text if len(text) <= 60 else text[:57] + "..."
-    # A lone surrogate cannot be encoded into the answer: show it escaped, as JSON would.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Problems:
@@ -247,21 +241,24 @@ def url_value(value: object, name: str, problems: Problems) -> str:
     return value
 
 
-def media_urls(data: dict, problems: Problems) -> list[str]:
-    """image_url, image_urls, video_url and file_url, in that order, as one list."""
-    urls: list[str] = []
+def media_urls(data: dict, problems: Problems) -> list[tuple[str, str]]:
+    """image_url, image_urls, video_url and file_url, in that order, as (field, URL) pairs."""
+    media: list[tuple[str, str]] = []
     for name in ("image_url", "video_url", "file_url"):
         if data.get(name) is not None:
-            urls.append(url_value(data[name], name, problems))
+            media.append((name, url_value(data[name], name, problems)))
     images = data.get("image_urls")
     if images is not None:
         if not isinstance(images, list):
             problems.add(f"image_urls: {shown(images)} is {json_type(images)}; expected an array of URLs.")
         else:
-            urls[1:1] = [url_value(url, f"image_urls[{i}]", problems) for i, url in enumerate(images[:MAX_MEDIA])]
-    if len(urls) > MAX_MEDIA or (isinstance(images, list) and len(images) > MAX_MEDIA):
+            listed = [
+                (f"image_urls[{i}]", url_value(url, f"image_urls[{i}]", problems)) for i, url in enumerate(images)
+            ]
+            media[1:1] = listed[:MAX_MEDIA]
+    if len(media) > MAX_MEDIA or (isinstance(images, list) and len(images) > MAX_MEDIA):
         problems.add(f"image_urls: at most {MAX_MEDIA} media URLs may go with one message.")
-    return [url for url in urls if url]
+    return [(name, url) for name, url in media if url]
 
 
 def schedule_field(data: dict, problems: Problems, name: str = "schedule") -> datetime | None:
@@ -492,3 +489,57 @@ def variables_field(value: object, where: str, problems: Problems) -> dict[str, 
         else:
             cleaned[name] = item
     return cleaned
+
+
+# --- What the channel's provider would refuse ---------------------------------------------------
+
+
+def provider_problems(
+    channel: Channel, text: str, media: list[tuple[str, str]], template: dict | None, context: dict[str, object]
+) -> list[str]:
+    """The channel's provider class judges the message as this recipient would get it (placeholders
+    filled), by the same rules the send pipeline applies; each problem in the API's field names."""
+    outgoing = OutgoingMessage(
+        id=0,
+        to=str(context.get("phone", "")),
+        text=render(text, context),
+        media_urls=tuple(url for _, url in media),
+        template=render_template(template, context),
+    )
+    names = [name for name, _ in media]
+    return [
+        f"{api_field(problem.field, names)}: {problem.message}" for problem in provider_for(channel).problems(outgoing)
+    ]
+
+
+def render_template(template: dict | None, context: dict[str, object]) -> dict | None:
+    if not template or not template.get("variables"):
+        return template
+    return {**template, "variables": _rendered(template["variables"], context)}
+
+
+def _rendered(values: object, context: dict[str, object]) -> object:
+    if isinstance(values, dict):
+        return {key: _rendered(value, context) for key, value in values.items()}
+    return render(values, context) if isinstance(values, str) else values
+
+
+MEDIA_POSITION = re.compile(r"media_urls\[(\d+)\]")
+
+
+def api_field(field: str, media_names: list[str]) -> str:
+    """A provider's field name ("media_urls[1]") as the API caller wrote it ("image_urls[0]")."""
+    one = MEDIA_POSITION.fullmatch(field)
+    if one and int(one.group(1)) < len(media_names):
+        return media_names[int(one.group(1))]
+    if field == "media_urls":
+        return ", ".join(media_names) or "image_url"
+    return field
+
+
+def personal_context(to: str, values: dict[str, object]) -> dict[str, object]:
+    """The placeholder values the pipeline will have for this recipient, as far as the request says."""
+    context: dict[str, object] = {"phone": to, **values}
+    name = str(context.get("name") or "")
+    context.setdefault("first_name", name.split(" ", maxsplit=1)[0] if name else "")
+    return context

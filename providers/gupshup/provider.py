@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 
 from providers import http, ratelimit
-from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
+from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Problem, Provider, SendResult, shown
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ TEMPLATE_LIST_PATH = "/sm/api/v1/template/list/{app_name}"
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 VIDEO_EXTENSIONS = {".mp4", ".3gp", ".3gpp"}
 WHATSAPP_TEXT_LIMIT = 4096
+WHATSAPP_CAPTION_LIMIT = 1024  # the text of a media message is its caption: WhatsApp's own limit
 # Parts of a template's variables, in the order Gupshup expects their values in "params".
 TEMPLATE_PARTS = ("Header", "Body", "Buttons")
 # Gupshup has no documented error codes for channel problems; these words in an error message
@@ -62,14 +63,40 @@ class GupshupWhatsAppProvider(Provider):
         """
         return ratelimit.batch_for(self.channel.rate_limit or 1, super().batch_size())
 
-    def validate(self, message: OutgoingMessage) -> None:
-        super().validate(message)
+    def problems(self, message: OutgoingMessage) -> list[Problem]:
+        problems = super().problems(message)
         if len(message.media_urls) > 1:
-            raise MessageRefused("Gupshup WhatsApp carries one media file per message; send one media URL.")
-        if len(message.text) > WHATSAPP_TEXT_LIMIT:
-            raise MessageRefused(f"text: WhatsApp messages hold at most {WHATSAPP_TEXT_LIMIT} characters.")
+            urls = ", ".join(shown(url) for url in message.media_urls)
+            problems.append(
+                Problem("media_urls", f"Gupshup WhatsApp carries one media file per message; send one of {urls}.")
+            )
         if message.template is not None:
-            template_params(message.template)  # raises MessageRefused naming what is wrong
+            problems.extend(template_problems(message.template))
+            if message.media_urls:
+                problems.append(
+                    Problem(
+                        "media_urls",
+                        "a Gupshup template carries its media as template.variables.MEDIA_URL; "
+                        f"{shown(message.media_urls[0])} would not be sent.",
+                    )
+                )
+        elif message.media_urls and len(message.text) > WHATSAPP_CAPTION_LIMIT:
+            problems.append(
+                Problem(
+                    "text",
+                    f"with media the text is its caption, and WhatsApp captions hold at most "
+                    f"{WHATSAPP_CAPTION_LIMIT:,} characters; this one has {len(message.text):,}.",
+                )
+            )
+        if len(message.text) > WHATSAPP_TEXT_LIMIT:
+            problems.append(
+                Problem(
+                    "text",
+                    f"WhatsApp messages hold at most {WHATSAPP_TEXT_LIMIT} characters; this one has "
+                    f"{len(message.text):,}.",
+                )
+            )
+        return problems
 
     def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         self._require_sender()
@@ -205,18 +232,37 @@ def session_content(message: OutgoingMessage) -> dict[str, str]:
 
 def template_params(template: dict) -> list[str]:
     """Header values, then Body values, then Buttons values, each part in its numbered order."""
-    if not isinstance(template, dict) or not str(template.get("id") or "").strip():
-        raise MessageRefused('template: a Gupshup template needs {"id": "<template id>", "variables": {...}}.')
+    refused = template_problems(template)
+    if refused:
+        raise MessageRefused("; ".join(str(problem) for problem in refused))
     variables = template.get("variables") or {}
-    if not isinstance(variables, dict):
-        raise MessageRefused(f"template.variables: {variables!r} is not an object.")
     params: list[str] = []
     for part in TEMPLATE_PARTS:
         values = variables.get(part) or {}
-        if not isinstance(values, dict):
-            raise MessageRefused(f'template.variables.{part}: {values!r} is not an object like {{"1": "..."}}.')
         params.extend(str(values[key]) for key in sorted(values, key=_numbered))
     return params
+
+
+def template_problems(template: object) -> list[Problem]:
+    """What Gupshup would refuse about a template's shape (its variable count is the base's rule)."""
+    if not isinstance(template, dict) or not str(template.get("id") or "").strip():
+        return [Problem("template", 'a Gupshup template needs {"id": "<template id>", "variables": {...}}.')]
+    variables = template.get("variables") or {}
+    if not isinstance(variables, dict):
+        return [Problem("template.variables", f"{shown(variables)} is not an object.")]
+    problems = []
+    for part in TEMPLATE_PARTS:
+        values = variables.get(part) or {}
+        if not isinstance(values, dict):
+            problems.append(
+                Problem(f"template.variables.{part}", f'{shown(values)} is not an object like {{"1": "..."}}.')
+            )
+    media_url = variables.get("MEDIA_URL")
+    if media_url and not str(media_url).startswith(("https://", "http://")):
+        problems.append(
+            Problem("template.variables.MEDIA_URL", f"{shown(media_url)} is not an http(s) URL Gupshup can fetch.")
+        )
+    return problems
 
 
 def template_media_header(url: str) -> dict:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import requests
 
 from providers import http
-from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
+from providers.base import ChannelError, Outcome, OutgoingMessage, Problem, Provider, SendResult
 from providers.events import DeliveryState
 
 log = logging.getLogger(__name__)
@@ -98,12 +98,13 @@ class SendbulkProvider(Provider):
     def _secrets(self) -> list[str]:
         return [self.credentials_body()["apikey"]]
 
-    def validate(self, message: OutgoingMessage) -> None:
-        super().validate(message)
+    def problems(self, message: OutgoingMessage) -> list[Problem]:
+        problems = super().problems(message)
         if message.template:
-            raise MessageRefused("template: sendbulk channels send plain SMS text; templates are for WhatsApp.")
-        if not message.text.strip():
-            raise MessageRefused("text: an SMS needs text.")
+            problems.append(Problem("template", "sendbulk channels send plain SMS text; templates are for WhatsApp."))
+        elif message.text and not message.text.strip():
+            problems.append(Problem("text", "an SMS needs text, not only spaces."))
+        return problems
 
     # --- sending -----------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import requests
 
 from providers import http, ratelimit
-from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Provider, SendResult
+from providers.base import ChannelError, Outcome, OutgoingMessage, Problem, Provider, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -106,22 +106,31 @@ class TwilioProvider(Provider):
 
     # --- what can be sent -------------------------------------------------------------------
 
-    def validate(self, message: OutgoingMessage) -> None:
-        super().validate(message)
-        if len(message.text) > MAX_BODY_CHARS:
-            raise MessageRefused(
-                f"text: Twilio takes at most {MAX_BODY_CHARS:,} characters; this message has {len(message.text):,}."
+    def problems(self, message: OutgoingMessage) -> list[Problem]:
+        problems = super().problems(message)
+        length = twilio_length(message.text)
+        if length > MAX_BODY_CHARS:
+            problems.append(
+                Problem(
+                    "text",
+                    f"Twilio takes at most {MAX_BODY_CHARS:,} characters; this message has {length:,} "
+                    "(counted as Twilio does, in UTF-16 code units: an emoji counts as 2).",
+                )
             )
         if len(message.media_urls) > self.max_media:
-            raise MessageRefused(
-                f"media: {self.label} takes at most {self.max_media} media URL(s) a message; "
-                f"this message has {len(message.media_urls)}."
+            problems.append(
+                Problem(
+                    "media_urls",
+                    f"{self.label} takes at most {self.max_media} media URL(s) a message; "
+                    f"this message has {len(message.media_urls)}.",
+                )
             )
-        for url in message.media_urls:
+        for position, url in enumerate(message.media_urls):
             if not url.startswith(("https://", "http://")):
-                raise MessageRefused(f"media: {url!r} is not an http(s) URL Twilio can fetch.")
+                problems.append(Problem(f"media_urls[{position}]", f"{url!r} is not an http(s) URL Twilio can fetch."))
         if message.template is not None:
-            _check_template(message.template)
+            problems.extend(template_problems(message.template))
+        return problems
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -409,20 +418,34 @@ def _take(waiting: dict[str, deque[int]], address: object) -> int | None:
 # --- templates ---------------------------------------------------------------------------------
 
 
-def _check_template(template: object) -> None:
+def template_problems(template: object) -> list[Problem]:
+    """What Twilio's Content API would refuse about a template (its variable count is the base's rule)."""
     if not isinstance(template, dict):
-        raise MessageRefused('template: must be an object {"id": "HX...", "variables": {...}}.')
+        return [Problem("template", 'must be an object {"id": "HX...", "variables": {...}}.')]
+    problems = []
     content_sid = template.get("id")
     if not isinstance(content_sid, str) or not CONTENT_SID.match(content_sid):
-        raise MessageRefused(
-            f"template.id: {content_sid!r} is not a Twilio Content SID (HX followed by 32 hexadecimal digits)."
+        problems.append(
+            Problem(
+                "template.id", f"{content_sid!r} is not a Twilio Content SID (HX followed by 32 hexadecimal digits)."
+            )
         )
     variables = template.get("variables") or {}
     if not isinstance(variables, dict):
-        raise MessageRefused(f"template.variables: must be an object of values, not {type(variables).__name__}.")
+        problems.append(Problem("template.variables", f"must be an object of values, not {type(variables).__name__}."))
+        return problems
     for name, value in variables.items():
         if isinstance(value, dict | list):
-            raise MessageRefused(f"template.variables.{name}: must be text or a number, not {type(value).__name__}.")
+            problems.append(
+                Problem(f"template.variables.{name}", f"must be text or a number, not {type(value).__name__}.")
+            )
+    return problems
+
+
+def twilio_length(text: str) -> int:
+    """The length Twilio's 1,600-character limit counts: UTF-16 code units (a character outside the
+    Basic Multilingual Plane, such as most emoji, is two), not Python's code points."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _template_variables(template: dict) -> dict[str, str]:
