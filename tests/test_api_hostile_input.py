@@ -143,7 +143,7 @@ def test_a_post_to_messages_without_slash_is_a_json_404_not_a_redirect(call):
 
 
 def test_two_forms_of_one_number_answer_with_the_duplicate_dropped(call, channel):
-    recipients = [{"to": "+14155550123"}, {"to": "14155550123"}, {"to": "+1 415 555 0124"}]
+    recipients = [{"to": "+14155550123"}, {"to": "14155550123"}, {"to": "+14155550124"}]
     data = {"provider": "sandbox", "channel_key": channel.channel_key, "recipients": recipients, "text": "Hi"}
     status, answer, _ = call("POST", "/messages/bulk", data)
     assert status == 200, answer

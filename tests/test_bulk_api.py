@@ -57,7 +57,7 @@ def test_a_bulk_job_is_fanned_out_and_sent_by_the_worker(call, channel, make_con
     recipients = [
         {"to": "14155550123", "name": "Ann", "order": "A-1"},
         {"to": "+14155550124", "name": "Bob", "order": 2},
-        {"to": "+1 415 555 0123", "name": "Ann again", "order": "A-3"},  # the same number: sent once
+        {"to": "+14155550123", "name": "Ann again", "order": "A-3"},  # the same number: sent once
         {"to": "+14155550125", "order": "A-4"},
         {"to": "+14155550126", "name": "Dan", "order": "A-5"},  # opted out: never sent
     ]
@@ -123,7 +123,8 @@ def test_recipient_problems_are_listed_by_position(call, channel):
     status, answer, _ = call("POST", "/messages/bulk", bulk(channel, recipients, text="Hi"))
     assert status == 400
     assert errors(answer) == [
-        "recipients[1].to: '12' is not a valid phone number.",
+        'recipients[1].to: "12" is not a valid phone number in E.164 (country code first, digits only, '
+        "+ optional), e.g. +14155550123.",
         'recipients[2]: "+14155550124" is not an object such as {"to": "+14155550123", "name": "Ann"}.',
         'recipients[3]: "bad-name" cannot be a {{placeholder}} name (letters, digits and _).',
     ]

@@ -18,6 +18,7 @@ from campaigns.api.validation import (
     contact_saving_field,
     is_whole_number,
     media_urls,
+    opted_out_field,
     personal_context,
     phone_field,
     provider_field,
@@ -85,6 +86,7 @@ def read_message(data: dict) -> MessageRequest:
         member=user_field(data, problems),
     )
     require_content(data, problems)
+    opted_out_field(message.to, "to", problems)
     if not problems:
         # Only a well-formed request is worth the provider's judgement (and its words).
         saving = message.contact_saving

@@ -2,6 +2,8 @@
 
 Every problem is collected rather than raised at the first, so a caller sees them all at once,
 each naming the field and the value that was sent. A field given as null counts as absent.
+Strings are checked with the very patterns the OpenAPI document publishes (patterns.py), so
+that what the document allows the server accepts, and nothing else.
 """
 
 from __future__ import annotations
@@ -10,19 +12,17 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.http import HttpRequest
 from django.utils import timezone
 
+from campaigns.api import patterns
 from campaigns.api.http import JSON_TYPE, ApiError
 from campaigns.personalisation import render
-from contacts.models import ContactList
-from contacts.phones import normalise_phone
+from contacts.models import Contact, ContactList
 from providers.base import OutgoingMessage, shown
 from providers.models import Channel
 from providers.registry import provider_choices, provider_for
@@ -31,13 +31,11 @@ MAX_TEXT = 4096  # WhatsApp's limit; Twilio SMS stops at 1,600 and its provider 
 MAX_MEDIA = 10  # Twilio's limit of MediaUrl per message
 MAX_VALUE = 1024  # one personalisation or template value
 MAX_DB_ID = 2**63 - 1
-MAX_SCHEDULE_AHEAD = timedelta(days=5 * 366)  # a sanity bound, far beyond any campaign plan
+MAX_URL = 2048
 MAX_ERRORS_SHOWN = 50
 NOT_FOUND = 404
+CONFLICT = 409
 PROVIDER_CODES = [code for code, _ in provider_choices()]
-VARIABLE_NAME = re.compile(r"[A-Za-z_]\w{0,63}")
-POSITION = re.compile(r"[1-9]\d{0,2}")
-_url_validator = URLValidator(schemes=["http", "https"])
 
 
 def is_whole_number(text: str) -> bool:
@@ -46,23 +44,29 @@ def is_whole_number(text: str) -> bool:
 
 
 class Problems:
-    """The problems found in one request body, with the HTTP status they add up to."""
+    """The problems found in one request body, with the HTTP status they add up to: 400 if any is
+    a malformed field, else 404 if something named is not there, else 409 (a state, such as a
+    switched-off channel or an opted-out number, that the request cannot change)."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
-        self.not_found = 0
+        self.statuses: set[int] = set()
 
     def add(self, message: str, status: int = 400) -> None:
         self.messages.append(message)
-        self.not_found += status == NOT_FOUND
+        self.statuses.add(status)
 
     def __bool__(self) -> bool:
         return bool(self.messages)
 
+    @property
+    def malformed(self) -> bool:
+        return 400 in self.statuses
+
     def raise_if_any(self) -> None:
         if not self.messages:
             return
-        status = NOT_FOUND if self.not_found == len(self.messages) else 400
+        status = next(code for code in (400, NOT_FOUND, CONFLICT) if code in self.statuses)
         shown_messages = self.messages[:MAX_ERRORS_SHOWN]
         if len(self.messages) > MAX_ERRORS_SHOWN:
             shown_messages.append(f"... and {len(self.messages) - MAX_ERRORS_SHOWN} more problems like these.")
@@ -186,7 +190,7 @@ def text_field(data: dict, name: str, problems: Problems, max_length: int = MAX_
     if len(value) > max_length:
         problems.add(f"{name}: {len(value):,} characters is too long (at most {max_length:,}).")
         return ""
-    return value
+    return value  # NUL and lone surrogates were refused with the body (refuse_hostile_strings)
 
 
 def bool_field(data: dict, name: str, problems: Problems, default: bool = False) -> bool:
@@ -200,13 +204,13 @@ def bool_field(data: dict, name: str, problems: Problems, default: bool = False)
 
 
 def id_field(data: dict, name: str, problems: Problems, allow_zero: bool = False) -> int | None:
-    """A whole number that names a row; digit strings are accepted, as many clients send them."""
+    """A whole number that names a row; a string of digits too, as many clients send ids that way."""
     value = data.get(name)
     if value is None:
         return None
     number = value
-    if isinstance(value, str) and is_whole_number(value.strip()) and len(value.strip()) <= 19:
-        number = int(value.strip())
+    if isinstance(value, str) and (patterns.matches(patterns.ROW_ID, value) or (allow_zero and value == "0")):
+        number = int(value)
     if isinstance(number, bool) or not isinstance(number, int):
         problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a whole number.")
         return None
@@ -217,28 +221,35 @@ def id_field(data: dict, name: str, problems: Problems, allow_zero: bool = False
 
 
 def phone_field(value: object, name: str, problems: Problems) -> str:
+    """A recipient's number as E.164: a valid international number, with or without its +."""
     if value is None:
         problems.add(f"{name}: required; give the recipient's number in E.164, e.g. +14155550123.")
         return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # 14155550123 sent as a JSON number is still a number people mean
-    try:
-        return normalise_phone(value, field=name)
-    except ValidationError as error:
-        problems.add(error.messages[0])
+    if not isinstance(value, str):
+        problems.add(f'{name}: {shown(value)} is {json_type(value)}; send the number as a string, "+14155550123".')
         return ""
+    if not patterns.matches(patterns.phone_number(), value):
+        problems.add(
+            f"{name}: {shown(value)} is not a valid phone number in E.164 (country code first, digits only, "
+            "+ optional), e.g. +14155550123."
+        )
+        return ""
+    return "+" + value.strip().removeprefix("+")
+
+
+def opted_out_field(to: str, name: str, problems: Problems) -> None:
+    if to and Contact.objects.filter(phone=to, opted_out_at__isnull=False).exists():
+        problems.add(f"{name}: {to} has opted out of messages.", status=CONFLICT)
 
 
 def url_value(value: object, name: str, problems: Problems) -> str:
     if not isinstance(value, str):
         problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a URL.")
         return ""
-    try:
-        _url_validator(value)
-    except ValidationError:
-        problems.add(f"{name}: {shown(value)} is not an http(s) URL.")
+    if len(value) > MAX_URL or not patterns.matches(patterns.URL, value):
+        problems.add(f"{name}: {shown(value)} is not an http(s) URL with a host name (at most {MAX_URL} characters).")
         return ""
-    return value
+    return value.strip()  # a JSON Schema pattern's $ lets a final newline through: drop it
 
 
 def media_urls(data: dict, problems: Problems) -> list[tuple[str, str]]:
@@ -262,66 +273,79 @@ def media_urls(data: dict, problems: Problems) -> list[tuple[str, str]]:
 
 
 def schedule_field(data: dict, problems: Problems, name: str = "schedule") -> datetime | None:
-    """A future time to send at; None for absent or past (send now)."""
+    """A future time to send at; None for absent, empty or past (send now)."""
     value = data.get(name)
     if value is None or value == "":
         return None
     when = parse_time(value, name, problems)
-    now = timezone.now()
-    if when is not None and when - now > MAX_SCHEDULE_AHEAD:
-        problems.add(f"{name}: {shown(value)} is more than five years ahead.")
-        return None
-    return when if when is not None and when > now else None
+    return when if when is not None and when > timezone.now() else None
+
+
+RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 
 def parse_time(value: object, name: str, problems: Problems) -> datetime | None:
-    """An ISO 8601 time with its UTC offset, in UTC."""
+    """An RFC 3339 time (ISO 8601 with its UTC offset, as the document's date-time), in UTC."""
     example = "2006-01-02T15:04:05-04:00"
     if not isinstance(value, str):
         problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a time such as {example}.")
         return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-        if when.tzinfo is None:
+    if not RFC3339.search(value):
+        if _without_offset(value):
             problems.add(f"{name}: {shown(value)} has no UTC offset; add one, e.g. {example}.")
-            return None
-        return when.astimezone(UTC)
+        else:
+            problems.add(f"{name}: {shown(value)} is not an ISO 8601 time such as {example}.")
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().upper())
     except ValueError:
-        problems.add(f"{name}: {shown(value)} is not an ISO 8601 time such as {example}.")
-    except OverflowError:
-        problems.add(f"{name}: {shown(value)} is out of range.")
-    return None
+        problems.add(f"{name}: {shown(value)} is not a time that exists (e.g. the 31st of a 30-day month).")
+        return None
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: before any message or after every one
+        return datetime.min.replace(tzinfo=UTC) if when.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+
+def _without_offset(value: str) -> bool:
+    try:
+        return datetime.fromisoformat(value.strip()).tzinfo is None
+    except ValueError:
+        return False
 
 
 # --- Things in the database -------------------------------------------------------------------
 
 
 def channel_field(data: dict, problems: Problems) -> Channel | None:
+    """The channel of that key and of the named provider; another provider's channel is not found."""
     value = data.get("channel_key")
-    if value is None or value == "":
+    if value is None:
         problems.add("channel_key: required; copy it from the channel's page in the admin.")
         return None
-    if not isinstance(value, str) or len(value) > 64:
-        problems.add(f"channel_key: {shown(value)} is not a channel key.")
+    if not isinstance(value, str) or not patterns.matches(patterns.CHANNEL_KEY, value):
+        problems.add(f"channel_key: {shown(value)} is not a channel key (letters, digits, - and _).")
         return None
-    channel = Channel.objects.filter(channel_key=value).first()
-    if channel is None:
-        problems.add(f"channel_key: {shown(value)} is not a known channel.", status=NOT_FOUND)
-    elif not channel.is_active:
-        problems.add(f"channel_key: the channel {channel.name!r} is switched off.")
+    channel = Channel.objects.filter(channel_key=value.strip()).first()
+    provider = data.get("provider")
+    if channel is None or (provider in PROVIDER_CODES and channel.provider != provider):
+        which = f"{provider} channel" if provider in PROVIDER_CODES else "channel"
+        problems.add(f"channel_key: {shown(value)} is not a known {which}.", status=NOT_FOUND)
+        return None
+    if not channel.is_active:
+        problems.add(f"channel_key: the channel {channel.name!r} is switched off.", status=CONFLICT)
     return channel
 
 
 def provider_field(data: dict, channel: Channel | None, problems: Problems) -> str:
     value = data.get("provider")
-    if value is None or value == "":
+    if value is None:
         problems.add(f"provider: required; one of {', '.join(PROVIDER_CODES)}.")
         return ""
     if value not in PROVIDER_CODES:
         problems.add(f"provider: {shown(value)} is not a provider; use one of {', '.join(PROVIDER_CODES)}.")
-        return ""
-    if channel is not None and channel.provider != value:
-        problems.add(f"provider: {shown(value)} does not match the channel's provider {channel.provider!r}.")
         return ""
     return value
 
@@ -362,16 +386,12 @@ def template_field(data: dict, provider: str, problems: Problems) -> dict | None
     return check(value.get("id"), variables or {}, problems)
 
 
-CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
-PROVIDER_TEMPLATE_ID = re.compile(r"[\w.:-]{1,100}")
-
-
 def twilio_template(template_id: object, variables: dict, problems: Problems) -> dict | None:
     """Twilio Content API: {"id": "HX + 32 hex", "variables": {"1": "John"}}."""
-    if not isinstance(template_id, str) or not CONTENT_SID.fullmatch(template_id):
+    if not isinstance(template_id, str) or not patterns.matches(patterns.CONTENT_SID, template_id):
         problems.add(f"template.id: {shown(template_id)} is not a Twilio Content SID (HX followed by 32 hex digits).")
         return None
-    return {"id": template_id, "variables": _values(variables, "template.variables", problems)}
+    return {"id": template_id.strip(), "variables": _values(variables, "template.variables", problems)}
 
 
 GUPSHUP_SECTIONS = ("Header", "Body", "Buttons")
@@ -380,7 +400,7 @@ GUPSHUP_SECTIONS = ("Header", "Body", "Buttons")
 def gupshup_template(template_id: object, variables: dict, problems: Problems) -> dict | None:
     """Gupshup: {"id": ..., "variables": {"MEDIA_URL", "Header": {"1": ..}, "Body": {..}, "Buttons": {..}}}."""
     ok = True
-    if not isinstance(template_id, str) or not PROVIDER_TEMPLATE_ID.fullmatch(template_id):
+    if not isinstance(template_id, str) or not patterns.matches(patterns.TEMPLATE_ID, template_id):
         problems.add(f"template.id: {shown(template_id)} is not a Gupshup template id.")
         ok = False
     unknown_fields(variables, {"MEDIA_URL", *GUPSHUP_SECTIONS}, problems, where="template.variables.")
@@ -396,18 +416,18 @@ def gupshup_template(template_id: object, variables: dict, problems: Problems) -
             problems.add(f'{where}: {shown(values)} is {json_type(values)}; expected an object such as {{"1": "..."}}.')
             continue
         for key in values:
-            if not POSITION.fullmatch(key):
+            if not patterns.matches(patterns.POSITION, key):
                 problems.add(f'{where}: {shown(key)} is not a position such as "1".')
         cleaned[section] = _values(values, where, problems)
-    return {"id": template_id, "variables": cleaned} if ok else None
+    return {"id": template_id.strip(), "variables": cleaned} if ok else None
 
 
 def any_template(template_id: object, variables: dict, problems: Problems) -> dict | None:
     """For the sandbox: any id, flat variables."""
-    if not isinstance(template_id, str) or not PROVIDER_TEMPLATE_ID.fullmatch(template_id):
+    if not isinstance(template_id, str) or not patterns.matches(patterns.TEMPLATE_ID, template_id):
         problems.add(f"template.id: {shown(template_id)} is not a template id.")
         return None
-    return {"id": template_id, "variables": _values(variables, "template.variables", problems)}
+    return {"id": template_id.strip(), "variables": _values(variables, "template.variables", problems)}
 
 
 def _values(values: dict, where: str, problems: Problems) -> dict[str, str]:
@@ -480,7 +500,7 @@ def variables_field(value: object, where: str, problems: Problems) -> dict[str, 
         return {}
     cleaned: dict[str, object] = {}
     for name, item in value.items():
-        if not VARIABLE_NAME.fullmatch(name):
+        if not patterns.matches(patterns.PLACEHOLDER_NAME, name):
             problems.add(f"{where}: {shown(name)} cannot be a {{{{placeholder}}}} name (letters, digits and _).")
         elif item is None:
             continue
