@@ -142,7 +142,7 @@ class Provider:
         if not (message.text or message.media_urls or message.template):
             problems.append(Problem("text", "a message needs text, media or a template."))
         if isinstance(message.template, dict):
-            count = template_variable_count(message.template.get("variables"))
+            count = self.template_variable_count(message.template)
             if count > MAX_TEMPLATE_VARIABLES:
                 problems.append(
                     Problem(
@@ -151,6 +151,10 @@ class Provider:
                     )
                 )
         return problems
+
+    def template_variable_count(self, template: dict) -> int:
+        """How many variables a template fills: every value, nested parts counted inside."""
+        return template_variable_count(template.get("variables"))
 
     def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         raise NotImplementedError

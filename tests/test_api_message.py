@@ -201,8 +201,7 @@ def test_every_problem_is_listed_at_once_naming_field_and_value(call, channel):
         "colour: unknown field (known fields: channel_key, contact_saving, file_url, image_url, image_urls, "
         "name, provider, schedule, template, text, to, user_id, video_url).",
         f"channel_key: {json.dumps(channel.channel_key)} is not a known twlowa channel.",
-        'to: "12" is not a valid phone number in E.164 (country code first, digits only, '
-        "+ optional), e.g. +14155550123.",
+        'to: "12" is not a phone number in E.164 (country code first, digits only, + optional), e.g. +14155550123.',
         "user_id: 1000000000000000000000000000000 is out of range.",
         "text: a message needs text, image_url / image_urls / video_url / file_url, or a template.",
     ]
@@ -376,3 +375,10 @@ def test_a_schedule_at_the_end_of_time_is_accepted_and_waits(call, channel):
     message = sent(*call("POST", "/message", body(channel, text="x", schedule="9999-12-31T23:59:59-04:00"))[:2])
     assert message.status == Status.SCHEDULED
     assert message.send_at.year == 9999
+
+
+def test_a_number_in_e164_shape_that_does_not_exist_is_404_and_nothing_saved(call, channel):
+    status, answer, _ = call("POST", "/message", body(channel, to="+12000000000", text="Hi"))
+    assert status == 404  # well formed, but no such number in the North American numbering plan
+    assert errors(answer) == ['to: "+12000000000" is not a valid phone number in its country.']
+    assert not OutboundMessage.objects.exists()

@@ -61,7 +61,7 @@ def apikey(django_user_model, settings) -> str:
 
 
 @schema.parametrize()
-@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_its_documented_contract(case, apikey, channel, keep_the_test_connection):
     if isinstance(case.body, dict) and isinstance(case.body.get("channel_key"), str):
         case.body["channel_key"] = channel.channel_key  # reach past the channel lookup into the other checks
@@ -71,7 +71,7 @@ def test_the_api_keeps_its_documented_contract(case, apikey, channel, keep_the_t
 def test_the_document_is_served_and_the_docs_page_lists_every_operation():
     client = Client()
     served = json.loads(client.get("/api/openapi.json").content)
-    assert served["openapi"].startswith("3.0")
+    assert served["openapi"] == "3.1.0"
     page = client.get("/api/docs").content.decode()
     for path, methods in served["paths"].items():
         for method in methods:

@@ -123,7 +123,7 @@ def test_recipient_problems_are_listed_by_position(call, channel):
     status, answer, _ = call("POST", "/messages/bulk", bulk(channel, recipients, text="Hi"))
     assert status == 400
     assert errors(answer) == [
-        'recipients[1].to: "12" is not a valid phone number in E.164 (country code first, digits only, '
+        'recipients[1].to: "12" is not a phone number in E.164 (country code first, digits only, '
         "+ optional), e.g. +14155550123.",
         'recipients[2]: "+14155550124" is not an object such as {"to": "+14155550123", "name": "Ann"}.',
         'recipients[3]: "bad-name" cannot be a {{placeholder}} name (letters, digits and _).',

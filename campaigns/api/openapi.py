@@ -7,13 +7,22 @@ the running app so that the two cannot drift apart unnoticed.
 from __future__ import annotations
 
 from copy import deepcopy
+from dataclasses import dataclass
 from functools import cache
+from itertools import combinations
 
 from django.conf import settings
 
+from campaigns.api import patterns
+from campaigns.api.bulk import MAX_RECIPIENTS
+from campaigns.api.validation import GUPSHUP_SECTION_LIMITS, GUPSHUP_SECTIONS, MAX_DB_ID, MAX_URL, MAX_VALUE
 from campaigns.models import Campaign, OutboundMessage
+from providers.base import MAX_TEMPLATE_VARIABLES
 
 CONTENT_SID_EXAMPLE = "HXb5b62575e6e4ff6129ad7c8efe1f983e"
+# The examples name this channel key: a server seeded with a sandbox channel of that key (as the
+# outside schemathesis run in tests/ does) answers them for real.
+CHANNEL_KEY_EXAMPLE = "CHANNEL_KEY"
 
 
 def ref(name: str) -> dict:
@@ -21,7 +30,10 @@ def ref(name: str) -> dict:
 
 
 def nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
+    """The schema, or null (which the server reads as absent)."""
+    if isinstance(schema.get("type"), str):
+        return {**schema, "type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def success(data: dict, example: dict | None = None) -> dict:
@@ -36,10 +48,262 @@ def success(data: dict, example: dict | None = None) -> dict:
     return answer
 
 
+def text(max_length: int, **extra) -> dict:
+    return {"type": "string", "maxLength": max_length, "pattern": patterns.NO_NUL, **extra}
+
+
 STRING = {"type": "string"}
-URL = {"type": "string", "format": "uri", "example": "https://example.com/picture.jpg"}
+URL = {
+    "type": "string",
+    "maxLength": MAX_URL,
+    "pattern": patterns.URL,
+    "description": "An http(s) URL with a host name that the provider can fetch.",
+    "example": "https://example.com/picture.jpg",
+}
 TIME = {"type": "string", "format": "date-time"}
-SCALAR = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+VALUE = {"anyOf": [text(MAX_VALUE), {"type": "number"}, {"type": "boolean"}]}
+ROW_ID = {
+    "anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}, {"type": "string", "pattern": patterns.ROW_ID}]
+}
+SCHEDULE = {
+    "anyOf": [TIME, {"type": "string", "enum": [""]}, {"type": "null"}],
+    "description": "RFC 3339 / ISO 8601 with its UTC offset, e.g. 2030-01-02T15:04:05-04:00. Future: "
+    "scheduled; past, empty or absent: now.",
+    "example": "2030-01-02T15:04:05-04:00",
+}
+MEDIA_FIELDS = ("image_url", "video_url", "file_url")
+
+
+def named_values(description: str) -> dict:
+    """An object of {{placeholder}} values: names a placeholder can use, text or numbers (null: absent)."""
+    return {
+        "type": "object",
+        "propertyNames": {"pattern": patterns.PLACEHOLDER_NAME},
+        "additionalProperties": nullable(VALUE),
+        "description": description,
+    }
+
+
+# --- Templates: one shape per provider ----------------------------------------------------------
+
+TEMPLATES: dict[str, dict] = {
+    "TwilioTemplate": {
+        "type": "object",
+        "description": "A Twilio Content template: id is its Content SID (HX + 32 hex digits); variables "
+        f'{{"1": "John"}}, at most {MAX_TEMPLATE_VARIABLES}. Values may hold {{{{placeholders}}}}.',
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string", "pattern": patterns.CONTENT_SID},
+            "variables": nullable(
+                {
+                    "type": "object",
+                    "maxProperties": MAX_TEMPLATE_VARIABLES,
+                    "propertyNames": {"pattern": patterns.NO_NUL},
+                    "additionalProperties": VALUE,
+                }
+            ),
+        },
+        "additionalProperties": False,
+        "example": {"id": CONTENT_SID_EXAMPLE, "variables": {"1": "John"}},
+    },
+    "GupshupTemplate": {
+        "type": "object",
+        "description": 'A Gupshup template: its id, variables {"MEDIA_URL": url, "Header": {"1": ..}, '
+        f'"Body": {{"1": ..}}, "Buttons": {{"1": ..}}}}: at most {MAX_TEMPLATE_VARIABLES} values in all '
+        f"(Header {GUPSHUP_SECTION_LIMITS['Header']}, Body {GUPSHUP_SECTION_LIMITS['Body']}, "
+        f"Buttons {GUPSHUP_SECTION_LIMITS['Buttons']}).",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string", "pattern": patterns.TEMPLATE_ID},
+            "variables": nullable(
+                {
+                    "type": "object",
+                    "properties": {
+                        "MEDIA_URL": nullable(URL),
+                        **{
+                            section: nullable(
+                                {
+                                    "type": "object",
+                                    "maxProperties": GUPSHUP_SECTION_LIMITS[section],
+                                    "propertyNames": {"pattern": patterns.POSITION},
+                                    "additionalProperties": VALUE,
+                                }
+                            )
+                            for section in GUPSHUP_SECTIONS
+                        },
+                    },
+                    "additionalProperties": False,
+                }
+            ),
+        },
+        "additionalProperties": False,
+        "example": {"id": "6f2b9c3e-3f0a-4b8e-9d1c-2a7e5b4c8d90", "variables": {"Body": {"1": "John"}}},
+    },
+    "SandboxTemplate": {
+        "type": "object",
+        "description": "The sandbox takes any template id and flat variables.",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string", "pattern": patterns.TEMPLATE_ID},
+            "variables": nullable(
+                {
+                    "type": "object",
+                    "maxProperties": MAX_TEMPLATE_VARIABLES,
+                    "propertyNames": {"pattern": patterns.NO_NUL},
+                    "additionalProperties": VALUE,
+                }
+            ),
+        },
+        "additionalProperties": False,
+    },
+}
+
+
+# --- What each provider's channel takes ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderRules:
+    """The provider class's rules (providers/*/provider.py problems()) as JSON Schema."""
+
+    code: str
+    label: str
+    max_text: int
+    max_media: int
+    template: str | None  # the template schema's name, None: no templates
+    max_caption: int | None = None  # text that goes with media is a caption
+    template_excludes_media: bool = False
+    text_needs_a_letter: bool = False  # not only spaces
+
+
+RULES = [
+    ProviderRules("twlo", "Twilio SMS/MMS", 1600, 10, "TwilioTemplate"),
+    ProviderRules("twlowa", "Twilio WhatsApp", 1600, 1, "TwilioTemplate"),
+    ProviderRules("gswa", "Gupshup WhatsApp", 4096, 1, "GupshupTemplate", 1024, True),
+    ProviderRules("sendbulk", "Sendbulk SMS", 4096, 0, None, text_needs_a_letter=True),
+    ProviderRules("sandbox", "Sandbox", 4096, 10, "SandboxTemplate"),
+]
+
+
+def content_fields(rules: ProviderRules) -> dict:
+    text_schema = text(rules.max_text)
+    if rules.code in ("twlo", "twlowa"):
+        text_schema["description"] = (
+            "At most 1,600 characters as Twilio counts them (UTF-16 code units: an emoji counts as 2), "
+            "after placeholders are filled."
+        )
+    if rules.text_needs_a_letter:
+        text_schema["pattern"] = patterns.NOT_BLANK
+    fields: dict = {"text": nullable(text_schema)}
+    if rules.max_media:
+        fields |= {
+            "image_url": nullable(URL),
+            "image_urls": nullable({"type": "array", "items": URL, "maxItems": rules.max_media}),
+            "video_url": nullable(URL),
+            "file_url": nullable(URL),
+        }
+    else:
+        fields |= {name: {"type": "null"} for name in ("image_url", "image_urls", "video_url", "file_url")}
+    fields["template"] = nullable(ref(rules.template)) if rules.template else {"type": "null"}
+    return fields
+
+
+def present(name: str) -> dict:
+    """The field is there and not null (null counts as absent)."""
+    kinds = {"image_urls": {"type": "array", "minItems": 1}, "template": {"type": "object"}}
+    kinds["text"] = {"type": "string", "minLength": 1}
+    return {"required": [name], "properties": {name: kinds.get(name, {"type": "string"})}}
+
+
+def media_count_at_least(count: int) -> dict:
+    """Together, image_url, image_urls, video_url and file_url hold at least ``count`` URLs."""
+    cases = []
+    for singles in range(len(MEDIA_FIELDS) + 1):
+        for chosen in combinations(MEDIA_FIELDS, singles):
+            case: dict = {"required": list(chosen), "properties": {name: {"type": "string"} for name in chosen}}
+            if count - singles > 0:
+                case["required"].append("image_urls")
+                case["properties"]["image_urls"] = {"type": "array", "minItems": count - singles}
+            cases.append(case)
+    return {"anyOf": cases}
+
+
+def message_rules(rules: ProviderRules) -> list[dict]:
+    """The rules that tie fields together: some content; the provider's media count; captions."""
+    content = ["text", "template", *(("image_url", "image_urls", "video_url", "file_url") if rules.max_media else ())]
+    combined: list[dict] = [{"anyOf": [present(name) for name in content]}]
+    if rules.max_media:
+        combined.append({"not": media_count_at_least(rules.max_media + 1)})
+    if rules.max_caption:
+        long_caption = {
+            "required": ["text"],
+            "properties": {"text": {"type": "string", "minLength": rules.max_caption + 1}},
+        }
+        combined.append({"not": {"allOf": [media_count_at_least(1), long_caption]}})
+    if rules.template_excludes_media:
+        combined.append({"not": {"allOf": [present("template"), media_count_at_least(1)]}})
+    return combined
+
+
+def provider_property(rules: ProviderRules) -> dict:
+    return {"type": "string", "enum": [rules.code], "description": f"{rules.label}: must be the channel's provider."}
+
+
+def message_request(rules: ProviderRules) -> dict:
+    return {
+        "type": "object",
+        "title": f"A message on a {rules.label} channel",
+        "required": ["provider", "channel_key", "to"],
+        "properties": {
+            "provider": provider_property(rules),
+            "channel_key": ref("ChannelKey"),
+            "to": ref("PhoneNumber"),
+            "name": nullable(text(200, description="The recipient's name; {{name}} in text.")),
+            **content_fields(rules),
+            "contact_saving": nullable(ref("ContactSaving")),
+            "schedule": SCHEDULE,
+            "user_id": nullable({**ROW_ID, "description": "The team member shown as the sender; absent: API."}),
+        },
+        "additionalProperties": False,
+        "allOf": message_rules(rules),
+    }
+
+
+def bulk_request(rules: ProviderRules) -> dict:
+    return {
+        "type": "object",
+        "title": f"A bulk job on a {rules.label} channel",
+        "required": ["provider", "channel_key", "recipients"],
+        "properties": {
+            "provider": provider_property(rules),
+            "channel_key": ref("ChannelKey"),
+            "recipients": {"type": "array", "items": ref("Recipient"), "minItems": 1, "maxItems": MAX_RECIPIENTS},
+            **content_fields(rules),
+            "duplicates_allowed": {
+                "type": ["boolean", "null"],
+                "default": False,
+                "description": "false: only the first occurrence of a number (in any spelling) is sent.",
+            },
+            "schedule": SCHEDULE,
+            "user_id": nullable(ROW_ID),
+        },
+        "additionalProperties": False,
+        "allOf": message_rules(rules),
+    }
+
+
+def one_per_provider(name: str, build, description: str) -> dict:
+    return {f"{name}{rules.code.capitalize()}": build(rules) for rules in RULES} | {
+        name: {
+            "description": description,
+            "oneOf": [ref(f"{name}{rules.code.capitalize()}") for rules in RULES],
+            "discriminator": {
+                "propertyName": "provider",
+                "mapping": {rules.code: f"#/components/schemas/{name}{rules.code.capitalize()}" for rules in RULES},
+            },
+        }
+    }
+
 
 SCHEMAS: dict[str, dict] = {
     "Error": {
@@ -55,110 +319,81 @@ SCHEMAS: dict[str, dict] = {
         },
         "example": {"status": "error", "errors": [{"msg": 'channel_key: "abc" is not a known channel.'}]},
     },
-    "Template": {
-        "type": "object",
-        "description": "A provider-approved WhatsApp template. twlo/twlowa: id is a Twilio Content SID "
-        '(HX + 32 hex digits), variables {"1": "John"}. gswa: id is the Gupshup template id, variables '
-        '{"MEDIA_URL": url, "Header": {"1": ..}, "Body": {"1": ..}, "Buttons": {"1": ..}}. '
-        "Values may hold {{placeholders}} filled per recipient.",
-        "required": ["id"],
-        "properties": {"id": STRING, "variables": {"type": "object", "nullable": True}},
-        "additionalProperties": False,
-        "example": {"id": CONTENT_SID_EXAMPLE, "variables": {"1": "John"}},
+    "PhoneNumber": {
+        "type": "string",
+        "pattern": patterns.PHONE_NUMBER,
+        "description": "A number in E.164, with or without the leading +: country code, then the national "
+        "number, digits only. One that is not a number of its country's numbering plan is not found (404).",
+        "example": "+14155550123",
     },
+    "ChannelKey": {
+        "type": "string",
+        "pattern": patterns.CHANNEL_KEY,
+        "description": "The channel's key, from its page in the admin; a key of another provider's channel "
+        "is not found (404).",
+        "example": CHANNEL_KEY_EXAMPLE,
+    },
+    **TEMPLATES,
     "ContactSaving": {
         "type": "object",
         "description": "Save the recipient as a contact (phone, name, extra fields) and add it to a list.",
         "properties": {
-            "save": {"type": "boolean", "default": False, "nullable": True},
-            "list_id": {
-                "type": "integer",
-                "minimum": 0,
-                "default": 0,
-                "nullable": True,
-                "description": "0 = all contacts, no list; an unknown id is refused.",
-            },
-            "extra_fields": {
-                "type": "object",
-                "nullable": True,
-                "description": "Merged into the contact's own fields.",
-                "additionalProperties": SCALAR,
-            },
+            "save": {"type": ["boolean", "null"], "default": False},
+            "list_id": nullable(
+                {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 0, "maximum": MAX_DB_ID},
+                        {"type": "string", "pattern": patterns.ROW_ID},
+                        {"type": "string", "enum": ["0"]},
+                    ],
+                    "default": 0,
+                    "description": "0 = all contacts, no list; an unknown id is not found (404).",
+                }
+            ),
+            "extra_fields": nullable(named_values("Merged into the contact's own fields; {{placeholders}} by name.")),
         },
         "additionalProperties": False,
         "example": {"save": True, "list_id": 3, "extra_fields": {"city": "Leeds"}},
     },
-    "MessageRequest": {
-        "type": "object",
-        "required": ["provider", "channel_key", "to"],
-        "description": "At least one of text, image_url, image_urls, video_url, file_url or template.",
-        "properties": {
-            "provider": {
-                "type": "string",
-                "enum": ["twlo", "twlowa", "gswa", "sendbulk", "sandbox"],
-                "description": "Must be the channel's provider.",
-            },
-            "channel_key": {**STRING, "description": "The channel's key, from its page in the admin."},
-            "to": {**STRING, "description": "E.164, with or without the leading +.", "example": "+14155550123"},
-            "name": nullable({**STRING, "maxLength": 200, "description": "The recipient's name; {{name}} in text."}),
-            "text": nullable({**STRING, "maxLength": 4096}),
-            "image_url": nullable(URL),
-            "image_urls": nullable({"type": "array", "items": URL, "maxItems": 10}),
-            "video_url": nullable(URL),
-            "file_url": nullable(URL),
-            "template": ref("Template"),
-            "contact_saving": ref("ContactSaving"),
-            "schedule": nullable(
-                {
-                    **TIME,
-                    "description": "ISO 8601 with offset. Future: scheduled; past or absent: now.",
-                    "example": "2030-01-02T15:04:05-04:00",
-                }
-            ),
-            "user_id": nullable(
-                {"type": "integer", "minimum": 1, "description": "The team member shown as the sender; absent: API."}
-            ),
-        },
-        "additionalProperties": False,
-    },
+    **one_per_provider(
+        "MessageRequest",
+        message_request,
+        "One message; the shape depends on provider. At least one of text, image_url, image_urls, "
+        "video_url, file_url or template.",
+    ),
     "Recipient": {
         "type": "object",
         "required": ["to"],
         "description": "Any other key is a value for {{placeholders}} in the text or template.",
-        "properties": {"to": STRING, "name": nullable({**STRING, "maxLength": 200})},
-        "additionalProperties": SCALAR,
+        "properties": {"to": ref("PhoneNumber"), "name": nullable(text(200))},
+        "propertyNames": {"pattern": patterns.PLACEHOLDER_NAME},
+        "additionalProperties": nullable(VALUE),
         "example": {"to": "+14155550123", "name": "Ann", "order": "A-1001"},
     },
-    "BulkRequest": {
-        "type": "object",
-        "required": ["provider", "channel_key", "recipients"],
-        "description": "Up to 10,000 recipients and 10 MB per request; at least one of text, media or template.",
-        "properties": {
-            "provider": {"type": "string", "enum": ["twlo", "twlowa", "gswa", "sendbulk", "sandbox"]},
-            "channel_key": STRING,
-            "recipients": {"type": "array", "items": ref("Recipient"), "minItems": 1, "maxItems": 10_000},
-            "text": nullable({**STRING, "maxLength": 4096, "example": "Hi {{name}}, your order {{order}} is ready."}),
-            "image_url": nullable(URL),
-            "image_urls": nullable({"type": "array", "items": URL, "maxItems": 10}),
-            "video_url": nullable(URL),
-            "file_url": nullable(URL),
-            "template": ref("Template"),
-            "duplicates_allowed": {
-                "type": "boolean",
-                "default": False,
-                "nullable": True,
-                "description": "false: only the first occurrence of a number is sent.",
-            },
-            "schedule": nullable({**TIME, "description": "Future: the job waits; past or absent: now."}),
-            "user_id": nullable({"type": "integer", "minimum": 1}),
-        },
-        "additionalProperties": False,
-    },
+    **one_per_provider(
+        "BulkRequest",
+        bulk_request,
+        f"Up to {MAX_RECIPIENTS:,} recipients and 10 MB per request; the shape depends on provider. At least "
+        "one of text, media or template.",
+    ),
     "BulkUpdate": {
-        "type": "object",
-        "description": "Either a new schedule (a past time starts the job now) or cancel: true.",
-        "properties": {"schedule": nullable(TIME), "cancel": {"type": "boolean", "nullable": True}},
-        "additionalProperties": False,
+        "description": 'Either {"schedule": <time>} (a past time starts the job now) or {"cancel": true}.',
+        "oneOf": [
+            {
+                "type": "object",
+                "title": "Reschedule",
+                "required": ["schedule"],
+                "properties": {"schedule": TIME, "cancel": {"type": ["boolean", "null"], "enum": [False, None]}},
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "title": "Cancel",
+                "required": ["cancel"],
+                "properties": {"cancel": {"type": "boolean", "enum": [True]}, "schedule": {"enum": ["", None]}},
+                "additionalProperties": False,
+            },
+        ],
         "example": {"schedule": "2030-01-02T15:04:05-04:00"},
     },
     "MessageSent": success(
@@ -228,8 +463,11 @@ SCHEMAS: dict[str, dict] = {
 ERRORS = {
     "400": "The body has problems; every one is listed.",
     "401": "The apikey header is missing, unknown or revoked.",
-    "404": "Not found (or not this key's), or every problem is an unknown id.",
-    "413": "The body is larger than the operation accepts (1 MB for a message, 10 MB for a bulk job).",
+    "404": "Not found: an unknown id or channel key (or not this key's), or a number that does not exist in "
+    "its country's numbering plan.",
+    "409": "The request is well formed but the state forbids it: the channel is switched off, the number "
+    "opted out, or the job has already started.",
+    "413": "The body is larger than the operation accepts (1 MB; 10 MB for a bulk job).",
     "415": "The body is not application/json.",
     "429": "Too many requests for this key; see the Retry-After header.",
     "500": "Our fault; nothing to fix on your side. Retry later.",
@@ -238,13 +476,19 @@ ERRORS = {
 
 def error_responses(*codes: str) -> dict:
     return {
-        code: {"description": ERRORS.get(code, "Conflict."), "content": {"application/json": {"schema": ref("Error")}}}
-        for code in codes
+        code: {"description": ERRORS[code], "content": {"application/json": {"schema": ref("Error")}}} for code in codes
     }
 
 
-def ok(schema: str) -> dict:
-    return {"200": {"description": "Done.", "content": {"application/json": {"schema": ref(schema)}}}}
+def ok(schema: str, links: dict[str, tuple[str, str]] | None = None) -> dict:
+    """A 200 answer; links name operations that take an id from it ({name: (operationId, parameter)})."""
+    answer: dict = {"description": "Done.", "content": {"application/json": {"schema": ref(schema)}}}
+    if links:
+        answer["links"] = {
+            name: {"operationId": operation, "parameters": {parameter: f"$response.body#/data/{parameter}"}}
+            for name, (operation, parameter) in links.items()
+        }
+    return {"200": answer}
 
 
 def json_body(schema: str, examples: dict | None = None) -> dict:
@@ -267,11 +511,17 @@ MESSAGE_EXAMPLES = {
         "text": "Your receipt",
         "image_url": "https://example.com/receipt.png",
     },
-    "images only": {
-        "provider": "gswa",
+    "images (MMS)": {
+        "provider": "twlo",
         "channel_key": "CHANNEL_KEY",
         "to": "+14155550123",
         "image_urls": ["https://example.com/1.jpg", "https://example.com/2.jpg"],
+    },
+    "sandbox (no provider account)": {
+        "provider": "sandbox",
+        "channel_key": "CHANNEL_KEY",
+        "to": "+14155550123",
+        "text": "Hello from the sandbox",
     },
     "Twilio WhatsApp template": {
         "provider": "twlowa",
@@ -322,6 +572,12 @@ BULK_EXAMPLES = {
         "duplicates_allowed": False,
         "schedule": "2030-01-02T15:04:05-04:00",
     },
+    "sandbox, one number twice": {
+        "provider": "sandbox",
+        "channel_key": "CHANNEL_KEY",
+        "text": "Hi {{name}}",
+        "recipients": [{"to": "+14155550123", "name": "Ann"}, {"to": "14155550123", "name": "Ann"}],
+    },
 }
 
 PATHS: dict[str, dict] = {
@@ -330,7 +586,10 @@ PATHS: dict[str, dict] = {
             "operationId": "sendMessage",
             "summary": "Send one message, now or at a scheduled time",
             "requestBody": json_body("MessageRequest", MESSAGE_EXAMPLES),
-            "responses": {**ok("MessageSent"), **error_responses("400", "401", "404", "413", "415", "429", "500")},
+            "responses": {
+                **ok("MessageSent", links={"getMessage": ("getMessage", "message_id")}),
+                **error_responses("400", "401", "404", "409", "413", "415", "429", "500"),
+            },
         },
     },
     "/message/{message_id}": {
@@ -346,7 +605,13 @@ PATHS: dict[str, dict] = {
             "operationId": "createBulkJob",
             "summary": "Send to up to 10,000 recipients; answered at once, sent in the background",
             "requestBody": json_body("BulkRequest", BULK_EXAMPLES),
-            "responses": {**ok("JobCreated"), **error_responses("400", "401", "404", "413", "415", "429", "500")},
+            "responses": {
+                **ok(
+                    "JobCreated",
+                    links={"getBulkJob": ("getBulkJob", "job_id"), "updateBulkJob": ("updateBulkJob", "job_id")},
+                ),
+                **error_responses("400", "401", "404", "409", "413", "415", "429", "500"),
+            },
         },
     },
     "/messages/bulk/{job_id}": {
@@ -372,7 +637,7 @@ PATHS: dict[str, dict] = {
 @cache
 def _document() -> dict:
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Messaging API",
             "version": "1.0",

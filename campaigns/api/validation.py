@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -23,7 +24,8 @@ from campaigns.api import patterns
 from campaigns.api.http import JSON_TYPE, ApiError
 from campaigns.personalisation import render
 from contacts.models import Contact, ContactList
-from providers.base import OutgoingMessage, shown
+from contacts.phones import normalise_phone
+from providers.base import MAX_TEMPLATE_VARIABLES, OutgoingMessage, shown
 from providers.models import Channel
 from providers.registry import provider_choices, provider_for
 
@@ -211,6 +213,8 @@ def id_field(data: dict, name: str, problems: Problems, allow_zero: bool = False
     number = value
     if isinstance(value, str) and (patterns.matches(patterns.ROW_ID, value) or (allow_zero and value == "0")):
         number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)  # JSON Schema's integer: 20323.0 is one
     if isinstance(number, bool) or not isinstance(number, int):
         problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a whole number.")
         return None
@@ -221,20 +225,25 @@ def id_field(data: dict, name: str, problems: Problems, allow_zero: bool = False
 
 
 def phone_field(value: object, name: str, problems: Problems) -> str:
-    """A recipient's number as E.164: a valid international number, with or without its +."""
+    """A recipient's number as E.164. Not in E.164's shape: 400; in it, but not a number of its
+    country's numbering plan: 404 (no such number)."""
     if value is None:
         problems.add(f"{name}: required; give the recipient's number in E.164, e.g. +14155550123.")
         return ""
     if not isinstance(value, str):
         problems.add(f'{name}: {shown(value)} is {json_type(value)}; send the number as a string, "+14155550123".')
         return ""
-    if not patterns.matches(patterns.phone_number(), value):
+    if not patterns.matches(patterns.PHONE_NUMBER, value):
         problems.add(
-            f"{name}: {shown(value)} is not a valid phone number in E.164 (country code first, digits only, "
+            f"{name}: {shown(value)} is not a phone number in E.164 (country code first, digits only, "
             "+ optional), e.g. +14155550123."
         )
         return ""
-    return "+" + value.strip().removeprefix("+")
+    try:
+        return normalise_phone(value.strip(), field=name)
+    except ValidationError:
+        problems.add(f"{name}: {shown(value)} is not a valid phone number in its country.", status=NOT_FOUND)
+        return ""
 
 
 def opted_out_field(to: str, name: str, problems: Problems) -> None:
@@ -395,6 +404,9 @@ def twilio_template(template_id: object, variables: dict, problems: Problems) ->
 
 
 GUPSHUP_SECTIONS = ("Header", "Body", "Buttons")
+# WhatsApp's header text takes one variable and a template at most ten buttons; the body the rest
+# of the 100 variables a template may have, so that each part's limit is its own (and documented).
+GUPSHUP_SECTION_LIMITS = {"Header": 1, "Body": MAX_TEMPLATE_VARIABLES - 11, "Buttons": 10}
 
 
 def gupshup_template(template_id: object, variables: dict, problems: Problems) -> dict | None:
@@ -418,6 +430,9 @@ def gupshup_template(template_id: object, variables: dict, problems: Problems) -
         for key in values:
             if not patterns.matches(patterns.POSITION, key):
                 problems.add(f'{where}: {shown(key)} is not a position such as "1".')
+        if len(values) > GUPSHUP_SECTION_LIMITS[section]:
+            limit = GUPSHUP_SECTION_LIMITS[section]
+            problems.add(f"{where}: {len(values)} variables; a template's {section} takes at most {limit}.")
         cleaned[section] = _values(values, where, problems)
     return {"id": template_id.strip(), "variables": cleaned} if ok else None
 

@@ -63,7 +63,7 @@ def operations() -> list[dict]:
     for path, methods in doc["paths"].items():
         for method, operation in methods.items():
             body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-            schema = schemas[body["schema"]["$ref"].rsplit("/", 1)[-1]] if body else {}
+            schema = resolve(body["schema"], schemas) if body else {}
             examples = {name: json.dumps(e["value"], indent=2) for name, e in body.get("examples", {}).items()}
             found.append(
                 {
@@ -79,21 +79,48 @@ def operations() -> list[dict]:
     return found
 
 
+def resolve(schema: dict, schemas: dict) -> dict:
+    return schemas[schema["$ref"].rsplit("/", 1)[-1]] if "$ref" in schema else schema
+
+
 def schema_fields(schema: dict, schemas: dict) -> list[dict]:
-    required = set(schema.get("required", []))
-    fields = []
-    for name, prop in schema.get("properties", {}).items():
-        target = schemas[prop["$ref"].rsplit("/", 1)[-1]] if "$ref" in prop else prop
-        item_ref = target.get("items", {}).get("$ref") if target.get("type") == "array" else None
-        if item_ref:
-            target = {**target, "description": schemas[item_ref.rsplit("/", 1)[-1]].get("description", "")}
-        kind = target.get("type", "object")
-        if "enum" in target:
-            kind = " | ".join(str(v) for v in target["enum"])
-        fields.append(
-            {"name": name, "type": kind, "required": name in required, "description": target.get("description", "")}
-        )
-    return fields
+    """Every field any variant (one per provider) takes; required where every variant requires it."""
+    variants = [resolve(variant, schemas) for variant in schema.get("oneOf", [])] or [schema]
+    required = set.intersection(*(set(variant.get("required", [])) for variant in variants))
+    fields: dict[str, dict] = {}
+    for variant in variants:
+        for name, prop in variant.get("properties", {}).items():
+            if name in fields or prop == {"type": "null"}:
+                continue
+            fields[name] = {
+                "name": name,
+                "type": type_name(prop, schemas),
+                "required": name in required,
+                "description": description(prop, schemas),
+            }
+    return list(fields.values())
+
+
+def type_name(schema: dict, schemas: dict) -> str:
+    schema = resolve(schema, schemas)
+    if "enum" in schema:
+        return " | ".join(str(value) for value in schema["enum"] if value is not None)
+    if "anyOf" in schema:
+        names = [type_name(option, schemas) for option in schema["anyOf"] if option.get("type") != "null"]
+        return " | ".join(dict.fromkeys(names))
+    kinds = schema.get("type", "object")
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    return " | ".join(kind for kind in kinds if kind != "null") or "object"
+
+
+def description(schema: dict, schemas: dict) -> str:
+    found = schema.get("description") or resolve(schema, schemas).get("description")
+    for option in schema.get("anyOf", []):
+        found = found or resolve(option, schemas).get("description")
+    items = schema.get("items")
+    if not found and items:
+        found = resolve(items, schemas).get("description")
+    return found or ""
 
 
 def no_such_endpoint(request: HttpRequest, path: str) -> HttpResponse:

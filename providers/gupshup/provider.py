@@ -98,6 +98,13 @@ class GupshupWhatsAppProvider(Provider):
             )
         return problems
 
+    def template_variable_count(self, template: dict) -> int:
+        """The params Gupshup gets: Header, Body and Buttons values (MEDIA_URL is the header's media)."""
+        variables = template.get("variables")
+        if not isinstance(variables, dict):
+            return 0
+        return sum(len(part) for name in TEMPLATE_PARTS if isinstance(part := variables.get(name), dict))
+
     def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         self._require_sender()
         calls = [self.call(message) for message in messages]

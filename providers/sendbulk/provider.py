@@ -102,7 +102,7 @@ class SendbulkProvider(Provider):
         problems = super().problems(message)
         if message.template:
             problems.append(Problem("template", "sendbulk channels send plain SMS text; templates are for WhatsApp."))
-        elif message.text and not message.text.strip():
+        elif message.text and not any(character > " " for character in message.text):  # spaces, controls
             problems.append(Problem("text", "an SMS needs text, not only spaces."))
         return problems
 
