@@ -38,6 +38,9 @@ MAX_ERRORS_SHOWN = 50
 NOT_FOUND = 404
 CONFLICT = 409
 PROVIDER_CODES = [code for code, _ in provider_choices()]
+# Compiled for other modules' fullmatch (the admin's template form); the API uses patterns.matches.
+CONTENT_SID = re.compile(patterns.CONTENT_SID.strip("^$"))
+PROVIDER_TEMPLATE_ID = re.compile(patterns.TEMPLATE_ID.strip("^$"))
 
 
 def is_whole_number(text: str) -> bool:
