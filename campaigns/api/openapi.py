@@ -192,12 +192,18 @@ def content_fields(rules: ProviderRules) -> dict:
             "At most 1,600 characters as Twilio counts them (UTF-16 code units: an emoji counts as 2), "
             "after placeholders are filled."
         )
+    else:
+        text_schema["description"] = f"At most {rules.max_text:,} characters, after placeholders are filled."
+    if rules.max_caption:
+        text_schema["description"] += f" With media it is the caption: at most {rules.max_caption:,}."
     if rules.text_needs_a_letter:
         text_schema["pattern"] = patterns.NOT_BLANK
+        text_schema["description"] = "The SMS text (required), not only spaces; at most 4,096 characters."
     fields: dict = {"text": nullable(text_schema)}
     if rules.max_media:
+        media = "one media file a message" if rules.max_media == 1 else f"up to {rules.max_media} media URLs in all"
         fields |= {
-            "image_url": nullable(URL),
+            "image_url": nullable({**URL, "description": f"{URL['description']} {rules.label} takes {media}."}),
             "image_urls": nullable({"type": "array", "items": URL, "maxItems": rules.max_media}),
             "video_url": nullable(URL),
             "file_url": nullable(URL),

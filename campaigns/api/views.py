@@ -84,27 +84,37 @@ def resolve(schema: dict, schemas: dict) -> dict:
 
 
 def schema_fields(schema: dict, schemas: dict) -> list[dict]:
-    """Every field any variant (one per provider) takes; required where every variant requires it."""
+    """Every field any variant (one per provider) takes; required where every variant requires it.
+    Where the variants differ (text limits, template shapes), the meaning says so per provider."""
     variants = [resolve(variant, schemas) for variant in schema.get("oneOf", [])] or [schema]
     required = set.intersection(*(set(variant.get("required", [])) for variant in variants))
-    fields: dict[str, dict] = {}
+    types: dict[str, list[str]] = {}
+    meanings: dict[str, dict[str, list[str]]] = {}
     for variant in variants:
+        provider = " ".join(variant.get("properties", {}).get("provider", {}).get("enum", []))
         for name, prop in variant.get("properties", {}).items():
-            if name in fields or prop == {"type": "null"}:
+            if prop == {"type": "null"}:
                 continue
-            fields[name] = {
-                "name": name,
-                "type": type_name(prop, schemas),
-                "required": name in required,
-                "description": description(prop, schemas),
-            }
-    return list(fields.values())
+            types.setdefault(name, []).append(type_name(prop, schemas))
+            meanings.setdefault(name, {}).setdefault(description(prop, schemas), []).append(provider)
+    fields = []
+    for name, kinds in types.items():
+        said = meanings[name]
+        if len(said) == 1 or name == "provider":
+            meaning = next(iter(said)) if name != "provider" else "Must be the channel's provider."
+        else:
+            meaning = " ".join(f"{'/'.join(filter(None, who)) or 'all'}: {text}" for text, who in said.items() if text)
+        kind = " | ".join(dict.fromkeys(part for kinds_of in kinds for part in kinds_of.split(" | ")))
+        fields.append({"name": name, "type": kind, "required": name in required, "description": meaning})
+    return fields
 
 
 def type_name(schema: dict, schemas: dict) -> str:
     schema = resolve(schema, schemas)
     if "enum" in schema:
-        return " | ".join(str(value) for value in schema["enum"] if value is not None)
+        return " | ".join(
+            json.dumps(value) if value == "" else str(value) for value in schema["enum"] if value is not None
+        )
     if "anyOf" in schema:
         names = [type_name(option, schemas) for option in schema["anyOf"] if option.get("type") != "null"]
         return " | ".join(dict.fromkeys(names))
