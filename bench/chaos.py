@@ -151,7 +151,8 @@ def run_scenario(scenario: str, recipients: int, workers_count: int = 2) -> dict
     rate = 50.0 if scenario == "rate" else (40.0 if recipients <= 2000 else 2000.0)
     # In its own process: arrival times taken in this busy one would be late by its own pauses.
     faults = ["--errors", "0.10", "--throttles", "0.05"] if scenario == "errors" else []
-    endpoint = EndpointProcess(0.02, port=PORT, extra=["--strict", "--rate-limit", str(rate), *faults])
+    port = PORT + SCENARIOS.index(scenario)  # one port a scenario: the last one's may still be closing
+    endpoint = EndpointProcess(0.02, port=port, extra=["--strict", "--rate-limit", str(rate), *faults])
     campaign, prefix = build_campaign(recipients, endpoint.url, rate)
     workers = Workers()
     events: list[str] = []
