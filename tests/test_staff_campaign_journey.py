@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.utils import formats, timezone
+from playwright.sync_api import expect
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
@@ -107,9 +108,9 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     page.click("input[name=_continue]")
 
     page.wait_for_selector("#prelaunch")
-    assert page.locator('[data-figure="audience"]').inner_text() == str(len(NUMBERS))
+    expect(page.locator('[data-figure="audience"]')).to_have_text(str(len(NUMBERS)))
     assert page.locator("#launch-ready").is_visible()
-    assert page.locator(".campaign-status").inner_text() == "Draft"
+    expect(page.locator(".campaign-status")).to_have_text("Draft")
     shot(page, "2-draft-checked")
 
     page.click('button[data-verb="launch"]')
@@ -126,7 +127,7 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     time.sleep(2.5)  # a paused campaign sends nothing more
     assert len(fake_twilio.received) == sent_at_pause < len(NUMBERS)
     page.reload()
-    assert page.locator(".campaign-status").first.inner_text() == "Paused"
+    expect(page.locator(".campaign-status").first).to_have_text("Paused")
     shot(page, "4-paused")
 
     page.click('button[data-verb="resume"]')
@@ -144,11 +145,12 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     page.wait_for_selector("#result_list")
     assert page.locator("#result_list tbody tr").count() == len(NUMBERS)
     page.locator("#result_list tbody tr a").first.click()
-    assert "20% off today only!" in page.locator(".field-recipient_text").inner_text()
+    # inner_text() reads the element as soon as it is attached, which can be before its text is parsed
+    expect(page.locator(".field-recipient_text")).to_contain_text("20% off today only!")
     shot(page, "6-message")
 
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
-    assert "100%" in page.locator("#result_list").inner_text()
+    expect(page.locator("#result_list")).to_contain_text("100%")
     shot(page, "7-list")
 
 
@@ -165,8 +167,8 @@ def test_schedule_a_campaign_for_a_calendar_day(page, live_server, channel, make
     page.fill("#id_scheduled_at_1", "10:30")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
-    assert "is scheduled for" in page.locator(".messagelist").inner_text()
-    assert page.locator(".campaign-status").first.inner_text() == "Scheduled"
+    expect(page.locator(".messagelist")).to_contain_text("is scheduled for")
+    expect(page.locator(".campaign-status").first).to_have_text("Scheduled")
     shot(page, "8-scheduled")
     campaign = Campaign.objects.get(name="Weekend offer")
     local = timezone.localtime(campaign.scheduled_at)
