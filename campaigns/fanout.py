@@ -25,6 +25,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.queueing import CAMPAIGN_QUEUE, chunked, enqueue_after_commit, enqueue_dispatch
 from contacts.models import Contact, ListMembership
+from messaging_site.logs import logged_job
 
 log = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -38,6 +39,7 @@ def enqueue_fan_out(campaign_id: int, at: datetime | None = None) -> None:
     enqueue_after_commit(fan_out, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE)
 
 
+@logged_job("fan_out", lambda campaign_id: {"campaign": campaign_id})
 def fan_out(campaign_id: int) -> int:
     """Create the job's messages and start sending them; returns how many messages it has.
 

@@ -15,12 +15,18 @@ from campaigns import sending
 from campaigns.fanout import start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.queueing import chunked, enqueue_dispatch, enqueue_send
+from messaging_site.logs import logged_job
 from providers.registry import provider_class, provider_for
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 
 
+def _messages(message_ids: list[int], budget: float | None = None) -> dict[str, object]:
+    return {"messages": len(message_ids), "first_message": min(message_ids, default=None)}
+
+
+@logged_job("send_messages", _messages)
 def send_messages_job(message_ids: list[int], budget: float | None = None) -> dict[str, int]:
     """Send these messages; what the time slice could not reach goes back on the queue."""
     summary = sending.send_messages(message_ids, budget=budget or settings.SEND_JOB_BUDGET_SECONDS)
@@ -32,6 +38,7 @@ def send_messages_job(message_ids: list[int], budget: float | None = None) -> di
     return dict(summary.counts)
 
 
+@logged_job("dispatch_campaign", lambda campaign_id: {"campaign": campaign_id})
 def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
     """Send a running campaign's queued messages, a chunk at a time, until none is due.
 
@@ -78,6 +85,7 @@ def complete_if_done(campaign_id: int) -> bool:
     )
 
 
+@logged_job("reconcile")
 def reconcile() -> dict[str, int]:
     """Make the queue match the database: the database is the source of truth, Redis may be lost.
 

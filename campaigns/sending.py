@@ -32,6 +32,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.personalisation import render
 from contacts.models import Contact
+from messaging_site.logs import job_log
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, SendResult
 from providers.models import Channel
 from providers.registry import provider_for
@@ -143,7 +144,17 @@ def send_claimed(token: uuid.UUID, summary: SendSummary) -> None:
     for message in messages:
         by_channel[message.channel_id].append(message)
     for channel_messages in by_channel.values():
-        _send_on_channel(channel_messages[0].channel, channel_messages, token, summary)
+        _send_logged(channel_messages[0].channel, channel_messages, token, summary)
+
+
+def _send_logged(channel: Channel, messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> None:
+    """One claim's messages on one channel, with start and end log lines (claim token, counts, time)."""
+    campaigns = sorted({m.campaign_id for m in messages if m.campaign_id is not None})
+    fields = {"claim": str(token), "channel": channel.pk, "campaign": ",".join(map(str, campaigns)) or None}
+    with job_log(log, "claim", **fields, messages=len(messages)) as outcome:
+        before = dict(summary.counts)
+        _send_on_channel(channel, messages, token, summary)
+        outcome.update({key: n - before.get(key, 0) for key, n in summary.counts.items() if n != before.get(key, 0)})
 
 
 def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:

@@ -35,6 +35,7 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         ("PUBLIC_BASE_URL", "example.com"),
         ("CSRF_TRUSTED_ORIGINS", "example.com"),
         ("LOG_LEVEL", "LOUD"),
+        ("LOG_FORMAT", "YAML"),
         ("API_RATE_LIMIT_PER_MINUTE", "lots"),
     ],
 )

@@ -21,6 +21,7 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from campaigns.queueing import QUEUE_NAME, connection
+from messaging_site.logs import logged_job
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def send_soon(message_id: int) -> None:
     transaction.on_commit(push)
 
 
+@logged_job("drain_api_messages")
 def drain_job() -> int:
     """Send the listed messages a chunk at a time until the list stays empty; returns how many ids."""
     from campaigns.jobs import send_messages_job
