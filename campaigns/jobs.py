@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns import sending
 from campaigns.fanout import start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import chunked, enqueue_dispatch, enqueue_send
+from campaigns.queueing import chunked, enqueue_dispatch, enqueue_send, urgent_work_waiting
 from messaging_site.logs import logged_job
 from providers.registry import provider_class, provider_for
 
@@ -51,8 +51,9 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
     while campaign := running_campaign(campaign_id):
         if not campaign.channel.can_send:
             break  # a paused channel pauses its campaigns; a switched-off one just waits
-        if time.monotonic() > deadline:
-            # A job never outlives its slice (RQ would kill it mid-send): a fresh one carries on.
+        if time.monotonic() > deadline or urgent_work_waiting():
+            # A job never outlives its slice (RQ would kill it mid-send), nor keeps a single
+            # message or the reconciler waiting behind it: a fresh one carries on after them.
             enqueue_dispatch(campaign_id, parallel=1)
             return dict(summary.counts)
         sharers = sending.claims_on(campaign.channel_id) + 1
@@ -60,7 +61,7 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
         token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)], sharers, batch))
         if token is None:
             break
-        sending.send_claimed(token, summary)
+        sending.send_claimed(token, summary, give_way=urgent_work_waiting)
         Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())  # heartbeat
     if summary.retry_ids:
         enqueue_dispatch(campaign_id, at=summary.retry_at, parallel=1)

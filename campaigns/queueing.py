@@ -21,6 +21,21 @@ CAMPAIGN_QUEUE = "default"  # campaign fan-out and dispatch
 WORKER_QUEUES = (QUEUE_NAME, CAMPAIGN_QUEUE)
 
 
+def urgent_work_waiting() -> bool:
+    """Whether a job is waiting on the ``high`` queue (a single or API message, the reconciler).
+
+    A worker only picks its next job when the one it runs returns, so a campaign's dispatch job
+    asks this between claims and every second within one, and gives way: it puts what it has not
+    sent back and hands over to a fresh dispatch job at the back of its queue (campaigns/jobs.py).
+    """
+    from rq import Queue
+
+    try:
+        return bool(connection().llen(f"{Queue.redis_queue_namespace_prefix}{QUEUE_NAME}"))
+    except RedisError:
+        return False  # Redis away: nothing can be waiting there either
+
+
 def chunked(ids: Iterable[int], size: int) -> Iterator[list[int]]:
     chunk: list[int] = []
     for item in ids:

@@ -18,7 +18,7 @@ import random
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -137,23 +137,27 @@ def send_messages(message_ids: list[int], budget: float | None = None) -> SendSu
     return summary
 
 
-def send_claimed(token: uuid.UUID, summary: SendSummary) -> None:
+def send_claimed(token: uuid.UUID, summary: SendSummary, give_way: Callable[[], bool] | None = None) -> None:
+    """Send a claim's messages. ``give_way`` (a campaign's dispatch job) is asked every
+    STOP_CHECK_SECONDS, like the campaign's status: when it says so, the rest goes back to the queue."""
     messages = claimed_messages(token)
     messages = _skip_opted_out(messages, token, summary)
     by_channel: dict[int, list[OutboundMessage]] = defaultdict(list)
     for message in messages:
         by_channel[message.channel_id].append(message)
     for channel_messages in by_channel.values():
-        _send_logged(channel_messages[0].channel, channel_messages, token, summary)
+        _send_logged(channel_messages[0].channel, channel_messages, token, summary, give_way)
 
 
-def _send_logged(channel: Channel, messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> None:
+def _send_logged(
+    channel: Channel, messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary, give_way=None
+) -> None:
     """One claim's messages on one channel, with start and end log lines (claim token, counts, time)."""
     campaigns = sorted({m.campaign_id for m in messages if m.campaign_id is not None})
     fields = {"claim": str(token), "channel": channel.pk, "campaign": ",".join(map(str, campaigns)) or None}
     with job_log(log, "claim", **fields, messages=len(messages)) as outcome:
         before = dict(summary.counts)
-        _send_on_channel(channel, messages, token, summary)
+        _send_on_channel(channel, messages, token, summary, give_way)
         outcome.update({key: n - before.get(key, 0) for key, n in summary.counts.items() if n != before.get(key, 0)})
 
 
@@ -196,7 +200,9 @@ def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: 
     return [m for m in messages if m.to not in opted_out]
 
 
-def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> None:
+def _send_on_channel(
+    channel: Channel, messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary, give_way=None
+) -> None:
     if not channel.can_send:
         _release(messages, token, delay=timedelta(seconds=settings.QUEUED_STALE_SECONDS))
         summary.add("channel_paused", len(messages))
@@ -205,7 +211,7 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
     size = provider.batch_size()
     if hasattr(provider, "warm_up"):
         provider.warm_up()  # a first batch made late by start-up costs would crowd the next one's window
-    stopped = CampaignStopCheck(messages)
+    stopped = CampaignStopCheck(messages, give_way)
     renewed = time.monotonic()
     overlap = size >= OVERLAP_FROM_BATCH and len(messages) > size
     flight = InFlight(provider, token, summary, ahead=SEND_AHEAD if overlap else 1)
@@ -217,7 +223,7 @@ def _send_on_channel(channel: Channel, messages: list[OutboundMessage], token: u
                 flight.finish_all()
             _release(flight.refused + messages[start:], token)
             _cancel_released_of_cancelled_campaigns(messages[start:])
-            summary.add("campaign_stopped", len(messages) - start)
+            summary.add("gave_way" if stopped.gave_way else "campaign_stopped", len(messages) - start)
             return
         try:
             flight.send(batch)
@@ -324,14 +330,19 @@ class CampaignStopCheck:
     """Whether the campaign of claimed messages was paused or cancelled; asks the database at most
     every STOP_CHECK_SECONDS, so a pause takes effect within seconds even in a long claim."""
 
-    def __init__(self, messages: list[OutboundMessage]) -> None:
+    def __init__(self, messages: list[OutboundMessage], give_way: Callable[[], bool] | None = None) -> None:
         self.campaign_ids = {m.campaign_id for m in messages if m.campaign_id is not None}
         self.checked_at = time.monotonic()  # the claim itself was made for a running campaign
+        self.give_way = give_way  # or more urgent work waits for this worker (see queueing.urgent_work_waiting)
+        self.gave_way = False
 
     def __call__(self) -> bool:
         if not self.campaign_ids or time.monotonic() - self.checked_at < STOP_CHECK_SECONDS:
             return False
         self.checked_at = time.monotonic()
+        if self.give_way is not None and self.give_way():
+            self.gave_way = True
+            return True
         return Campaign.objects.filter(pk__in=self.campaign_ids).exclude(status=Campaign.Status.RUNNING).exists()
 
 
