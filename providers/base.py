@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -44,6 +45,16 @@ class SendResult:
     retry_after: float | None = None  # seconds, from Retry-After or the provider's own advice
     opted_out: bool = False  # the provider says the recipient unsubscribed (Twilio 21610)
     throttled: bool = False  # a RETRY because the provider asked us to slow down (429): not a failed try
+
+
+@dataclass(frozen=True)
+class LookUp:
+    """What the provider says about a message whose outcome we do not know."""
+
+    found: bool | None  # True: it has the message; False: it has no such message; None: cannot tell
+    status: str = ""  # the provider's own word for where the message is (queued, delivered, failed...)
+    provider_message_id: str = ""
+    detail: str = ""  # a sentence for the administrator deciding what to do
 
 
 class ChannelError(Exception):
@@ -158,6 +169,12 @@ class Provider:
 
     def send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         raise NotImplementedError
+
+    def look_up(self, message: OutgoingMessage, provider_message_id: str, since: datetime) -> LookUp:
+        """Ask the provider whether it has this message (sent ``since`` then, by its id when we have
+        it). Providers that can look a message up override this; the answer guides a person deciding
+        whether to resend, it decides nothing by itself."""
+        return LookUp(None, detail=f"{self.label} offers no way to look a message up: check its dashboard.")
 
     def check_credentials(self) -> str:
         """Ask the provider whether the credentials work; return a sentence for staff.

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.admin.unknown_outcomes import may_resolve
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from providers.models import Channel
@@ -175,7 +176,7 @@ def needs_attention(user, sees_campaigns: bool, sees_messages: bool) -> list[Ite
     items: list[Item] = []
     items += paused_channels(user)
     if sees_messages:
-        items += unknown_outcomes()
+        items += unknown_outcomes(user)
     if sees_campaigns:
         items += campaigns_waiting_for_a_person()
     return items
@@ -195,14 +196,18 @@ def paused_channels(user) -> list[Item]:
     ]
 
 
-def unknown_outcomes() -> list[Item]:
+def unknown_outcomes(user) -> list[Item]:
     # The msg_unknown partial index holds only these rows; the count stops at a bound regardless.
     found = OutboundMessage.objects.filter(status=Status.UNKNOWN).order_by()[: UNKNOWN_SHOWN_UP_TO + 1].count()
     if not found:
         return []
     shown = f"{UNKNOWN_SHOWN_UP_TO:,}+" if found > UNKNOWN_SHOWN_UP_TO else f"{found:,}"
-    url = reverse("admin:campaigns_outboundmessage_changelist") + "?status__exact=unknown"
-    detail = "the provider may or may not have them: check with the provider, then resend or mark them"
+    if may_resolve(user):  # administrators settle them on their own page, grouped by campaign
+        url = reverse("admin:campaigns_outboundmessage_unknown")
+        detail = "the provider may or may not have them: check with the provider, then resend or mark them"
+    else:
+        url = reverse("admin:campaigns_outboundmessage_changelist") + "?status__exact=unknown"
+        detail = "the provider may or may not have them: an administrator checks with the provider and settles them"
     return [Item(f"{shown} message(s) with an unknown outcome", detail, url, kind="unknown")]
 
 

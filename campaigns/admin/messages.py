@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.text import Truncator
 
+from campaigns.admin.unknown_outcomes import unknown_outcome_urls
 from campaigns.forms import DONT_SEND, SEND_NOW, SendMessageForm, local_text
 from campaigns.models import OutboundMessage
 from campaigns.personalisation import message_text
@@ -53,7 +54,13 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         "sent_at",
         "delivered_at",
         "updated_at",
+        "resolution",
+        "resolved_by",
+        "resolved_at",
     ]
+
+    def get_urls(self):
+        return [*unknown_outcome_urls(self), *super().get_urls()]
 
     @admin.display(description="Text")
     def text(self, message: OutboundMessage) -> str:
@@ -79,6 +86,8 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj: OutboundMessage | None = None) -> list[str]:
         fields = self._fields(obj)
+        if obj is None or obj.resolved_at is None:  # only a message a person settled has a decision to show
+            fields = [f for f in fields if f not in ("resolution", "resolved_by", "resolved_at")]
         if obj is not None and not obj.is_editable and obj.campaign_id and not obj.body:
             fields.remove("body")  # a campaign's message: "Text for this recipient" shows it instead
         return fields

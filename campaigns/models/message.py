@@ -55,9 +55,14 @@ class OutboundMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A person's decision on a message whose outcome was unknown (campaigns/unknown_outcomes.py).
+    resolution = models.CharField(max_length=400, blank=True, help_text="What a person decided, and why.")
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("resolve_outcome", "Can resolve messages with an unknown outcome (mark or resend them)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "recipient_key"],

@@ -49,6 +49,7 @@ MESSAGE_FIELDS = {
     "ScheduleType", "SendAt", "SendAsMms", "RiskCheck", "FallbackFrom",
 }  # fmt: skip
 MAX_BULK_MESSAGES = 10_000
+MESSAGE_PATH = re.compile(r"/2010-04-01/Accounts/(?P<account>AC\w+)/Messages/(?P<sid>\w+)\.json")
 
 
 class TwilioError(Exception):
@@ -93,6 +94,7 @@ class FakeTwilio(FakeProvider):
         account = f"/2010-04-01/Accounts/{self.account_sid}"
         return {
             ("POST", f"{account}/Messages.json"): self._authenticated(self.create_message),
+            ("GET", f"{account}/Messages.json"): self._authenticated(self.list_messages),
             ("GET", f"{account}.json"): self._authenticated(self.fetch_account),
             ("POST", "/v1/Messages"): self._authenticated(self.create_messages_in_bulk),
         }
@@ -206,6 +208,31 @@ class FakeTwilio(FakeProvider):
             self.report_later(fields["StatusCallback"], sid, fields["To"], fields.get("From", ""))
         return message
 
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        """GET Messages/{Sid}.json has the SID in its path: not one of the fixed routes."""
+        match = MESSAGE_PATH.fullmatch(request.path)
+        if request.method == "GET" and match and match["account"] == self.account_sid:
+            with self.lock:
+                self.received.append(request)
+            return self._authenticated(lambda _: self.fetch_message(match["sid"]))(request)
+        return super().handle(request)
+
+    def fetch_message(self, sid: str) -> FakeResponse:
+        with self.lock:
+            message = self.messages.get(sid)
+        if message is None:
+            raise TwilioError(404, 20404, f"The requested resource /Messages/{sid}.json was not found")
+        return FakeResponse(200, _resource(message))
+
+    def list_messages(self, request: FakeRequest) -> FakeResponse:
+        """Newest first, filtered by To (and From), one page of PageSize (50 by default)."""
+        to, sender = (request.query.get(name, [""])[-1] for name in ("To", "From"))
+        size = int(request.query.get("PageSize", ["50"])[-1])
+        with self.lock:
+            found = [m for m in reversed(self.messages.values()) if (not to or m["to"] == to)]
+        found = [m for m in found if not sender or m["from"] == sender][:size]
+        return FakeResponse(200, {"messages": [_resource(m) for m in found], "page": 0, "page_size": size})
+
     # --- 1:Many bulk endpoint ---------------------------------------------------------------
 
     def create_messages_in_bulk(self, request: FakeRequest) -> FakeResponse:
@@ -311,6 +338,11 @@ class FakeTwilio(FakeProvider):
             work()
 
         threading.Thread(target=run, daemon=True).start()
+
+
+def _resource(message: dict) -> dict:
+    """A stored message as the API shows it (without what the fake keeps for tests)."""
+    return {key: value for key, value in message.items() if key not in ("media", "fields")}
 
 
 def _check_content_variables(raw: str) -> None:

@@ -16,13 +16,15 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import ClassVar
 from urllib.parse import quote
 
 import requests
 
 from providers import http, ratelimit
-from providers.base import ChannelError, Outcome, OutgoingMessage, Problem, Provider, SendResult
+from providers.base import ChannelError, LookUp, Outcome, OutgoingMessage, Problem, Provider, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +258,51 @@ class TwilioProvider(Provider):
 
     # --- staff actions ----------------------------------------------------------------------
 
+    # --- looking a message up --------------------------------------------------------------
+
+    def look_up(self, message: OutgoingMessage, provider_message_id: str, since: datetime) -> LookUp:
+        """Twilio's record of the message: by its SID when we have one, else the latest messages to
+        the number (a page, newest first) that carry the same text and were created since then."""
+        try:
+            if provider_message_id:
+                return self._look_up_by_sid(provider_message_id)
+            return self._look_up_by_recipient(message, since)
+        except http.TransportError as error:
+            return LookUp(None, detail=f"Could not ask Twilio: {error.message}")
+
+    def _get(self, suffix: str, params: dict[str, str] | None = None) -> tuple[requests.Response, dict]:
+        auth = (self.account_sid, self.auth_token)
+        response = http.request("GET", self.account_url(suffix), params=params, auth=auth, secrets=[self.auth_token])
+        return response, http.json_object(response)
+
+    def _look_up_by_sid(self, sid: str) -> LookUp:
+        response, body = self._get(f"/Messages/{quote(sid, safe='')}.json")
+        if response.status_code == 404:
+            return LookUp(False, provider_message_id=sid, detail=f"Twilio has no message {sid}.")
+        if response.status_code != 200:
+            code, reason = _error_of(response, body)
+            return LookUp(None, detail=f"Twilio answered {reason} (error {code}).")
+        return _looked_up(body, f"Twilio has {sid}")
+
+    def _look_up_by_recipient(self, message: OutgoingMessage, since: datetime) -> LookUp:
+        response, body = self._get("/Messages.json", {"To": self.address(message.to), "PageSize": "50"})
+        if response.status_code != 200:
+            code, reason = _error_of(response, body)
+            return LookUp(None, detail=f"Twilio answered {reason} (error {code}).")
+        earliest = since - LOOK_UP_SLACK
+        for found in _list(body.get("messages")):
+            created = _twilio_time(found.get("date_created"))
+            same_text = message.template is not None or str(found.get("body") or "") == message.text
+            if same_text and created is not None and created >= earliest:
+                return _looked_up(
+                    found, f"Twilio has a message to {message.to} with this text, created {created:%H:%M:%S} UTC"
+                )
+        return LookUp(
+            False,
+            detail=f"Twilio lists no message to {message.to} with this text created since "
+            f"{earliest:%Y-%m-%d %H:%M} UTC (its latest 50 to the number).",
+        )
+
     def check_credentials(self) -> str:
         super().check_credentials()
         try:
@@ -326,6 +373,25 @@ def classify(message_id: int, response: requests.Response | http.Answer) -> Send
         return recipient_failure(message_id, code, reason)
     reason = f"Twilio answered {status} ({reason}); it may or may not have taken the message."
     return SendResult(message_id, Outcome.UNKNOWN, error_code=str(code), error_message=reason)
+
+
+LOOK_UP_SLACK = timedelta(minutes=5)  # our clock and Twilio's, and the time a request took to arrive
+
+
+def _looked_up(resource: dict, said: str) -> LookUp:
+    """A message resource as a LookUp: its SID, its status and error, in a sentence."""
+    status = str(resource.get("status") or "")
+    error = f", error {resource['error_code']}" if resource.get("error_code") else ""
+    sid = str(resource.get("sid") or "")
+    return LookUp(True, status=status, provider_message_id=sid, detail=f"{said} ({sid}): {status}{error}.")
+
+
+def _twilio_time(value: object) -> datetime | None:
+    """Twilio's RFC 2822 times ("Mon, 23 Nov 2026 19:39:00 +0000")."""
+    try:
+        return parsedate_to_datetime(str(value)) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def recipient_failure(message_id: int, code: object, reason: object) -> SendResult:
