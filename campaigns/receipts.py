@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.metrics import count_outcomes
 from campaigns.models import OutboundMessage
 from providers.events import AwaitingReceipt, DeliveryState, ReceiptEvent
 
@@ -73,7 +74,9 @@ def apply_receipt(event: ReceiptEvent) -> bool:
     if status in FINAL_FAILURES:
         changes.update(error_code=event.error_code[:32], error_message=event.error_message)
     changed = OutboundMessage.objects.filter(lookup, status__in=lower).update(**changes)
-    if not changed and not OutboundMessage.objects.filter(lookup).exists():
+    if changed:
+        count_outcomes(event.channel_id, {status: changed})
+    elif not OutboundMessage.objects.filter(lookup).exists():
         log.warning("receipt for unknown message %r on channel %s ignored", event.provider_message_id, event.channel_id)
     return bool(changed)
 

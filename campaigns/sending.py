@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from campaigns.metrics import count_outcomes
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.personalisation import render
 from contacts.models import Contact
@@ -152,13 +153,15 @@ def send_claimed(token: uuid.UUID, summary: SendSummary, give_way: Callable[[], 
 def _send_logged(
     channel: Channel, messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary, give_way=None
 ) -> None:
-    """One claim's messages on one channel, with start and end log lines (claim token, counts, time)."""
+    """One claim's messages on one channel, with start and end log lines (claim token, counts, time),
+    its outcomes added to the counters Prometheus reads."""
     campaigns = sorted({m.campaign_id for m in messages if m.campaign_id is not None})
     fields = {"claim": str(token), "channel": channel.pk, "campaign": ",".join(map(str, campaigns)) or None}
     with job_log(log, "claim", **fields, messages=len(messages)) as outcome:
         before = dict(summary.counts)
         _send_on_channel(channel, messages, token, summary, give_way)
         outcome.update({key: n - before.get(key, 0) for key, n in summary.counts.items() if n != before.get(key, 0)})
+    count_outcomes(channel.pk, outcome)  # the shared counters Prometheus reads (campaigns/metrics.py)
 
 
 def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:

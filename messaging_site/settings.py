@@ -164,6 +164,9 @@ RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 5, minimum=1,
 # HTTP timeouts for calls to providers: (connect, read) in seconds.
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 5.0)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 30.0)
+# A Prometheus scraper sends "Authorization: Bearer <this>" to /admin/metrics/ (staff need none).
+# Empty: only signed-in staff can read the metrics.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
 # Requests one API key may make per minute; more are answered 429 with Retry-After.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 

@@ -90,8 +90,19 @@ def dashboard_context(request: HttpRequest) -> dict:
             "attention": needs_attention(user, sees_campaigns, sees_messages),
             "calendar_url": reverse("admin:campaigns_campaign_calendar") if sees_campaigns else "",
             "messages_url": reverse("admin:campaigns_outboundmessage_changelist") if sees_messages else "",
+            "operations": operations_links(user),
         }
     }
+
+
+def operations_links(user) -> list[tuple[str, str]]:
+    """For administrators: the queues and workers (django-rq), the Prometheus metrics, unknown outcomes."""
+    if not (user.is_superuser or user.has_module_perms("django_rq") or may_resolve(user)):
+        return []
+    links = [("Queues and workers", reverse("django_rq:home")), ("Metrics (Prometheus)", reverse("metrics"))]
+    if may_resolve(user):
+        links.append(("Unknown outcomes", reverse("admin:campaigns_outboundmessage_unknown")))
+    return links
 
 
 # --- today ----------------------------------------------------------------------------------------
