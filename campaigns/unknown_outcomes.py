@@ -191,7 +191,8 @@ def resend(ids: list[int], by: str, duplicates_accepted: bool) -> Resolved:
         raise ValueError(f"confirm: {DUPLICATE_WARNING} Confirm that to resend.")
     with transaction.atomic():
         rows = _still_in_doubt(ids).exclude(campaign__status=Campaign.Status.CANCELLED)
-        chosen = list(rows.select_for_update().values_list("id", flat=True))
+        # The UPDATE below re-checks the doubt itself: a row settled in between is left alone.
+        chosen = list(rows.values_list("id", flat=True))
         changed = _still_in_doubt(chosen).update(
             status=Status.QUEUED,
             claim_token=None,
