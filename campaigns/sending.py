@@ -156,7 +156,8 @@ def _send_logged(
     """One claim's messages on one channel, with start and end log lines (claim token, counts, time),
     its outcomes added to the counters Prometheus reads."""
     campaigns = sorted({m.campaign_id for m in messages if m.campaign_id is not None})
-    fields = {"claim": str(token), "channel": channel.pk, "campaign": ",".join(map(str, campaigns)) or None}
+    campaign = campaigns[0] if len(campaigns) == 1 else ",".join(map(str, campaigns)) or None
+    fields = {"claim": str(token), "channel": channel.pk, "campaign": campaign}
     with job_log(log, "claim", **fields, messages=len(messages)) as outcome:
         before = dict(summary.counts)
         _send_on_channel(channel, messages, token, summary, give_way)

@@ -59,7 +59,7 @@ def test_a_campaign_run_logs_its_jobs_and_each_claim_with_the_ids(logs, make_twi
     assert sum(f.get("sent", 0) for f in dispatch_ends) == 3
     [claim_end] = fields_of(logs, "claim", "finished")
     token = claim_end["claim"]
-    assert claim_end["channel"] == channel.pk and claim_end["campaign"] == str(campaign.pk)
+    assert claim_end["channel"] == channel.pk and claim_end["campaign"] == campaign.pk
     assert claim_end["sent"] == 3 and claim_end["duration_ms"] >= 0
     assert len(token) == 36  # the claim token, as the rows carried it
 
