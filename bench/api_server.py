@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import BASE_DIR, forget_channel, prepare_django
+from bench.harness import BASE_DIR, forget_channel, free_port, prepare_django
 
 
 @dataclass
@@ -76,12 +75,6 @@ class Api:
         finally:
             writer.close()
         return int(answer[9:12])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

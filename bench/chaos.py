@@ -35,7 +35,6 @@ from collections import Counter
 from bench.harness import BASE_DIR, prepare_django
 
 RECIPIENTS = int(os.environ.get("BENCH_CHAOS", "100000"))
-PORT = 9831
 SCENARIOS = ("kill", "redis", "errors", "pause", "rate")
 # Quicker than production so a small run finishes in seconds; the lease stays at its minimum.
 WORKER_SETTINGS = {
@@ -151,8 +150,7 @@ def run_scenario(scenario: str, recipients: int, workers_count: int = 2) -> dict
     rate = 50.0 if scenario == "rate" else (40.0 if recipients <= 2000 else 2000.0)
     # In its own process: arrival times taken in this busy one would be late by its own pauses.
     faults = ["--errors", "0.10", "--throttles", "0.05"] if scenario == "errors" else []
-    port = PORT + SCENARIOS.index(scenario)  # one port a scenario: the last one's may still be closing
-    endpoint = EndpointProcess(0.02, port=port, extra=["--strict", "--rate-limit", str(rate), *faults])
+    endpoint = EndpointProcess(0.02, extra=["--strict", "--rate-limit", str(rate), *faults])
     campaign, prefix = build_campaign(recipients, endpoint.url, rate)
     workers = Workers()
     events: list[str] = []

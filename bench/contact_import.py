@@ -16,11 +16,10 @@ import os
 import secrets
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from bench.harness import prepare_django, start_workers, wait_for
+from bench.harness import PeakRss, prepare_django, start_workers, wait_for
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
 BASELINE_ROWS = 20_000
@@ -53,58 +52,6 @@ def write_messy_csv(path: Path, rows: int, prefix_digit: int) -> int:
                 [phone, f"Ann {n}", last, "Nairobi", ("gold", "silver", "")[n % 3], "yes" if n % 97 == 0 else ""]
             )
     return bad
-
-
-class PeakRss:
-    """Samples the memory of a process and all its descendants, added up."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, sum(rss_kb(pid) for pid in tree(self.pid)))
-
-    @property
-    def peak_mb(self) -> float:
-        return self.peak / 1024
-
-
-def tree(root: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(parents.get(pid, []))
-    return found
-
-
-def rss_kb(pid: int) -> int:
-    """Proportional set size: pages shared between the RQ worker and the job it forked count once."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def import_with_job(path: Path, list_name: str) -> dict:

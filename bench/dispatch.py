@@ -26,10 +26,9 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.harness import BASE_DIR, prepare_django, start_workers, wait_for
+from bench.harness import BASE_DIR, free_port, prepare_django, start_workers, wait_for
 
 MESSAGES = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "20000"))
-PORTS = {0.0: 9811, 0.2: 9812}  # our range is 9800-9899
 BODY = {"To": "+14155550123", "From": "+14155550100", "Body": "Hello Ann, your code is 1234"}
 
 
@@ -37,7 +36,7 @@ class EndpointProcess:
     """bench.endpoint in its own process, so its CPU is not the client's."""
 
     def __init__(self, latency: float = 0.0, port: int | None = None, extra: list[str] | None = None):
-        self.port = port or PORTS[latency]
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "bench.endpoint", "--port", str(self.port), "--latency", str(latency)]
         command.extend(extra or [])

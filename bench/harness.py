@@ -6,9 +6,11 @@ import atexit
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +58,14 @@ def _refuse_a_busy_queue() -> None:
             )
 
 
+def free_port() -> int:
+    """A port no one is listening on now: two runs side by side (or a slow-closing last one)
+    must never share a loopback endpoint, or one counts the other's messages."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def start_workers(count: int, *extra_args: str) -> list[subprocess.Popen]:
     """Start ``count`` `manage.py rqworker --burst` processes; each stops when the queue is empty."""
     workers = []
@@ -89,3 +99,57 @@ def forget_channel(channel) -> None:
 
     OutboundMessage.objects.filter(channel=channel).delete()
     channel.delete()
+
+
+class PeakRss:
+    """Samples the memory of each given process with all its descendants added up (an RQ worker
+    and the work horse it forks, or the pool an import starts); ``peak_mb`` is the largest such sum."""
+
+    def __init__(self, *pids: int) -> None:
+        self.pids, self.peak, self._stop = pids, 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            for pid in self.pids:
+                self.peak = max(self.peak, sum(rss_kb(member) for member in tree(pid)))
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 1024
+
+
+def tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def rss_kb(pid: int) -> int:
+    """Proportional set size: pages shared between the RQ worker and the job it forked count once."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0

@@ -51,8 +51,10 @@ def fan_out(campaign_id: int) -> int:
     rows = message_rows(campaign, known_contacts(campaign.inline_recipients))
     for batch in chunked(rows, INSERT_BATCH):
         OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
+    inserted = 0
     if campaign.kind == Campaign.Kind.CAMPAIGN or campaign.lists.exists():
-        insert_audience(campaign)
+        inserted = insert_audience(campaign)
+    refresh_statistics(inserted)
     now = timezone.now()
     with transaction.atomic():
         count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
@@ -64,6 +66,21 @@ def fan_out(campaign_id: int) -> int:
             enqueue_dispatch(campaign_id, parallel=max(1, min(MAX_PARALLEL_DISPATCH, chunks)))
     log.info("campaign %s fanned out into %s messages", campaign_id, count)
     return count
+
+
+ANALYZE_FROM_ROWS = 50_000
+
+
+def refresh_statistics(inserted: int) -> None:
+    """After a big fan-out, bring PostgreSQL's statistics of the message table up to date.
+
+    Autovacuum gets there in its own time; until then the planner believes the table as it was
+    (perhaps empty) and plans the pipeline's claims and outcome writes as scans of what is now a
+    million rows. ANALYZE reads a fixed sample, a second or two however large the table.
+    """
+    if inserted >= ANALYZE_FROM_ROWS and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(OutboundMessage._meta.db_table)}")
 
 
 def start(campaign_id: int) -> bool:

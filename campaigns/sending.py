@@ -505,36 +505,64 @@ def record_outcomes(
     held = OutboundMessage.objects.filter(claim_token=token, status__in=(Status.QUEUED, Status.SENDING))
     for change, provider_ids in groups.items():
         fields = dict(change)
-        if fields.pop("uncounted", False):
-            fields["attempts"] = F("attempts") - 1  # the provider asked us to slow down: not a failed try
+        uncounted = fields.pop("uncounted", False)
         distinct = set(provider_ids.values())
-        if len(distinct) == 1:
-            fields["provider_message_id"] = distinct.pop()
-        else:
-            _set_provider_ids(provider_ids, token)  # first: it too finds the rows by our claim token
+        if len(distinct) > 1:
+            _update_with_provider_ids(provider_ids, token, {**fields, "updated_at": now}, uncounted=uncounted)
+            continue
+        if uncounted:
+            fields["attempts"] = F("attempts") - 1  # the provider asked us to slow down: not a failed try
+        fields["provider_message_id"] = distinct.pop()
         held.filter(pk__in=list(provider_ids)).update(**fields, claim_token=None, updated_at=now)
     opted_out = [r for r in results if r.opted_out]
     if opted_out:
         _opt_out_recipients([r.message_id for r in opted_out])
 
 
-def _set_provider_ids(provider_ids: dict[int, str], token: uuid.UUID) -> None:
-    """One UPDATE joined to the (id, provider id) pairs, only on rows this claim still holds."""
+def _update_with_provider_ids(
+    provider_ids: dict[int, str], token: uuid.UUID, fields: dict[str, object], *, uncounted: bool
+) -> None:
+    """One UPDATE for rows that end the same way but each with its own provider id: joined to the
+    (id, provider id) pairs, only on rows this claim still holds, releasing the claim.
+
+    One statement rather than the outcome and then the ids: every UPDATE of a row rewrites it and
+    all its index entries, and on a fast channel those writes are most of the pipeline's cost.
+    """
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    assignments, params = [], []
+    for name, value in fields.items():
+        field = OutboundMessage._meta.get_field(name)
+        assignments.append(f"{connection.ops.quote_name(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    if uncounted:
+        assignments.append("attempts = attempts - 1")  # the provider asked us to slow down: not a failed try
+    assignments.append("claim_token = NULL")
+    held = f"{table}.claim_token = %s AND {table}.status IN (%s, %s)"
+    token_value = OutboundMessage._meta.get_field("claim_token").get_db_prep_save(token, connection)
     ids, values = list(provider_ids), [value[:100] for value in provider_ids.values()]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # "id = ANY" as well as the join: the rows are then found by the primary key whatever
+            # the planner believes of the table (its statistics lag behind a fan-out of a million
+            # rows, and it would rather scan the table than trust the join).
             cursor.execute(
-                f"UPDATE {table} SET provider_message_id = v.sid FROM unnest(%s::bigint[], %s::text[]) AS v(id, sid) "  # noqa: S608 - the table name is ours, every value a parameter
-                f"WHERE {table}.id = v.id AND {table}.claim_token = %s",
-                [ids, values, token],
+                f"UPDATE {table} SET {', '.join(assignments)}, provider_message_id = v.sid "  # noqa: S608 - names are ours, every value a parameter
+                f"FROM unnest(%s::bigint[], %s::text[]) AS v(id, sid) "
+                f"WHERE {table}.id = v.id AND {table}.id = ANY(%s::bigint[]) AND {held}",
+                [*params, ids, values, ids, token_value, Status.QUEUED, Status.SENDING],
             )
         else:  # SQLite 3.33+ (UPDATE ... FROM); its VALUES columns are column1, column2
             pairs = ", ".join(["(%s, %s)"] * len(ids))
             cursor.execute(
-                f"UPDATE {table} SET provider_message_id = v.column2 FROM (VALUES {pairs}) AS v "  # noqa: S608 - as above
-                f"WHERE {table}.id = v.column1 AND {table}.claim_token = %s",
-                [*(x for pair in zip(ids, values, strict=True) for x in pair), token.hex],
+                f"UPDATE {table} SET {', '.join(assignments)}, provider_message_id = v.column2 "  # noqa: S608 - as above
+                f"FROM (VALUES {pairs}) AS v WHERE {table}.id = v.column1 AND {held}",
+                [
+                    *params,
+                    *(x for pair in zip(ids, values, strict=True) for x in pair),
+                    token_value,
+                    Status.QUEUED,
+                    Status.SENDING,
+                ],
             )
 
 
