@@ -7,7 +7,6 @@ from functools import cache
 import phonenumbers
 from django import forms
 from django.conf import settings
-from phonenumbers import geocoder
 
 from contacts.importing import columns, engine
 from contacts.importing.reading import ACCEPTED
@@ -34,15 +33,24 @@ class UploadForm(forms.Form):
         return uploaded
 
 
+NOT_IN_ISO = {"XK": "Kosovo", "AC": "Ascension Island", "TA": "Tristan da Cunha"}  # regions of phonenumbers only
+
+
 @cache
 def region_choices() -> list[tuple[str, str]]:
-    """Every country phonenumbers knows, by name, with its calling code: "Kenya (+254)"."""
+    """Every country phonenumbers knows, by name, with its calling code: "Kenya (+254, KE)".
+
+    The names come from pycountry (ISO 3166), imported here: phonenumbers' own names sit in its
+    geocoder, which loads 100 MB of place names into every process that imports this module.
+    """
+    import pycountry
+
     choices = []
     for region in phonenumbers.SUPPORTED_REGIONS:
-        example = phonenumbers.example_number(region)
-        name = geocoder.country_name_for_number(example, "en") if example else ""
+        country = pycountry.countries.get(alpha_2=region)
+        name = (getattr(country, "common_name", None) or country.name) if country else NOT_IN_ISO.get(region, region)
         code = phonenumbers.country_code_for_region(region)
-        choices.append((region, f"{name or region} (+{code}, {region})"))
+        choices.append((region, f"{name} (+{code}, {region})"))
     return sorted(choices, key=lambda choice: choice[1])
 
 

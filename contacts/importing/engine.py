@@ -84,22 +84,21 @@ def _rows(contact_import: ContactImport):
     return reading.iter_rows(contact_import.stored_path, info, contact_import.file_name)
 
 
-def phone_key(phone: str) -> int:
-    return int(phone[1:])  # an int takes half the memory of the string in the million-row seen-set
+def split_duplicates(contacts: list[Contact]) -> tuple[list[Contact], list[Rejection]]:
+    """Within one chunk, the first row with a number wins; later rows with it are its duplicates.
 
+    (Across chunks the database remembers the numbers: see ChunkWriter.split_duplicates.)
+    """
+    from contacts.importing.writing import duplicate_of
 
-def split_duplicates(contacts: list[Contact], seen: dict[int, int]) -> tuple[list[Contact], list[Rejection]]:
-    """The first row with a number wins; later rows with it are reported as its duplicates."""
+    first_rows: dict[str, int] = {}
     fresh, duplicates = [], []
     for contact in contacts:
-        key = phone_key(contact[1])
-        first = seen.setdefault(key, contact[0])
+        first = first_rows.setdefault(contact[1], contact[0])
         if first == contact[0]:
             fresh.append(contact)
         else:
-            duplicates.append(
-                (contact[0], f"duplicate of row {first} (same number {contact[1]}); row {first} kept", [])
-            )
+            duplicates.append(duplicate_of(contact[0], contact[1], first))
     return fresh, duplicates
 
 
@@ -114,7 +113,7 @@ def build_preview(contact_import: ContactImport) -> dict:
     contacts, rejections = [], []
     for _count, _last, parsed, rejected in parse_chunks(row_plan, [rows] if rows else [], processes=1):
         contacts, rejections = parsed, rejected
-    fresh, duplicates = split_duplicates(contacts, {})
+    fresh, duplicates = split_duplicates(contacts)
     width = len(contact_import.mapping)
     short_rows = sum(1 for _number, cells, _problem in rows if cells is not None and len(cells) < width)
     existing = _existing(c[1] for c in fresh)
@@ -181,24 +180,29 @@ def run(contact_import: ContactImport, progress: Progress | None = None, process
     try:
         row_plan = plan(contact_import)
         writer = ChunkWriter(contact_import)
-        seen: dict[int, int] = {}
         if processes is None:
             processes = getattr(settings, "CONTACT_IMPORT_PROCESSES", 0) or default_processes()
         if (contact_import.rows_total or 0) <= chunk_rows():
             processes = 1  # starting processes costs more than a small file
         chunks = chunked(_rows(contact_import), chunk_rows())
         for _count, last_row, parsed, rejected in parse_chunks(row_plan, chunks, processes):
-            for contact in parsed:  # rows saved by an earlier run: only remember their numbers
-                if contact[0] <= resume_after:
-                    seen.setdefault(phone_key(contact[1]), contact[0])
+            within, _ = split_duplicates([c for c in parsed if c[0] <= resume_after])
+            writer.remember(within)  # rows saved by an earlier run: only remember their numbers
             if last_row <= resume_after:
                 continue
             contacts = [c for c in parsed if c[0] > resume_after]
             rejections = [r for r in rejected if r[0] > resume_after]
-            fresh, duplicates = split_duplicates(contacts, seen)
-            _save_chunk(
-                contact_import, writer, fresh=fresh, invalid=rejections, duplicates=duplicates, last_row=last_row
-            )
+            with transaction.atomic():
+                fresh, duplicates = split_duplicates(contacts)
+                fresh, earlier = writer.split_duplicates(fresh)
+                _save_chunk(
+                    contact_import,
+                    writer,
+                    fresh=fresh,
+                    invalid=rejections,
+                    duplicates=sorted(duplicates + earlier),
+                    last_row=last_row,
+                )
             if progress:
                 progress(contact_import)
     except Exception as error:

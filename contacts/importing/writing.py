@@ -25,6 +25,7 @@ from contacts.models import Contact as ContactModel
 from contacts.models import ContactImport, ContactImportRejection, ListMembership
 
 STAGING = "contact_import_staging"
+SEEN = "contact_import_seen"  # every number of the file so far, with the row that had it first
 
 
 @dataclass
@@ -52,12 +53,47 @@ class ChunkWriter:
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} "
                 f"(row_number integer, phone varchar(16), name varchar(200), extra {extra}, opted_out_at {when})"
             )
+            # The numbers seen so far live in the database, not in the worker: a million of them
+            # would be a hundred megabytes of Python objects. Temporary, so a new run starts empty.
+            cursor.execute(f"DROP TABLE IF EXISTS {SEEN}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {SEEN} (phone varchar(16) PRIMARY KEY, row_number integer)")
 
-    def write(self, contacts: list[Contact], rejections: list[Rejection]) -> ChunkCounts:
-        """Save one chunk; call inside transaction.atomic() together with the import's counts."""
-        counts = ChunkCounts()
+    def remember(self, contacts: list[Contact]) -> None:
+        """Note the numbers of rows an earlier run saved, so later rows repeating them are duplicates."""
         if contacts:
             self._stage(contacts)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {SEEN} (phone, row_number) SELECT phone, row_number FROM {STAGING} "
+                    "WHERE true ON CONFLICT (phone) DO NOTHING"
+                )
+
+    def split_duplicates(self, contacts: list[Contact]) -> tuple[list[Contact], list[Rejection]]:
+        """Stage a chunk (distinct numbers) and take out the rows whose number an earlier chunk had.
+
+        Returns the chunk's contacts still staged and the duplicates as rejections.
+        """
+        if not contacts:
+            return [], []
+        self._stage(contacts)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT s.row_number, s.phone, x.row_number FROM {STAGING} AS s JOIN {SEEN} AS x ON x.phone = s.phone"
+            )
+            earlier = cursor.fetchall()
+            if earlier:
+                cursor.execute(f"DELETE FROM {STAGING} WHERE phone IN (SELECT phone FROM {SEEN})")
+            cursor.execute(f"INSERT INTO {SEEN} (phone, row_number) SELECT phone, row_number FROM {STAGING}")
+        repeated = {row for row, _phone, _first in earlier}
+        return [c for c in contacts if c[0] not in repeated], [
+            duplicate_of(row, phone, first) for row, phone, first in earlier
+        ]
+
+    def write(self, contacts: list[Contact], rejections: list[Rejection]) -> ChunkCounts:
+        """Save one chunk staged by split_duplicates (``contacts`` are what is left of it); call
+        inside transaction.atomic() together with the import's counts."""
+        counts = ChunkCounts()
+        if contacts:
             counts = self._apply(len(contacts))
         if rejections:
             self._reject(rejections)
@@ -144,6 +180,10 @@ class ChunkWriter:
             ContactImportRejection(contact_import_id=import_id, row_number=row, reason=reason, values=cells)
             for row, reason, cells in rejections
         )
+
+
+def duplicate_of(row: int, phone: str, first: int) -> Rejection:
+    return (row, f"duplicate of row {first} (same number {phone}); row {first} kept", [])
 
 
 def _json_list(cells: list[str]) -> str:
