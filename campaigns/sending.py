@@ -599,9 +599,12 @@ def _outcome_change(
     return change
 
 
+RETRY_DELAY_CAP_SECONDS = 600.0  # eight attempts then span about half an hour, not two hours
+
+
 def retry_delay(retry_after: float | None, attempts: int) -> timedelta:
-    """Exponential backoff with full jitter, never sooner than the provider asked."""
-    base = settings.SEND_RETRY_BASE_SECONDS * (2 ** max(0, attempts - 1))
+    """Exponential backoff with full jitter (at most ten minutes), never sooner than the provider asked."""
+    base = min(settings.SEND_RETRY_BASE_SECONDS * (2 ** max(0, attempts - 1)), RETRY_DELAY_CAP_SECONDS)
     delay = random.uniform(base / 2, base)
     return timedelta(seconds=max(delay, retry_after or 0.0))
 

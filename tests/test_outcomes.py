@@ -117,3 +117,12 @@ def test_media_on_a_channel_that_cannot_carry_it_is_refused_before_sending(scrip
     assert message.status == Status.FAILED
     assert "cannot send media" in message.error_message
     assert scripted.sent == []
+
+
+def test_retry_delays_grow_but_never_past_ten_minutes():
+    from campaigns.sending import retry_delay
+
+    assert retry_delay(None, 1).total_seconds() <= 30
+    late = [retry_delay(None, attempts).total_seconds() for attempts in range(6, 30)]
+    assert all(300 <= delay <= 600 for delay in late)
+    assert retry_delay(900.0, 8).total_seconds() == 900.0  # but a provider's Retry-After is honoured
