@@ -119,6 +119,7 @@ def test_media_on_a_channel_that_cannot_carry_it_is_refused_before_sending(scrip
     assert scripted.sent == []
 
 
+@override_settings(SEND_RETRY_BASE_SECONDS=30)
 def test_retry_delays_grow_but_never_past_ten_minutes():
     from campaigns.sending import retry_delay
 
