@@ -14,7 +14,14 @@ from django.utils import timezone
 from campaigns import sending
 from campaigns.fanout import start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import chunked, enqueue_dispatch, enqueue_send, urgent_work_waiting
+from campaigns.queueing import (
+    MAX_PARALLEL_DISPATCH,
+    chunked,
+    enqueue_dispatch,
+    enqueue_dispatch_at_opening,
+    enqueue_send,
+    urgent_work_waiting,
+)
 from messaging_site.logs import logged_job
 from providers.registry import provider_class, provider_for
 
@@ -60,13 +67,34 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
         batch = provider_for(campaign.channel).batch_size()
         token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)], sharers, batch))
         if token is None:
+            if release_waiting(campaign_id):
+                continue  # sending hours opened for some: they are queued now
             break
         sending.send_claimed(token, summary, give_way=urgent_work_waiting)
         Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())  # heartbeat
     if summary.retry_ids:
         enqueue_dispatch(campaign_id, at=summary.retry_at, parallel=1)
-    complete_if_done(campaign_id)
+    if not complete_if_done(campaign_id):
+        wake_at_next_opening(campaign_id)
     return dict(summary.counts)
+
+
+def release_waiting(campaign_id: int) -> int:
+    """Queue the campaign's messages whose sending hours have opened; more dispatch jobs if many."""
+    released = sending.release_waiting(campaign_id)
+    if released > settings.SEND_CHUNK_SIZE:
+        # This job is one of the workers the released messages need; ask for the others.
+        enqueue_dispatch(campaign_id, parallel=min(MAX_PARALLEL_DISPATCH, -(-released // settings.SEND_CHUNK_SIZE)) - 1)
+    return released
+
+
+def wake_at_next_opening(campaign_id: int) -> None:
+    """A running campaign with messages waiting for their sending hours gets a dispatch job for
+    the first opening (one per campaign and moment however many jobs ask; the reconciler is the
+    safety net if Redis loses it)."""
+    opening = sending.next_opening(campaign_id)
+    if opening is not None and running_campaign(campaign_id) is not None:
+        enqueue_dispatch_at_opening(campaign_id, opening)
 
 
 def running_campaign(campaign_id: int) -> Campaign | None:
@@ -103,9 +131,13 @@ def reconcile() -> dict[str, int]:
 
 
 def release_due_scheduled() -> int:
-    """Scheduled messages whose time has come move to the queue and get a send job."""
+    """Scheduled single messages whose time has come move to the queue and get a send job.
+
+    A campaign's messages waiting for their sending hours are its dispatch job's (see
+    resume_stalled_campaigns): a paused campaign's must wait on.
+    """
     due = list(
-        OutboundMessage.objects.filter(status=Status.SCHEDULED, send_at__lte=timezone.now())
+        OutboundMessage.objects.filter(status=Status.SCHEDULED, send_at__lte=timezone.now(), campaign__isnull=True)
         .order_by("id")
         .values_list("id", flat=True)[:50_000]
     )
@@ -167,14 +199,21 @@ def expire_stale_sending() -> int:
 
 
 def resume_stalled_campaigns() -> int:
-    """Running campaigns with due messages and no recent progress lost their dispatch job."""
+    """Running campaigns with due messages and no recent progress lost their dispatch job.
+
+    Due messages include those whose sending hours have opened: a lost wake-up job (a Redis flush)
+    costs at most QUEUED_STALE_SECONDS.
+    """
     stale = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
     stalled = Campaign.objects.filter(
         status=Campaign.Status.RUNNING, fanned_out_at__isnull=False, updated_at__lte=stale
     ).values_list("id", flat=True)
     resumed = 0
     for campaign_id in stalled:
-        due = sending.due_queued(OutboundMessage.objects.filter(campaign_id=campaign_id)).exists()
+        due = (
+            sending.due_queued(OutboundMessage.objects.filter(campaign_id=campaign_id)).exists()
+            or sending.waiting_due(campaign_id).exists()
+        )
         Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())
         if due:
             enqueue_dispatch(campaign_id)

@@ -221,7 +221,13 @@ def message_context(message) -> dict[str, object]:
 
 
 def message_text(message) -> str:
-    """The text of one OutboundMessage as its recipient gets it (a campaign's text when it has none)."""
-    campaign = message.campaign
-    text = message.body or (campaign.message_text() if campaign is not None else "")
+    """The text of one OutboundMessage as its recipient gets (or got) it.
+
+    A campaign message keeps the text it was sent with as its body (campaigns/sending.py,
+    hand_over): that is shown as it is. Until then it is the campaign's text filled in now.
+    """
+    campaign = message.campaign_id is not None and message.campaign
+    if campaign and message.body:
+        return message.body
+    text = message.body or (campaign.message_text() if campaign else "")
     return render(text, message_context(message))

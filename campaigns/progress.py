@@ -15,17 +15,31 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
+from campaigns.models.staff import zone_label
+from campaigns.sending import next_opening
 
 Status = OutboundMessage.Status
 # The bar's parts, in the order a message moves through them; every message state falls in one.
 BAR = {
-    "queued": (Status.SCHEDULED, Status.QUEUED, Status.SENDING),
+    "queued": (Status.QUEUED, Status.SENDING),
+    # A campaign's scheduled messages are those outside their recipients' sending hours, for now.
+    "waiting": (Status.SCHEDULED,),
     "sent": (Status.SENT,),
     "delivered": (Status.DELIVERED, Status.READ),
     "failed": (Status.FAILED, Status.UNDELIVERED),
     "unknown": (Status.UNKNOWN,),
     "cancelled": (Status.CANCELLED,),
 }
+LABELS = {
+    "queued": "Queued",
+    "waiting": "Waiting for sending hours",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "failed": "Failed",
+    "unknown": "Unknown",
+    "cancelled": "Cancelled",
+}
+UNDONE = ("queued", "waiting")  # the parts still to go
 PART_OF = {status: part for part, statuses in BAR.items() for status in statuses}
 FAILED = (Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN)
 TOP_REASONS = 10
@@ -59,6 +73,18 @@ def delivery_rate(parts: dict[str, int]) -> float | None:
     return parts["delivered"] / went if went else None
 
 
+def delivery_text(parts: dict[str, int]) -> str:
+    """The delivery rate as staff read it: nothing before anything went, and "awaiting receipts"
+    while sent messages have no receipt yet and none was delivered (not a 0% no receipt could
+    have earned yet)."""
+    rate = delivery_rate(parts)
+    if rate is None:
+        return "—"
+    if not parts["delivered"] and parts["sent"]:
+        return "awaiting receipts"
+    return f"{rate:.0%}"
+
+
 def failures(campaign: Campaign) -> list[dict[str, object]]:
     """Failed, undelivered and unknown messages grouped by reason, most common first."""
     rows = (
@@ -82,10 +108,11 @@ def snapshot(campaign: Campaign, now: datetime | None = None) -> dict[str, objec
     )
     parts = bar(counts)
     total = sum(parts.values())
-    done = total - parts["queued"]
+    done = total - undone(parts)
     average = _average_rate(campaign, parts, now)
     remaining = parts["queued"]
     rate = delivery_rate(parts)
+    opening = next_opening(campaign.pk) if parts["waiting"] else None
     return {
         "id": campaign.pk,
         "status": campaign.status,
@@ -95,14 +122,30 @@ def snapshot(campaign: Campaign, now: datetime | None = None) -> dict[str, objec
         "done": done,
         "parts": parts,
         "delivery_rate": None if rate is None else round(rate, 4),
+        "delivery_text": delivery_text(parts),
         "rate_per_second": round(average, 2) if average else 0.0,
         "channel_limit_per_second": campaign.channel.rate_limit,
         "seconds_left": round(remaining / average) if average and remaining else None,
+        "waiting": parts["waiting"],
+        "waiting_opens_at": opening.isoformat() if opening else None,
+        "waiting_opens_text": shown_local(opening, now) if opening else "",
         "failures": failures(campaign),
         "messages_url": reverse("admin:campaigns_outboundmessage_changelist") + f"?campaign__id__exact={campaign.pk}",
         "fanned_out": campaign.fanned_out_at is not None,
         "now": now.isoformat(),
     }
+
+
+def undone(parts: dict[str, int]) -> int:
+    """Messages still to go: queued, or waiting for their recipients' sending hours."""
+    return sum(parts[part] for part in UNDONE)
+
+
+def shown_local(moment: datetime, now: datetime) -> str:
+    """'09:00' today, else 'Tue 24 Nov 09:00', in the staff member's zone, named."""
+    local = timezone.localtime(moment)
+    day = "" if local.date() == timezone.localtime(now).date() else f"{local:%a %d %b} "
+    return f"{day}{local:%H:%M} ({zone_label(at=moment)})"
 
 
 def _average_rate(campaign: Campaign, parts: dict[str, int], now: datetime) -> float:

@@ -60,7 +60,7 @@ def _queue(name: str = QUEUE_NAME):
 
 
 def enqueue_after_commit(
-    func: Callable, calls: list[tuple], at: datetime | None = None, queue_name: str = QUEUE_NAME
+    func: Callable, calls: list[tuple], at: datetime | None = None, queue_name: str = QUEUE_NAME, job_id: str = ""
 ) -> None:
     """Enqueue ``func(*args)`` for each args in ``calls`` once the transaction commits (now or at ``at``).
 
@@ -72,11 +72,12 @@ def enqueue_after_commit(
     def enqueue() -> None:
         try:
             queue = _queue(queue_name)
+            options = {"job_id": job_id} if job_id else {}
             for args in calls:
                 if at is None:
-                    queue.enqueue(func, *args)
+                    queue.enqueue(func, *args, **options)
                 else:
-                    queue.enqueue_at(at, func, *args)
+                    queue.enqueue_at(at, func, *args, **options)
         except RedisError:
             log.warning("%s not enqueued (Redis unavailable); the reconciler will retry", func.__name__, exc_info=True)
 
@@ -109,6 +110,18 @@ def enqueue_dispatch(campaign_id: int, at: datetime | None = None, parallel: int
     if parallel is None:
         parallel = dispatch_parallelism(campaign_id)
     enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)] * parallel, at, queue_name=CAMPAIGN_QUEUE)
+
+
+def enqueue_dispatch_at_opening(campaign_id: int, at: datetime) -> None:
+    """One dispatch job for when a campaign's sending hours open for some of its recipients.
+
+    Its id names the campaign and the moment, so the several jobs of a campaign that each parked
+    messages for the same opening leave one job waiting in RQ, not one each.
+    """
+    from campaigns.jobs import dispatch_campaign_job
+
+    job_id = f"campaign-{campaign_id}-hours-{int(at.timestamp())}"
+    enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE, job_id=job_id)
 
 
 def dispatch_parallelism(campaign_id: int) -> int:

@@ -29,8 +29,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from campaigns import sending_hours
 from campaigns.metrics import count_outcomes
 from campaigns.models import Campaign, OutboundMessage
+from campaigns.models.staff import StaffProfile
 from campaigns.personalisation import render
 from contacts.models import Contact
 from messaging_site.logs import job_log
@@ -54,6 +56,7 @@ class SendSummary:
     retry_ids: list[int] = field(default_factory=list)
     retry_at: timezone.datetime | None = None
     out_of_time: bool = False  # stopped at the end of its time slice with messages still due
+    waiting_until: timezone.datetime | None = None  # the first opening of sending hours messages wait for
 
     def add(self, outcome: str, number: int = 1) -> None:
         self.counts[outcome] += number
@@ -68,10 +71,45 @@ def due_queued(queryset: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]
 
 
 def release_due(queryset: QuerySet[OutboundMessage]) -> int:
-    """Scheduled messages whose time has come join the queue (a rescheduled one waits on)."""
+    """Scheduled single messages whose time has come join the queue (a rescheduled one waits on).
+
+    Not a campaign's messages waiting for their sending hours: release_waiting does that, from the
+    campaign's own dispatch job, which knows whether the campaign is running.
+    """
     now = timezone.now()
-    return queryset.filter(status=Status.SCHEDULED, send_at__lte=now).update(
+    return queryset.filter(status=Status.SCHEDULED, send_at__lte=now, campaign__isnull=True).update(
         status=Status.QUEUED, next_attempt_at=None, updated_at=now
+    )
+
+
+RELEASE_SLICE = 20_000  # waiting messages a dispatch job moves to the queue at once
+
+
+def waiting_due(campaign_id: int) -> QuerySet[OutboundMessage]:
+    """A campaign's messages parked for their sending hours whose window has opened (msg_campaign_waiting)."""
+    return OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.SCHEDULED, send_at__lte=timezone.now())
+
+
+def release_waiting(campaign_id: int) -> int:
+    """Move a slice of a campaign's messages whose sending hours have come back to its queue.
+
+    A slice, so no statement holds a million rows; the dispatch job asks again once the queue is
+    empty. Two jobs releasing at once are harmless: a row moves only while it is still scheduled.
+    """
+    now = timezone.now()
+    due = waiting_due(campaign_id).order_by("send_at").values("pk")[:RELEASE_SLICE]
+    return OutboundMessage.objects.filter(pk__in=due, status=Status.SCHEDULED).update(
+        status=Status.QUEUED, next_attempt_at=None, updated_at=now
+    )
+
+
+def next_opening(campaign_id: int) -> timezone.datetime | None:
+    """When the first of a campaign's messages waiting for their sending hours may go (msg_campaign_waiting)."""
+    return (
+        OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.SCHEDULED)
+        .order_by("send_at")
+        .values_list("send_at", flat=True)
+        .first()
     )
 
 
@@ -275,7 +313,7 @@ class InFlight:
 
     def send(self, batch: list[OutboundMessage]) -> None:
         try:
-            refused, outgoing = _prepare_batch(self.provider, batch, self.token)
+            refused, outgoing = _prepare_batch(self.provider, batch, self.token, self.summary)
         except ChannelError as error:
             self._refuse(batch, error)
             self.finish_all()  # records what is out, then raises
@@ -361,15 +399,24 @@ def renew_claim(token: uuid.UUID) -> None:
     OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED).update(claimed_at=timezone.now())
 
 
-def hand_over(token: uuid.UUID, ids: list[int]) -> set[int]:
+def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = None) -> set[int]:
     """Move the batch about to be sent from claimed to ``sending``; the ids that are still ours.
 
-    One statement (a second only when some rows were taken from us: cancelled, or our lease
-    expired). From here on a crash leaves these rows in doubt, and only these.
+    ``texts`` are the rendered texts of campaign messages, kept as their body in the same
+    statement: the message log then shows what the recipient got, whatever later becomes of the
+    template or the contact. One statement (a second only when some rows were taken from us:
+    cancelled, or our lease expired). From here on a crash leaves these rows in doubt, and only these.
     """
-    moved = OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=Status.QUEUED).update(
-        status=Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
+    texts = texts or {}
+    now = timezone.now()
+    plain = [pk for pk in ids if pk not in texts] if texts else ids
+    fields = {"status": Status.SENDING, "claimed_at": now, "attempts": F("attempts") + 1}
+    distinct = set(texts.values())
+    if texts and len(distinct) == 1 and not plain:
+        fields["body"], texts, plain = distinct.pop(), {}, ids  # one text for all (no placeholders): one plain UPDATE
+    moved = _hand_over_with_texts(token, texts, now) if texts else 0
+    if plain:
+        moved += OutboundMessage.objects.filter(pk__in=plain, claim_token=token, status=Status.QUEUED).update(**fields)
     if moved == len(ids):
         return set(ids)
     return set(
@@ -379,18 +426,49 @@ def hand_over(token: uuid.UUID, ids: list[int]) -> set[int]:
     )
 
 
-def _prepare_batch(
-    provider, batch: list[OutboundMessage], token: uuid.UUID
-) -> tuple[list[SendResult], list[OutgoingMessage]]:
-    """Render, refuse what can never go, wait for the rate limiter, hand the rest over.
+def _hand_over_with_texts(token: uuid.UUID, texts: dict[int, str], now) -> int:
+    """hand_over's UPDATE joined to the (id, text) pairs, as _set_provider_ids: one statement."""
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    moved = f"status = %s, claimed_at = %s, attempts = {table}.attempts + 1"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET {moved}, body = v.body FROM unnest(%s::bigint[], %s::text[]) AS v(id, body) "  # noqa: S608 - the table name is ours, every value a parameter
+                f"WHERE {table}.id = v.id AND {table}.claim_token = %s AND {table}.status = %s",
+                [Status.SENDING.value, now, list(texts), list(texts.values()), token, Status.QUEUED.value],
+            )
+        else:  # SQLite 3.33+ (UPDATE ... FROM); its VALUES columns are column1, column2
+            pairs = ", ".join(["(%s, %s)"] * len(texts))
+            cursor.execute(
+                f"UPDATE {table} SET {moved}, body = v.column2 FROM (VALUES {pairs}) AS v "  # noqa: S608 - as above
+                f"WHERE {table}.id = v.column1 AND {table}.claim_token = %s AND {table}.status = %s",
+                [
+                    Status.SENDING.value,
+                    now,
+                    *(x for pair in texts.items() for x in pair),
+                    token.hex,
+                    Status.QUEUED.value,
+                ],
+            )
+        return cursor.rowcount
 
-    Returns the refusals and the messages to give the provider (those still ours).
+
+def _prepare_batch(
+    provider, batch: list[OutboundMessage], token: uuid.UUID, summary: SendSummary
+) -> tuple[list[SendResult], list[OutgoingMessage]]:
+    """Park what is outside its sending hours, render, refuse what can never go, wait for the rate
+    limiter, hand the rest over.
+
+    Returns the refusals and the messages to give the provider (those still ours). Sending hours
+    are checked here, per batch just before it goes, not once per claim: a claim lasts up to
+    CLAIM_SECONDS, and its last batch must not go after the window has closed.
     """
     from providers.ratelimit import take
 
     results: list[SendResult] = []
     outgoing: list[OutgoingMessage] = []
-    for message in batch:
+    texts: dict[int, str] = {}  # campaign messages' rendered texts, kept as they go
+    for message in hold_outside_hours(batch, token, summary):
         rendered = render_message(message)
         try:
             provider.validate(rendered)
@@ -398,6 +476,8 @@ def _prepare_batch(
             results.append(SendResult(message.pk, Outcome.FAILED, error_code="refused", error_message=str(refusal)))
             continue
         outgoing.append(rendered)
+        if message.campaign_id is not None and not message.body:
+            texts[message.pk] = rendered.text
     if not outgoing:
         return results, []
     missing = provider.missing_credentials()
@@ -405,11 +485,50 @@ def _prepare_batch(
         raise ChannelError(f"Missing credentials: {', '.join(missing)}.", code="missing_credentials")
     # Handed over first, then the wait for the rate limiter: a statement between the booked time and
     # the send would make the batch late, and a late batch crowds the next one's window.
-    ours = hand_over(token, [m.id for m in outgoing])
+    ours = hand_over(token, [m.id for m in outgoing], texts)
     outgoing = [m for m in outgoing if m.id in ours]
     if outgoing:
         take(provider.channel, len(outgoing), sent_lately=lambda: _sent_lately(provider.channel.pk, token))
     return results, outgoing
+
+
+def hold_outside_hours(batch: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:
+    """The batch less the messages whose recipient's sending hours are closed now.
+
+    Those wait as ``scheduled`` for their window's next opening, out of the claim and out of the
+    queue (one UPDATE per distinct opening), so they block no one and no worker loops over them;
+    their campaign's dispatch job puts them back in the queue when the window opens.
+    """
+    now = timezone.now()
+    openings: dict[timezone.datetime, list[int]] = defaultdict(list)
+    ready: list[OutboundMessage] = []
+    for message in batch:
+        campaign = message.campaign if message.campaign_id is not None else None
+        if campaign is None or campaign.window_start is None or campaign.window_end is None:
+            ready.append(message)
+            continue
+        zones = sending_hours.zones_for(message.to) or (_zone_of_unknown_numbers(campaign),)
+        opens = sending_hours.hours(campaign.window_start, campaign.window_end).opens_at(zones, now)
+        if opens is None:
+            ready.append(message)
+        else:
+            openings[opens].append(message.pk)
+    for opens, ids in openings.items():
+        parked = OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=Status.QUEUED).update(
+            status=Status.SCHEDULED, send_at=opens, claim_token=None, next_attempt_at=None, updated_at=now
+        )
+        summary.add("waiting_for_sending_hours", parked)
+        summary.waiting_until = min(summary.waiting_until or opens, opens)
+    return ready
+
+
+def _zone_of_unknown_numbers(campaign: Campaign) -> str:
+    """The zone of the staff member who created the campaign (TIME_ZONE if none): asked once a claim."""
+    if not hasattr(campaign, "_zone_of_unknown_numbers"):
+        chosen = StaffProfile.objects.filter(user_id=campaign.created_by_id).values_list("time_zone", flat=True)
+        name = chosen.first() if campaign.created_by_id else None
+        campaign._zone_of_unknown_numbers = name if name and sending_hours.is_zone(name) else settings.TIME_ZONE
+    return campaign._zone_of_unknown_numbers
 
 
 def _sent_lately(channel_id: int, token: uuid.UUID) -> bool:
@@ -437,7 +556,11 @@ def _provider_send(provider, outgoing: list[OutgoingMessage]) -> list[SendResult
 
 
 def render_message(message: OutboundMessage) -> OutgoingMessage:
-    """The message with this recipient's values put into its text and template variables."""
+    """The message with this recipient's values put into its text and template variables.
+
+    A campaign message's body is empty until it is first handed over, and then holds the text as
+    rendered for that send (hand_over): a retry sends that same text again, not rendered anew.
+    """
     campaign = message.campaign
     text = message.body or (campaign.message_text() if campaign else "")
     media = message.media_urls or (campaign.message_media() if campaign else [])
@@ -445,10 +568,11 @@ def render_message(message: OutboundMessage) -> OutgoingMessage:
     context = personalisation_context(message)
     if template and template.get("variables"):
         template = {**template, "variables": _render_values(template["variables"], context)}
+    kept = campaign is not None and bool(message.body)
     return OutgoingMessage(
         id=message.pk,
         to=message.to,
-        text=render(text, context),
+        text=text if kept else render(text, context),
         media_urls=tuple(media),
         template=template,
     )

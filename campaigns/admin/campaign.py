@@ -108,6 +108,11 @@ def page_context(request, campaign: Campaign) -> dict:
         snapshot = context["snapshot"] = progress.snapshot(campaign)
         total = snapshot["total"] or 1
         context["bar_parts"] = [(part, n, f"{100 * n / total:.2f}") for part, n in snapshot["parts"].items()]
+        context["legend"] = [
+            (part, progress.LABELS[part], n)
+            for part, n in snapshot["parts"].items()
+            if part != "waiting" or n or campaign.window_start is not None  # only where sending hours apply
+        ]
     context["show_save_and_add_another"] = False
     return context
 
@@ -291,9 +296,13 @@ class CampaignAdmin(admin.ModelAdmin):
         segments = format_html_join(
             "",
             '<span class="bar-{}" style="width:{}%" title="{}: {}"></span>',
-            ((part, f"{100 * number / total:.2f}", part, number) for part, number in parts.items() if number),
+            (
+                (part, f"{100 * number / total:.2f}", progress.LABELS[part], number)
+                for part, number in parts.items()
+                if number
+            ),
         )
-        done = total - parts["queued"]
+        done = total - progress.undone(parts)
         return format_html(
             '<span class="mini-bar">{}</span> {}% <small>of {}</small>', segments, round(100 * done / total), total
         )
@@ -301,8 +310,7 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description="Delivered")
     def delivery(self, campaign: Campaign) -> str:
         parts = getattr(campaign, "progress_parts", None) or progress.counts_for([campaign.pk])[campaign.pk]
-        rate = progress.delivery_rate(parts)
-        return "—" if rate is None else f"{rate:.0%}"
+        return progress.delivery_text(parts)
 
     # --- saving: a time schedules it; never overwrite a state a worker changed meanwhile ------
 

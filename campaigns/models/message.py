@@ -72,7 +72,15 @@ class OutboundMessage(models.Model):
         ]
         indexes = [
             # Partial indexes stay small however many finished rows pile up.
-            models.Index(fields=["send_at"], condition=Q(status="scheduled"), name="msg_scheduled_due"),
+            models.Index(
+                fields=["send_at"], condition=Q(status="scheduled", campaign__isnull=True), name="msg_scheduled_due"
+            ),
+            # A campaign's messages waiting for their recipients' sending hours, by when they may go.
+            models.Index(
+                fields=["campaign", "send_at"],
+                condition=Q(status="scheduled", campaign__isnull=False),
+                name="msg_campaign_waiting",
+            ),
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="msg_queued_due"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="msg_sending_claimed"),
             models.Index(fields=["campaign", "status"], name="msg_campaign_status"),

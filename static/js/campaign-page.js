@@ -48,8 +48,17 @@
     const running = data.status === "running";
     field("rate").textContent = running ? rate.toFixed(1) : "0";
     const left = data.parts.queued;
-    field("eta").textContent = !left ? "done" : running && rate > 0 ? duration(left / rate) : data.status === "paused" ? "paused" : "—";
-    field("delivery").textContent = data.delivery_rate === null ? "—" : `${Math.round(data.delivery_rate * 100)}%`;
+    const waiting = data.parts.waiting || 0;
+    field("eta").textContent = !left
+      ? waiting ? "when their hours open" : "done"
+      : running && rate > 0 ? duration(left / rate) : data.status === "paused" ? "paused" : "—";
+    field("delivery").textContent = data.delivery_text;
+    const note = field("waiting_note");
+    if (note) {
+      note.hidden = !waiting;
+      field("waiting").textContent = waiting.toLocaleString();
+      field("waiting_opens").textContent = data.waiting_opens_text;
+    }
     const failures = field("failures");
     const body = failures.querySelector("tbody");
     body.replaceChildren(
@@ -84,7 +93,7 @@
         window.location.reload();
         return;
       }
-      if (FINAL.includes(data.status) && data.parts.queued === 0) return;
+      if (FINAL.includes(data.status) && data.parts.queued === 0 && !data.parts.waiting) return;
     } catch (error) {
       console.warn("campaign progress: poll failed, retrying", error);
     }
