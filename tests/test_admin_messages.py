@@ -111,3 +111,43 @@ def test_the_admin_is_for_staff_only(client, channel):
     response = client.get(ADD_URL)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("status", [Status.QUEUED, Status.SCHEDULED])
+def test_a_campaign_message_opens_read_only_with_a_link_to_its_campaign(staff, channel, status):
+    from campaigns.models import Campaign
+
+    campaign = Campaign.objects.create(name="Spring sale", channel=channel, text="Hi {{ phone }}")
+    message = OutboundMessage.objects.create(
+        campaign=campaign, channel=channel, to="+447911123456", recipient_key="+447911123456", status=status,
+        send_at=timezone.now() + timedelta(hours=2) if status == Status.SCHEDULED else None,
+    )  # fmt: skip
+    url = f"/admin/campaigns/outboundmessage/{message.pk}/change/"
+
+    page = staff.get(url).content.decode()
+
+    assert 'name="_save"' not in page and 'name="body"' not in page and 'name="when"' not in page
+    assert f'href="/admin/campaigns/campaign/{campaign.pk}/change/"' in page
+    assert "cannot be changed here" in page and "Hi +447911123456" in page
+    response = staff.post(url, {"channel": channel.pk, "to": "+447911000000", "body": "Edited", "when": "now"})
+    assert response.status_code == 403
+    message.refresh_from_db()
+    assert (message.to, message.body, message.status) == ("+447911123456", "", status)
+
+
+def test_nobody_deletes_a_message_in_the_admin_not_even_a_superuser(staff, channel):
+    message = OutboundMessage.send_one(channel=channel, to="+447911123456", text="Keep me", enqueue=False)
+
+    delete = staff.post(f"/admin/campaigns/outboundmessage/{message.pk}/delete/", {"post": "yes"})
+    listing = staff.get("/admin/campaigns/outboundmessage/").content.decode()
+    bulk = staff.post(
+        "/admin/campaigns/outboundmessage/",
+        {"action": "delete_selected", "_selected_action": [message.pk], "post": "yes"},
+    )
+
+    assert delete.status_code == 403
+    assert "delete_selected" not in listing and "cancel_messages" in listing
+    assert bulk.status_code in (200, 302)
+    assert OutboundMessage.objects.filter(pk=message.pk).exists()
+    page = staff.get(f"/admin/campaigns/outboundmessage/{message.pk}/change/").content.decode()
+    assert 'class="deletelink"' not in page

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from campaigns.admin.unknown_outcomes import unknown_outcome_urls
@@ -39,7 +40,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     editable_fields = ["channel", "to", "body", "media_url", "when", "send_at"]
     sent_fields = [
         "recipient_text",
-        "campaign",
+        "campaign_link",
         "contact",
         "status",
         "attempts",
@@ -77,10 +78,26 @@ class OutboundMessageAdmin(admin.ModelAdmin):
             return text
         return f"{text}\n\n(Filled in with the contact's current values; they may have changed since it was sent.)"
 
+    @admin.display(description="Campaign")
+    def campaign_link(self, message: OutboundMessage) -> str:
+        """A campaign's message is changed only through its campaign: say so, and link there."""
+        campaign = message.campaign
+        if campaign is None:
+            return "-"
+        page = "bulkjob" if campaign.kind == campaign.Kind.BULK_API else "campaign"
+        url = reverse(f"admin:campaigns_{page}_change", args=[campaign.pk])
+        return format_html(
+            '<a href="{}">{}</a> ({}). This message is part of it and cannot be changed here: '
+            "pause, resume or cancel the campaign on its page.",
+            url,
+            campaign.name,
+            campaign.get_status_display().lower(),
+        )
+
     def get_readonly_fields(self, request, obj: OutboundMessage | None = None) -> list[str]:
         if obj is None:
             return []
-        if obj.is_editable:
+        if editable_here(obj):
             return list(self.sent_fields)
         return ["channel", "to", "body", "media_urls", "send_at", *self.sent_fields]
 
@@ -88,21 +105,35 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         fields = self._fields(obj)
         if obj is None or obj.resolved_at is None:  # only a message a person settled has a decision to show
             fields = [f for f in fields if f not in ("resolution", "resolved_by", "resolved_at")]
-        if obj is not None and not obj.is_editable and obj.campaign_id and not obj.body:
-            fields.remove("body")  # a campaign's message: "Text for this recipient" shows it instead
+        if obj is not None and obj.campaign_id:
+            fields.remove("campaign_link")
+            fields.insert(0, "campaign_link")  # first: why nothing here can be changed
+            if not obj.body:
+                fields.remove("body")  # not sent yet: "Text for this recipient" shows it instead
         return fields
 
     def _fields(self, obj: OutboundMessage | None) -> list[str]:
         if obj is None:
             return list(self.editable_fields)
-        if obj.is_editable:
+        if editable_here(obj):
             return [*self.editable_fields, *self.sent_fields]
         return ["channel", "to", "body", "media_urls", "send_at", *self.sent_fields]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None and not obj.is_editable:
+        if obj is not None and not editable_here(obj):
             kwargs["form"] = admin.ModelAdmin.form
         return super().get_form(request, obj, change=change, **kwargs)
+
+    def has_change_permission(self, request, obj: OutboundMessage | None = None) -> bool:
+        # A campaign's messages are read-only here (the page shows them without a Save button);
+        # the campaign's own page pauses or cancels them.
+        if obj is not None and obj.campaign_id is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj: OutboundMessage | None = None) -> bool:
+        # Message history is never lost through the admin, not even by a superuser: cancel instead.
+        return False
 
     def save_model(self, request, obj: OutboundMessage, form, change: bool) -> None:
         data = form.cleaned_data
@@ -164,6 +195,11 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     def cancel_messages(self, request, queryset) -> None:
         cancelled = sum(message.cancel() for message in queryset.select_related(None).only("pk"))
         self.message_user(request, f"Cancelled {cancelled} message(s).", messages.SUCCESS)
+
+
+def editable_here(message: OutboundMessage) -> bool:
+    """A single message that has not gone yet; a campaign's messages change only through their campaign."""
+    return message.is_editable and message.campaign_id is None
 
 
 def outcome_text(message: OutboundMessage) -> str:
