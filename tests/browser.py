@@ -46,3 +46,11 @@ def page():
         # stays busy at teardown.
         connections.close_all()
         browser.close()
+
+
+def choose_in_autocomplete(page, field: str, text: str) -> None:
+    """Pick ``text`` in one of the admin's autocomplete fields (select2, e.g. a campaign's lists):
+    open it, type, and click the match the server found."""
+    page.click(f".field-{field} .select2-selection")
+    page.keyboard.type(text)
+    page.locator(".select2-results__option:not(.loading-results)", has_text=text).first.click()

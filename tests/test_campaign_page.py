@@ -293,3 +293,30 @@ def test_a_held_campaign_says_why_and_offers_launch_now(staff, channel, customer
     act(staff, campaign, "launch")
     campaign.refresh_from_db()
     assert (campaign.status_reason, campaign.scheduled_at <= timezone.now()) == ("", True)
+
+
+def test_the_delivery_rate_waits_for_something_sent_and_then_for_receipts(staff, channel, customers):
+    from campaigns import progress
+
+    campaign = Campaign.objects.create(name="Receipts", channel=channel, text="Hi")
+    campaign.lists.set([customers])
+    campaign.launch()
+    fan_out(campaign.pk)
+    ann, bob, cat = campaign.messages.filter(status="queued").order_by("to")
+
+    def shown() -> tuple[str, str, str]:
+        row = staff.get("/admin/campaigns/campaign/").content.decode()
+        cell = row.split('class="field-delivery">', 1)[1].split("</td>", 1)[0]
+        data = staff.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/").json()
+        page = page_of(staff, campaign).split('data-field="delivery">', 1)[1].split("<", 1)[0]
+        return cell, data["delivery_text"], page
+
+    assert shown() == ("—", "—", "—")  # nothing sent yet
+    OutboundMessage.objects.filter(pk__in=[ann.pk, bob.pk]).update(status="sent")
+    assert shown() == ("awaiting receipts",) * 3  # not "0%": no receipt could have come yet
+    OutboundMessage.objects.filter(pk=ann.pk).update(status="delivered")
+    assert shown() == ("50%",) * 3
+    OutboundMessage.objects.filter(pk=ann.pk).update(status="undelivered")
+    OutboundMessage.objects.filter(pk=cat.pk).update(status="failed")
+    assert shown() == ("awaiting receipts",) * 3  # Bob's receipt may still come
+    assert progress.delivery_text(progress.bar({"failed": 3})) == "0%"  # nothing went: a true zero

@@ -128,3 +128,20 @@ def test_marketing_can_write_a_template_and_a_campaign(marketing, twilio_channel
     assert MessageTemplate.objects.filter(name="Hello").exists()
     assert marketing.get(reverse("admin:campaigns_campaign_add")).status_code == 200
     assert not ApiKey.objects.exists() and not Campaign.objects.exists()
+
+
+def test_the_campaign_page_finds_lists_as_marketing_types_and_loads_none_up_front(
+    marketing, twilio_channel, django_assert_max_num_queries
+):
+    from contacts.models import ContactList
+
+    ContactList.objects.bulk_create(ContactList(name=f"Region {n:04d}") for n in range(3000))
+    with django_assert_max_num_queries(30):
+        page = marketing.get(reverse("admin:campaigns_campaign_add")).content.decode()
+    assert "Region 0042" not in page and page.count('data-ajax--url="/admin/autocomplete/"') == 2
+
+    found = marketing.get(
+        "/admin/autocomplete/",
+        {"app_label": "campaigns", "model_name": "campaign", "field_name": "exclude_lists", "term": "gion 0042"},
+    ).json()
+    assert [item["text"] for item in found["results"]] == ["Region 0042"]

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign
+from tests.browser import choose_in_autocomplete
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,8 +21,7 @@ def test_staff_build_launch_and_watch_a_campaign_complete(page, live_server, cha
     page.click("input[type=submit]")
     page.fill("#id_name", "Spring sale")
     page.select_option("#id_channel", str(channel.pk))
-    page.select_option("#id_lists_from", str(customers.pk))
-    page.click("#id_lists_add")
+    choose_in_autocomplete(page, "lists", customers.name)
     page.fill("#id_text", "Hi {{ name }}, 20% off today")
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")

@@ -23,6 +23,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from campaigns.models import Campaign, MessageTemplate
 from tests import test_twilio_support as support
+from tests.browser import choose_in_autocomplete
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 twilio_server, fake_twilio, make_twilio_channel = (
@@ -103,8 +104,7 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     page.fill("#id_name", "Spring sale")
     page.select_option("#id_channel", str(channel.pk))
     page.select_option("#id_template", label="Spring offer")
-    page.select_option("#id_lists_from", str(customers.pk))
-    page.click("#id_lists_add")
+    choose_in_autocomplete(page, "lists", customers.name)
     page.click("input[name=_continue]")
 
     page.wait_for_selector("#prelaunch")
@@ -162,8 +162,7 @@ def test_schedule_a_campaign_for_a_calendar_day(page, live_server, channel, make
     page.fill("#id_name", "Weekend offer")
     page.select_option("#id_channel", str(channel.pk))
     page.fill("#id_text", "Hi {{ first_name }}, see you at the weekend")
-    page.select_option("#id_lists_from", str(customers.pk))
-    page.click("#id_lists_add")
+    choose_in_autocomplete(page, "lists", customers.name)
     page.fill("#id_scheduled_at_1", "10:30")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")

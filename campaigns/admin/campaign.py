@@ -10,7 +10,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
@@ -189,7 +188,9 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["status", ArchivedFilter, "channel"]
     list_select_related = ["channel"]
     search_fields = ["name"]
-    filter_horizontal = ["lists", "exclude_lists"]
+    # Searched as you type (ContactListAdmin.search_fields): the page loads no list it does not show,
+    # so it stays fast with thousands of lists.
+    autocomplete_fields = ["lists", "exclude_lists"]
     readonly_fields = ["status", "status_reason", "recipient_count", "started", "finished", "sender_label"]
     actions = ["launch", "pause", "resume", "cancel"]
     fieldsets = [
@@ -263,11 +264,6 @@ class CampaignAdmin(admin.ModelAdmin):
         if obj is not None and obj.messages.exists():
             return False
         return super().has_delete_permission(request, obj)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "exclude_lists":
-            kwargs["widget"] = FilteredSelectMultiple("exclusion lists", is_stacked=False)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     # --- changelist columns -------------------------------------------------------------------
 
