@@ -142,10 +142,10 @@ def undone(parts: dict[str, int]) -> int:
 
 
 def shown_local(moment: datetime, now: datetime) -> str:
-    """'09:00' today, else 'Tue 24 Nov 09:00', in the staff member's zone, named."""
+    """'09:00, Europe/London (GMT...)' today, else 'Tue 24 Nov 09:00, ...': in the staff member's zone, named."""
     local = timezone.localtime(moment)
     day = "" if local.date() == timezone.localtime(now).date() else f"{local:%a %d %b} "
-    return f"{day}{local:%H:%M} ({zone_label(at=moment)})"
+    return f"{day}{local:%H:%M}, {zone_label(at=moment)}"
 
 
 def _average_rate(campaign: Campaign, parts: dict[str, int], now: datetime) -> float:

@@ -221,6 +221,9 @@ def test_a_real_worker_sends_each_recipient_when_their_hours_open(two_zone_campa
     assert data["waiting_opens_at"] == tokyo.send_at.isoformat()
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     assert "waiting for their sending hours" in page
+    assert ("the next morning" in page) == (campaign.window_end <= campaign.window_start)  # across midnight
+    log = admin_client.get(f"/admin/campaigns/outboundmessage/?campaign__id__exact={campaign.pk}").content.decode()
+    assert log.count("Waiting for sending hours") == 1
 
     clock.sleep(max(0.0, (tokyo.send_at - timezone.now()).total_seconds()) + 0.5)
     worker()  # RQ's scheduler hands over the dispatch job held for the opening

@@ -100,6 +100,7 @@ def page_context(request, campaign: Campaign) -> dict:
         "messages_url": reverse("admin:campaigns_outboundmessage_changelist") + f"?campaign__id__exact={campaign.pk}",
         "export_url": export_url(campaign),
         "started": has_started(campaign),
+        "sending_hours": hours_text(campaign) if campaign.window_start and campaign.window_end else "",
     }
     if not context["started"]:
         context["report"] = prelaunch.report(campaign, at=campaign.scheduled_at)
@@ -124,6 +125,12 @@ def has_started(campaign: Campaign) -> bool:
         return True
     due = campaign.scheduled_at is not None and campaign.scheduled_at <= timezone.now()
     return due and not campaign.status_reason.startswith(Campaign.LATE_HOLD)
+
+
+def hours_text(campaign: Campaign) -> str:
+    """'09:00 to 20:00', or '22:00 to 06:00 the next morning' for a window across midnight."""
+    start, end = campaign.window_start, campaign.window_end
+    return f"{start:%H:%M} to {end:%H:%M}" + (" the next morning" if end <= start else "")
 
 
 def export_url(campaign: Campaign) -> str:
@@ -237,7 +244,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def sending_hours(self, campaign: Campaign) -> str:
         if campaign.window_start is None:
             return "Any time of day"
-        return f"{campaign.window_start:%H:%M} to {campaign.window_end:%H:%M}, recipient's local time"
+        return f"{hours_text(campaign)}, recipient's local time (outside them a message waits for them)"
 
     @admin.display(description="If it starts late")
     def late_guard(self, campaign: Campaign) -> str:

@@ -60,6 +60,9 @@ class CampaignForm(forms.ModelForm):
         help_texts = {
             "text": "Used when no template is chosen; may hold placeholders such as {{ first_name }}.",
             "lists": "Everyone in any of these lists, once per number; opted-out contacts are never sent to.",
+            "window_start": "In each recipient's local time (from their number): a message outside the hours "
+            "waits for them. Empty for any time of day.",
+            "window_end": "May be past midnight: 22:00 to 06:00 sends through the night.",
         }
         widgets = {
             "window_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -23,9 +23,9 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "to",
-        "channel",
-        "status",
         "text",
+        "state",
+        "channel",
         "send_at",
         "sent_at",
         "provider_message_id",
@@ -37,12 +37,16 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["campaign", "contact"]
     actions = ["cancel_messages"]
     show_full_result_count = False  # millions of rows: no COUNT(*) per page
+
+    class Media:
+        css = {"all": ["css/messages.css"]}
+
     editable_fields = ["channel", "to", "body", "media_url", "when", "send_at"]
     sent_fields = [
         "recipient_text",
         "campaign_link",
         "contact",
-        "status",
+        "state",
         "attempts",
         "provider_message_id",
         "error_code",
@@ -62,6 +66,13 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [*unknown_outcome_urls(self), *super().get_urls()]
+
+    @admin.display(description="Status", ordering="status")
+    def state(self, message: OutboundMessage) -> str:
+        """A campaign's scheduled message is one waiting for its recipient's sending hours: say so."""
+        if message.campaign_id is not None and message.status == Status.SCHEDULED:
+            return "Waiting for sending hours"
+        return message.get_status_display()
 
     @admin.display(description="Text")
     def text(self, message: OutboundMessage) -> str:
@@ -108,8 +119,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         if obj is not None and obj.campaign_id:
             fields.remove("campaign_link")
             fields.insert(0, "campaign_link")  # first: why nothing here can be changed
-            if not obj.body:
-                fields.remove("body")  # not sent yet: "Text for this recipient" shows it instead
+            fields.remove("body")  # "Text for this recipient" shows it (the text it went with, once sent)
         return fields
 
     def _fields(self, obj: OutboundMessage | None) -> list[str]:
