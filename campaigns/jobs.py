@@ -42,6 +42,8 @@ def send_messages_job(message_ids: list[int], budget: float | None = None) -> di
     if summary.out_of_time:
         left = sending.due_queued(OutboundMessage.objects.filter(pk__in=message_ids))
         enqueue_send(left.values_list("id", flat=True))
+    for campaign_id in summary.waiting_campaigns:  # a resent campaign message outside its hours
+        wake_at_next_opening(campaign_id)
     return dict(summary.counts)
 
 

@@ -57,6 +57,7 @@ class SendSummary:
     retry_at: timezone.datetime | None = None
     out_of_time: bool = False  # stopped at the end of its time slice with messages still due
     waiting_until: timezone.datetime | None = None  # the first opening of sending hours messages wait for
+    waiting_campaigns: set[int] = field(default_factory=set)  # whose messages wait for their sending hours
 
     def add(self, outcome: str, number: int = 1) -> None:
         self.counts[outcome] += number
@@ -497,7 +498,9 @@ def hold_outside_hours(batch: list[OutboundMessage], token: uuid.UUID, summary: 
 
     Those wait as ``scheduled`` for their window's next opening, out of the claim and out of the
     queue (one UPDATE per distinct opening), so they block no one and no worker loops over them;
-    their campaign's dispatch job puts them back in the queue when the window opens.
+    their campaign's dispatch job puts them back in the queue when the window opens. Only a
+    running campaign's: a message a person resends in a finished or paused campaign (an unknown
+    outcome) goes when they say, as no dispatch job of that campaign would ever release it.
     """
     now = timezone.now()
     openings: dict[timezone.datetime, list[int]] = defaultdict(list)
@@ -507,12 +510,16 @@ def hold_outside_hours(batch: list[OutboundMessage], token: uuid.UUID, summary: 
         if campaign is None or campaign.window_start is None or campaign.window_end is None:
             ready.append(message)
             continue
+        if campaign.status != Campaign.Status.RUNNING:
+            ready.append(message)
+            continue
         zones = sending_hours.zones_for(message.to) or (_zone_of_unknown_numbers(campaign),)
         opens = sending_hours.hours(campaign.window_start, campaign.window_end).opens_at(zones, now)
         if opens is None:
             ready.append(message)
         else:
             openings[opens].append(message.pk)
+            summary.waiting_campaigns.add(campaign.pk)
     for opens, ids in openings.items():
         parked = OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=Status.QUEUED).update(
             status=Status.SCHEDULED, send_at=opens, claim_token=None, next_attempt_at=None, updated_at=now

@@ -158,7 +158,7 @@ def test_a_message_outside_its_hours_waits_for_them_and_the_others_go(two_zone_c
 @pytest.mark.django_db
 def test_parking_costs_one_statement_per_opening_and_no_lookup_per_message(channel, monkeypatch):
     campaign = Campaign.objects.create(
-        name="Evenings", channel=channel, text="Hi", window_start=time(18), window_end=time(18, 1)
+        name="Evenings", channel=channel, text="Hi", window_start=time(18), window_end=time(18, 1), status="running"
     )
     numbers = [f"+2547{n:08d}" for n in range(300)] + [f"+1212555{n:04d}" for n in range(300)]
     OutboundMessage.objects.bulk_create(
@@ -188,7 +188,7 @@ def test_a_number_nobody_can_place_goes_by_its_campaign_creators_zone(channel):
     tokyo_now = timezone.now().astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
     opens = (tokyo_now + timedelta(hours=3)).replace(microsecond=0)
     campaign = Campaign.objects.create(
-        name="Freephone", channel=channel, text="Hi", created_by=creator,
+        name="Freephone", channel=channel, text="Hi", created_by=creator, status="running",
         window_start=opens.time(), window_end=(opens + timedelta(hours=1)).time(),
     )  # fmt: skip
     message = OutboundMessage.objects.create(campaign=campaign, channel=channel, to="+80012345678", recipient_key="x")
@@ -197,6 +197,18 @@ def test_a_number_nobody_can_place_goes_by_its_campaign_creators_zone(channel):
     assert sending.hold_outside_hours(sending.claimed_messages(token), token, sending.SendSummary()) == []
     message.refresh_from_db()
     assert message.send_at == opens
+
+
+@pytest.mark.django_db
+def test_a_message_a_person_resends_after_the_campaign_finished_goes_at_once(two_zone_campaign):
+    campaign = two_zone_campaign(timedelta(hours=2))
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED)
+    message = OutboundMessage.objects.create(campaign=campaign, channel=campaign.channel, to=TOKYO, recipient_key=TOKYO)
+
+    summary = sending.send_messages([message.pk])  # as the unknown outcomes page's "resend" does
+
+    message.refresh_from_db()
+    assert message.status == Message.SENT and not summary.waiting_campaigns  # no dispatch job would release it
 
 
 # --- a real worker, the lifecycle and the progress page -------------------------------------------
