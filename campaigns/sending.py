@@ -428,15 +428,17 @@ def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = N
 
 
 def _hand_over_with_texts(token: uuid.UUID, texts: dict[int, str], now) -> int:
-    """hand_over's UPDATE joined to the (id, text) pairs, as _set_provider_ids: one statement."""
+    """hand_over's UPDATE joined to the (id, text) pairs, as _update_with_provider_ids: one statement."""
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     moved = f"status = %s, claimed_at = %s, attempts = {table}.attempts + 1"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
+            ids = list(texts)
+            cursor.execute(  # "id = ANY" beside the join: found by primary key whatever the statistics say
                 f"UPDATE {table} SET {moved}, body = v.body FROM unnest(%s::bigint[], %s::text[]) AS v(id, body) "  # noqa: S608 - the table name is ours, every value a parameter
-                f"WHERE {table}.id = v.id AND {table}.claim_token = %s AND {table}.status = %s",
-                [Status.SENDING.value, now, list(texts), list(texts.values()), token, Status.QUEUED.value],
+                f"WHERE {table}.id = v.id AND {table}.id = ANY(%s::bigint[]) "
+                f"AND {table}.claim_token = %s AND {table}.status = %s",
+                [Status.SENDING.value, now, ids, list(texts.values()), ids, token, Status.QUEUED.value],
             )
         else:  # SQLite 3.33+ (UPDATE ... FROM); its VALUES columns are column1, column2
             pairs = ", ".join(["(%s, %s)"] * len(texts))
