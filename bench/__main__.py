@@ -2,7 +2,9 @@
 
 A bench is a module in this folder with ``run() -> list[dict]``; each dict is one figure:
 name, figure, unit, target, ratio (≥ 1.0 means the target is met) and a note. The exit status
-is 1 when any target is missed, so CI can run it.
+is 1 when any target is missed, so CI can run it. A bench that needs something this run lacks (e.g.
+PostgreSQL) has ``unavailable() -> str | None``: asked for by name it is refused with that reason,
+in a run of every bench it is skipped with it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def run_benches(names: list[str]) -> list[dict]:
         raise SystemExit(f"Unknown bench {', '.join(unknown)}; known: {', '.join(sorted(benches))}.")
     rows = []
     for name in names or sorted(benches):
+        reason = getattr(benches[name], "unavailable", lambda: None)()
+        if reason and names:
+            raise SystemExit(reason)
+        if reason:
+            print(f"skipping {name}: {reason}", file=sys.stderr, flush=True)
+            continue
         print(f"running {name}...", file=sys.stderr, flush=True)
         started = time.monotonic()
         for row in benches[name].run():
