@@ -2,18 +2,18 @@
 
 Counts are one GROUP BY status over the (campaign, status) index, so they stay fast at a million
 messages a campaign; failures read only the failed rows of that index. Pages listing many
-campaigns ask for all of theirs in one grouped query (counts_for).
+campaigns show their tallies (counts_for; campaigns/tallies.py keeps them fresh).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns import tallies
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.sending import next_opening
@@ -53,18 +53,10 @@ def bar(counts: dict[str, int]) -> dict[str, int]:
     return parts
 
 
-def counts_for(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Bar parts for many campaigns in one grouped query (the changelist's page)."""
-    found: dict[int, dict[str, int]] = defaultdict(dict)
-    rows = (
-        OutboundMessage.objects.filter(campaign_id__in=campaign_ids)
-        .order_by()
-        .values_list("campaign_id", "status")
-        .annotate(n=Count("id"))
-    )
-    for campaign_id, status, number in rows:
-        found[campaign_id][status] = number
-    return {campaign_id: bar(found.get(campaign_id, {})) for campaign_id in campaign_ids}
+def counts_for(campaigns: list[Campaign]) -> dict[int, dict[str, int] | None]:
+    """Bar parts for a page of campaigns from their tallies (campaigns/tallies.py); None while being counted."""
+    counts = tallies.status_counts(campaigns)
+    return {pk: None if found is None else bar(found) for pk, found in counts.items()}
 
 
 def delivery_rate(parts: dict[str, int]) -> float | None:
@@ -91,7 +83,7 @@ def failures(campaign: Campaign) -> list[dict[str, object]]:
         OutboundMessage.objects.filter(campaign=campaign, status__in=FAILED)
         .order_by()
         .values_list("status", "error_code", "error_message")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by("-n")[:TOP_REASONS]
     )
     return [
@@ -104,7 +96,7 @@ def snapshot(campaign: Campaign, now: datetime | None = None) -> dict[str, objec
     """Everything the live progress panel shows, as JSON-ready values."""
     now = now or timezone.now()
     counts = dict(
-        OutboundMessage.objects.filter(campaign=campaign).order_by().values_list("status").annotate(n=Count("id"))
+        OutboundMessage.objects.filter(campaign=campaign).order_by().values_list("status").annotate(n=Count("*"))
     )
     parts = bar(counts)
     total = sum(parts.values())

@@ -43,7 +43,7 @@ class BulkJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Messages by state")
     def progress(self, job: BulkJob) -> str:
-        counts = job.messages.order_by().values_list("status").annotate(n=Count("id"))
+        counts = job.messages.order_by().values_list("status").annotate(n=Count("*"))
         return ", ".join(f"{status}: {n:,}" for status, n in sorted(counts)) or "none yet"
 
     @admin.action(description="Cancel selected jobs (those not started yet)")

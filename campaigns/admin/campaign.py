@@ -171,13 +171,23 @@ class ArchivedFilter(admin.SimpleListFilter):
 
 
 class ProgressChangeList(ChangeList):
-    """Loads every listed campaign's message counts in one grouped query, not one per row."""
+    """Loads every listed campaign's message counts from their tallies at once, not one query per row."""
 
     def get_results(self, request):
         super().get_results(request)
-        counts = progress.counts_for([campaign.pk for campaign in self.result_list])
+        counts = progress.counts_for(list(self.result_list))
         for campaign in self.result_list:
             campaign.progress_parts = counts[campaign.pk]
+
+
+def progress_parts(campaign: Campaign) -> dict[str, int] | None:
+    """The list's counts for this campaign (loaded for the whole page by ProgressChangeList)."""
+    if not hasattr(campaign, "progress_parts"):
+        campaign.progress_parts = progress.counts_for([campaign])[campaign.pk]
+    return campaign.progress_parts
+
+
+COUNTING = "A worker is counting this campaign's messages; reload the page in a moment."
 
 
 class SendTestForm(forms.Form):
@@ -292,7 +302,9 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="Progress")
     def progress_bar(self, campaign: Campaign):
-        parts = getattr(campaign, "progress_parts", None) or progress.counts_for([campaign.pk])[campaign.pk]
+        parts = progress_parts(campaign)
+        if parts is None:
+            return format_html('<span class="counting" title="{}">counting…</span>', COUNTING)
         total = sum(parts.values())
         if not total:
             return "—"
@@ -312,8 +324,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="Delivered")
     def delivery(self, campaign: Campaign) -> str:
-        parts = getattr(campaign, "progress_parts", None) or progress.counts_for([campaign.pk])[campaign.pk]
-        return progress.delivery_text(parts)
+        parts = progress_parts(campaign)
+        return "—" if parts is None else progress.delivery_text(parts)
 
     # --- saving: a time schedules it; never overwrite a state a worker changed meanwhile ------
 
