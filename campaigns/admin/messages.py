@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from campaigns.admin.message_log import MessageLogList
 from campaigns.admin.unknown_outcomes import unknown_outcome_urls
 from campaigns.forms import DONT_SEND, SEND_NOW, SendMessageForm, local_text
 from campaigns.models import OutboundMessage
@@ -16,8 +17,11 @@ EDITABLE = [Status.SCHEDULED, Status.QUEUED]
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin):
-    """The message log, and the place staff send or schedule a single message (editable until it goes)."""
+class OutboundMessageAdmin(MessageLogList):
+    """The message log, and the place staff send or schedule a single message (editable until it goes).
+
+    Its list's counts, search and sorts are built for millions of rows: campaigns/admin/message_log.py.
+    """
 
     form = SendMessageForm
     list_display = [
@@ -32,11 +36,11 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         "sender_label",
     ]
     list_filter = ["status", "channel", ("campaign", admin.EmptyFieldListFilter)]
-    search_fields = ["to", "provider_message_id"]
+    sortable_by = ["id", "to"]  # each an index in both directions; filters serve the rest
+    search_fields = ["to", "provider_message_id"]  # shows the box; MessageLogList does the searching
     list_select_related = ["channel", "contact", "campaign__template"]
     raw_id_fields = ["campaign", "contact"]
     actions = ["cancel_messages"]
-    show_full_result_count = False  # millions of rows: no COUNT(*) per page
 
     class Media:
         css = {"all": ["css/messages.css"]}
@@ -203,7 +207,9 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected messages (those not sent yet)")
     def cancel_messages(self, request, queryset) -> None:
-        cancelled = sum(message.cancel() for message in queryset.select_related(None).only("pk"))
+        # Only those still waiting (a partial index each): "select all" may be millions of messages.
+        waiting = queryset.filter(status__in=EDITABLE, claim_token__isnull=True).select_related(None).only("pk")
+        cancelled = sum(message.cancel() for message in waiting)
         self.message_user(request, f"Cancelled {cancelled} message(s).", messages.SUCCESS)
 
 

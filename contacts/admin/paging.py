@@ -43,6 +43,7 @@ class EstimatedCountPaginator(Paginator):
     """
 
     is_estimate = False
+    deferred_from_offset = DEFERRED_FROM_OFFSET
 
     @cached_property
     def count(self) -> int:
@@ -52,8 +53,9 @@ class EstimatedCountPaginator(Paginator):
     def page(self, number):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        if bottom < DEFERRED_FROM_OFFSET:
+        if bottom < self.deferred_from_offset:
             return super().page(number)
-        # OFFSET over the primary-key index alone is several times faster than over whole rows.
+        # OFFSET over the primary-key index alone is several times faster than over whole rows; and
+        # asked for ids alone, the planner picks an index that holds the filter's columns.
         ids = self.object_list.values("pk")[bottom : bottom + self.per_page]
         return self._get_page(self.object_list.filter(pk__in=models.Subquery(ids)), number, self)
