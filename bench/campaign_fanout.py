@@ -14,7 +14,7 @@ import secrets
 import time
 import tracemalloc
 
-from bench.harness import prepare_django
+from bench.harness import forget_channel, prepare_django
 
 CONTACTS = int(os.environ.get("BENCH_FANOUT_CONTACTS", "100000"))
 TARGET_ROWS_PER_SECOND = 1_000_000 / 300
@@ -50,8 +50,7 @@ def measure(contacts: int = CONTACTS) -> dict:
         growth = tracemalloc.get_traced_memory()[1] / 1024 / 1024
         tracemalloc.stop()
     finally:
-        Campaign.objects.filter(channel=channel).delete()
-        channel.delete()
+        forget_channel(channel)
         Contact.objects.filter(phone__startswith=prefix, memberships__contact_list=contact_list).delete()
         contact_list.delete()
     return {"rows": rows, "elapsed": elapsed, "growth": growth, "database": connection.vendor}

@@ -94,10 +94,18 @@ def wait_for(workers: list[subprocess.Popen], timeout: float) -> None:
 
 
 def forget_channel(channel) -> None:
-    """Delete a bench channel and its messages (they may be in a real DATABASE_URL)."""
-    from campaigns.models import OutboundMessage
+    """Delete a bench channel with its messages and campaigns (they may be in a real DATABASE_URL).
 
-    OutboundMessage.objects.filter(channel=channel).delete()
+    The messages go first, in one statement (the ORM would load a million of them to delete
+    them, and a campaign with messages is protected)."""
+    from django.db import connection
+
+    from campaigns.models import Campaign, OutboundMessage
+
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE channel_id = %s", [channel.pk])
+    Campaign.objects.filter(channel=channel).delete()
     channel.delete()
 
 

@@ -22,7 +22,7 @@ import os
 import secrets
 import time
 
-from bench.harness import PeakRss, prepare_django, start_workers, wait_for
+from bench.harness import PeakRss, forget_channel, prepare_django, start_workers, wait_for
 
 RECIPIENTS = int(os.environ.get("BENCH_MILLION", "1000000"))
 WORKERS = int(os.environ.get("BENCH_MILLION_WORKERS", "2"))
@@ -85,19 +85,15 @@ def forget(channel, prefix: str, lists) -> None:
     """Delete what the run made in a few statements: the ORM would load a million rows to cascade."""
     from django.db import connection, transaction
 
-    from campaigns.models import Campaign, OutboundMessage
     from contacts.models import Contact, ContactList, ListMembership
 
     quote = connection.ops.quote_name
-    messages, contacts = quote(OutboundMessage._meta.db_table), quote(Contact._meta.db_table)
-    members = quote(ListMembership._meta.db_table)
+    contacts, members = quote(Contact._meta.db_table), quote(ListMembership._meta.db_table)
     list_ids = [contact_list.pk for contact_list in lists]
+    forget_channel(channel)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {messages} WHERE channel_id = %s", [channel.pk])
         cursor.execute(f"DELETE FROM {members} WHERE contact_list_id IN (%s, %s)", list_ids)
         cursor.execute(f"DELETE FROM {contacts} WHERE phone LIKE %s", [prefix + "%"])
-    Campaign.objects.filter(channel=channel).delete()
-    channel.delete()
     ContactList.objects.filter(pk__in=list_ids).delete()
 
 
