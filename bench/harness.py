@@ -152,6 +152,19 @@ def tree(root: int) -> list[int]:
     return found
 
 
+def still_running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that are alive (a zombie, dead but not yet reaped, is not)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
 def rss_kb(pid: int) -> int:
     """Proportional set size: pages shared between the RQ worker and the job it forked count once."""
     try:

@@ -31,6 +31,12 @@ PREVIEW_REASONS = 20
 Progress = Callable[[ContactImport], None]
 
 
+class Superseded(Exception):
+    """This run no longer has the import: it was declared stopped (its heartbeat went stale while
+    the worker was stalled, not dead) and perhaps run again by another worker. The chunk it was
+    writing is rolled back and it stops, leaving the import to whoever has it now."""
+
+
 def imports_dir() -> Path:
     return Path(settings.VAR_DIR) / "imports"
 
@@ -175,9 +181,9 @@ def run(contact_import: ContactImport, progress: Progress | None = None, process
 
     if contact_import.state == ContactImport.State.DONE:
         return contact_import
-    _mark_running(contact_import)
     resume_after = contact_import.last_committed_row
     try:
+        _mark_running(contact_import)
         row_plan = plan(contact_import)
         writer = ChunkWriter(contact_import)
         if processes is None:
@@ -205,12 +211,13 @@ def run(contact_import: ContactImport, progress: Progress | None = None, process
                 )
             if progress:
                 progress(contact_import)
+        _mark_done(contact_import)
+    except Superseded:
+        return _let_go(contact_import)
     except Exception as error:
-        _mark_failed(contact_import, error)
+        if not _mark_failed(contact_import, error):
+            return _let_go(contact_import)  # failed because another run has it (its rows are in): its state stands
         raise
-    contact_import.state = ContactImport.State.DONE
-    contact_import.finished_at = timezone.now()
-    contact_import.save(update_fields=["state", "finished_at"])
     if progress:
         progress(contact_import)
     return contact_import
@@ -230,18 +237,46 @@ def _save_chunk(contact_import, writer, *, fresh, invalid, duplicates, last_row:
         contact_import.invalid += len(invalid)
         contact_import.last_committed_row = last_row
         contact_import.heartbeat_at = timezone.now()
-        contact_import.save(update_fields=[*COUNT_FIELDS, "last_committed_row", "heartbeat_at"])
+        fields = [*COUNT_FIELDS, "last_committed_row", "heartbeat_at"]
+        if not _ours(contact_import).update(**{name: getattr(contact_import, name) for name in fields}):
+            raise Superseded  # rolls the chunk back: the run that has the import now writes it
+
+
+def _ours(contact_import: ContactImport):
+    """The import, if this run still has it: running, under the job id the run started with (the
+    one in memory: "Run it again" gives the row a new one, which a run never reads back)."""
+    return ContactImport.objects.filter(
+        pk=contact_import.pk, rq_job_id=contact_import.rq_job_id, state=ContactImport.State.RUNNING
+    )
+
+
+def _mark_done(contact_import: ContactImport) -> None:
+    now = timezone.now()
+    if not _ours(contact_import).update(state=ContactImport.State.DONE, finished_at=now):
+        raise Superseded
+    contact_import.state, contact_import.finished_at = ContactImport.State.DONE, now
+
+
+def _let_go(contact_import: ContactImport) -> ContactImport:
+    log.warning("contact import %s: stopped, another run has it now", contact_import.pk)
+    contact_import.refresh_from_db()
+    return contact_import
 
 
 def _mark_running(contact_import: ContactImport) -> None:
-    contact_import.state = ContactImport.State.RUNNING
-    contact_import.started_at = contact_import.started_at or timezone.now()
-    contact_import.heartbeat_at = timezone.now()
-    contact_import.error = ""
-    contact_import.save(update_fields=["state", "started_at", "heartbeat_at", "error"])
+    now = timezone.now()
+    changes = {"state": ContactImport.State.RUNNING, "heartbeat_at": now, "error": ""}
+    changes["started_at"] = contact_import.started_at or now
+    mine = ContactImport.objects.filter(pk=contact_import.pk, rq_job_id=contact_import.rq_job_id)
+    mine = mine.exclude(state=ContactImport.State.DONE)
+    if not mine.update(**changes):
+        raise Superseded
+    for name, value in changes.items():
+        setattr(contact_import, name, value)
 
 
-def _mark_failed(contact_import: ContactImport, error: Exception) -> None:
+def _mark_failed(contact_import: ContactImport, error: Exception) -> bool:
+    """Record why this run stopped; False if it was no longer this run's to record."""
     message = str(error) if isinstance(error, ImportFileError) else f"{type(error).__name__}: {error}"
     try:  # the chunk that failed was rolled back: report what the database holds
         contact_import.refresh_from_db(fields=[*COUNT_FIELDS, "last_committed_row"])
@@ -251,8 +286,10 @@ def _mark_failed(contact_import: ContactImport, error: Exception) -> None:
     contact_import.state = ContactImport.State.FAILED
     contact_import.error = f"{stopped_message(contact_import)} The error: {message[:1000]}"
     contact_import.finished_at = timezone.now()
-    ContactImport.objects.filter(pk=contact_import.pk).update(
-        state=contact_import.state, error=contact_import.error, finished_at=contact_import.finished_at
+    return bool(
+        _ours(contact_import).update(
+            state=contact_import.state, error=contact_import.error, finished_at=contact_import.finished_at
+        )
     )
 
 

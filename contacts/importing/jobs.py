@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -32,6 +33,9 @@ def run_import_job(import_id: int) -> dict:
     contact_import = ContactImport.objects.get(pk=import_id)
     if contact_import.state == ContactImport.State.DONE:
         return {"import": import_id, "state": "done"}
+    job = get_current_job()
+    if job is not None and job.id != contact_import.rq_job_id:  # run again since: a newer job has it
+        return {"import": import_id, "state": "superseded"}
     engine.run(contact_import)
     return {"import": import_id, "state": contact_import.state, "rows": contact_import.rows_read}
 
@@ -83,7 +87,15 @@ def check_worker(contact_import: ContactImport) -> ContactImport:
     )
     if not (lost or stale):
         return contact_import
-    updated = ContactImport.objects.filter(pk=contact_import.pk, state=contact_import.state).update(
+    # Only if nothing changed since it was read: a chunk saved meanwhile means the worker is alive
+    # (and the message below would name the wrong last row), a new job means it was run again.
+    unchanged = ContactImport.objects.filter(
+        pk=contact_import.pk,
+        state=contact_import.state,
+        rq_job_id=contact_import.rq_job_id,
+        last_committed_row=contact_import.last_committed_row,
+    )
+    updated = unchanged.update(
         state=ContactImport.State.FAILED,
         error=f"The worker running this import stopped (killed or restarted). {engine.stopped_message(contact_import)}",
         finished_at=timezone.now(),
