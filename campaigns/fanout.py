@@ -123,25 +123,28 @@ def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> I
         )
 
 
-AUDIENCE_SLICE = 200_000  # contact ids per INSERT ... SELECT: one committed step of a resumable fan-out
-
-
 def insert_audience(campaign: Campaign) -> int:
     """Insert the list audience's rows with INSERT ... SELECT, a slice of contact ids at a time.
 
     One row per number (a contact is one number) in any of the campaign's lists and none of its
     exclusion lists, or one per list membership when the campaign allows duplicates; opted-out
     contacts' rows are cancelled at once. Returns how many rows the statements inserted.
+
+    Each slice touches the campaign (a heartbeat), so the reconciler does not take a long fan-out
+    for a lost one and start a second beside it; a fan-out that did die is started again
+    QUEUED_STALE_SECONDS after its last slice, and its rows already in are skipped (ON CONFLICT).
     """
     bounds = Contact.objects.aggregate(low=Min("id"), high=Max("id"))
     if bounds["low"] is None:
         return 0
     sql, params = _audience_insert_sql(campaign)
+    step = settings.CAMPAIGN_AUDIENCE_SLICE
     inserted = 0
-    for low in range(bounds["low"], bounds["high"] + 1, AUDIENCE_SLICE):
+    for low in range(bounds["low"], bounds["high"] + 1, step):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [*params, low, low + AUDIENCE_SLICE])
+            cursor.execute(sql, [*params, low, low + step])
             inserted += max(0, cursor.rowcount)
+            Campaign.objects.filter(pk=campaign.pk).update(updated_at=timezone.now())
     return inserted
 
 

@@ -154,6 +154,9 @@ SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
 SEND_RETRY_BASE_SECONDS = env_float("SEND_RETRY_BASE_SECONDS", 30.0)
 # How many messages one send job claims at a time.
 SEND_CHUNK_SIZE = env_int("SEND_CHUNK_SIZE", 500, minimum=1, maximum=10_000)
+# Contact ids per committed step of a campaign's fan-out (one INSERT ... SELECT each): a crash
+# loses at most the step in progress, and the run that takes over skips what is in.
+CAMPAIGN_AUDIENCE_SLICE = env_int("CAMPAIGN_AUDIENCE_SLICE", 200_000, minimum=1, maximum=10_000_000)
 # A send job stops after this many seconds and leaves the rest to a fresh job, so no job comes
 # near RQ's timeout (which would kill it in the middle of a provider call).
 SEND_JOB_BUDGET_SECONDS = env_int("SEND_JOB_BUDGET_SECONDS", 240, minimum=5, maximum=3000)

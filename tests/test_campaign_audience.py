@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db.models import ProtectedError
+from django.utils import timezone
 
-from campaigns.fanout import fan_out
+from campaigns.fanout import fan_out, insert_audience, start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,6 +64,21 @@ def test_audience_definition_is_the_fan_outs(channel, lists):
     campaign.lists.set([lists["customers"], lists["newsletter"]])
     campaign.exclude_lists.set([lists["complained"]])
     assert sorted(campaign.audience_contacts().distinct().values_list("phone", flat=True)) == [ANN, BOB, DAN]
+
+
+def test_a_long_fan_out_is_not_taken_for_a_lost_one_while_its_slices_go_in(channel, lists, settings):
+    settings.CAMPAIGN_AUDIENCE_SLICE = 1  # one contact id per committed step
+    campaign = Campaign.objects.create(name="Sale", channel=channel, text="Hi")
+    campaign.lists.set([lists["customers"], lists["newsletter"]])
+    long_ago = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS + 60)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, updated_at=long_ago)
+    assert insert_audience(campaign) == 4  # started long ago, still going: every slice says so
+    assert start_due_campaigns() == 0  # so the reconciler starts no second fan-out beside it
+
+    Campaign.objects.filter(pk=campaign.pk).update(updated_at=long_ago)  # no slice since: its worker died
+    assert start_due_campaigns() == 1
+    assert fan_out(campaign.pk) == 4  # the new one skips the rows already in
+    assert sorted(to for to, _ in rows(campaign)) == [ANN, BOB, CAT, DAN]
 
 
 def test_a_campaign_with_messages_cannot_be_deleted(channel, lists):

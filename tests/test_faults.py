@@ -6,19 +6,16 @@ two `rqworker high default --with-scheduler` processes, a Twilio channel limited
 against the asyncio loopback endpoint in strict mode. On PostgreSQL when DATABASE_URL is set
 (the CI's second run), else on a SQLite file. The scenario's report says what the endpoint
 accepted, per message id, and how every row ended.
+
+The last test kills a worker in the middle of a campaign's fan-out (bench/fanout_kill.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from tests.scenarios import run_scenario
+
 RECIPIENTS = 400
 BATCH = 40  # the channel's rate: one batch a window
 # Over-rate acceptances tolerated here: none should happen, and none did on a quiet machine, but on
@@ -29,17 +26,7 @@ OVER_RATE_TOLERANCE = BATCH
 
 
 def chaos(scenario: str) -> dict:
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.chaos", "--scenario", scenario, "--recipients", str(RECIPIENTS), "--json"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_scenario("bench.chaos", "--scenario", scenario, "--recipients", str(RECIPIENTS))
 
 
 def assert_every_message_accounted_for(report: dict) -> None:
@@ -95,3 +82,20 @@ def test_a_channel_limited_to_50_per_second_sends_at_least_45():
     assert_every_message_accounted_for(report)
     assert report["measured_rate"] >= 0.9 * 50, report
     assert report["over_rate"] <= OVER_RATE_TOLERANCE, report
+
+
+@pytest.mark.slow
+def test_kill_9_mid_fan_out_the_reconciler_finishes_it_one_message_per_number_sent_once():
+    report = run_scenario("bench.fanout_kill", "--contacts", "20000")
+    assert 0 < report["rows_at_kill"] < report["audience"], report  # killed part-way through
+    assert not report["fanned_out_at_kill"], report
+    assert report["campaign"] == "completed", report
+    assert report["seconds_after_kill"] < 120, report
+    # Exactly one row per number of the audience (two overlapping lists less an exclusion list).
+    assert report["rows"] == report["recipient_count"] == report["audience"], report
+    assert (report["numbers_repeated"], report["numbers_missing"], report["numbers_not_in_audience"]) == (0, 0, 0)
+    # Opted-out contacts cancelled, everyone else sent, each accepted by the provider exactly once.
+    assert report["statuses"] == {"sent": report["audience"] - report["opted_out"], "cancelled": report["opted_out"]}
+    assert report["cancelled_not_opted_out"] == 0, report
+    assert report["accepted"] == report["statuses"]["sent"], report
+    assert report["duplicates"] == report["accepted_not_sent"] == report["sent_not_accepted"] == 0, report
