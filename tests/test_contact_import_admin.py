@@ -33,6 +33,11 @@ def test_the_contact_list_import_button_leads_to_our_upload_page(staff):
     assert "Upload and choose columns" in staff.get(UPLOAD).content.decode()
 
 
+def test_django_import_export_s_own_confirm_step_is_not_a_second_way_in(staff):
+    assert staff.post("/admin/contacts/contact/process_import/", {"import_file_name": "x.csv"}).status_code == 404
+    assert not Contact.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [

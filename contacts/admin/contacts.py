@@ -10,7 +10,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 
 from contacts.admin import bulk_actions
@@ -19,33 +18,6 @@ from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator
 from contacts.exporting import FORMATS, export_contacts
 from contacts.models import Contact, ListMembership, OptInRecord
-from contacts.phones import normalise_phone
-
-
-class ContactResource(resources.ModelResource):
-    """CSV columns: phone, name, and any other column becomes a placeholder value in extra_fields.
-
-    A contact already known by its phone is updated: the columns given replace those values, the
-    extra fields not in the file are kept.
-    """
-
-    phone = fields.Field(attribute="phone", column_name="phone")
-
-    class Meta:
-        model = Contact
-        import_id_fields = ["phone"]
-        fields = ["phone", "name", "extra_fields", "opted_out_at"]
-        skip_unchanged = True
-
-    def before_import_row(self, row, **kwargs) -> None:
-        row["phone"] = normalise_phone(row.get("phone"), field="phone")
-
-    def import_instance(self, instance: Contact, row, **kwargs) -> None:
-        super().import_instance(instance, row, **kwargs)
-        known = set(self.fields) | {"id"}
-        extras = {name: value for name, value in row.items() if name not in known and name and value not in (None, "")}
-        if extras:
-            instance.extra_fields = {**(instance.extra_fields or {}), **extras}
 
 
 def local_time(moment) -> str:
@@ -105,7 +77,6 @@ class OptInRecordInline(admin.TabularInline):
 
 @admin.register(Contact)
 class ContactAdmin(ContactImportMixin, ImportExportModelAdmin):  # the import pages: contacts/admin/imports.py
-    resource_classes = [ContactResource]
     change_form_template = "admin/contacts/contact/change_form.html"
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # COUNT(*) over a million contacts on every page is slow

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -70,6 +70,11 @@ class ContactImportMixin:
             ),
         ]
         return [*urls, *super().get_urls()]
+
+    def process_import(self, request, **kwargs):
+        """django-import-export's confirm step, for its own upload page, which ours replaces: an
+        import is confirmed on its preview page, so this address has nothing to do."""
+        raise Http404("Imports are confirmed on their preview page.")
 
     def has_import_permission(self, request) -> bool:
         return self.has_add_permission(request) and self.has_change_permission(request)
