@@ -86,14 +86,15 @@ def named_values(description: str) -> dict:
 
 # --- Templates: one shape per provider ----------------------------------------------------------
 
-TEMPLATES: dict[str, dict] = {
-    "TwilioTemplate": {
+
+def flat_template(description: str, id_pattern: str, example: dict | None = None) -> dict:
+    """A template: an id, and variables by name or number ({"1": "John"}) with one value each."""
+    schema = {
         "type": "object",
-        "description": "A Twilio Content template: id is its Content SID (HX + 32 hex digits); variables "
-        f'{{"1": "John"}}, at most {MAX_TEMPLATE_VARIABLES}. Values may hold {{{{placeholders}}}}.',
+        "description": description,
         "required": ["id"],
         "properties": {
-            "id": {"type": "string", "pattern": patterns.CONTENT_SID},
+            "id": {"type": "string", "pattern": id_pattern},
             "variables": nullable(
                 {
                     "type": "object",
@@ -104,8 +105,17 @@ TEMPLATES: dict[str, dict] = {
             ),
         },
         "additionalProperties": False,
-        "example": {"id": CONTENT_SID_EXAMPLE, "variables": {"1": "John"}},
-    },
+    }
+    return schema | ({"example": example} if example else {})
+
+
+TEMPLATES: dict[str, dict] = {
+    "TwilioTemplate": flat_template(
+        "A Twilio Content template: id is its Content SID (HX + 32 hex digits); variables "
+        f'{{"1": "John"}}, at most {MAX_TEMPLATE_VARIABLES}. Values may hold {{{{placeholders}}}}.',
+        patterns.CONTENT_SID,
+        example={"id": CONTENT_SID_EXAMPLE, "variables": {"1": "John"}},
+    ),
     "GupshupTemplate": {
         "type": "object",
         "description": 'A Gupshup template: its id, variables {"MEDIA_URL": url, "Header": {"1": ..}, '
@@ -139,23 +149,7 @@ TEMPLATES: dict[str, dict] = {
         "additionalProperties": False,
         "example": {"id": "6f2b9c3e-3f0a-4b8e-9d1c-2a7e5b4c8d90", "variables": {"Body": {"1": "John"}}},
     },
-    "SandboxTemplate": {
-        "type": "object",
-        "description": "The sandbox takes any template id and flat variables.",
-        "required": ["id"],
-        "properties": {
-            "id": {"type": "string", "pattern": patterns.TEMPLATE_ID},
-            "variables": nullable(
-                {
-                    "type": "object",
-                    "maxProperties": MAX_TEMPLATE_VARIABLES,
-                    "propertyNames": {"pattern": patterns.NO_NUL},
-                    "additionalProperties": VALUE,
-                }
-            ),
-        },
-        "additionalProperties": False,
-    },
+    "SandboxTemplate": flat_template("The sandbox takes any template id and flat variables.", patterns.TEMPLATE_ID),
 }
 
 
