@@ -1,12 +1,20 @@
-"""Headless Chromium for the staff journeys, driven by Playwright (Debian's chromium, no download)."""
+"""Headless Chromium for the staff journeys, driven by Playwright (Debian's chromium, no download),
+and the staff who sign in: a pytest plugin (tests/conftest.py loads it), so its fixtures serve
+every test."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connections
+
+from campaigns.models import StaffProfile
+
+PASSWORD = "a-long-test-password"  # of every staff user the browser tests sign in as
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -18,6 +26,38 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@pytest.fixture
+def administrator(db):
+    """A superuser, as most staff journeys sign in."""
+    return get_user_model().objects.create_superuser("maria", "maria@example.com", PASSWORD)
+
+
+@pytest.fixture
+def nairobi_staff(db):
+    """A superuser who chose Nairobi's time zone: every date in the admin is shown in it."""
+    user = get_user_model().objects.create_superuser("amina", "amina@example.com", PASSWORD)
+    StaffProfile.objects.create(user=user, time_zone="Africa/Nairobi")
+    return user
+
+
+def log_in(page, live_server, username: str, next_url: str = "/admin/") -> None:
+    """Sign in on the admin's login page, as a person does, and wait for the page it leads to."""
+    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+def shot(page, name: str, full_page: bool = True) -> None:
+    """SCREENSHOTS_DIR/<name>.png when SCREENSHOTS_DIR is set: we look at them by hand."""
+    folder = os.environ.get("SCREENSHOTS_DIR")
+    if folder:
+        path = Path(folder) / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=full_page)
 
 
 def chromium_path() -> str | None:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
-from campaigns.models import Campaign, StaffProfile
+from campaigns.models import Campaign
 
 Status = Campaign.Status
 NAIROBI = zoneinfo.ZoneInfo("Africa/Nairobi")
@@ -25,15 +25,8 @@ def reschedule_url(campaign: Campaign) -> str:
 
 
 @pytest.fixture
-def user(db):
-    user = get_user_model().objects.create_superuser("amina", "amina@example.com", "pw-for-tests-only")
-    StaffProfile.objects.create(user=user, time_zone="Africa/Nairobi")
-    return user
-
-
-@pytest.fixture
-def staff(client, user):
-    client.force_login(user)
+def staff(client, nairobi_staff):
+    client.force_login(nairobi_staff)
     return client
 
 
@@ -142,10 +135,10 @@ def test_a_day_that_has_passed_is_refused(staff, make_campaign):
     assert campaign.scheduled_at == nairobi(3, 9)
 
 
-def test_rescheduling_needs_the_csrf_token(user, make_campaign):
+def test_rescheduling_needs_the_csrf_token(nairobi_staff, make_campaign):
     campaign = make_campaign("Sale", nairobi(3, 9))
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
+    client.force_login(nairobi_staff)
     response = client.post(reschedule_url(campaign), {"date": nairobi(5, 0).date().isoformat()})
     assert response.status_code == 403
     client.get(PAGE)  # the page sets the cookie the script sends back

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import zoneinfo
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from campaigns.admin.dashboard import first_id_since
-from campaigns.models import Campaign, OutboundMessage, StaffProfile
+from campaigns.models import Campaign, OutboundMessage
+from tests.browser import log_in, shot
 
 Status = OutboundMessage.Status
 NAIROBI = zoneinfo.ZoneInfo("Africa/Nairobi")
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user(db):
-    user = get_user_model().objects.create_superuser("amina", "amina@example.com", "a-long-test-password")
-    StaffProfile.objects.create(user=user, time_zone="Africa/Nairobi")
-    return user
-
-
-@pytest.fixture
-def staff(client, user):
-    client.force_login(user)
+def staff(client, nairobi_staff):
+    client.force_login(nairobi_staff)
     return client
 
 
@@ -147,7 +138,7 @@ def test_a_quiet_day_says_so(staff):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_dashboard_in_a_browser(page, live_server, user, channel):
+def test_the_dashboard_in_a_browser(page, live_server, nairobi_staff, channel):
     now = timezone.now()
     running = Campaign.objects.create(
         name="Black Friday",
@@ -163,13 +154,9 @@ def test_the_dashboard_in_a_browser(page, live_server, user, channel):
     )
     channel.paused_at, channel.paused_reason = now, "Out of credit at the provider"
     channel.save()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "amina")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "amina")
     page.wait_for_selector("#dashboard")
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, "dashboard.png"), full_page=True)
+    shot(page, "dashboard")
     assert page.inner_text("#today-delivery-rate") == "67%"
     page.click("#dashboard-running a")
     page.wait_for_url(f"**/admin/campaigns/campaign/{running.pk}/change/")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -13,9 +12,9 @@ from django.contrib.auth.models import Group
 from campaigns.models import Campaign, MessageTemplate, OutboundMessage
 from contacts.models import Contact
 from providers.models import Channel
+from tests.browser import PASSWORD, log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path("/tmp/shots/templates")
 
 
 def marketing_group() -> Group:
@@ -25,32 +24,31 @@ def marketing_group() -> Group:
     return Group.objects.get(name=migration.GROUP)
 
 
-def test_marketing_sees_a_channel_without_credentials_and_cannot_reach_api_keys(page, live_server):
-    user = get_user_model().objects.create_user("mia", "mia@example.com", "a-long-test-password", is_staff=True)
+@pytest.fixture
+def marketing_staff(db):
+    user = get_user_model().objects.create_user("mia", "mia@example.com", PASSWORD, is_staff=True)
     user.groups.add(marketing_group())
+    return user
+
+
+def test_marketing_sees_a_channel_without_credentials_and_cannot_reach_api_keys(page, live_server, marketing_staff):
     channel = Channel.objects.create(
         name="Twilio SMS", provider="twlo", sender="+15005550006", credentials={"auth_token": "tok-secret-1"}
     )
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/providers/channel/{channel.pk}/change/")
-    page.fill("#id_username", "mia")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "mia", f"/admin/providers/channel/{channel.pk}/change/")
     page.wait_for_selector(".field-credentials_state")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "7-marketing-channel-view.png"), full_page=True)
+    shot(page, "templates/7-marketing-channel-view")
     assert "Set, not shown" in page.locator(".field-credentials_state").inner_text()
     assert "tok-secret-1" not in page.content()
     assert page.locator("input[type=password], textarea[name=new_credentials]").count() == 0
     page.goto(f"{live_server.url}/admin/")
-    page.screenshot(path=str(SHOTS / "8-marketing-index.png"), full_page=True)
+    shot(page, "templates/8-marketing-index")
     assert page.locator("a[href='/admin/campaigns/apikey/']").count() == 0
     assert page.locator("a[href='/admin/auth/user/']").count() == 0
     assert page.locator("a[href='/admin/campaigns/messagetemplate/']").count() >= 1
 
 
-def test_marketing_reads_each_recipients_text_in_the_message_log(page, live_server):
-    user = get_user_model().objects.create_user("mia", "mia@example.com", "a-long-test-password", is_staff=True)
-    user.groups.add(marketing_group())
+def test_marketing_reads_each_recipients_text_in_the_message_log(page, live_server, marketing_staff):
     channel = Channel.objects.create(name="Sandbox", provider="sandbox", sender="+15005550006")
     template = MessageTemplate.objects.create(
         name="Sale", body='Hi {{ first_name }}, {{ city|default:"our shop" }} opens at 9!'
@@ -65,15 +63,12 @@ def test_marketing_reads_each_recipients_text_in_the_message_log(page, live_serv
         recipient_key=ann.phone,
         status=OutboundMessage.Status.DELIVERED,
     )
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/campaigns/outboundmessage/")
-    page.fill("#id_username", "mia")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "mia", "/admin/campaigns/outboundmessage/")
     page.wait_for_selector("#result_list")
     assert "Hi Ann, Leeds opens at 9!" in page.locator("#result_list td.field-text").first.inner_text()
-    page.screenshot(path=str(SHOTS / "9-message-log.png"), full_page=True)
+    shot(page, "templates/9-message-log")
     page.goto(f"{live_server.url}/admin/campaigns/outboundmessage/{message.pk}/change/")
     text = page.locator(".field-recipient_text").inner_text()
     assert "Hi Ann, Leeds opens at 9!" in text and "current values" in text
     assert page.locator(".field-body").count() == 0
-    page.screenshot(path=str(SHOTS / "10-message-text.png"), full_page=True)
+    shot(page, "templates/10-message-text")

@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from campaigns.models import Campaign, StaffProfile
+from campaigns.models import Campaign
+from tests.browser import log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NAIROBI = zoneinfo.ZoneInfo("Africa/Nairobi")
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
 Status = Campaign.Status
-
-
-@pytest.fixture
-def nairobi_staff(db):
-    user = get_user_model().objects.create_superuser("amina", "amina@example.com", "a-long-test-password")
-    StaffProfile.objects.create(user=user, time_zone="Africa/Nairobi")
-    return user
 
 
 @pytest.fixture
 def next_month() -> date:
     today = timezone.now().astimezone(NAIROBI).date()
     return (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def log_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "amina")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def open_calendar(page, live_server, month: date) -> None:
@@ -55,7 +33,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 def test_clicking_a_day_starts_a_campaign_on_that_date(page, live_server, nairobi_staff, next_month):
     day = next_month.replace(day=3)
-    log_in(page, live_server)
+    log_in(page, live_server, "amina")
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
     page.click("#campaign-calendar-link")
     page.wait_for_selector("#campaign-calendar .fc-daygrid-day")
@@ -89,7 +67,7 @@ def test_dragging_a_scheduled_campaign_moves_it_after_a_confirmation(
     )
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
-    log_in(page, live_server)
+    log_in(page, live_server, "amina")
     open_calendar(page, live_server, next_month)
     entry = page.locator(f"[data-campaign-id='{campaign.pk}']")
     entry.wait_for()
@@ -128,7 +106,7 @@ def test_cancelling_the_confirmation_leaves_the_campaign_where_it_was(
     when = at(next_month.replace(day=9), 10)
     campaign = Campaign.objects.create(name="Spring", channel=channel, status=Status.SCHEDULED, scheduled_at=when)
     page.on("dialog", lambda dialog: dialog.dismiss())
-    log_in(page, live_server)
+    log_in(page, live_server, "amina")
     open_calendar(page, live_server, next_month)
     entry = page.locator(f"[data-campaign-id='{campaign.pk}']")
     drag(page, entry, page.locator(f"td.fc-daygrid-day[data-date='{next_month.replace(day=20).isoformat()}']"))
@@ -139,7 +117,7 @@ def test_cancelling_the_confirmation_leaves_the_campaign_where_it_was(
 
 def test_months_change_with_the_keyboard(page, live_server, nairobi_staff, next_month):
     following = (next_month + timedelta(days=32)).replace(day=1)
-    log_in(page, live_server)
+    log_in(page, live_server, "amina")
     open_calendar(page, live_server, next_month)
     title = page.inner_text(".fc-toolbar-title")
     assert title == f"{next_month:%B %Y}"

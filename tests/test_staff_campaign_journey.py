@@ -9,11 +9,9 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import django_rq
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connections
 from django.utils import formats, timezone
 from playwright.sync_api import expect
@@ -23,7 +21,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from campaigns.models import Campaign, MessageTemplate
 from tests import test_twilio_support as support
-from tests.browser import choose_in_autocomplete
+from tests.browser import choose_in_autocomplete, log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 twilio_server, fake_twilio, make_twilio_channel = (
@@ -31,7 +29,6 @@ twilio_server, fake_twilio, make_twilio_channel = (
     support.fake_twilio,
     support.make_twilio_channel,
 )
-SHOTS = Path("/tmp/shots/campaign-page")
 NUMBERS = [f"+4479111235{n:02d}" for n in range(24)]  # 12 s at 2 a second: time to pause midway
 
 
@@ -67,19 +64,6 @@ def background_worker():
     thread.join(timeout=30)
 
 
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page, live_server, next_url: str) -> None:
-    get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
-    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
-    page.fill("#id_username", "maria")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-
-
 def figure(page, name: str) -> int:
     return int(page.locator(f'#campaign-progress [data-field="{name}"]').inner_text().replace(",", ""))
 
@@ -92,15 +76,15 @@ def wait_until(check, timeout: float = 30.0) -> None:
 
 
 def test_build_launch_watch_pause_resume_and_complete_a_campaign(
-    page, live_server, fake_twilio, make_twilio_channel, make_contact, make_list, background_worker
+    page, live_server, fake_twilio, make_twilio_channel, make_contact, make_list, background_worker, administrator
 ):
     channel = make_twilio_channel(name="Shop SMS", rate_limit=2)  # slow enough to pause midway
     customers = make_list("Customers", [make_contact(phone, f"Person{n} Example") for n, phone in enumerate(NUMBERS)])
     MessageTemplate.objects.create(name="Spring offer", body="Hi {{ first_name }}, 20% off today only!")
     page.on("dialog", lambda dialog: dialog.accept())
 
-    log_in(page, live_server, "/admin/campaigns/campaign/add/")
-    shot(page, "1-new")
+    log_in(page, live_server, "maria", "/admin/campaigns/campaign/add/")
+    shot(page, "campaign-page/1-new")
     page.fill("#id_name", "Spring sale")
     page.select_option("#id_channel", str(channel.pk))
     page.select_option("#id_template", label="Spring offer")
@@ -111,13 +95,13 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     expect(page.locator('[data-figure="audience"]')).to_have_text(str(len(NUMBERS)))
     assert page.locator("#launch-ready").is_visible()
     expect(page.locator(".campaign-status")).to_have_text("Draft")
-    shot(page, "2-draft-checked")
+    shot(page, "campaign-page/2-draft-checked")
 
     page.click('button[data-verb="launch"]')
     page.wait_for_selector("#campaign-progress")
     page.wait_for_function("document.querySelector('.campaign-status')?.textContent.trim() === 'Running'")
     wait_until(lambda: figure(page, "done") >= 3)  # the bar moves without a reload
-    shot(page, "3-running")
+    shot(page, "campaign-page/3-running")
 
     page.click('button[data-verb="pause"]')
     page.wait_for_selector('button[data-verb="resume"]')
@@ -128,14 +112,14 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     assert len(fake_twilio.received) == sent_at_pause < len(NUMBERS)
     page.reload()
     expect(page.locator(".campaign-status").first).to_have_text("Paused")
-    shot(page, "4-paused")
+    shot(page, "campaign-page/4-paused")
 
     page.click('button[data-verb="resume"]')
     page.wait_for_function(
         "document.querySelector('.campaign-status')?.textContent.trim() === 'Completed'", timeout=30_000
     )
     assert figure(page, "done") == figure(page, "total") == len(NUMBERS)
-    shot(page, "5-completed")
+    shot(page, "campaign-page/5-completed")
 
     received = Counter(request.form["To"][0] for request in fake_twilio.received)
     assert received == Counter(NUMBERS)  # every recipient exactly once: no duplicate, no gap
@@ -147,17 +131,17 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
     page.locator("#result_list tbody tr a").first.click()
     # inner_text() reads the element as soon as it is attached, which can be before its text is parsed
     expect(page.locator(".field-recipient_text")).to_contain_text("20% off today only!")
-    shot(page, "6-message")
+    shot(page, "campaign-page/6-message")
 
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
     expect(page.locator("#result_list")).to_contain_text("100%")
-    shot(page, "7-list")
+    shot(page, "campaign-page/7-list")
 
 
-def test_schedule_a_campaign_for_a_calendar_day(page, live_server, channel, make_contact, make_list):
+def test_schedule_a_campaign_for_a_calendar_day(page, live_server, channel, make_contact, make_list, administrator):
     customers = make_list("Customers", [make_contact(NUMBERS[0], "Ann Example")])
     day = timezone.localdate() + timedelta(days=3)
-    log_in(page, live_server, f"/admin/campaigns/campaign/add/?scheduled_at={day.isoformat()}")
+    log_in(page, live_server, "maria", f"/admin/campaigns/campaign/add/?scheduled_at={day.isoformat()}")
     assert page.input_value("#id_scheduled_at_0") == formats.localize_input(day)
     page.fill("#id_name", "Weekend offer")
     page.select_option("#id_channel", str(channel.pk))
@@ -168,7 +152,7 @@ def test_schedule_a_campaign_for_a_calendar_day(page, live_server, channel, make
     page.wait_for_selector(".messagelist .success")
     expect(page.locator(".messagelist")).to_contain_text("is scheduled for")
     expect(page.locator(".campaign-status").first).to_have_text("Scheduled")
-    shot(page, "8-scheduled")
+    shot(page, "campaign-page/8-scheduled")
     campaign = Campaign.objects.get(name="Weekend offer")
     local = timezone.localtime(campaign.scheduled_at)
     assert (local.date(), local.strftime("%H:%M")) == (day, "10:30")

@@ -1,37 +1,31 @@
 """A staff member filters contacts, adds all matching to a new list, exports them, and opts one back in.
 
-Real Chromium against the live server; screenshots of every screen go to /tmp/shots/contact-lists/.
+Real Chromium against the live server; screenshots of every screen go to
+SCREENSHOTS_DIR/contact-lists/ when SCREENSHOTS_DIR is set.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign
 from contacts.models import Contact, ContactList, OptInRecord
+from tests import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/shots/contact-lists"))
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    browser.shot(page, f"contact-lists/{name}", full_page=False)
 
 
 @pytest.fixture
-def logged_in(page, live_server):
-    get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/contacts/contact/")
-    page.fill("#id_username", "maria")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+def logged_in(page, live_server, administrator):
+    browser.log_in(page, live_server, "maria", "/admin/contacts/contact/")
     page.wait_for_selector("#changelist")
     return page
 

@@ -5,15 +5,14 @@ Screenshots of every screen go to SCREENSHOTS_DIR when it is set (we look at the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from campaigns.models import Campaign
 from contacts.models import Contact, ContactImport, ContactList
+from tests.browser import log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,22 +28,13 @@ MESSY = (
 )
 
 
-def shot(page, name: str) -> None:
-    folder = os.environ.get("SCREENSHOTS_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
-
-
-def test_staff_import_a_messy_csv_into_a_new_list_then_send_a_campaign(page, live_server, channel, worker, tmp_path):
-    get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
+def test_staff_import_a_messy_csv_into_a_new_list_then_send_a_campaign(
+    page, live_server, channel, worker, tmp_path, administrator
+):
     csv_file = tmp_path / "kenya customers.csv"
     csv_file.write_bytes(MESSY.encode("cp1252"))
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/contacts/contact/")
-    page.fill("#id_username", "maria")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "maria", "/admin/contacts/contact/")
     page.click("a.import_link")
     shot(page, "1-upload")
     page.set_input_files("input[type=file]", str(csv_file))

@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import zoneinfo
 from datetime import datetime, time, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from campaigns.models import OutboundMessage, StaffProfile
+from campaigns.models import OutboundMessage
+from tests.browser import log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NAIROBI = zoneinfo.ZoneInfo("Africa/Nairobi")
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
-
-
-@pytest.fixture
-def nairobi_staff(db):
-    user = get_user_model().objects.create_superuser("amina", "amina@example.com", "a-long-test-password")
-    StaffProfile.objects.create(user=user, time_zone="Africa/Nairobi")
-    return user
-
-
-def log_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "amina")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def test_a_scheduled_message_reopens_with_its_time_and_saves_unchanged(page, live_server, nairobi_staff, channel):
     day = (timezone.now().astimezone(NAIROBI) + timedelta(days=5)).date()
     expected = datetime.combine(day, time(9, 0), tzinfo=NAIROBI)
-    log_in(page, live_server)
+    log_in(page, live_server, "amina")
     page.goto(f"{live_server.url}/admin/campaigns/outboundmessage/add/")
     page.select_option("#id_channel", str(channel.pk))
     page.fill("#id_to", "+254 712 345678")
@@ -83,7 +61,7 @@ def test_a_scheduled_message_reopens_with_its_time_and_saves_unchanged(page, liv
 def test_the_time_zone_page_changes_every_date_shown(page, live_server, nairobi_staff, channel):
     when = datetime.combine((timezone.now() + timedelta(days=5)).date(), time(6, 0), tzinfo=zoneinfo.ZoneInfo("UTC"))
     OutboundMessage.send_one(channel=channel, to="+254712345678", text="Hi", send_at=when)
-    log_in(page, live_server)
+    log_in(page, live_server, "amina")
     page.goto(f"{live_server.url}/admin/campaigns/outboundmessage/")
     assert "9 a.m." in page.locator("td.field-send_at").inner_text()
     page.click("#time-zone-link")

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from campaigns.models import OutboundMessage
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def staff_user(db):
-    return get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
-
-
-def log_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "maria")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
-def test_staff_send_a_message_from_the_admin_and_see_it_sent(page, live_server, staff_user, channel, worker):
-    log_in(page, live_server)
+def test_staff_send_a_message_from_the_admin_and_see_it_sent(page, live_server, administrator, channel, worker):
+    log_in(page, live_server, "maria")
     page.goto(f"{live_server.url}/admin/campaigns/outboundmessage/add/")
     page.select_option("#id_channel", str(channel.pk))
     page.fill("#id_to", "+44 7911 123456")
@@ -42,8 +29,8 @@ def test_staff_send_a_message_from_the_admin_and_see_it_sent(page, live_server, 
     assert message.to in row.inner_text()
 
 
-def test_a_bad_number_is_refused_with_a_message_naming_it(page, live_server, staff_user, channel):
-    log_in(page, live_server)
+def test_a_bad_number_is_refused_with_a_message_naming_it(page, live_server, administrator, channel):
+    log_in(page, live_server, "maria")
     page.goto(f"{live_server.url}/admin/campaigns/outboundmessage/add/")
     page.select_option("#id_channel", str(channel.pk))
     page.fill("#id_to", "12345")

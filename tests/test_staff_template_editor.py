@@ -4,31 +4,19 @@ template's variables are rows."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.contrib.auth import get_user_model
 
 from campaigns.models import MessageTemplate
 from contacts.models import Contact
+from tests.browser import log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path("/tmp/shots/templates")
 SID = "HX" + "0123456789abcdef" * 2
 
 
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page, live_server, next_url: str) -> None:
+def open_the_editor(page, live_server) -> None:
     page.set_default_timeout(30_000)  # the preview is a server round trip; a busy CI machine is slow
-    get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
-    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
-    page.fill("#id_username", "maria")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "maria", "/admin/campaigns/messagetemplate/add/")
 
 
 def choose_contact(page, search: str) -> None:
@@ -37,10 +25,10 @@ def choose_contact(page, search: str) -> None:
     page.click(f".select2-results__option:has-text('{search}')")
 
 
-def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact(page, live_server):
+def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact(page, live_server, administrator):
     Contact.objects.create(phone="+447911123456", name="Ann Smith", extra_fields={"city": "Leeds"})
     Contact.objects.create(phone="+447911123457", name="Bob Jones", extra_fields={})
-    log_in(page, live_server, "/admin/campaigns/messagetemplate/add/")
+    open_the_editor(page, live_server)
 
     page.fill("#id_name", "Spring sale")
     page.locator("#id_body").press_sequentially('Hi {{ first_name }}, it\u2019s sale day in {{ city|default:"town" }}!')
@@ -53,7 +41,7 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     )
     assert page.locator("#template-marked mark.ucs2").inner_text() == "\u2019"
     page.wait_for_function("document.getElementById('preview-text').textContent.includes('town')")
-    shot(page, "1-ucs2-pointed-at")
+    shot(page, "templates/1-ucs2-pointed-at")
 
     culprit.locator("button.forcing-char").click()  # selects the character in the text
     selected = page.evaluate(
@@ -67,13 +55,13 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     assert page.locator("#preview-text").inner_text() == "Hi Ann, it\u2019s sale day in Leeds!"
     assert "counted for Ann Smith" in counter.inner_text()
     assert "31 characters, 1 segment (39 left in the last)" in counter.inner_text()
-    shot(page, "2-preview-for-ann")
+    shot(page, "templates/2-preview-for-ann")
 
     page.click("#replace-lookalikes")
     page.wait_for_function("document.getElementById('template-live').dataset.encoding === 'GSM-7'")
     assert page.locator("#template-forcing").is_hidden()
     page.wait_for_function("document.getElementById('preview-text').textContent.includes(\"it's\")")
-    shot(page, "3-back-to-gsm7")
+    shot(page, "templates/3-back-to-gsm7")
 
     page.check("input[name=provider_kind][value=twilio]")
     page.fill("#id_provider_template_id", SID)
@@ -85,11 +73,11 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     page.fill("input[name=variables-1-value]", "20% off")
     page.wait_for_function("document.getElementById('preview-variables').innerText.includes('20% off')")
     assert page.locator("#preview-variables").inner_text().split("\n")[1:] == ["{{1}}\tAnn", "{{2}}\t20% off"]
-    shot(page, "4-twilio-variables")
+    shot(page, "templates/4-twilio-variables")
 
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
-    shot(page, "5-saved")
+    shot(page, "templates/5-saved")
     template = MessageTemplate.objects.get()
     assert template.body == 'Hi {{ first_name }}, it\'s sale day in {{ city|default:"town" }}!'
     assert template.provider_template == {
@@ -100,9 +88,9 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     assert "null" not in page.content()
 
 
-def test_staff_fill_a_gupshup_templates_media_and_body_variables(page, live_server):
+def test_staff_fill_a_gupshup_templates_media_and_body_variables(page, live_server, administrator):
     Contact.objects.create(phone="+447911123456", name="Ann Smith", extra_fields={"city": "Leeds"})
-    log_in(page, live_server, "/admin/campaigns/messagetemplate/add/")
+    open_the_editor(page, live_server)
     page.fill("#id_name", "Gupshup sale")
     page.check("input[name=provider_kind][value=gupshup]")
     assert page.locator("#template-variables th.part-column").is_visible()
@@ -121,7 +109,7 @@ def test_staff_fill_a_gupshup_templates_media_and_body_variables(page, live_serv
         "Media URL\thttps://example.com/sale.jpg",
         "Body {{1}}\tLeeds",
     ]
-    shot(page, "6-gupshup-variables")
+    shot(page, "templates/6-gupshup-variables")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
     assert MessageTemplate.objects.get().provider_template == {
