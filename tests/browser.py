@@ -42,6 +42,13 @@ def nairobi_staff(db):
     return user
 
 
+@pytest.fixture
+def staff(client, administrator):
+    """Django's test client, signed in as the administrator (a file may have its own ``staff``)."""
+    client.force_login(administrator)
+    return client
+
+
 def log_in(page, live_server, username: str, next_url: str = "/admin/") -> None:
     """Sign in on the admin's login page, as a person does, and wait for the page it leads to."""
     page.goto(f"{live_server.url}/admin/login/?next={next_url}")

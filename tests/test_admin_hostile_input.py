@@ -7,7 +7,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from campaigns.models import Campaign, MessageTemplate, OutboundMessage
@@ -15,13 +14,6 @@ from campaigns.models import Campaign, MessageTemplate, OutboundMessage
 pytestmark = pytest.mark.django_db
 SURROGATE_BYTES = "%ED%A0%80"  # UTF-8's spelling of U+D800, which no UTF-8 text may hold
 NUL_BYTES = "%00"
-
-
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("sam", "sam@example.com", "pw-for-tests-only")
-    client.force_login(user)
-    return client
 
 
 def form_body(fields: dict[str, str], spoilt: str, bad: str) -> bytes:

@@ -15,13 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ADD_URL = "/admin/campaigns/outboundmessage/add/"
 
 
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("sam", "sam@example.com", "pw-for-tests-only")
-    client.force_login(user)
-    return client
-
-
 def local_parts(when):
     local = timezone.localtime(when)
     return {"send_at_0": local.strftime("%Y-%m-%d"), "send_at_1": local.strftime("%H:%M:%S")}
@@ -31,7 +24,7 @@ def test_sending_now_queues_the_message_and_the_worker_sends_it(staff, channel, 
     response = staff.post(ADD_URL, {"channel": channel.pk, "to": "447911123456", "body": "Hi"})
     assert response.status_code == 302
     message = OutboundMessage.objects.get()
-    assert (message.status, message.to, message.sender_label) == (Status.QUEUED, "+447911123456", "sam")
+    assert (message.status, message.to, message.sender_label) == (Status.QUEUED, "+447911123456", "maria")
     worker()
     message.refresh_from_db()
     assert message.status == Status.SENT

@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import formats, timezone
 
 from campaigns import prelaunch
@@ -19,12 +18,6 @@ from providers.models import Channel
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = Campaign.Status
 ADD = "/admin/campaigns/campaign/add/"
-
-
-@pytest.fixture
-def staff(client):
-    client.force_login(get_user_model().objects.create_superuser("lee", "lee@example.com", "pw-for-tests-only"))
-    return client
 
 
 @pytest.fixture

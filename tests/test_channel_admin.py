@@ -26,13 +26,6 @@ def scripted(settings, monkeypatch):
 
 
 @pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def keyed_channel() -> Channel:
     return Channel.objects.create(
         name="Keyed", provider="scripted", sender="+15005550006", credentials={"token": SECRET, "region": "eu-1"}

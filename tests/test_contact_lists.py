@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -12,13 +11,6 @@ from contacts.models import Contact, ContactList, ListMembership
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/contacts/contact/"
-
-
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("sam", "sam@example.com", "pw-for-tests-only")
-    client.force_login(user)
-    return client
 
 
 def make_contacts(count: int, prefix: str = "+4479111", name: str = "Ann") -> list[Contact]:

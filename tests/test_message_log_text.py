@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from campaigns.models import Campaign, MessageTemplate, OutboundMessage
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

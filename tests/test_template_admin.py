@@ -4,7 +4,6 @@ and the JSON preview for a chosen contact."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from campaigns.api.validation import Problems, gupshup_template, twilio_template
@@ -16,13 +15,6 @@ pytestmark = pytest.mark.django_db
 SID = "HX" + "0123456789abcdef" * 2
 ADD_URL = reverse("admin:campaigns_messagetemplate_add")
 PREVIEW_URL = reverse("admin:campaigns_messagetemplate_preview")
-
-
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
-    client.force_login(user)
-    return client
 
 
 def rows(*variables: dict) -> dict[str, str]:
