@@ -94,21 +94,27 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def build_campaign(recipients: int, endpoint_url: str, rate: float):
-    from campaigns.models import Campaign
-    from contacts.models import Contact, ContactList, ListMembership
+def twilio_channel(name: str, endpoint_url: str, rate: float):
+    """A Twilio SMS channel whose API is the loopback endpoint at ``endpoint_url``."""
     from providers.models import Channel
 
-    tag = secrets.token_hex(3)
-    prefix = f"+1{secrets.randbelow(800) + 200}"
-    channel = Channel.objects.create(
-        name=f"Chaos {tag}",
+    return Channel.objects.create(
+        name=name,
         provider="twlo",
         sender="+14155550100",
         credentials={"account_sid": "AC" + "0" * 32, "auth_token": secrets.token_hex(16)},
         rate_limit=rate,
         api_base_url=endpoint_url,
     )
+
+
+def build_campaign(recipients: int, endpoint_url: str, rate: float):
+    from campaigns.models import Campaign
+    from contacts.models import Contact, ContactList, ListMembership
+
+    tag = secrets.token_hex(3)
+    prefix = f"+1{secrets.randbelow(800) + 200}"
+    channel = twilio_channel(f"Chaos {tag}", endpoint_url, rate)
     contact_list = ContactList.objects.create(name=f"Chaos {tag}")
     for start in range(0, recipients, 5000):
         contacts = Contact.objects.bulk_create(

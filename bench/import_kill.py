@@ -181,6 +181,8 @@ def run_scenario(rows: int, fault: str = "kill") -> dict:
     from django.conf import settings
 
     settings.CONTACT_IMPORT_STALE_SECONDS = STALE_SECONDS
+    from django.db import connection
+
     from contacts.models import Contact, ContactImport, ContactList
 
     block = secrets.randbelow(90) + 10
@@ -190,7 +192,7 @@ def run_scenario(rows: int, fault: str = "kill") -> dict:
     client, user = staff_client()
     list_name = f"Crash {secrets.token_hex(3)}"
     workers = Workers()
-    result: dict = {"fault": fault, "rows": rows, "database": _vendor(), "chunk_rows": CHUNK_ROWS}
+    result: dict = {"fault": fault, "rows": rows, "database": connection.vendor, "chunk_rows": CHUNK_ROWS}
     try:
         contact_import = start_import(client, folder / "customers.csv", list_name)
         stalled = break_the_worker(contact_import, workers, fault, result)
@@ -335,12 +337,6 @@ def job_status(job_id: str) -> str:
 def thaw(pids: list[int]) -> None:
     for pid in pids:
         os.kill(pid, signal.SIGCONT)
-
-
-def _vendor() -> str:
-    from django.db import connection
-
-    return connection.vendor
 
 
 def main() -> None:

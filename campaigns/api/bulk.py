@@ -15,7 +15,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.api.http import ApiError
-from campaigns.api.messages import require_content, sender_label, visible_to
+from campaigns.api.messages import CONTENT_FIELDS, require_content, sender_label, visible_to
 from campaigns.api.validation import (
     Problems,
     bool_field,
@@ -42,20 +42,7 @@ from providers.models import Channel
 
 BULK_BODY_LIMIT = 10 * 1024 * 1024
 MAX_RECIPIENTS = 10_000
-BULK_FIELDS = {
-    "provider",
-    "channel_key",
-    "recipients",
-    "text",
-    "image_url",
-    "image_urls",
-    "video_url",
-    "file_url",
-    "template",
-    "duplicates_allowed",
-    "schedule",
-    "user_id",
-}
+BULK_FIELDS = {"provider", "channel_key", "recipients", *CONTENT_FIELDS, "duplicates_allowed", "schedule", "user_id"}
 Status = Campaign.Status
 
 

@@ -34,22 +34,8 @@ from contacts.models import Contact, ContactList, ListMembership
 from providers.models import Channel
 
 MESSAGE_BODY_LIMIT = 1024 * 1024
-MESSAGE_FIELDS = {
-    "provider",
-    "channel_key",
-    "to",
-    "name",
-    "text",
-    "image_url",
-    "image_urls",
-    "video_url",
-    "file_url",
-    "template",
-    "contact_saving",
-    "schedule",
-    "user_id",
-}
-CONTENT_FIELDS = ("text", "image_url", "image_urls", "video_url", "file_url", "template")
+CONTENT_FIELDS = ("text", "image_url", "image_urls", "video_url", "file_url", "template")  # the bulk API's too
+MESSAGE_FIELDS = {"provider", "channel_key", "to", "name", *CONTENT_FIELDS, "contact_saving", "schedule", "user_id"}
 
 
 @dataclass
