@@ -4,12 +4,15 @@ every test."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connections
 
 from campaigns.models import StaffProfile
@@ -40,6 +43,24 @@ def nairobi_staff(db):
     user = get_user_model().objects.create_superuser("amina", "amina@example.com", PASSWORD)
     StaffProfile.objects.create(user=user, time_zone="Africa/Nairobi")
     return user
+
+
+@pytest.fixture
+def marketing_staff(db):
+    """A staff member in the Marketing group (the group a migration creates)."""
+    user = get_user_model().objects.create_user("mia", "mia@example.com", PASSWORD, is_staff=True)
+    user.groups.add(marketing_group())
+    return user
+
+
+def marketing_group() -> Group:
+    """The migration's group; a browser test's database may have been emptied by an earlier one."""
+    migration = importlib.import_module("campaigns.migrations.0005_marketing_group")
+    found = Group.objects.filter(name=migration.GROUP).first()
+    if found is None:
+        migration.create_marketing_group(apps, None)
+        found = Group.objects.get(name=migration.GROUP)
+    return found
 
 
 @pytest.fixture

@@ -176,12 +176,8 @@ def test_the_campaign_list_links_to_the_calendar(staff):
     assert 'href="/admin/campaigns/campaign/calendar/"' in staff.get("/admin/campaigns/campaign/").content.decode()
 
 
-def test_a_marketing_person_plans_and_moves_campaigns_and_sets_their_zone(client, make_campaign):
-    from django.contrib.auth.models import Group
-
-    person = get_user_model().objects.create_user("mia", "mia@example.com", "pw-for-tests-only", is_staff=True)
-    person.groups.add(Group.objects.get(name="Marketing"))
-    client.force_login(person)
+def test_a_marketing_person_plans_and_moves_campaigns_and_sets_their_zone(client, make_campaign, marketing_staff):
+    client.force_login(marketing_staff)
     assert client.post("/admin/time-zone/", {"time_zone": "Africa/Nairobi"}).status_code == 302
     campaign = make_campaign("Sale", nairobi(3, 9))
     page = client.get(PAGE)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -16,10 +15,8 @@ UPLOAD = "/admin/contacts/contact/import/"
 
 
 @pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_user("mo", "mo@example.com", "a-long-test-password", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketing"))
-    client.force_login(user)
+def staff(client, marketing_staff):
+    client.force_login(marketing_staff)
     return client
 
 

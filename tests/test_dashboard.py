@@ -23,6 +23,18 @@ def staff(client, nairobi_staff):
     return client
 
 
+def black_friday(channel, now: datetime) -> Campaign:
+    """A campaign running since ``now`` to four recipients."""
+    return Campaign.objects.create(
+        name="Black Friday",
+        channel=channel,
+        status=Campaign.Status.RUNNING,
+        started_at=now,
+        fanned_out_at=now,
+        recipient_count=4,
+    )
+
+
 def add_messages(channel, statuses: list[str], created_at: datetime | None = None, campaign=None) -> list[int]:
     rows = OutboundMessage.objects.bulk_create(
         OutboundMessage(
@@ -91,14 +103,7 @@ def test_the_dashboard_costs_the_same_few_queries_however_many_messages(staff, c
 
 def test_running_upcoming_and_attention_link_to_their_pages(staff, channel):
     now = timezone.now()
-    running = Campaign.objects.create(
-        name="Black Friday",
-        channel=channel,
-        status=Campaign.Status.RUNNING,
-        started_at=now,
-        fanned_out_at=now,
-        recipient_count=4,
-    )
+    running = black_friday(channel, now)
     add_messages(channel, [Status.DELIVERED, Status.SENT, Status.QUEUED, Status.QUEUED], campaign=running)
     soon = Campaign.objects.create(
         name="Cyber Monday",
@@ -140,14 +145,7 @@ def test_a_quiet_day_says_so(staff):
 @pytest.mark.django_db(transaction=True)
 def test_the_dashboard_in_a_browser(page, live_server, nairobi_staff, channel):
     now = timezone.now()
-    running = Campaign.objects.create(
-        name="Black Friday",
-        channel=channel,
-        status=Campaign.Status.RUNNING,
-        started_at=now,
-        fanned_out_at=now,
-        recipient_count=4,
-    )
+    running = black_friday(channel, now)
     add_messages(channel, [Status.DELIVERED, Status.READ, Status.FAILED, Status.QUEUED], campaign=running)
     Campaign.objects.create(
         name="Cyber Monday", channel=channel, status=Campaign.Status.SCHEDULED, scheduled_at=now + timedelta(days=6)

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from django.apps import apps
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from campaigns.models import Campaign, MessageTemplate, OutboundMessage
 from contacts.models import Contact
 from providers.models import Channel
-from tests.browser import PASSWORD, log_in, shot
+from tests.browser import log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def marketing_group() -> Group:
-    """The migration's group; a browser test's database may have been emptied by an earlier one."""
-    migration = importlib.import_module("campaigns.migrations.0005_marketing_group")
-    migration.create_marketing_group(apps, None)
-    return Group.objects.get(name=migration.GROUP)
-
-
-@pytest.fixture
-def marketing_staff(db):
-    user = get_user_model().objects.create_user("mia", "mia@example.com", PASSWORD, is_staff=True)
-    user.groups.add(marketing_group())
-    return user
 
 
 def test_marketing_sees_a_channel_without_credentials_and_cannot_reach_api_keys(page, live_server, marketing_staff):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -58,10 +57,8 @@ def test_a_user_who_is_not_staff_cannot_read_them(client):
 
 
 @pytest.mark.django_db
-def test_any_staff_member_may_read_them(client):
-    user = get_user_model().objects.create_user("mia", "m@example.com", "a-long-test-password", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketing"))
-    client.force_login(user)
+def test_any_staff_member_may_read_them(client, marketing_staff):
+    client.force_login(marketing_staff)
     assert ("messaging_api_messages_pending", ()) in scrape(client)
 
 
@@ -153,8 +150,6 @@ def test_django_rq_stats_are_for_staff_and_linked_from_the_dashboard(superuser_c
 
 
 @pytest.mark.django_db
-def test_the_marketing_group_gets_no_operations_links(client):
-    user = get_user_model().objects.create_user("mia", "m@example.com", "a-long-test-password", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketing"))
-    client.force_login(user)
+def test_the_marketing_group_gets_no_operations_links(client, marketing_staff):
+    client.force_login(marketing_staff)
     assert "dashboard-operations" not in client.get(reverse("admin:index")).content.decode()

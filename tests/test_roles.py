@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
@@ -15,10 +14,8 @@ SECRET = "tok-very-secret-123"
 
 
 @pytest.fixture
-def marketing(client):
-    user = get_user_model().objects.create_user("mia", "mia@example.com", "a-long-test-password", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketing"))
-    client.force_login(user)
+def marketing(client, marketing_staff):
+    client.force_login(marketing_staff)
     return client
 
 
