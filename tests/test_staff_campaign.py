@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign
-from tests.browser import choose_in_autocomplete
+from tests.browser import choose_in_autocomplete, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_staff_build_launch_and_watch_a_campaign_complete(page, live_server, channel, make_contact, make_list, worker):
-    get_user_model().objects.create_superuser("maria", "maria@example.com", "a-long-test-password")
+def test_staff_build_launch_and_watch_a_campaign_complete(
+    page, live_server, channel, make_contact, make_list, worker, administrator
+):
     customers = make_list("Customers", [make_contact("+447911123401", "Ann"), make_contact("+447911123402", "Bob")])
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/add/")
-    page.fill("#id_username", "maria")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "maria", "/admin/campaigns/campaign/add/")
     page.fill("#id_name", "Spring sale")
     page.select_option("#id_channel", str(channel.pk))
     choose_in_autocomplete(page, "lists", customers.name)
