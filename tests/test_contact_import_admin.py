@@ -132,9 +132,7 @@ def test_an_import_whose_worker_died_offers_to_carry_on_and_finishes(
     )
     page = staff.get(reverse("admin:contacts_contact_import_progress", args=[contact_import.pk]))
     html = page.content.decode()
-    assert (
-        "The worker running this import stopped (killed or restarted). The import stopped. No rows were saved." in html
-    )
+    assert "The worker running this import stopped (killed, restarted or stalled). No rows were saved." in html
     assert "Run it again (carries on after row 0; duplicates nothing)" in html
     with django_capture_on_commit_callbacks(execute=True):
         staff.post(reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk]))

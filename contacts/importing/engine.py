@@ -293,11 +293,11 @@ def _mark_failed(contact_import: ContactImport, error: Exception) -> bool:
     )
 
 
-def stopped_message(contact_import: ContactImport) -> str:
-    """Exactly which rows went in, and that running it again is safe."""
+def stopped_message(contact_import: ContactImport, why: str = "The import stopped.") -> str:
+    """Why it stopped, exactly which rows went in, and that running it again is safe."""
     last = contact_import.last_committed_row
     if last <= (contact_import.detected or {}).get("header_row", 1):
         saved = "No rows were saved."
     else:
         saved = f"Rows up to row {last} of the file are saved ({contact_import.rows_read:,} rows); the rest are not."
-    return f"The import stopped. {saved} Run it again to finish: it carries on after row {last} and duplicates nothing."
+    return f"{why} {saved} Run it again to finish: it carries on after row {last} and duplicates nothing."

@@ -97,7 +97,9 @@ def check_worker(contact_import: ContactImport) -> ContactImport:
     )
     updated = unchanged.update(
         state=ContactImport.State.FAILED,
-        error=f"The worker running this import stopped (killed or restarted). {engine.stopped_message(contact_import)}",
+        error=engine.stopped_message(
+            contact_import, "The worker running this import stopped (killed, restarted or stalled)."
+        ),
         finished_at=timezone.now(),
     )
     if updated:
