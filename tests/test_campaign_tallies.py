@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import django_rq
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -18,12 +17,6 @@ from campaigns.models import Campaign, CampaignTally, OutboundMessage
 pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "/admin/campaigns/campaign/"
 Status = OutboundMessage.Status
-
-
-@pytest.fixture
-def staff(client):
-    client.force_login(get_user_model().objects.create_superuser("sam", "sam@example.com", "pw-for-tests-only"))
-    return client
 
 
 def sent_campaign(channel, name: str, statuses: list[str], **fields) -> Campaign:

@@ -25,12 +25,6 @@ Status = OutboundMessage.Status
 
 
 @pytest.fixture
-def staff(client):
-    client.force_login(get_user_model().objects.create_superuser("sam", "sam@example.com", "pw-for-tests-only"))
-    return client
-
-
-@pytest.fixture
 def other_channel(db) -> Channel:
     return Channel.objects.create(name="Gateway", provider="sendbulk", sender="ACME", rate_limit=100)
 
