@@ -29,7 +29,7 @@ twilio_server, fake_twilio, make_twilio_channel = (
     support.fake_twilio,
     support.make_twilio_channel,
 )
-NUMBERS = [f"+4479111235{n:02d}" for n in range(24)]  # 12 s at 2 a second: time to pause midway
+NUMBERS = [f"+4479111235{n:02d}" for n in range(40)]  # 20 s at 2 a second: time to pause midway when busy
 
 
 class ThreadWorker(SimpleWorker):
@@ -116,7 +116,7 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
 
     page.click('button[data-verb="resume"]')
     page.wait_for_function(
-        "document.querySelector('.campaign-status')?.textContent.trim() === 'Completed'", timeout=30_000
+        "document.querySelector('.campaign-status')?.textContent.trim() === 'Completed'", timeout=60_000
     )
     assert figure(page, "done") == figure(page, "total") == len(NUMBERS)
     shot(page, "campaign-page/5-completed")
