@@ -322,9 +322,34 @@ def final_counts(client, contact_import, planned: Planned) -> dict:
 
 def freeze(pids: list[int]) -> None:
     """SIGSTOP a worker's whole tree: a process that stalls (a paused VM, swapping) past the
-    stale window, declared stopped while still alive."""
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
+    stale window, declared stopped while still alive.
+
+    Only between two of its transactions: frozen inside one, it would hold the import's row lock,
+    and "Run it again" would wait for it as long as it stays frozen (see the closing note: a
+    session timeout for idle transactions is the product's answer to that, not yet set).
+    """
+    for _ in range(200):
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        if not _another_transaction_open():
+            return
+        thaw(pids)
+        time.sleep(0.02)
+    raise SystemExit("Could not freeze the worker between two of its transactions.")
+
+
+def _another_transaction_open() -> bool:
+    """Whether a session other than ours holds a transaction open on this database (PostgreSQL)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def job_status(job_id: str) -> str:
