@@ -428,30 +428,51 @@ def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = N
 
 
 def _hand_over_with_texts(token: uuid.UUID, texts: dict[int, str], now) -> int:
-    """hand_over's UPDATE joined to the (id, text) pairs, as _update_with_provider_ids: one statement."""
+    """hand_over's UPDATE joined to the (id, text) pairs: one statement."""
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
-    moved = f"status = %s, claimed_at = %s, attempts = {table}.attempts + 1"
+    return _update_joined(
+        "body",
+        texts,
+        [f"status = %s, claimed_at = %s, attempts = {table}.attempts + 1"],
+        [Status.SENDING.value, now],
+        where=f"{table}.claim_token = %s AND {table}.status = %s",
+        where_params=[_token_value(token), Status.QUEUED.value],
+    )
+
+
+def _token_value(token: uuid.UUID) -> object:
+    return OutboundMessage._meta.get_field("claim_token").get_db_prep_save(token, connection)
+
+
+def _update_joined(
+    column: str, values: dict[int, str], assignments: list[str], params: list, *, where: str, where_params: list
+) -> int:
+    """One UPDATE of the messages named in ``values`` (id -> text): each gets its own text in
+    ``column``, all get ``assignments``, where ``where`` still holds. Returns the rows changed.
+
+    Joined to the (id, text) pairs rather than one UPDATE per row, or a CASE per row: on a fast
+    channel these writes are most of the pipeline's cost.
+    """
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    ids, texts = list(values), list(values.values())
+    sets = ", ".join(
+        [*assignments, f"{column} = v.value" if connection.vendor == "postgresql" else f"{column} = v.column2"]
+    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            ids = list(texts)
-            cursor.execute(  # "id = ANY" beside the join: found by primary key whatever the statistics say
-                f"UPDATE {table} SET {moved}, body = v.body FROM unnest(%s::bigint[], %s::text[]) AS v(id, body) "  # noqa: S608 - the table name is ours, every value a parameter
-                f"WHERE {table}.id = v.id AND {table}.id = ANY(%s::bigint[]) "
-                f"AND {table}.claim_token = %s AND {table}.status = %s",
-                [Status.SENDING.value, now, ids, list(texts.values()), ids, token, Status.QUEUED.value],
+            # "id = ANY" as well as the join: the rows are then found by the primary key whatever
+            # the planner believes of the table (its statistics lag behind a fan-out of a million
+            # rows, and it would rather scan the table than trust the join).
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM unnest(%s::bigint[], %s::text[]) AS v(id, value) "  # noqa: S608 - names are ours, every value a parameter
+                f"WHERE {table}.id = v.id AND {table}.id = ANY(%s::bigint[]) AND {where}",
+                [*params, ids, texts, ids, *where_params],
             )
         else:  # SQLite 3.33+ (UPDATE ... FROM); its VALUES columns are column1, column2
-            pairs = ", ".join(["(%s, %s)"] * len(texts))
+            pairs = ", ".join(["(%s, %s)"] * len(ids))
             cursor.execute(
-                f"UPDATE {table} SET {moved}, body = v.column2 FROM (VALUES {pairs}) AS v "  # noqa: S608 - as above
-                f"WHERE {table}.id = v.column1 AND {table}.claim_token = %s AND {table}.status = %s",
-                [
-                    Status.SENDING.value,
-                    now,
-                    *(x for pair in texts.items() for x in pair),
-                    token.hex,
-                    Status.QUEUED.value,
-                ],
+                f"UPDATE {table} SET {sets} FROM (VALUES {pairs}) AS v WHERE {table}.id = v.column1 AND {where}",  # noqa: S608 - as above
+                [*params, *(x for pair in zip(ids, texts, strict=True) for x in pair), *where_params],
             )
         return cursor.rowcount
 
@@ -655,12 +676,9 @@ def record_outcomes(
 def _update_with_provider_ids(
     provider_ids: dict[int, str], token: uuid.UUID, fields: dict[str, object], *, uncounted: bool
 ) -> None:
-    """One UPDATE for rows that end the same way but each with its own provider id: joined to the
-    (id, provider id) pairs, only on rows this claim still holds, releasing the claim.
-
-    One statement rather than the outcome and then the ids: every UPDATE of a row rewrites it and
-    all its index entries, and on a fast channel those writes are most of the pipeline's cost.
-    """
+    """One UPDATE for rows that end the same way but each with its own provider id, only on rows
+    this claim still holds, releasing the claim (not the outcome and then the ids: every UPDATE
+    of a row rewrites it and all its index entries)."""
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     assignments, params = [], []
     for name, value in fields.items():
@@ -670,33 +688,14 @@ def _update_with_provider_ids(
     if uncounted:
         assignments.append("attempts = attempts - 1")  # the provider asked us to slow down: not a failed try
     assignments.append("claim_token = NULL")
-    held = f"{table}.claim_token = %s AND {table}.status IN (%s, %s)"
-    token_value = OutboundMessage._meta.get_field("claim_token").get_db_prep_save(token, connection)
-    ids, values = list(provider_ids), [value[:100] for value in provider_ids.values()]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # "id = ANY" as well as the join: the rows are then found by the primary key whatever
-            # the planner believes of the table (its statistics lag behind a fan-out of a million
-            # rows, and it would rather scan the table than trust the join).
-            cursor.execute(
-                f"UPDATE {table} SET {', '.join(assignments)}, provider_message_id = v.sid "  # noqa: S608 - names are ours, every value a parameter
-                f"FROM unnest(%s::bigint[], %s::text[]) AS v(id, sid) "
-                f"WHERE {table}.id = v.id AND {table}.id = ANY(%s::bigint[]) AND {held}",
-                [*params, ids, values, ids, token_value, Status.QUEUED, Status.SENDING],
-            )
-        else:  # SQLite 3.33+ (UPDATE ... FROM); its VALUES columns are column1, column2
-            pairs = ", ".join(["(%s, %s)"] * len(ids))
-            cursor.execute(
-                f"UPDATE {table} SET {', '.join(assignments)}, provider_message_id = v.column2 "  # noqa: S608 - as above
-                f"FROM (VALUES {pairs}) AS v WHERE {table}.id = v.column1 AND {held}",
-                [
-                    *params,
-                    *(x for pair in zip(ids, values, strict=True) for x in pair),
-                    token_value,
-                    Status.QUEUED,
-                    Status.SENDING,
-                ],
-            )
+    _update_joined(
+        "provider_message_id",
+        {pk: value[:100] for pk, value in provider_ids.items()},
+        assignments,
+        params,
+        where=f"{table}.claim_token = %s AND {table}.status IN (%s, %s)",
+        where_params=[_token_value(token), Status.QUEUED, Status.SENDING],
+    )
 
 
 def _outcome_change(
