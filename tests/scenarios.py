@@ -17,9 +17,13 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def run_scenario(module: str, *args: str, timeout: float = 400) -> dict:
-    """Run ``python -m module *args --json``; its report (the last line) as a dict."""
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+def run_scenario(module: str, *args: str, timeout: float = 400, without: tuple[str, ...] = ()) -> dict:
+    """Run ``python -m module *args --json``; its report (the last line) as a dict.
+
+    ``without``: environment variables the scenario must not see (DATABASE_URL, for one that
+    must run on its own SQLite file whatever the suite runs on)."""
+    hidden = {"DJANGO_SETTINGS_MODULE", *without}
+    env = {key: value for key, value in os.environ.items() if key not in hidden}
     result = subprocess.run(
         [sys.executable, "-m", module, *args, "--json"],
         cwd=BASE_DIR,

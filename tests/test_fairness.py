@@ -8,16 +8,11 @@ reconciler is enqueued every two seconds as rqcron does. On PostgreSQL when DATA
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import django_rq
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from tests.scenarios import run_scenario
+
 RECIPIENTS = 3000
 
 
@@ -26,17 +21,7 @@ def report() -> dict:
     # Before the per-test flush (a module fixture comes first): the bench refuses a busy queue, and
     # an earlier test may have left a job on it.
     django_rq.get_connection("default").flushdb()
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.fairness", "--recipients", str(RECIPIENTS), "--json"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_scenario("bench.fairness", "--recipients", str(RECIPIENTS), timeout=300)
 
 
 @pytest.mark.slow

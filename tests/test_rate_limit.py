@@ -6,23 +6,18 @@ returns how long its caller would wait, which turns into the time its messages w
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from itertools import pairwise
-from pathlib import Path
 
 import django_rq
 import pytest
 
 from providers.models import Channel
 from providers.ratelimit import CATCH_UP_SECONDS, WINDOW_SECONDS, batch_for, book, bucket_keys, take
+from tests.scenarios import run_scenario
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 ROUNDING = 2e-6  # booked times come back with microsecond precision
 
 
@@ -150,17 +145,7 @@ def test_two_worker_processes_together_stay_within_the_limit():
     A loopback fake that answers 429 past 15 messages in any one-second window counts what
     arrives; each message is its own request, and each worker alone could send far faster.
     """
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.rate_limit", "--seconds", "6", "--rate", "15", "--json"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = run_scenario("bench.rate_limit", "--seconds", "6", "--rate", "15", timeout=90, without=("DATABASE_URL",))
 
     assert measured["rejected_429"] == 0
     assert measured["accepted"] == measured["messages"] == 90
