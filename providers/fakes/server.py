@@ -24,6 +24,13 @@ import requests
 log = logging.getLogger(__name__)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # A batch's requests all connect at once; the default backlog of 5 dropped some of them, which
+    # then waited for the kernel to retry the connection.
+    request_queue_size = 256
+
+
 @dataclass
 class FakeRequest:
     method: str
@@ -176,8 +183,7 @@ class FakeProvider:
             def log_message(self, *args) -> None:  # quiet: tests read fake.received instead
                 pass
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), Handler)
         # A short poll interval makes stop() quick (serve_forever checks for shutdown this often).
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.base_url = f"http://{host}:{self.server.server_address[1]}"
