@@ -36,6 +36,7 @@ from campaigns.models.staff import StaffProfile
 from campaigns.personalisation import render
 from contacts.models import Contact
 from messaging_site.logs import job_log
+from providers import http
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, SendResult
 from providers.models import Channel
 from providers.registry import provider_for
@@ -257,7 +258,7 @@ def _send_on_channel(
     stopped = CampaignStopCheck(messages, give_way)
     renewed = time.monotonic()
     overlap = size >= OVERLAP_FROM_BATCH and len(messages) > size
-    flight = InFlight(provider, token, summary, ahead=SEND_AHEAD if overlap else 1)
+    flight = InFlight(provider, token, summary, ahead=batches_ahead(size) if overlap else 1)
     for start in range(0, len(messages), size):
         batch = messages[start : start + size]
         if stopped():
@@ -290,10 +291,17 @@ def _send_on_channel(
         summary.add("channel_paused", len(flight.refused))
 
 
-SEND_AHEAD = 2  # batches of one claim in flight at once: the next is prepared while one is out
+SEND_AHEAD_MOST = 8  # batches of one claim in flight at once: the next are prepared while some are out
 # Below this batch size (a channel slower than ~50 msg/s) the rate limiter, not latency, sets the
 # pace: batches go one at a time, and a pause stops the very next one.
 OVERLAP_FROM_BATCH = 50
+
+
+def batches_ahead(size: int) -> int:
+    """How many batches of ``size`` one claim keeps in flight: as many as the process's requests
+    in flight hold (small batches at a high rate need several to cover the provider's latency),
+    at least two, so one is prepared while another is out."""
+    return max(2, min(SEND_AHEAD_MOST, http.MAX_IN_FLIGHT // max(1, size)))
 
 
 class InFlight:
@@ -314,14 +322,14 @@ class InFlight:
 
     def send(self, batch: list[OutboundMessage]) -> None:
         try:
-            refused, outgoing = _prepare_batch(self.provider, batch, self.token, self.summary)
+            refused, outgoing, leave_by = _prepare_batch(self.provider, batch, self.token, self.summary)
         except ChannelError as error:
             self._refuse(batch, error)
             self.finish_all()  # records what is out, then raises
         if self.ahead == 1 or not outgoing:
-            future = _sent_here(self.provider, outgoing)
+            future = _sent_here(self.provider, outgoing, leave_by)
         else:
-            future = _send_pool().submit(_provider_send, self.provider, outgoing)
+            future = _send_pool().submit(_provider_send, self.provider, outgoing, leave_by)
         self.pending.append((batch, refused, future))
         while len(self.pending) >= self.ahead:
             self._finish_oldest()
@@ -349,11 +357,11 @@ class InFlight:
         record_outcomes(results, self.token, self.provider.deduplicates_by_our_id, self.summary, attempts)
 
 
-def _sent_here(provider, outgoing: list[OutgoingMessage]) -> Future:
+def _sent_here(provider, outgoing: list[OutgoingMessage], leave_by: float | None) -> Future:
     """Send in this thread (one batch: nothing to overlap), with the answer as a finished future."""
     future: Future = Future()
     try:
-        future.set_result(_provider_send(provider, outgoing) if outgoing else [])
+        future.set_result(_provider_send(provider, outgoing, leave_by) if outgoing else [])
     except ChannelError as error:
         future.set_exception(error)
     return future
@@ -361,7 +369,7 @@ def _sent_here(provider, outgoing: list[OutgoingMessage]) -> Future:
 
 @cache
 def _pool_of(pid: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=SEND_AHEAD, thread_name_prefix=f"send-ahead-{pid}")
+    return ThreadPoolExecutor(max_workers=SEND_AHEAD_MOST, thread_name_prefix=f"send-ahead-{pid}")
 
 
 def _send_pool() -> ThreadPoolExecutor:
@@ -479,13 +487,14 @@ def _update_joined(
 
 def _prepare_batch(
     provider, batch: list[OutboundMessage], token: uuid.UUID, summary: SendSummary
-) -> tuple[list[SendResult], list[OutgoingMessage]]:
+) -> tuple[list[SendResult], list[OutgoingMessage], float | None]:
     """Park what is outside its sending hours, render, refuse what can never go, wait for the rate
     limiter, hand the rest over.
 
-    Returns the refusals and the messages to give the provider (those still ours). Sending hours
-    are checked here, per batch just before it goes, not once per claim: a claim lasts up to
-    CLAIM_SECONDS, and its last batch must not go after the window has closed.
+    Returns the refusals, the messages to give the provider (those still ours) and the time they
+    must leave by (time.monotonic(); see ratelimit.take). Sending hours are checked here, per batch
+    just before it goes, not once per claim: a claim lasts up to CLAIM_SECONDS, and its last batch
+    must not go after the window has closed.
     """
     from providers.ratelimit import take
 
@@ -503,7 +512,7 @@ def _prepare_batch(
         if message.campaign_id is not None and not message.body:
             texts[message.pk] = rendered.text
     if not outgoing:
-        return results, []
+        return results, [], None
     missing = provider.missing_credentials()
     if missing:
         raise ChannelError(f"Missing credentials: {', '.join(missing)}.", code="missing_credentials")
@@ -511,9 +520,10 @@ def _prepare_batch(
     # the send would make the batch late, and a late batch crowds the next one's window.
     ours = hand_over(token, [m.id for m in outgoing], texts)
     outgoing = [m for m in outgoing if m.id in ours]
-    if outgoing:
-        take(provider.channel, len(outgoing), sent_lately=lambda: _sent_lately(provider.channel.pk, token))
-    return results, outgoing
+    if not outgoing:
+        return results, [], None
+    leave_by = take(provider.channel, len(outgoing), sent_lately=lambda: _sent_lately(provider.channel.pk, token))
+    return results, outgoing, leave_by
 
 
 def hold_outside_hours(batch: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:
@@ -573,10 +583,13 @@ def _sent_lately(channel_id: int, token: uuid.UUID) -> bool:
     )
 
 
-def _provider_send(provider, outgoing: list[OutgoingMessage]) -> list[SendResult]:
-    """The provider's results; an unexpected error makes the batch unknown (a ChannelError passes)."""
+def _provider_send(provider, outgoing: list[OutgoingMessage], leave_by: float | None = None) -> list[SendResult]:
+    """The provider's results; an unexpected error makes the batch unknown (a ChannelError passes).
+
+    A request that cannot leave by ``leave_by`` is not sent (see providers.http.leaving_by)."""
     try:
-        return provider.send_batch(outgoing)
+        with http.leaving_by(leave_by):
+            return provider.send_batch(outgoing)
     except ChannelError:
         raise
     except Exception as error:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from providers.http import TransportError
     from providers.models import Channel
 
 
@@ -45,6 +46,21 @@ class SendResult:
     retry_after: float | None = None  # seconds, from Retry-After or the provider's own advice
     opted_out: bool = False  # the provider says the recipient unsubscribed (Twilio 21610)
     throttled: bool = False  # a RETRY because the provider asked us to slow down (429): not a failed try
+
+
+def unanswered(message_id: int, error: TransportError) -> SendResult:
+    """The result of a request with no answer: sent again when it never left, unknown when it may have.
+
+    A request held back because it could not leave by its booked time (``Late``) is the pipeline
+    slowing itself down, as a 429 is the provider's doing: its try does not count.
+    """
+    from providers import http
+
+    if isinstance(error, http.Late):
+        return SendResult(message_id, Outcome.RETRY, error_code="late", error_message=error.message, throttled=True)
+    if isinstance(error, http.NotSent):
+        return SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=error.message)
+    return SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=error.message)
 
 
 @dataclass(frozen=True)

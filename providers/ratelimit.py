@@ -18,6 +18,12 @@ The price is a rate about 7% under the configured one. (On a 2-core machine shar
 test suites batches were seen up to 0.1 s off their booked times; with 0.05 s two batches met in
 one sliding second now and then. The pipeline also pays its start-up costs before booking.)
 
+The allowance only holds if requests really leave near their booked time, so the pipeline keeps
+them there: a booking is small (``batch_for``: at most 25 ms of the rate), and a request that
+cannot leave within ``LEAVE_WITHIN_SECONDS`` of its time (the process was paused, the machine
+busy) is not sent at all but booked again a moment later (``take`` returns the time to leave by;
+providers.http.leaving_by enforces it).
+
 Redis may lose the bookings (a flush, a restart without persistence). A worker that booked on
 the channel a moment ago (or, in a new process, whose caller says the channel sent lately) then
 knows the window may be full: it says so, and the script starts the lost channel one window later
@@ -41,9 +47,14 @@ if TYPE_CHECKING:
     from providers.models import Channel
 
 JITTER_ALLOWANCE_SECONDS = 0.075
+# Of that allowance, what our side may use: a request leaves at most this long after its booked
+# time, or not at all (it is booked again). The rest is for the network and the provider's side.
+LEAVE_WITHIN_SECONDS = 0.04
 RECENT_SECONDS = 60.0  # a booking this recent means missing state was lost, not expired
 WINDOW_SECONDS = 1.0 + JITTER_ALLOWANCE_SECONDS
 CATCH_UP_SECONDS = 0.1
+BATCH_SECONDS = 0.025  # a booking holds at most this much of the channel's rate (see batch_for)
+SMALL_BATCH = 50  # ... unless that is fewer than this: so few requests leave together in a few ms
 
 # KEYS[1]: hash with the paced schedule ("due": when the next send is due) and the total in the log.
 # KEYS[2]: list of bookings "at count", oldest first, trimmed as they leave the window.
@@ -148,19 +159,32 @@ def batch_for(rate: float, most: int) -> int:
 
     Bookings are whole batches, and a window holds at most ``rate`` messages: batches of 32 on a
     50 msg/s channel fit one to a window (30 msg/s). Batches of 25 fit two (the full 50).
+
+    A batch is also at most ``BATCH_SECONDS`` of the channel's rate (but never under
+    ``SMALL_BATCH``): its requests all leave at its booked time, and the last of a big batch
+    leaves later than the first by as long as the machine takes to open and write them all
+    (250 took 50 to 90 ms on a busy 2-core machine, more than the whole jitter allowance; 50 take
+    about 10). Smaller bookings keep that spread inside the allowance.
     """
     rate = max(1, int(rate))
-    per_window = -(-rate // max(1, most))  # how many batches a window must hold
+    most = max(1, min(most, max(SMALL_BATCH, int(rate * BATCH_SECONDS))))
+    per_window = -(-rate // most)  # how many batches a window must hold
     return max(1, min(most, rate // per_window))
 
 
-def take(channel: Channel, count: int, sent_lately: Callable[[], bool] | None = None) -> None:
+def take(channel: Channel, count: int, sent_lately: Callable[[], bool] | None = None) -> float:
     """Block until ``count`` messages may go on this channel without exceeding its rate.
+
+    Returns the time (``time.monotonic()``) by which they must have left: a request that leaves
+    later than ``LEAVE_WITHIN_SECONDS`` after its booked time is past what the window allows for,
+    and would share the provider's second with a later booking's (see providers.http.leaving_by).
 
     ``sent_lately`` answers whether anything went on the channel in the last second or two; it is
     asked once per process and channel, so that a new worker process can tell a channel whose
     bookings Redis lost from an idle one.
     """
+    asked = time.monotonic()
     wait, _ = book(channel, count, sent_lately)
     if wait > 0:
         time.sleep(wait)
+    return asked + max(wait, 0.0) + LEAVE_WITHIN_SECONDS

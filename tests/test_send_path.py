@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import claim, send_messages
+from campaigns.sending import SEND_AHEAD_MOST, batches_ahead, claim, send_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = OutboundMessage.Status
@@ -167,3 +167,11 @@ def test_redis_down_after_the_commit_loses_nothing_and_raises_nothing(send_one, 
     worker()
     message.refresh_from_db()
     assert message.status == Status.SENT
+
+
+def test_small_batches_of_a_fast_channel_keep_hundreds_in_flight():
+    """At 2,000 msg/s a batch is 50 (25 ms of the rate): five go at once, 250 of a worker's 256."""
+    assert batches_ahead(50) == 5
+    assert batches_ahead(128) == 2
+    assert batches_ahead(1000) == 2  # sendbulk: one request a batch; the next is prepared meanwhile
+    assert batches_ahead(20) == SEND_AHEAD_MOST

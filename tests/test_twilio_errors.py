@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
 from campaigns.models import OutboundMessage
 from campaigns.sending import send_messages
 from contacts.models import Contact
+from providers import http, ratelimit
 from providers.base import ChannelError, Outcome, OutgoingMessage
 from providers.fakes.server import Behaviour
 from providers.registry import provider_for
@@ -165,6 +167,36 @@ def _closed_port() -> int:
 def test_a_request_that_never_left_is_retried(make_twilio_channel):
     result = send(make_twilio_channel(api_base_url=f"http://127.0.0.1:{_closed_port()}"))
     assert (result.outcome, result.error_code) == (Outcome.RETRY, "not_sent")
+
+
+def test_a_batch_that_cannot_leave_by_its_booked_time_is_not_sent(fake_twilio, make_twilio_channel):
+    """A request that would leave after its time would crowd the next booking's second: it stays here."""
+    provider = provider_for(make_twilio_channel())
+    messages = [OutgoingMessage(id=1, to=ANN, text="a"), OutgoingMessage(id=2, to=BOB, text="b")]
+    with http.leaving_by(time.monotonic() - 0.001):
+        late = provider.send_batch(messages)
+    assert {(r.outcome, r.error_code, r.throttled) for r in late} == {(Outcome.RETRY, "late", True)}
+    assert fake_twilio.received == []
+    with http.leaving_by(time.monotonic() + 5):
+        assert {r.outcome for r in provider.send_batch(messages)} == {Outcome.ACCEPTED}
+    assert len(fake_twilio.received) == 2
+
+
+def test_a_late_batch_goes_again_soon_and_its_try_does_not_count(fake_twilio, make_twilio_channel, monkeypatch):
+    monkeypatch.setattr(ratelimit, "LEAVE_WITHIN_SECONDS", -1.0)  # every batch is already late when booked
+    message = OutboundMessage.send_one(channel=make_twilio_channel(), to=ANN, text="Hi")
+    send_messages([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.error_code, message.attempts) == (Status.QUEUED, "late", 0)
+    assert message.next_attempt_at is not None
+    assert fake_twilio.received == []
+
+    monkeypatch.setattr(ratelimit, "LEAVE_WITHIN_SECONDS", 0.04)
+    OutboundMessage.objects.filter(pk=message.pk).update(next_attempt_at=None)
+    send_messages([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SENT, 1)
+    assert len(fake_twilio.received) == 1
 
 
 def test_no_answer_leaves_the_message_unknown_and_never_resent(fake_twilio, make_twilio_channel, settings):

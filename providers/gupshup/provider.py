@@ -16,7 +16,17 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 
 from providers import http, ratelimit
-from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, Problem, Provider, SendResult, shown
+from providers.base import (
+    ChannelError,
+    MessageRefused,
+    Outcome,
+    OutgoingMessage,
+    Problem,
+    Provider,
+    SendResult,
+    shown,
+    unanswered,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +56,7 @@ class GupshupWhatsAppProvider(Provider):
     code = "gswa"
     label = "Gupshup WhatsApp"
     credential_fields = {"apikey": "API key", "app_name": "App name (src.name)"}
-    max_batch_size = http.MAX_IN_FLIGHT  # one request a message, all of a batch in flight at once
+    max_batch_size = http.BATCH_MOST  # one request a message, all of a batch in flight at once
     supports_media = True
     campaign_needs_template = True  # a message we start must be an approved template
     deduplicates_by_our_id = False  # Gupshup takes no id of ours, so a repeat is a second message
@@ -127,10 +137,8 @@ class GupshupWhatsAppProvider(Provider):
         return http.Call("POST", self.base_url() + path, data=form, headers=self._headers(), secrets=(self._apikey(),))
 
     def result(self, message_id: int, answer: http.Answer | http.TransportError) -> SendResult:
-        if isinstance(answer, http.NotSent):
-            return SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=answer.message)
         if isinstance(answer, http.TransportError):
-            return SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=answer.message)
+            return unanswered(message_id, answer)
         return self.classify(message_id, answer)
 
     def check_credentials(self) -> str:

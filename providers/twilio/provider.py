@@ -24,7 +24,7 @@ from urllib.parse import quote
 import requests
 
 from providers import http, ratelimit
-from providers.base import ChannelError, LookUp, Outcome, OutgoingMessage, Problem, Provider, SendResult
+from providers.base import ChannelError, LookUp, Outcome, OutgoingMessage, Problem, Provider, SendResult, unanswered
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class TwilioProvider(Provider):
         if self.bulk_mode:
             return max(1, min(self.channel.batch_size or BULK_DEFAULT_BATCH, BULK_MAX_BATCH))
         # One request per message, all of a batch in flight at once: batches that fill the rate
-        # limiter's window exactly, and never more than one worker keeps in flight.
-        return ratelimit.batch_for(self.channel.rate_limit or 1, http.MAX_IN_FLIGHT)
+        # limiter's window exactly, and at least two of them fit in what one worker keeps in flight.
+        return ratelimit.batch_for(self.channel.rate_limit or 1, http.BATCH_MOST)
 
     def address(self, number: str) -> str:
         return number
@@ -183,10 +183,8 @@ class TwilioProvider(Provider):
             return http.request(
                 "POST", url, auth=(self.account_sid, self.auth_token), secrets=[self.auth_token], **kwargs
             )
-        except http.NotSent as error:
-            return SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=error.message)
-        except http.NoAnswer as error:
-            return SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=error.message)
+        except http.TransportError as error:
+            return unanswered(message_id, error)
 
     # --- bulk mode --------------------------------------------------------------------------
 
@@ -420,10 +418,8 @@ def _list(value: object) -> list[dict]:
 
 def _outcome(message_id: int, answer: http.Answer | http.TransportError) -> list[SendResult] | ChannelError:
     """One message's answer as its result, or the ChannelError it showed (for _settle)."""
-    if isinstance(answer, http.NotSent):
-        return [SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=answer.message)]
     if isinstance(answer, http.TransportError):
-        return [SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=answer.message)]
+        return [unanswered(message_id, answer)]
     try:
         return [classify(message_id, answer)]
     except ChannelError as error:
