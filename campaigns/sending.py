@@ -37,14 +37,14 @@ from campaigns.personalisation import render
 from contacts.models import Contact
 from messaging_site.logs import job_log
 from providers import http
-from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage, SendResult
+from providers.base import LATE, ChannelError, MessageRefused, Outcome, OutgoingMessage, SendResult
 from providers.models import Channel
 from providers.registry import provider_for
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 CLAIM_SECONDS = 20  # a claim should take about this long to send at the worker's share of the rate
-CLAIM_BATCHES = 4  # a claim holds at least this many provider batches, so they can overlap
+CLAIM_BATCHES = 8  # a claim holds at least this many provider batches, so they can overlap
 STOP_CHECK_SECONDS = 1.0  # how often a long claim asks whether its campaign was paused
 LEASE_REFRESH_SECONDS = 30  # a live worker renews its claim this often (see reconcile: SENDING_STALE_SECONDS)
 
@@ -727,6 +727,10 @@ def _outcome_change(
         change["status"] = Status.FAILED
     elif outcome == Outcome.UNKNOWN:
         change["status"] = Status.UNKNOWN
+    elif result.throttled and result.error_code == LATE:
+        # Held back by us, not the provider (it could not leave by its booked time): a later claim
+        # books it a new time in a moment, not after a backoff.
+        change.update(status=Status.QUEUED, next_attempt_at=now + LATE_RETRY, uncounted=True)
     elif result.throttled:
         # Throttling (429) says nothing about the message: wait as asked, and do not count the try.
         key = (result.retry_after, 0)
@@ -744,6 +748,7 @@ def _outcome_change(
     return change
 
 
+LATE_RETRY = timedelta(seconds=0.25)  # not at once: a machine too busy to send on time would loop
 RETRY_DELAY_CAP_SECONDS = 600.0  # eight attempts then span about half an hour, not two hours
 
 

@@ -48,6 +48,9 @@ class SendResult:
     throttled: bool = False  # a RETRY because the provider asked us to slow down (429): not a failed try
 
 
+LATE = "late"  # the error code of a request held back because it could not leave by its booked time
+
+
 def unanswered(message_id: int, error: TransportError) -> SendResult:
     """The result of a request with no answer: sent again when it never left, unknown when it may have.
 
@@ -57,7 +60,7 @@ def unanswered(message_id: int, error: TransportError) -> SendResult:
     from providers import http
 
     if isinstance(error, http.Late):
-        return SendResult(message_id, Outcome.RETRY, error_code="late", error_message=error.message, throttled=True)
+        return SendResult(message_id, Outcome.RETRY, error_code=LATE, error_message=error.message, throttled=True)
     if isinstance(error, http.NotSent):
         return SendResult(message_id, Outcome.RETRY, error_code="not_sent", error_message=error.message)
     return SendResult(message_id, Outcome.UNKNOWN, error_code="no_answer", error_message=error.message)
