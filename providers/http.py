@@ -313,9 +313,10 @@ class _AsyncSender:
             headers.setdefault("Content-Type", "application/json")
         started = time.monotonic()
         async with self._slots:
-            if leave_by is not None and time.monotonic() > leave_by:
-                late = (time.monotonic() - leave_by) * 1000
-                return Late(f"Not sent: it could not leave until {late:.0f} ms after its time; it goes again shortly.")
+            now = time.monotonic()
+            if leave_by is not None and now > leave_by:
+                late = (now - leave_by) * 1000
+                return Late(f"Not sent: it was {late:.0f} ms past the time it had to leave by; it goes again shortly.")
             try:
                 async with self._session.request(
                     call.method, call.url, data=body, headers=headers, timeout=limits, allow_redirects=False
