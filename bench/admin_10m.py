@@ -8,7 +8,7 @@ columns), a running and a completed 1,000,000-recipient campaign's page and its 
 the calendar and its feed, the bulk jobs, and the message log: unfiltered, by each filter's
 choices, by campaign, searched by number and provider id, sorted by each column both ways, and
 1,000 pages deep. First, the campaign list is timed once before any campaign's messages were
-counted (campaigns/tallies.py), and one worker counts them.
+counted (campaigns/reports/tallies.py), and one worker counts them.
 
     DATABASE_URL=postgres://.../bench_10m make bench ARGS=admin_10m
 

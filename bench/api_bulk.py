@@ -36,7 +36,7 @@ def bulk_body(channel_key: str, round_number: int) -> bytes:
 def run() -> list[dict]:
     from django.db import connection
 
-    from campaigns.fanout import fan_out
+    from campaigns.pipeline.fanout import fan_out
 
     answers, fan_outs, size = [], [], 0
     with api_under_gunicorn(workers=2) as api:

@@ -54,8 +54,8 @@ def measure(count: int = MESSAGES) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from campaigns import progress
     from campaigns.models import Campaign
+    from campaigns.reports import progress
     from providers.models import Channel
 
     tag = secrets.token_hex(3)

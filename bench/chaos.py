@@ -149,8 +149,8 @@ def run_scenario(scenario: str, recipients: int, workers_count: int = 2) -> dict
     import django_rq
 
     from bench.dispatch import EndpointProcess
-    from campaigns.jobs import reconcile
     from campaigns.models import Campaign
+    from campaigns.pipeline.jobs import reconcile
 
     # Small runs: 40 msg/s, one batch in flight at a time; big ones fast enough to finish in a minute.
     rate = 50.0 if scenario == "rate" else (40.0 if recipients <= 2000 else 2000.0)

@@ -98,7 +98,7 @@ def pipeline(url: str, workers: int, messages: int) -> float:
     from django.utils import timezone
 
     from campaigns.models import Campaign, OutboundMessage
-    from campaigns.queueing import MAX_PARALLEL_DISPATCH, enqueue_dispatch
+    from campaigns.pipeline.queueing import MAX_PARALLEL_DISPATCH, enqueue_dispatch
     from providers.models import Channel
 
     tag = secrets.token_hex(4)

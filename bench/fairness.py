@@ -34,9 +34,9 @@ def run_scenario(recipients: int) -> dict:
     from django.db import transaction
 
     from bench.dispatch import EndpointProcess
-    from campaigns.api.batching import send_soon
-    from campaigns.jobs import reconcile
     from campaigns.models import Campaign, OutboundMessage
+    from campaigns.pipeline.batching import send_soon
+    from campaigns.pipeline.jobs import reconcile
 
     endpoint = EndpointProcess(0.02, port=PORT, extra=["--strict", "--rate-limit", str(RATE)])
     campaign, prefix = build_campaign(recipients, endpoint.url, RATE)

@@ -123,8 +123,8 @@ def kill_part_way(campaign, workers: Workers, audience: int, result: dict) -> fl
 
 def until_completed(campaign, killed_at: float, result: dict) -> None:
     """Run the reconciler every second, as the scheduler does, until the campaign completes."""
-    from campaigns.jobs import reconcile
     from campaigns.models import Campaign
+    from campaigns.pipeline.jobs import reconcile
 
     while time.monotonic() < killed_at + 180:
         campaign.refresh_from_db()

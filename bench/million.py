@@ -102,8 +102,8 @@ def measure() -> dict:
     from django.db.models import Max, Min
 
     from bench.dispatch import EndpointProcess
-    from campaigns.fanout import fan_out
     from campaigns.models import Campaign, OutboundMessage
+    from campaigns.pipeline.fanout import fan_out
     from providers.models import Channel
 
     prefix = f"+1{secrets.randbelow(800) + 200}"

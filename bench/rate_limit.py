@@ -67,9 +67,9 @@ def _queue_in_jobs(channel, total: int, jobs_per_worker: int) -> None:
     """Queued messages in many small send jobs, so that every worker gets its share."""
     import django_rq
 
-    from campaigns.jobs import send_messages_job
     from campaigns.models import OutboundMessage
-    from campaigns.queueing import chunked
+    from campaigns.pipeline.jobs import send_messages_job
+    from campaigns.pipeline.queueing import chunked
 
     rows = [
         OutboundMessage(channel=channel, to=f"+1555{number:07d}", body="Bench", status=OutboundMessage.Status.QUEUED)

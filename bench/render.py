@@ -19,7 +19,7 @@ DJANGO_ROUNDS = 40_000
 
 
 def contexts(count: int = 1000) -> list[dict[str, object]]:
-    from campaigns.personalisation import recipient_context
+    from campaigns.content.personalisation import recipient_context
 
     cities = ["Leeds", "York", "", "Bath"]
     return [
@@ -44,7 +44,7 @@ def django_template_render():
 
 
 def run() -> list[dict]:
-    from campaigns.personalisation import CompiledText
+    from campaigns.content.personalisation import CompiledText
 
     people = contexts()
     compiled = CompiledText(TEXT)

@@ -28,7 +28,7 @@ def measure(messages: int = MESSAGES) -> dict:
     from rq import SimpleWorker
 
     from campaigns.models import OutboundMessage
-    from campaigns.queueing import enqueue_send
+    from campaigns.pipeline.queueing import enqueue_send
     from providers.models import Channel
 
     channel = Channel.objects.create(

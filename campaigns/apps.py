@@ -7,7 +7,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Providers report receipts and resumed channels; campaigns applies them (providers never
         # import campaigns: dependencies run campaigns -> providers -> contacts).
-        from campaigns.receipts import CampaignReceiptBook, resume_campaigns_with_channels
+        from campaigns.pipeline.receipts import CampaignReceiptBook, resume_campaigns_with_channels
         from providers.events import register_receipt_book
         from providers.signals import channels_resumed
 

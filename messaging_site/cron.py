@@ -3,7 +3,7 @@
 from django.conf import settings
 from rq import cron
 
-from campaigns.jobs import reconcile
+from campaigns.pipeline.jobs import reconcile
 from providers.sendbulk.dlr import poll_delivery_reports
 
 cron.register(reconcile, "high", interval=settings.RECONCILE_INTERVAL_SECONDS, job_timeout=300)

@@ -1,7 +1,7 @@
 """GET /admin/metrics/: Prometheus's text format, for staff signed in to the admin or for a scraper
 that sends ``Authorization: Bearer <METRICS_TOKEN>`` (compared in constant time, never shown).
 
-One scrape has both collectors: ours (campaigns/metrics.py: outcomes per channel, messages in
+One scrape has both collectors: ours (campaigns/reports/metrics.py: outcomes per channel, messages in
 doubt, running campaigns, channels and their rate limiters) and django-rq's (queue lengths by job
 state, workers, jobs failed).
 """
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from django_rq.contrib.prometheus import RQCollector
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from campaigns.metrics import MessagingCollector
+from campaigns.reports.metrics import MessagingCollector
 
 
 def bearer_token(request: HttpRequest) -> str | None:

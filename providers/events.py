@@ -60,7 +60,7 @@ class AwaitingReceipt:
 
 
 class ReceiptBook(Protocol):
-    """Where receipts are applied and pollers learn what to ask about (campaigns.receipts)."""
+    """Where receipts are applied and pollers learn what to ask about (campaigns.pipeline.receipts)."""
 
     def apply(self, event: ReceiptEvent) -> bool:
         """Move the message forward; False if unknown, already there, or further on."""

@@ -15,7 +15,7 @@ from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
 from campaigns.models import OutboundMessage
-from campaigns.queueing import WORKER_QUEUES
+from campaigns.pipeline.queueing import WORKER_QUEUES
 from contacts.models import Contact, ContactList
 from providers.models import Channel
 from providers.ratelimit import forget_recent_bookings

@@ -9,9 +9,9 @@ import django_rq
 import pytest
 from django.utils import timezone
 
-from campaigns.api.batching import DRAIN_PENDING, PENDING
-from campaigns.jobs import reconcile
 from campaigns.models import OutboundMessage
+from campaigns.pipeline.batching import DRAIN_PENDING, PENDING
+from campaigns.pipeline.jobs import reconcile
 
 # The API client fixtures are shared with test_api_message.py; pytest finds them by name here.
 from tests.test_api_message import api_key, api_user, call  # noqa: F401
@@ -82,7 +82,7 @@ def test_messages_survive_redis_losing_the_list(call, channel, worker, settings)
 
 
 def test_a_drain_job_out_of_time_hands_over_to_a_fresh_one(call, channel, worker, settings):
-    from campaigns.api.batching import drain_job
+    from campaigns.pipeline.batching import drain_job
 
     ids = post_messages(call, channel, 3)
     queue = django_rq.get_queue("high")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.sending import send_messages
+from campaigns.pipeline.sending import send_messages
 from contacts.models import Contact
 from providers.base import MessageRefused, OutgoingMessage
 from providers.models import Channel

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns.fanout import fan_out
 from campaigns.models import BulkJob, Campaign
+from campaigns.pipeline.fanout import fan_out
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import send_messages
+from campaigns.pipeline.sending import send_messages
 from providers.fakes.server import Behaviour
 from providers.models import Channel
 from providers.sendbulk.fake import FakeSendbulk, SendbulkConfig

@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from campaigns.fanout import fan_out
-from campaigns.jobs import reconcile
 from campaigns.models import ApiKey, Campaign, OutboundMessage
+from campaigns.pipeline.fanout import fan_out
+from campaigns.pipeline.jobs import reconcile
 from contacts.models import Contact
 from providers.sandbox import SandboxProvider
 

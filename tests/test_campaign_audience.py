@@ -8,8 +8,8 @@ import pytest
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from campaigns.fanout import fan_out, insert_audience, start_due_campaigns
 from campaigns.models import Campaign, OutboundMessage
+from campaigns.pipeline.fanout import fan_out, insert_audience, start_due_campaigns
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = OutboundMessage.Status

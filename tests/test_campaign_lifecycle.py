@@ -10,10 +10,10 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from campaigns import lifecycle, sending
-from campaigns.fanout import fan_out, start_due_campaigns
-from campaigns.jobs import reconcile
 from campaigns.models import Campaign, OutboundMessage
+from campaigns.pipeline import lifecycle, sending
+from campaigns.pipeline.fanout import fan_out, start_due_campaigns
+from campaigns.pipeline.jobs import reconcile
 from providers.twilio.provider import TwilioSmsProvider
 from tests import test_twilio_support as support
 

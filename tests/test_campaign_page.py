@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from django.utils import formats, timezone
 
-from campaigns import prelaunch
-from campaigns.fanout import fan_out
+from campaigns.content import prelaunch
 from campaigns.models import Campaign, MessageTemplate, OutboundMessage
 from campaigns.models.staff import zone_label
+from campaigns.pipeline.fanout import fan_out
 from providers.models import Channel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -278,7 +278,7 @@ def test_a_held_campaign_says_why_and_offers_launch_now(staff, channel, customer
     staff.post(ADD, form_data(channel, [customers], **when(timezone.now() + timedelta(days=1))))
     campaign = Campaign.objects.get()
     Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now() - timedelta(hours=3))
-    from campaigns.fanout import start_due_campaigns
+    from campaigns.pipeline.fanout import start_due_campaigns
 
     start_due_campaigns()
     html = page_of(staff, campaign)
@@ -289,7 +289,7 @@ def test_a_held_campaign_says_why_and_offers_launch_now(staff, channel, customer
 
 
 def test_the_delivery_rate_waits_for_something_sent_and_then_for_receipts(staff, channel, customers):
-    from campaigns import progress
+    from campaigns.reports import progress
 
     campaign = Campaign.objects.create(name="Receipts", channel=channel, text="Hi")
     campaign.lists.set([customers])

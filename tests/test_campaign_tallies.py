@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns import tallies
 from campaigns.models import Campaign, CampaignTally, OutboundMessage
+from campaigns.reports import tallies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "/admin/campaigns/campaign/"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from campaigns.fanout import fan_out
 from campaigns.models import Campaign, MessageTemplate, OutboundMessage
-from campaigns.sending import pause_channel
+from campaigns.pipeline.fanout import fan_out
+from campaigns.pipeline.sending import pause_channel
 from providers.sandbox import SandboxProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -178,7 +178,7 @@ def test_the_admin_refuses_to_launch_a_campaign_with_nothing_to_send(client, cha
 def test_a_running_campaign_whose_jobs_redis_lost_is_picked_up_by_the_reconciler(campaign, worker, settings):
     import django_rq
 
-    from campaigns.jobs import reconcile
+    from campaigns.pipeline.jobs import reconcile
 
     campaign.launch()
     fan_out(campaign.pk)

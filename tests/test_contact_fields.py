@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.contact_fields import contact_field_names, count_lacking
+from campaigns.content.contact_fields import contact_field_names, count_lacking
 from contacts.models import Contact
 
 pytestmark = pytest.mark.django_db

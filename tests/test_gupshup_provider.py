@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import send_messages
+from campaigns.pipeline.sending import send_messages
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage
 from providers.gupshup.fake import FakeGupshup, GupshupConfig
 from providers.gupshup.provider import GupshupWhatsAppProvider

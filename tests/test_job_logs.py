@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from campaigns.jobs import reconcile
 from campaigns.models import Campaign, OutboundMessage
+from campaigns.pipeline.jobs import reconcile
 from messaging_site.logs import FieldsFormatter, job_log, text_value
 from tests import test_twilio_support as support
 from tests.test_environment import BASE_ENV
@@ -94,7 +94,7 @@ def test_a_reconciler_run_logs_start_and_end_with_its_counts(logs):
 
 
 def test_a_failing_job_logs_a_failure_line_with_its_ids_and_the_traceback(logs):
-    log = logging.getLogger("campaigns.jobs")
+    log = logging.getLogger("campaigns.pipeline.jobs")
     with pytest.raises(RuntimeError), job_log(log, "dispatch_campaign", campaign=7) as outcome:
         outcome["sent"] = 2
         raise RuntimeError("boom")

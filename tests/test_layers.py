@@ -1,4 +1,8 @@
-"""Dependencies run one way: campaigns -> providers -> contacts. A lower layer never imports a higher one."""
+"""Dependencies run one way: campaigns -> providers -> contacts. A lower layer never imports a higher one.
+
+Inside campaigns/ too: the staff screens (admin/) and the JSON API (api/) sit on top; reports/
+reads what pipeline/ wrote; content/ says what a message says. None of them imports a face above it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HIGHER = {"providers": {"campaigns"}, "contacts": {"campaigns", "providers"}}
+FACES = {"campaigns.admin", "campaigns.api"}
+INSIDE_CAMPAIGNS = {
+    "campaigns/content": FACES,
+    "campaigns/reports": FACES,
+    "campaigns/pipeline": FACES | {"campaigns.reports"},
+}
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -34,6 +44,17 @@ def test_a_layer_never_imports_the_layers_above_it(layer):
         for path in sorted((BASE_DIR / layer).rglob("*.py"))
         for line, module in imported_modules(path)
         if str(module).split(".")[0] in HIGHER[layer]
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("package", sorted(INSIDE_CAMPAIGNS))
+def test_a_part_of_campaigns_never_imports_the_parts_above_it(package):
+    offending = [
+        f"{path.relative_to(BASE_DIR)}:{line} imports {module}"
+        for path in sorted((BASE_DIR / package).rglob("*.py"))
+        for line, module in imported_modules(path)
+        if any(str(module) == above or str(module).startswith(above + ".") for above in INSIDE_CAMPAIGNS[package])
     ]
     assert offending == []
 

@@ -253,7 +253,7 @@ def test_postgresql_reads_every_filter_and_sort_from_an_index_in_order(log, othe
 def test_a_campaigns_progress_counts_from_the_index_alone(log, channel):
     if connection.vendor != "postgresql":
         pytest.skip("plans are PostgreSQL's")
-    from campaigns import progress, tallies
+    from campaigns.reports import progress, tallies
 
     with CaptureQueriesContext(connection) as queries:
         progress.snapshot(log["campaign"])

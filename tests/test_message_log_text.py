@@ -63,8 +63,8 @@ def test_the_log_lists_each_recipients_text(staff, campaign, make_contact):
 
 
 def send_campaign_now(campaign) -> None:
-    from campaigns import sending
-    from campaigns.fanout import fan_out
+    from campaigns.pipeline import sending
+    from campaigns.pipeline.fanout import fan_out
 
     campaign.launch()
     fan_out(campaign.pk)
@@ -108,7 +108,7 @@ def test_each_recipient_keeps_their_own_text_and_a_text_without_placeholders_too
 
 
 def test_a_retry_sends_the_very_text_it_first_went_with(campaign, make_contact):
-    from campaigns.sending import render_message
+    from campaigns.pipeline.sending import render_message
 
     # A value that itself looks like a placeholder must not be filled in a second time on a retry.
     message = message_for(campaign, make_contact(name="Ann", city="{{ phone }}"))
@@ -121,7 +121,7 @@ def test_a_retry_sends_the_very_text_it_first_went_with(campaign, make_contact):
 
 
 def test_the_texts_are_kept_by_the_hand_over_statement_itself(campaign, make_contact, django_assert_num_queries):
-    from campaigns import sending
+    from campaigns.pipeline import sending
 
     messages = [message_for(campaign, make_contact(f"+44791100001{n}", name=f"P{n}")) for n in range(3)]
     token = sending.claim(campaign.messages.all(), limit=10)

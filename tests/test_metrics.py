@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
-from campaigns.api.batching import PENDING
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import connection
+from campaigns.pipeline.batching import PENDING
+from campaigns.pipeline.queueing import connection
 from tests.conftest import run_worker
 from tests.test_unknown_outcomes import in_doubt_message
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import send_messages
+from campaigns.pipeline.sending import send_messages
 from contacts.models import Contact
 from providers.base import ChannelError, Outcome
 from providers.models import Channel
@@ -121,7 +121,7 @@ def test_media_on_a_channel_that_cannot_carry_it_is_refused_before_sending(scrip
 
 @override_settings(SEND_RETRY_BASE_SECONDS=30)
 def test_retry_delays_grow_but_never_past_ten_minutes():
-    from campaigns.sending import retry_delay
+    from campaigns.pipeline.sending import retry_delay
 
     assert retry_delay(None, 1).total_seconds() <= 30
     late = [retry_delay(None, attempts).total_seconds() for attempts in range(6, 30)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.personalisation import (
+from campaigns.content.personalisation import (
     CompiledText,
     compile_text,
     contact_context,

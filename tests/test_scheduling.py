@@ -9,8 +9,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from campaigns.jobs import reconcile
 from campaigns.models import OutboundMessage
+from campaigns.pipeline.jobs import reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = OutboundMessage.Status

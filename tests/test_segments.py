@@ -1,6 +1,6 @@
 """The SMS segment counter: GSM-7 or UCS-2, how many segments, and which characters cost more.
 
-The same cases run through campaigns/segments.py and, under node, static/js/template_segments.js
+The same cases run through campaigns/content/segments.py and, under node, static/js/template_segments.js
 (the counter the template page runs as staff type), so the two cannot drift apart.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.segments import GSM7, UCS2, browser_tables, count_segments, to_gsm7
+from campaigns.content.segments import GSM7, UCS2, browser_tables, count_segments, to_gsm7
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = json.loads((ROOT / "tests/fixtures/segments.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import SEND_AHEAD_MOST, batches_ahead, claim, send_messages
+from campaigns.pipeline.sending import SEND_AHEAD_MOST, batches_ahead, claim, send_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = OutboundMessage.Status
@@ -118,7 +118,7 @@ def test_a_send_job_stops_at_the_end_of_its_slice_and_a_new_job_finishes(send_on
 
 
 def test_claims_on_a_slow_channel_are_small(channel):
-    from campaigns.sending import claim_limit
+    from campaigns.pipeline.sending import claim_limit
 
     assert claim_limit([(0.5,)]) == 10  # 20 seconds' worth
     assert claim_limit([(1000.0,), (2.0,)]) == 40
@@ -128,7 +128,7 @@ def test_claims_on_a_slow_channel_are_small(channel):
 
 def test_a_claim_stays_queued_until_its_batch_is_handed_to_the_provider(send_one):
     """Claimed rows are ours but still queued: only the batch handed over is `sending`."""
-    from campaigns.sending import due_queued, hand_over
+    from campaigns.pipeline.sending import due_queued, hand_over
 
     ids = [send_one(to=f"+44791112345{i}").pk for i in range(4)]
     token = claim(OutboundMessage.objects.all(), limit=4)
@@ -153,8 +153,8 @@ def test_redis_down_after_the_commit_loses_nothing_and_raises_nothing(send_one, 
     from django.utils import timezone
     from redis import Redis
 
-    from campaigns import queueing
-    from campaigns.jobs import reconcile
+    from campaigns.pipeline import queueing
+    from campaigns.pipeline.jobs import reconcile
 
     monkeypatch.setattr(queueing, "connection", lambda: Redis(unix_socket_path="/nonexistent/redis.sock"))
     message = send_one()  # saved; the enqueue after the commit fails and is only logged

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rq.cron import CronScheduler
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import send_messages
+from campaigns.pipeline.sending import send_messages
 from providers.fakes.server import Behaviour
 from providers.models import Channel
 from providers.sendbulk.dlr import poll_delivery_reports

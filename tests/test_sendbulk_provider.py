@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import send_messages
+from campaigns.pipeline.sending import send_messages
 from providers.base import ChannelError, MessageRefused, Outcome, OutgoingMessage
 from providers.fakes.server import FakeResponse
 from providers.models import Channel

@@ -14,10 +14,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns import progress, sending, sending_hours
-from campaigns.fanout import fan_out
-from campaigns.jobs import reconcile
 from campaigns.models import Campaign, OutboundMessage, StaffProfile
+from campaigns.pipeline import sending, sending_hours
+from campaigns.pipeline.fanout import fan_out
+from campaigns.pipeline.jobs import reconcile
+from campaigns.reports import progress
 
 Message = OutboundMessage.Status
 LONDON, TOKYO = "+447911123456", "+819012345678"

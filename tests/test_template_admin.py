@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from campaigns.api.validation import Problems, gupshup_template, twilio_template
+from campaigns.content.personalisation import recipient_context, render
 from campaigns.models import MessageTemplate
-from campaigns.personalisation import recipient_context, render
 from providers.gupshup.provider import template_params
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.models import OutboundMessage
-from campaigns.queueing import enqueue_send
+from campaigns.pipeline.queueing import enqueue_send
 from contacts.models import Contact
 from tests import test_twilio_support as support
 from tests.test_twilio_support import CONTENT_SID

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import OutboundMessage
-from campaigns.sending import LATE_RETRY, send_messages
+from campaigns.pipeline.sending import LATE_RETRY, send_messages
 from contacts.models import Contact
 from providers import http, ratelimit
 from providers.base import ChannelError, Outcome, OutgoingMessage

@@ -240,7 +240,7 @@ def test_a_bulk_callback_racing_the_worker_finds_the_one_message_in_flight_to_th
 
 
 def test_a_callback_for_an_unknown_message_is_acknowledged_and_logged(client, twilio_channel, caplog):
-    with caplog.at_level(logging.WARNING, logger="campaigns.receipts"):
+    with caplog.at_level(logging.WARNING, logger="campaigns.pipeline.receipts"):
         response = post_signed(client, twilio_channel, "status", status_params("delivered", sid="SM" + "0" * 32))
     assert response.status_code == 200
     assert "unknown message" in caplog.text

@@ -15,9 +15,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import unknown_outcomes as doubt
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.sending import SendSummary, record_outcomes
+from campaigns.pipeline import unknown_outcomes as doubt
+from campaigns.pipeline.sending import SendSummary, record_outcomes
 from providers.base import Outcome, SendResult
 from tests import test_twilio_support as support
 from tests.conftest import run_worker

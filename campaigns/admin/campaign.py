@@ -1,7 +1,7 @@
 """The campaign page: build, check, launch, schedule, watch, pause, resume, cancel, copy, archive.
 
 Staff campaigns to contact lists; bulk API jobs have their own page (Bulk jobs). The verbs are
-POST buttons for the state the campaign is in (campaigns/lifecycle.py says which); progress is
+POST buttons for the state the campaign is in (campaigns/pipeline/lifecycle.py says which); progress is
 polled as JSON every 2 seconds by static/js/campaign-page.js.
 """
 
@@ -18,13 +18,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from campaigns import lifecycle, prelaunch, progress
 from campaigns.admin.calendar import calendar_urls
 from campaigns.admin.campaign_form import CampaignForm, prefill_date
-from campaigns.exports import results_export_url
+from campaigns.content import prelaunch
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
-from campaigns.sending import render_message
+from campaigns.pipeline import lifecycle
+from campaigns.pipeline.sending import render_message
+from campaigns.reports import progress
+from campaigns.reports.exports import results_export_url
 from contacts.models import Contact
 from contacts.phones import normalise_phone
 
@@ -134,7 +136,7 @@ def hours_text(campaign: Campaign) -> str:
 
 
 def export_url(campaign: Campaign) -> str:
-    """The per-recipient results export (campaigns/exports.py), where it exists."""
+    """The per-recipient results export (campaigns/reports/exports.py), where it exists."""
     from django.urls import NoReverseMatch
 
     try:
@@ -385,7 +387,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 name="campaigns_campaign_send_test",
             ),
         ]
-        # "Export results" (campaigns/exports.py) and the calendar (campaigns/admin/calendar.py)
+        # "Export results" (campaigns/reports/exports.py) and the calendar (campaigns/admin/calendar.py)
         return [*own, results_export_url(self), *calendar_urls(self), *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

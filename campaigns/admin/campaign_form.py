@@ -12,9 +12,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from campaigns.lifecycle import duration_words
 from campaigns.models import Campaign
 from campaigns.models.staff import zone_label
+from campaigns.pipeline.lifecycle import duration_words
 from campaigns.widgets import ZonedAdminSplitDateTime, parse_prefill
 from providers.models import Channel
 

@@ -2,7 +2,7 @@
 
 Providers know nothing of messages or campaigns (dependencies run campaigns -> providers), so the
 "send a test message" action lives here; resuming campaigns with their channel is the
-channels_resumed receiver in campaigns.receipts.
+channels_resumed receiver in campaigns.pipeline.receipts.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from django.utils.text import Truncator
 
 from campaigns.admin.message_log import MessageLogList
 from campaigns.admin.unknown_outcomes import unknown_outcome_urls
+from campaigns.content.personalisation import message_text
 from campaigns.forms import DONT_SEND, SEND_NOW, SendMessageForm, local_text
 from campaigns.models import OutboundMessage
-from campaigns.personalisation import message_text
 
 Status = OutboundMessage.Status
 EDITABLE = [Status.SCHEDULED, Status.QUEUED]

@@ -25,9 +25,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from campaigns.api.validation import CONTENT_SID, PROVIDER_TEMPLATE_ID
-from campaigns.contact_fields import contact_field_names
+from campaigns.content.contact_fields import contact_field_names
+from campaigns.content.personalisation import PLACEHOLDER, compile_text
 from campaigns.models import MessageTemplate, OutboundMessage
-from campaigns.personalisation import PLACEHOLDER, compile_text
 from contacts.models import Contact
 
 TWILIO, GUPSHUP = "twilio", "gupshup"

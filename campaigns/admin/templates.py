@@ -17,10 +17,10 @@ from campaigns.admin.template_forms import (
     VariableFormSet,
     read_provider_template,
 )
-from campaigns.contact_fields import contact_field_names
+from campaigns.content.contact_fields import contact_field_names
+from campaigns.content.personalisation import compile_text, contact_context
+from campaigns.content.segments import browser_tables, count_segments
 from campaigns.models import MessageTemplate
-from campaigns.personalisation import compile_text, contact_context
-from campaigns.segments import browser_tables, count_segments
 from contacts.models import Contact
 
 PREVIEW_TEXT_LIMIT = 10_000

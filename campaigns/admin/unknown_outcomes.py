@@ -18,9 +18,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
-from campaigns import unknown_outcomes as doubt
 from campaigns.models import OutboundMessage
 from campaigns.models.staff import zone_label
+from campaigns.pipeline import unknown_outcomes as doubt
 
 PERMISSION = "campaigns.resolve_outcome"
 SHOWN = 100  # messages of a group listed on the page (a decision may take the whole group)

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from campaigns.api.http import ApiError
 from campaigns.models import ApiKey
-from campaigns.queueing import connection
+from campaigns.pipeline.queueing import connection
 
 log = logging.getLogger(__name__)
 

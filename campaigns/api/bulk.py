@@ -1,7 +1,7 @@
 """POST /messages/bulk and GET/PUT /messages/bulk/<job_id>: a bulk job is a Campaign of kind BULK_API.
 
 The request is checked in one pass without a query per recipient, saved as one row, and
-answered; the fan-out into messages happens in the background (campaigns/fanout.py).
+answered; the fan-out into messages happens in the background (campaigns/pipeline/fanout.py).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from campaigns.api.validation import (
     user_field,
     variables_field,
 )
-from campaigns.fanout import enqueue_fan_out
+from campaigns.content.personalisation import render
 from campaigns.models import ApiKey, Campaign
-from campaigns.personalisation import render
+from campaigns.pipeline.fanout import enqueue_fan_out
 from providers.models import Channel
 
 BULK_BODY_LIMIT = 10 * 1024 * 1024

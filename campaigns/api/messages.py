@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from campaigns.api.batching import send_soon
 from campaigns.api.http import ApiError
 from campaigns.api.validation import (
     ContactSaving,
@@ -30,6 +29,7 @@ from campaigns.api.validation import (
     user_field,
 )
 from campaigns.models import ApiKey, OutboundMessage
+from campaigns.pipeline.batching import send_soon
 from contacts.models import Contact, ContactList, ListMembership
 from providers.models import Channel
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from campaigns.api import patterns
 from campaigns.api.http import JSON_TYPE, ApiError
-from campaigns.personalisation import render
+from campaigns.content.personalisation import render
 from contacts.models import Contact, ContactList
 from contacts.phones import normalise_phone
 from providers.base import MAX_TEMPLATE_VARIABLES, OutgoingMessage, shown

@@ -1,4 +1,4 @@
-"""Campaigns' message counts as last counted, for the campaign list (campaigns/tallies.py)."""
+"""Campaigns' message counts as last counted, for the campaign list (campaigns/reports/tallies.py)."""
 
 import django.db.models.deletion
 from django.db import migrations, models

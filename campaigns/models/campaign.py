@@ -85,7 +85,7 @@ class Campaign(models.Model):
 
     # status_reason of a campaign paused because its channel stopped; resuming the channel resumes it.
     CHANNEL_PAUSE = "Paused because its channel stopped: "
-    # status_reason of a scheduled campaign the late-start guard holds for a person (campaigns/lifecycle.py).
+    # status_reason of a scheduled campaign the late-start guard holds for a person (campaigns/pipeline/lifecycle.py).
     LATE_HOLD = "Waiting for you: "
 
     def message_text(self) -> str:
@@ -126,7 +126,7 @@ class Campaign(models.Model):
 
         Staff pages call this only after problems_before_launch() found none (a past ``at`` is one).
         """
-        from campaigns.fanout import enqueue_fan_out
+        from campaigns.pipeline.fanout import enqueue_fan_out
 
         now = timezone.now()
         due = at if at is not None and at > now else now
@@ -152,8 +152,8 @@ class Campaign(models.Model):
 
     def resume(self) -> bool:
         """Carry on from the messages still queued (nothing is sent twice: claims are atomic)."""
-        from campaigns.fanout import enqueue_fan_out
-        from campaigns.queueing import enqueue_dispatch
+        from campaigns.pipeline.fanout import enqueue_fan_out
+        from campaigns.pipeline.queueing import enqueue_dispatch
 
         now = timezone.now()
         with transaction.atomic():
@@ -207,7 +207,7 @@ class Campaign(models.Model):
 
         Also how a person releases a campaign the late-start guard holds: its reason is cleared.
         """
-        from campaigns.fanout import enqueue_fan_out
+        from campaigns.pipeline.fanout import enqueue_fan_out
 
         now = timezone.now()
         due = send_at if send_at is not None and send_at > now else now

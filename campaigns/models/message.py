@@ -58,7 +58,7 @@ class OutboundMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # A person's decision on a message whose outcome was unknown (campaigns/unknown_outcomes.py).
+    # A person's decision on a message whose outcome was unknown (campaigns/pipeline/unknown_outcomes.py).
     resolution = models.CharField(max_length=400, blank=True, help_text="What a person decided, and why.")
     resolved_by = models.CharField(max_length=150, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -171,7 +171,7 @@ class OutboundMessage(models.Model):
 
     def enqueue(self) -> None:
         """Give this message a send job: now if queued, at its time if scheduled."""
-        from campaigns.queueing import enqueue_send
+        from campaigns.pipeline.queueing import enqueue_send
 
         at = self.send_at if self.status == self.Status.SCHEDULED else None
         enqueue_send([self.pk], at=at)

@@ -8,7 +8,7 @@ from campaigns.models.campaign import Campaign
 
 
 class CampaignTally(models.Model):
-    """One campaign's messages counted by status at ``counted_at`` (campaigns/tallies.py keeps it fresh).
+    """One campaign's messages counted by status at ``counted_at`` (campaigns/reports/tallies.py keeps it fresh).
 
     Counting a page of campaigns' messages reads up to every row of the message table; the campaign
     list reads these instead. Empty ``counts`` with no ``counted_at``: asked for, not counted yet.

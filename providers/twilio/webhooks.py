@@ -3,7 +3,7 @@
 Each channel has its own unguessable URLs (Channel.webhook_url), and every request must carry a
 valid X-Twilio-Signature made with that channel's auth token: anything else gets 403 and changes
 nothing. A signed form with a NUL or an unreadable field gets a JSON 400 naming it. Callbacks come
-more than once and out of order; the receipt book (campaigns.receipts) only moves forward.
+more than once and out of order; the receipt book (campaigns.pipeline.receipts) only moves forward.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
  * text UCS-2 (pointed at in the text, with a one-click fix), a preview for a chosen contact from
  * the server, and the provider template's variable rows.
  *
- * The counter runs here on every keystroke (template_segments.js, the twin of campaigns/segments.py);
- * the preview is rendered by the server (campaigns/personalisation.py) a moment after typing stops,
+ * The counter runs here on every keystroke (template_segments.js, the twin of campaigns/content/segments.py);
+ * the preview is rendered by the server (campaigns/content/personalisation.py) a moment after typing stops,
  * and hands back the contact's values so the count is of that contact's real message.
  */
 (function () {

@@ -1,4 +1,4 @@
-/* SMS segment counter: the browser twin of campaigns/segments.py (same rules, same tables).
+/* SMS segment counter: the browser twin of campaigns/content/segments.py (same rules, same tables).
  *
  * GSM-7: 160 septets in one segment, 153 a segment once split; extension characters take two.
  * UCS-2 (any character outside GSM 03.38): 70 UTF-16 units, 67 a segment once split. A split never

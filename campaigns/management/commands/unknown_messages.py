@@ -19,8 +19,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from campaigns import unknown_outcomes as doubt
 from campaigns.models.staff import zone_label
+from campaigns.pipeline import unknown_outcomes as doubt
 
 CHECKED_AT_MOST = 20
 

@@ -16,9 +16,9 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Trim
 from django.utils import timezone
 
+from campaigns.content.personalisation import compile_text
+from campaigns.content.segments import count_segments
 from campaigns.models import Campaign
-from campaigns.personalisation import compile_text
-from campaigns.segments import count_segments
 from contacts.models import ListMembership
 from providers.base import MessageRefused
 from providers.registry import provider_for
@@ -156,7 +156,7 @@ def lacking(contacts, name: str):
 
 def estimate_segments(campaign: Campaign, result: Report) -> None:
     """Segments per message, averaged over a sample of real recipients' rendered texts."""
-    from campaigns.sending import render_message
+    from campaigns.pipeline.sending import render_message
 
     sample = campaign.audience_contacts().reachable().distinct().order_by("id")[:SAMPLE_SIZE]
     counts = [segments_of(render_message(preview_message(campaign, contact)).text) for contact in sample]
@@ -177,7 +177,7 @@ def preview_message(campaign: Campaign, contact, to: str = ""):
 
 def channel_refusal(campaign: Campaign) -> str:
     """The channel's own words when it cannot carry this content at all (media on SMS, free text on WhatsApp)."""
-    from campaigns.sending import render_message
+    from campaigns.pipeline.sending import render_message
 
     if not (campaign.message_text() or campaign.message_media() or campaign.message_provider_template()):
         return ""  # already said: nothing to send

@@ -223,7 +223,7 @@ def message_context(message) -> dict[str, object]:
 def message_text(message) -> str:
     """The text of one OutboundMessage as its recipient gets (or got) it.
 
-    A campaign message keeps the text it was sent with as its body (campaigns/sending.py,
+    A campaign message keeps the text it was sent with as its body (campaigns/pipeline/sending.py,
     hand_over): that is shown as it is. Until then it is the campaign's text filled in now.
     """
     campaign = message.campaign_id is not None and message.campaign

@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import enqueue_send
+from campaigns.pipeline.queueing import enqueue_send
 from providers.base import LookUp
 from providers.models import Channel
 from providers.registry import provider_for
@@ -115,7 +115,7 @@ def groups(messages: QuerySet[OutboundMessage]) -> list[Group]:
 
 def check_with_provider(message: OutboundMessage) -> LookUp:
     """What the message's provider says about it (found, its status, its id), or that it cannot tell."""
-    from campaigns.sending import render_message
+    from campaigns.pipeline.sending import render_message
 
     since = message.claimed_at or message.updated_at
     return provider_for(message.channel).look_up(render_message(message), message.provider_message_id, since)

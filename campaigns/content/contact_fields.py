@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Length, Trim
 
-from campaigns.personalisation import BUILT_IN_FIELDS, compile_text
+from campaigns.content.personalisation import BUILT_IN_FIELDS, compile_text
 from contacts.models import Contact
 
 RECENT_CONTACTS = 5000

@@ -2,7 +2,7 @@
 
 Counts are one GROUP BY status over the (campaign, status) index, so they stay fast at a million
 messages a campaign; failures read only the failed rows of that index. Pages listing many
-campaigns show their tallies (counts_for; campaigns/tallies.py keeps them fresh).
+campaigns show their tallies (counts_for; campaigns/reports/tallies.py keeps them fresh).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import tallies
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
-from campaigns.sending import next_opening
+from campaigns.pipeline.sending import next_opening
+from campaigns.reports import tallies
 
 Status = OutboundMessage.Status
 # The bar's parts, in the order a message moves through them; every message state falls in one.
@@ -54,7 +54,7 @@ def bar(counts: dict[str, int]) -> dict[str, int]:
 
 
 def counts_for(campaigns: list[Campaign]) -> dict[int, dict[str, int] | None]:
-    """Bar parts for a page of campaigns from their tallies (campaigns/tallies.py); None while being counted."""
+    """Bar parts for a page of campaigns from their tallies (campaigns/reports/tallies.py); None while being counted."""
     counts = tallies.status_counts(campaigns)
     return {pk: None if found is None else bar(found) for pk, found in counts.items()}
 

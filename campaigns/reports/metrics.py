@@ -2,9 +2,8 @@
 
 Built for a message table of millions of rows and workers in separate processes:
 
-- counters kept by the pipeline in one Redis hash: each claim adds its outcomes per channel (sent,
-  failed, unknown, retried, put back...) and each receipt its state (delivered, read, undelivered).
-  A Redis flush resets them, which Prometheus's rate() reads as a counter reset;
+- the counters the pipeline keeps in one Redis hash (campaigns/pipeline/counters.py): outcomes
+  per channel of each claim and each receipt;
 - a few database figures that only read small, indexed parts: messages in doubt (the partial
   indexes of ``unknown`` and ``sending``) and each running campaign's messages by state (the
   campaign/status index), at most RUNNING_CAMPAIGNS_SHOWN campaigns;
@@ -17,7 +16,7 @@ Queue lengths, workers and failed jobs come from django-rq's own collector, serv
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,28 +26,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from redis.exceptions import RedisError
 
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.queueing import connection
+from campaigns.pipeline.batching import PENDING
+from campaigns.pipeline.counters import COUNTERS
+from campaigns.pipeline.queueing import connection
 from providers.models import Channel
 from providers.ratelimit import bucket_keys
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
-COUNTERS = "metrics:messages"  # Redis hash: "<channel id>:<outcome>" -> count
 RUNNING_CAMPAIGNS_SHOWN = 20
-
-
-def count_outcomes(channel_id: int, counts: Mapping[str, int]) -> None:
-    """Add what a claim (or a receipt) did on a channel to the shared counters; never fails a send."""
-    counts = {outcome: n for outcome, n in counts.items() if n}
-    if not counts:
-        return
-    try:
-        pipe = connection().pipeline(transaction=False)
-        for outcome, number in counts.items():
-            pipe.hincrby(COUNTERS, f"{channel_id}:{outcome}", number)
-        pipe.execute()
-    except RedisError:
-        log.debug("message counters not updated (Redis unavailable)", exc_info=True)
 
 
 class MessagingCollector:
@@ -143,8 +129,6 @@ class MessagingCollector:
         yield from (rate, paused, booked)
 
     def api_pending(self) -> Metric:
-        from campaigns.api.batching import PENDING
-
         gauge = GaugeMetricFamily("messaging_api_messages_pending", "API messages waiting for a drain job.")
         try:
             gauge.add_metric([], connection().llen(PENDING))

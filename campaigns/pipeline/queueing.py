@@ -26,7 +26,7 @@ def urgent_work_waiting() -> bool:
 
     A worker only picks its next job when the one it runs returns, so a campaign's dispatch job
     asks this between claims and every second within one, and gives way: it puts what it has not
-    sent back and hands over to a fresh dispatch job at the back of its queue (campaigns/jobs.py).
+    sent back and hands over to a fresh dispatch job at the back of its queue (campaigns/pipeline/jobs.py).
     """
     from rq import Queue
 
@@ -91,7 +91,7 @@ def enqueue_send(message_ids: Iterable[int], at: datetime | None = None) -> None
     With ``at`` the job waits in RQ's scheduled registry until then; the reconciler is the
     safety net if Redis loses it.
     """
-    from campaigns.jobs import send_messages_job
+    from campaigns.pipeline.jobs import send_messages_job
 
     enqueue_after_commit(send_messages_job, [(chunk,) for chunk in chunked(message_ids, settings.SEND_CHUNK_SIZE)], at)
 
@@ -105,7 +105,7 @@ def enqueue_dispatch(campaign_id: int, at: datetime | None = None, parallel: int
     By default as many as the launch gave it (up to MAX_PARALLEL_DISPATCH, fewer for a small
     campaign), so a resumed or recovered campaign runs at full speed again, not on one job.
     """
-    from campaigns.jobs import dispatch_campaign_job
+    from campaigns.pipeline.jobs import dispatch_campaign_job
 
     if parallel is None:
         parallel = dispatch_parallelism(campaign_id)
@@ -118,7 +118,7 @@ def enqueue_dispatch_at_opening(campaign_id: int, at: datetime) -> None:
     Its id names the campaign and the moment, so the several jobs of a campaign that each parked
     messages for the same opening leave one job waiting in RQ, not one each.
     """
-    from campaigns.jobs import dispatch_campaign_job
+    from campaigns.pipeline.jobs import dispatch_campaign_job
 
     job_id = f"campaign-{campaign_id}-hours-{int(at.timestamp())}"
     enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE, job_id=job_id)

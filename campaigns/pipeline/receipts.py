@@ -13,8 +13,8 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.metrics import count_outcomes
 from campaigns.models import OutboundMessage
+from campaigns.pipeline.counters import count_outcomes
 from providers.events import AwaitingReceipt, DeliveryState, ReceiptEvent
 
 log = logging.getLogger(__name__)

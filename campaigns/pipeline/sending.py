@@ -1,7 +1,7 @@
 """The send pipeline: claim queued messages, hand them to their channel's provider, record outcomes.
 
 Every state change is a conditional UPDATE, so two workers never send the same message and a
-crashed worker's claim can be found again (see reconcile in campaigns/jobs.py).
+crashed worker's claim can be found again (see reconcile in campaigns/pipeline/jobs.py).
 
 A claim marks rows as ours (a claim token) but leaves them ``queued``: only the batch about to be
 handed to the provider moves to ``sending``, one statement per batch. So when a worker dies, only
@@ -29,11 +29,11 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from campaigns import sending_hours
-from campaigns.metrics import count_outcomes
+from campaigns.content.personalisation import render
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
-from campaigns.personalisation import render
+from campaigns.pipeline import sending_hours
+from campaigns.pipeline.counters import count_outcomes
 from contacts.models import Contact
 from messaging_site.logs import job_log
 from providers import http
@@ -202,7 +202,7 @@ def _send_logged(
         before = dict(summary.counts)
         _send_on_channel(channel, messages, token, summary, give_way)
         outcome.update({key: n - before.get(key, 0) for key, n in summary.counts.items() if n != before.get(key, 0)})
-    count_outcomes(channel.pk, outcome)  # the shared counters Prometheus reads (campaigns/metrics.py)
+    count_outcomes(channel.pk, outcome)  # the shared counters Prometheus reads (campaigns/reports/metrics.py)
 
 
 def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:

@@ -1,0 +1,256 @@
+"""Fan-out: turn a campaign's recipients into OutboundMessage rows, then start dispatching them.
+
+Recipients are a bulk job's inline list and/or the contacts of a campaign's lists. Safe to run
+twice, or after a crash half-way: every row has a (campaign, recipient_key) unique key and is
+inserted with ON CONFLICT DO NOTHING, so a second run adds only what is missing.
+
+A list audience never passes through Python: the database builds the rows itself with
+INSERT ... SELECT (PostgreSQL and SQLite alike), one statement per slice of contact ids, each
+committed on its own, so a crash loses at most the slice in progress and a rerun skips the rest.
+Inline recipients (a bulk API job's) go in batches of bulk_create.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Max, Min, Q
+from django.utils import timezone
+
+from campaigns.models import Campaign, OutboundMessage
+from campaigns.pipeline import lifecycle
+from campaigns.pipeline.queueing import CAMPAIGN_QUEUE, chunked, enqueue_after_commit, enqueue_dispatch
+from contacts.models import Contact, ListMembership
+from messaging_site.logs import logged_job
+
+log = logging.getLogger(__name__)
+Status = Campaign.Status
+INSERT_BATCH = 1000
+LOOKUP_BATCH = 2000  # phones per IN (...) query, well under SQLite's parameter limit
+MAX_PARALLEL_DISPATCH = 4
+
+
+def enqueue_fan_out(campaign_id: int, at: datetime | None = None) -> None:
+    """Ask a worker to fan the campaign out once the transaction commits: now, or at ``at``."""
+    enqueue_after_commit(fan_out, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE)
+
+
+@logged_job("fan_out", lambda campaign_id: {"campaign": campaign_id})
+def fan_out(campaign_id: int) -> int:
+    """Create the job's messages and start sending them; returns how many messages it has.
+
+    Does nothing for a job that is not due yet (rescheduled later), cancelled, or already fanned out.
+    """
+    if not start(campaign_id):
+        return 0
+    campaign = Campaign.objects.get(pk=campaign_id)
+    rows = message_rows(campaign, known_contacts(campaign.inline_recipients))
+    for batch in chunked(rows, INSERT_BATCH):
+        OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
+    inserted = 0
+    if campaign.kind == Campaign.Kind.CAMPAIGN or campaign.lists.exists():
+        inserted = insert_audience(campaign)
+    refresh_statistics(inserted)
+    now = timezone.now()
+    with transaction.atomic():
+        count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
+        finished = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True).update(
+            fanned_out_at=now, recipient_count=count, updated_at=now
+        )
+        if finished:
+            chunks = -(-count // settings.SEND_CHUNK_SIZE)
+            enqueue_dispatch(campaign_id, parallel=max(1, min(MAX_PARALLEL_DISPATCH, chunks)))
+    log.info("campaign %s fanned out into %s messages", campaign_id, count)
+    return count
+
+
+ANALYZE_FROM_ROWS = 50_000
+
+
+def refresh_statistics(inserted: int) -> None:
+    """After a big fan-out, bring PostgreSQL's statistics of the message table up to date.
+
+    Autovacuum gets there in its own time; until then the planner believes the table as it was
+    (perhaps empty) and plans the pipeline's claims and outcome writes as scans of what is now a
+    million rows. ANALYZE reads a fixed sample, a second or two however large the table.
+    """
+    if inserted >= ANALYZE_FROM_ROWS and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(OutboundMessage._meta.db_table)}")
+
+
+def start(campaign_id: int) -> bool:
+    """Move a due scheduled campaign to running; True if it is running and not yet fanned out."""
+    now = timezone.now()
+    due = Q(status=Status.SCHEDULED) & (Q(scheduled_at__lte=now) | Q(scheduled_at__isnull=True))
+    jobs = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True)
+    if lifecycle.hold_late(jobs, now):
+        return False  # the late-start guard: a person decides whether it still goes out
+    jobs.filter(due).update(status=Status.RUNNING, started_at=now, updated_at=now)
+    return jobs.filter(status=Status.RUNNING).exists()
+
+
+def known_contacts(recipients: list[dict]) -> dict[str, tuple[int, bool]]:
+    """Existing contacts by phone: (id, opted out), a few queries for the whole job."""
+    phones = sorted({recipient["to"] for recipient in recipients})
+    found: dict[str, tuple[int, bool]] = {}
+    for batch in chunked(phones, LOOKUP_BATCH):
+        rows = Contact.objects.filter(phone__in=batch).values_list("phone", "id", "opted_out_at")
+        found.update({phone: (pk, opted_out_at is not None) for phone, pk, opted_out_at in rows})
+    return found
+
+
+def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> Iterator[OutboundMessage]:
+    """One row per recipient; an opted-out contact's row is cancelled at once, never queued."""
+    seen: set[str] = set()
+    for position, recipient in enumerate(campaign.inline_recipients):
+        to = recipient["to"]
+        if campaign.duplicates_allowed:
+            key = f"{to}#{position}"
+        elif to in seen:
+            continue
+        else:
+            key = to
+        seen.add(to)
+        contact_id, opted_out = contacts.get(to, (None, False))
+        variables = {name: value for name, value in recipient.items() if name != "to"}
+        yield campaign_message(
+            campaign, to, key, contact_id=contact_id, opted_out=opted_out, variables=variables or None
+        )
+
+
+def insert_audience(campaign: Campaign) -> int:
+    """Insert the list audience's rows with INSERT ... SELECT, a slice of contact ids at a time.
+
+    One row per number (a contact is one number) in any of the campaign's lists and none of its
+    exclusion lists, or one per list membership when the campaign allows duplicates; opted-out
+    contacts' rows are cancelled at once. Returns how many rows the statements inserted.
+
+    Each slice touches the campaign (a heartbeat), so the reconciler does not take a long fan-out
+    for a lost one and start a second beside it; a fan-out that did die is started again
+    QUEUED_STALE_SECONDS after its last slice, and its rows already in are skipped (ON CONFLICT).
+    """
+    bounds = Contact.objects.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return 0
+    sql, params = _audience_insert_sql(campaign)
+    step = settings.CAMPAIGN_AUDIENCE_SLICE
+    inserted = 0
+    for low in range(bounds["low"], bounds["high"] + 1, step):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [*params, low, low + step])
+            inserted += max(0, cursor.rowcount)
+            Campaign.objects.filter(pk=campaign.pk).update(updated_at=timezone.now())
+    return inserted
+
+
+def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:
+    """The INSERT ... SELECT for one slice (its last two parameters: the slice's contact ids)."""
+    quote = connection.ops.quote_name
+    message, contact = OutboundMessage._meta, Contact._meta
+    membership = ListMembership._meta.db_table
+    lists, excluded = Campaign.lists.through._meta.db_table, Campaign.exclude_lists.through._meta.db_table
+    now = timezone.now()
+    computed = {
+        "campaign_id": ("%s", [campaign.pk]),
+        "channel_id": ("%s", [campaign.channel_id]),
+        "contact_id": ("c.id", []),
+        "to": ("c.phone", []),
+        "recipient_key": ("c.phone || '#L' || CAST(m.contact_list_id AS TEXT)", [])
+        if campaign.duplicates_allowed
+        else ("c.phone", []),
+        "status": ("CASE WHEN c.opted_out_at IS NULL THEN %s ELSE %s END", [Status_.QUEUED, Status_.CANCELLED]),
+        "error_code": ("CASE WHEN c.opted_out_at IS NULL THEN '' ELSE %s END", ["opted_out"]),
+        "error_message": ("CASE WHEN c.opted_out_at IS NULL THEN '' ELSE %s END", [OPTED_OUT_REASON]),
+        "created_by_id": ("%s", [campaign.created_by_id]),
+        "sender_label": ("%s", [campaign.sender_label]),
+        "created_at": ("%s", [now]),
+        "updated_at": ("%s", [now]),
+    }
+    columns, values, params = [], [], []
+    for field in message.concrete_fields:
+        if field.primary_key:
+            continue
+        expression, field_params = computed.get(field.attname) or ("%s", [field.get_default()])
+        if expression == "%s":
+            field_params = [field.get_db_prep_save(field_params[0], connection)]
+        columns.append(quote(field.column))
+        values.append(expression)
+        params.extend(field_params)
+    # Membership in any of the campaign's lists: EXISTS gives one row per contact; with duplicates
+    # allowed, the join gives one per membership.
+    if campaign.duplicates_allowed:
+        source = (
+            f"{quote(membership)} m JOIN {quote(contact.db_table)} c ON c.id = m.contact_id "  # noqa: S608
+            f"WHERE m.contact_list_id IN (SELECT contactlist_id FROM {quote(lists)} WHERE campaign_id = %s)"
+        )
+    else:
+        source = (
+            f"{quote(contact.db_table)} c WHERE EXISTS (SELECT 1 FROM {quote(membership)} m "  # noqa: S608
+            f"JOIN {quote(lists)} l ON l.contactlist_id = m.contact_list_id "
+            f"WHERE m.contact_id = c.id AND l.campaign_id = %s)"
+        )
+    sql = (
+        f"INSERT INTO {quote(message.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names are ours, values parameters
+        f"SELECT {', '.join(values)} FROM {source} "
+        f"AND NOT EXISTS (SELECT 1 FROM {quote(membership)} x JOIN {quote(excluded)} e "
+        f"ON e.contactlist_id = x.contact_list_id WHERE x.contact_id = c.id AND e.campaign_id = %s) "
+        f"AND c.id >= %s AND c.id < %s "
+        f"ON CONFLICT DO NOTHING"
+    )
+    return sql, [*params, campaign.pk, campaign.pk]
+
+
+OPTED_OUT_REASON = "The recipient opted out; nothing was sent."
+Status_ = OutboundMessage.Status
+
+
+def campaign_message(
+    campaign: Campaign,
+    to: str,
+    key: str,
+    *,
+    contact_id: int | None,
+    opted_out: bool,
+    variables: dict | None = None,
+) -> OutboundMessage:
+    """One recipient's row; an opted-out contact's is cancelled at once, never queued."""
+    return OutboundMessage(
+        campaign_id=campaign.pk,
+        channel_id=campaign.channel_id,
+        contact_id=contact_id,
+        to=to,
+        recipient_key=key,
+        variables=variables,
+        status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
+        error_code="opted_out" if opted_out else "",
+        error_message="The recipient opted out; nothing was sent." if opted_out else "",
+        created_by_id=campaign.created_by_id,
+        sender_label=campaign.sender_label,
+    )
+
+
+def start_due_campaigns() -> int:
+    """Reconciler step: due scheduled campaigns, and running ones whose fan-out Redis lost, get a fan-out job.
+
+    A job is touched when enqueued, so it is not enqueued again before QUEUED_STALE_SECONDS.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    due = Q(status=Status.SCHEDULED, scheduled_at__lte=now) & (
+        Q(updated_at__lt=F("scheduled_at")) | Q(updated_at__lte=stale)
+    )
+    lost = Q(status=Status.RUNNING, updated_at__lte=stale)
+    lifecycle.hold_late(Campaign.objects.all(), now)
+    jobs = Campaign.objects.filter(due | lost, fanned_out_at__isnull=True)
+    jobs = jobs.exclude(pk__in=lifecycle.late(Campaign.objects.all(), now).values("pk"))
+    ids = list(jobs.order_by("id").values_list("id", flat=True)[:1000])
+    with transaction.atomic():
+        Campaign.objects.filter(pk__in=ids).update(updated_at=now)
+        for campaign_id in ids:
+            enqueue_fan_out(campaign_id)
+    return len(ids)

@@ -1,0 +1,225 @@
+"""RQ jobs: thin wrappers that take ids and call the pipeline. Enqueue them through queueing.py."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import Campaign, OutboundMessage
+from campaigns.pipeline import sending
+from campaigns.pipeline.fanout import start_due_campaigns
+from campaigns.pipeline.queueing import (
+    MAX_PARALLEL_DISPATCH,
+    chunked,
+    enqueue_dispatch,
+    enqueue_dispatch_at_opening,
+    enqueue_send,
+    urgent_work_waiting,
+)
+from messaging_site.logs import logged_job
+from providers.registry import provider_class, provider_for
+
+log = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+
+def _messages(message_ids: list[int], budget: float | None = None) -> dict[str, object]:
+    return {"messages": len(message_ids), "first_message": min(message_ids, default=None)}
+
+
+@logged_job("send_messages", _messages)
+def send_messages_job(message_ids: list[int], budget: float | None = None) -> dict[str, int]:
+    """Send these messages; what the time slice could not reach goes back on the queue."""
+    summary = sending.send_messages(message_ids, budget=budget or settings.SEND_JOB_BUDGET_SECONDS)
+    if summary.retry_ids:
+        enqueue_send(summary.retry_ids, at=summary.retry_at)
+    if summary.out_of_time:
+        left = sending.due_queued(OutboundMessage.objects.filter(pk__in=message_ids))
+        enqueue_send(left.values_list("id", flat=True))
+    for campaign_id in summary.waiting_campaigns:  # a resent campaign message outside its hours
+        wake_at_next_opening(campaign_id)
+    return dict(summary.counts)
+
+
+@logged_job("dispatch_campaign", lambda campaign_id: {"campaign": campaign_id})
+def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
+    """Send a running campaign's queued messages, a chunk at a time, until none is due.
+
+    The campaign's status is read before every chunk, so a pause or cancel stops new claims
+    within one chunk's time. Several of these jobs may run for one campaign at once.
+    """
+    summary = sending.SendSummary()
+    queued = OutboundMessage.objects.filter(campaign_id=campaign_id)
+    deadline = time.monotonic() + settings.SEND_JOB_BUDGET_SECONDS
+    while campaign := running_campaign(campaign_id):
+        if not campaign.channel.can_send:
+            break  # a paused channel pauses its campaigns; a switched-off one just waits
+        if time.monotonic() > deadline or urgent_work_waiting():
+            # A job never outlives its slice (RQ would kill it mid-send), nor keeps a single
+            # message or the reconciler waiting behind it: a fresh one carries on after them.
+            enqueue_dispatch(campaign_id, parallel=1)
+            return dict(summary.counts)
+        sharers = sending.claims_on(campaign.channel_id) + 1
+        batch = provider_for(campaign.channel).batch_size()
+        token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)], sharers, batch))
+        if token is None:
+            if release_waiting(campaign_id):
+                continue  # sending hours opened for some: they are queued now
+            break
+        sending.send_claimed(token, summary, give_way=urgent_work_waiting)
+        Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())  # heartbeat
+    if summary.retry_ids:
+        enqueue_dispatch(campaign_id, at=summary.retry_at, parallel=1)
+    if not complete_if_done(campaign_id):
+        wake_at_next_opening(campaign_id)
+    return dict(summary.counts)
+
+
+def release_waiting(campaign_id: int) -> int:
+    """Queue the campaign's messages whose sending hours have opened; more dispatch jobs if many."""
+    released = sending.release_waiting(campaign_id)
+    if released > settings.SEND_CHUNK_SIZE:
+        # This job is one of the workers the released messages need; ask for the others.
+        enqueue_dispatch(campaign_id, parallel=min(MAX_PARALLEL_DISPATCH, -(-released // settings.SEND_CHUNK_SIZE)) - 1)
+    return released
+
+
+def wake_at_next_opening(campaign_id: int) -> None:
+    """A running campaign with messages waiting for their sending hours gets a dispatch job for
+    the first opening (one per campaign and moment however many jobs ask; the reconciler is the
+    safety net if Redis loses it)."""
+    opening = sending.next_opening(campaign_id)
+    if opening is not None and running_campaign(campaign_id) is not None:
+        enqueue_dispatch_at_opening(campaign_id, opening)
+
+
+def running_campaign(campaign_id: int) -> Campaign | None:
+    return Campaign.objects.select_related("channel").filter(pk=campaign_id, status=Campaign.Status.RUNNING).first()
+
+
+def complete_if_done(campaign_id: int) -> bool:
+    """A running campaign with nothing left to send (or waiting to retry) is completed."""
+    pending = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
+    if OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=pending).exists():
+        return False
+    now = timezone.now()
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING, fanned_out_at__isnull=False).update(
+            status=Campaign.Status.COMPLETED, finished_at=now, updated_at=now
+        )
+    )
+
+
+@logged_job("reconcile")
+def reconcile() -> dict[str, int]:
+    """Make the queue match the database: the database is the source of truth, Redis may be lost.
+
+    Runs every few seconds (messaging_site/cron.py). Each step is safe to repeat and safe to run
+    beside the workers, because sending only ever starts with an atomic claim.
+    """
+    return {
+        "released": release_due_scheduled(),
+        "requeued": requeue_lost_queued(),
+        "expired": expire_stale_sending(),
+        "campaigns_resumed": resume_stalled_campaigns(),
+        "campaigns_started": start_due_campaigns(),
+    }
+
+
+def release_due_scheduled() -> int:
+    """Scheduled single messages whose time has come move to the queue and get a send job.
+
+    A campaign's messages waiting for their sending hours are its dispatch job's (see
+    resume_stalled_campaigns): a paused campaign's must wait on.
+    """
+    due = list(
+        OutboundMessage.objects.filter(status=Status.SCHEDULED, send_at__lte=timezone.now(), campaign__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)[:50_000]
+    )
+    # In slices, so no statement carries thousands of ids as parameters (old SQLite builds take 999).
+    for ids in chunked(due, settings.SEND_CHUNK_SIZE):
+        with transaction.atomic():
+            sending.release_due(OutboundMessage.objects.filter(pk__in=ids))
+            enqueue_send(ids)
+    return len(due)
+
+
+def requeue_lost_queued() -> int:
+    """Queued messages nobody picked up for a while lost their job: give them a new one.
+
+    A duplicate job is harmless (the claim lets only one of them send), so this errs on the side
+    of enqueueing again.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    lost = (
+        OutboundMessage.objects.filter(status=Status.QUEUED, campaign__isnull=True)
+        .filter(Q(next_attempt_at__lte=stale) | Q(next_attempt_at__isnull=True, updated_at__lte=stale))
+        .order_by("id")
+        .values_list("id", flat=True)[:50_000]
+    )
+    ids = list(lost)
+    for chunk in chunked(ids, settings.SEND_CHUNK_SIZE):  # in slices, as in release_due_scheduled
+        # Touch them so the next tick does not enqueue them again before a worker gets there.
+        OutboundMessage.objects.filter(pk__in=chunk, status=Status.QUEUED).update(next_attempt_at=now)
+        enqueue_send(chunk)
+    return len(ids)
+
+
+def expire_stale_sending() -> int:
+    """Claims whose worker died (its lease ran out): what never left goes back to the queue, and
+    the batch that was in flight is resent only where that cannot duplicate, else marked unknown.
+
+    A live worker renews its claim every LEASE_REFRESH_SECONDS and a batch is in flight for at
+    most the provider timeouts, so SENDING_STALE_SECONDS (two minutes by default) is safely past both.
+    """
+    stale = timezone.now() - timedelta(seconds=settings.SENDING_STALE_SECONDS)
+    expired = OutboundMessage.objects.filter(
+        status=Status.QUEUED, claim_token__isnull=False, claimed_at__lte=stale
+    ).update(claim_token=None, next_attempt_at=None)
+    stuck = OutboundMessage.objects.filter(status=Status.SENDING, claimed_at__lte=stale)
+    for code in stuck.values_list("channel__provider", flat=True).distinct():
+        rows = stuck.filter(channel__provider=code)
+        if provider_class(code).deduplicates_by_our_id:
+            expired += rows.update(status=Status.QUEUED, claim_token=None, next_attempt_at=None)
+        else:
+            expired += rows.update(
+                status=Status.UNKNOWN,
+                claim_token=None,
+                error_code="worker_lost",
+                error_message="The worker stopped while sending; the provider may or may not have it. "
+                "Check with the provider before sending again.",
+            )
+    return expired
+
+
+def resume_stalled_campaigns() -> int:
+    """Running campaigns with due messages and no recent progress lost their dispatch job.
+
+    Due messages include those whose sending hours have opened: a lost wake-up job (a Redis flush)
+    costs at most QUEUED_STALE_SECONDS.
+    """
+    stale = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    stalled = Campaign.objects.filter(
+        status=Campaign.Status.RUNNING, fanned_out_at__isnull=False, updated_at__lte=stale
+    ).values_list("id", flat=True)
+    resumed = 0
+    for campaign_id in stalled:
+        due = (
+            sending.due_queued(OutboundMessage.objects.filter(campaign_id=campaign_id)).exists()
+            or sending.waiting_due(campaign_id).exists()
+        )
+        Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())
+        if due:
+            enqueue_dispatch(campaign_id)
+            resumed += 1
+        else:
+            complete_if_done(campaign_id)
+    return resumed
