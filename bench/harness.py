@@ -34,6 +34,8 @@ def prepare_django() -> None:
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ["VAR_DIR"] = folder  # settings put the SQLite file (WAL, busy timeout) there
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
+    # Fixed, not random: a bench keeps its PostgreSQL data (admin_10m) and must read its channels next time.
+    os.environ.setdefault("CREDENTIALS_KEY", "YmVuY2gtb25seS1jcmVkZW50aWFscy1rZXktLS0tLS0=")
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the sandbox logs every message at INFO
 
     import django

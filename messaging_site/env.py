@@ -11,6 +11,8 @@ variables always win over it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import os
 import re
@@ -79,6 +81,32 @@ def env_secret(name: str, default: str = "") -> str:
             raise bad(f"{name}_FILE", file_name, "the path of a readable file")
         return path.read_text().strip()
     return env_str(name, default)
+
+
+def env_fernet_keys(name: str) -> list[str]:
+    """Fernet keys from NAME (or the file named by NAME_FILE), comma-separated, newest first.
+
+    A key that is not a Fernet key stops the start; the message says which one by its place in
+    the list, never its value (it is a secret).
+    """
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in env_secret(name).split(",") if key.strip()]
+    for place, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"Environment variable {name}: key {place} of {len(keys)} is not a Fernet key (expected 44 "
+                "characters of URL-safe base64, as Fernet.generate_key() makes; the value is not shown)."
+            ) from None
+    return keys
+
+
+def development_credentials_key(secret_key: str) -> str:
+    """A Fernet key derived from SECRET_KEY, for a DEBUG checkout that has no CREDENTIALS_KEY of its own."""
+    digest = hashlib.sha256(b"messaging credentials key for DEBUG only:" + secret_key.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
 def env_bool(name: str, default: bool = False) -> bool:

@@ -10,6 +10,7 @@ library only, so it runs before Django is configured.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -99,15 +100,33 @@ LOCAL_ENV_HEADER = """\
 
 
 def write_local_env(var_dir: Path) -> Path:
-    """var/local.env with DEBUG on and a generated SECRET_KEY, written once and then kept."""
+    """var/local.env with DEBUG on, a generated SECRET_KEY and CREDENTIALS_KEY, written once and then kept.
+
+    A file written before credentials were encrypted gets its CREDENTIALS_KEY line added.
+    """
     path = var_dir / "local.env"
     if path.exists():
+        add_credentials_key(path)
         return path
     old_key_file = var_dir / "secret_key"  # where earlier versions kept the key: sessions survive
     key = old_key_file.read_text().strip() if old_key_file.is_file() else secrets.token_urlsafe(50)
-    path.write_text(f"{LOCAL_ENV_HEADER}DEBUG=true\nSECRET_KEY={key}\n")
+    path.write_text(f"{LOCAL_ENV_HEADER}DEBUG=true\nSECRET_KEY={key}\nCREDENTIALS_KEY={new_fernet_key()}\n")
     path.chmod(0o600)
     return path
+
+
+def new_fernet_key() -> str:
+    """What cryptography's Fernet.generate_key() makes: 32 random bytes in URL-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def add_credentials_key(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if any(line.strip().startswith("CREDENTIALS_KEY=") for line in lines):
+        return
+    with path.open("a", encoding="utf-8") as file:
+        file.write("# Encrypts channels' credentials at rest (added by a later `make run`).\n")
+        file.write(f"CREDENTIALS_KEY={new_fernet_key()}\n")
 
 
 def manage(*args: str) -> list[str]:

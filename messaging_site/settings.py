@@ -10,9 +10,11 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from messaging_site.env import (
+    development_credentials_key,
     env_bool,
     env_choice,
     env_database,
+    env_fernet_keys,
     env_float,
     env_int,
     env_list,
@@ -36,6 +38,21 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("Environment variable SECRET_KEY is required when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-used-only-with-DEBUG-on"  # noqa: S105
+
+# Channels' credentials are encrypted at rest with these Fernet keys (providers/credentials.py):
+# the first encrypts, all of them decrypt, so a new key goes first and the old one stays behind it
+# until `manage.py rotate_credentials_key` has re-encrypted every channel.
+CREDENTIALS_KEYS = env_fernet_keys("CREDENTIALS_KEY")
+if not CREDENTIALS_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "Environment variable CREDENTIALS_KEY (or CREDENTIALS_KEY_FILE) is required when DEBUG is off: it encrypts "
+        "channels' credentials. Make one with: python -c \"from cryptography.fernet import Fernet; "
+        'print(Fernet.generate_key().decode())"'
+    )
+if DEBUG:
+    # A checkout without a key (one `make run` has not written yet) still works; this key is
+    # derived from SECRET_KEY and kept last so what it encrypted stays readable after a real key comes.
+    CREDENTIALS_KEYS = [*CREDENTIALS_KEYS, development_credentials_key(SECRET_KEY)]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-suite-only-secret-key")
+# Channels' credentials are encrypted at rest: a fixed key for the suite (never a real one).
+os.environ.setdefault("CREDENTIALS_KEY", "dGVzdC1zdWl0ZS1vbmx5LWNyZWRlbnRpYWxzLWtleSE=")
 os.environ.setdefault("LOCAL_ENV_FILE", "")  # the suite never reads a developer's var/local.env
 
 from messaging_site.settings import *  # noqa: F403

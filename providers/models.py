@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from providers.credentials import EncryptedJSONField
 from providers.registry import provider_choices, provider_class
 
 
@@ -17,7 +18,8 @@ class Channel(models.Model):
     """One sending identity at one provider: a Twilio number, a WhatsApp sender, a sendbulk account.
 
     API clients name it by channel_key; the send pipeline finds its provider class through
-    ``provider``. Credentials are stored as given but never rendered back by the admin.
+    ``provider``. Credentials are encrypted at rest (providers/credentials.py) and never rendered
+    back by the admin.
     """
 
     name = models.CharField(max_length=100, unique=True)
@@ -31,7 +33,7 @@ class Channel(models.Model):
         help_text="Who the message comes from: a number in E.164, a short code, a sender id, "
         "or a Twilio Messaging Service SID (MG...).",
     )
-    credentials = models.JSONField(default=dict, blank=True)
+    credentials = EncryptedJSONField(default=dict, blank=True)
     rate_limit = models.FloatField(
         default=10.0,
         validators=[MinValueValidator(0.01)],

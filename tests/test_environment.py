@@ -11,6 +11,7 @@ import pytest
 BASE_ENV = {
     "PATH": os.environ.get("PATH", ""),
     "SECRET_KEY": "x" * 50,
+    "CREDENTIALS_KEY": "dGVzdC1zdWl0ZS1vbmx5LWNyZWRlbnRpYWxzLWtleSE=",
     "DJANGO_SETTINGS_MODULE": "messaging_site.settings",
     "LOCAL_ENV_FILE": "",  # a checkout's var/local.env (written by `make run`) must not answer for the test
 }

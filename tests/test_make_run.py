@@ -29,6 +29,8 @@ NOT_A_NEW_USERS = (
     "DEBUG",
     "SECRET_KEY",
     "SECRET_KEY_FILE",
+    "CREDENTIALS_KEY",  # the test settings export one
+    "CREDENTIALS_KEY_FILE",
     "DATABASE_URL",
     "REDIS_URL",
     "LOCAL_ENV_FILE",
@@ -139,6 +141,7 @@ def test_readme_commands_work_as_written_after_make_run_and_ctrl_c_stops_quietly
     local_env = (var_dir / "local.env").read_text()
     assert "DEBUG=true" in local_env
     assert re.search(r"^SECRET_KEY=\S{40,}$", local_env, re.MULTILINE)
+    assert re.search(r"^CREDENTIALS_KEY=[\w-]{43}=$", local_env, re.MULTILINE)
     assert (var_dir / "local.env").stat().st_mode & 0o077 == 0  # the key is the user's alone
 
     for command in readme_manage_commands():
