@@ -1,4 +1,5 @@
-"""The admin site: Django's, plus the dashboard index, the staff time zone page and zone-named date inputs."""
+"""The admin site: Django's, plus the dashboard index, the staff time zone page, zone-named date inputs,
+and two-factor sign-in (messaging_site/two_factor.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from django.db import models
 from django.urls import path
 
 from campaigns.widgets import ZonedAdminSplitDateTime
+from messaging_site.two_factor import SignInForm, two_factor_qr_view, two_factor_view
 
 
 class MessagingAdminSite(admin.AdminSite):
     index_template = "admin/index.html"
+    login_form = SignInForm  # asks for the authenticator code of staff who turned two-factor on
 
     def register(self, model_or_iterable, admin_class=None, **options) -> None:
         super().register(model_or_iterable, admin_class, **options)
@@ -20,7 +23,15 @@ class MessagingAdminSite(admin.AdminSite):
     def get_urls(self):
         from campaigns.admin.time_zone import time_zone_view
 
-        return [path("time-zone/", self.admin_view(time_zone_view), name="time_zone"), *super().get_urls()]
+        return [
+            path("time-zone/", self.admin_view(time_zone_view), name="time_zone"),
+            path("two-factor/", self.admin_view(self.two_factor), name="two_factor"),
+            path("two-factor/qr.svg", self.admin_view(two_factor_qr_view), name="two_factor_qr"),
+            *super().get_urls(),
+        ]
+
+    def two_factor(self, request):
+        return two_factor_view(request, self)
 
     def index(self, request, extra_context=None):
         from campaigns.admin.dashboard import dashboard_context

@@ -5,6 +5,7 @@ The local settings file (LOCAL_ENV_FILE, by default var/local.env, written by th
 fills in what the environment does not say; the environment wins.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -63,7 +64,8 @@ for origin in CSRF_TRUSTED_ORIGINS:
         )
 
 # Behind a TLS-terminating proxy, trust its X-Forwarded-Proto so secure cookies and redirects work.
-if env_bool("BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -80,6 +82,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "import_export",
+    "axes",  # sign-in throttling (messaging_site/sign_in.py)
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # authenticator-app codes (messaging_site/two_factor.py)
     "contacts",
     "providers",
     "campaigns",
@@ -94,9 +99,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "messaging_site.middleware.StaffTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "messaging_site.sign_in.SessionLimitsMiddleware",  # after messages: it says why a session ended
+    "messaging_site.two_factor.SecondFactorMiddleware",  # REQUIRE_2FA_FOR_SUPERUSERS
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: it answers a locked-out sign-in
 ]
 
 ROOT_URLCONF = "messaging_site.urls"
@@ -147,6 +156,41 @@ STORAGES = {
     },
 }
 LOGIN_URL = "admin:login"
+
+# --- Sign-in and sessions (messaging_site/sign_in.py, two_factor.py) ---------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# This many wrong passwords (or authenticator codes) lock out the username, and separately the
+# address they came from, for LOGIN_LOCKOUT_MINUTES; an administrator can unlock sooner.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True  # a person who gets in has their earlier slips forgiven
+AXES_LOCKOUT_CALLABLE = "messaging_site.sign_in.locked_out_page"
+AXES_CLIENT_IP_CALLABLE = "messaging_site.sign_in.client_address"
+AXES_VERBOSE = False  # axes' own banner at start; its warnings still log
+# A signed-in session ends after this many minutes without a request, and in any case this many
+# hours after signing in.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60, minimum=1, maximum=30 * 24 * 60)
+SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12, minimum=1, maximum=90 * 24)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+# Superusers must sign in with an authenticator-app code (they enrol on their first sign-in).
+# Other staff may turn it on for themselves (Two-factor sign-in at the top of any admin page).
+# On by default in production (DEBUG off); `make run`'s demo leaves it off.
+REQUIRE_2FA_FOR_SUPERUSERS = env_bool("REQUIRE_2FA_FOR_SUPERUSERS", not DEBUG)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Messaging")  # the name authenticator apps show
+# Wrong codes count as failed sign-ins for axes above; django-otp's own growing per-device delay
+# would also refuse the right code typed a second after a slip, with no way to say so.
+OTP_TOTP_THROTTLE_FACTOR = 0
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: a URL typed without a scheme is https
 
 # --- Messaging -------------------------------------------------------------------------------

@@ -99,8 +99,7 @@ def test_an_opted_out_number_is_refused_in_the_form(staff, channel, make_contact
 
 
 def test_the_admin_is_for_staff_only(client, channel):
-    get_user_model().objects.create_user("visitor", password="pw-for-tests-only")
-    client.login(username="visitor", password="pw-for-tests-only")
+    client.force_login(get_user_model().objects.create_user("visitor", password="pw-for-tests-only"))
     response = client.get(ADD_URL)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]

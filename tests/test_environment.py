@@ -38,6 +38,11 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         ("LOG_LEVEL", "LOUD"),
         ("LOG_FORMAT", "YAML"),
         ("API_RATE_LIMIT_PER_MINUTE", "lots"),
+        ("LOGIN_FAILURE_LIMIT", "0"),
+        ("LOGIN_LOCKOUT_MINUTES", "soon"),
+        ("SESSION_IDLE_MINUTES", "-5"),
+        ("SESSION_MAX_HOURS", "forever"),
+        ("REQUIRE_2FA_FOR_SUPERUSERS", "perhaps"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(name, value):
