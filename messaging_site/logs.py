@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from django.views.debug import ExceptionReporter
+
 # Attributes every LogRecord has: anything else on a record came from ``extra`` and is a field.
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -72,9 +74,30 @@ def text_value(value: Any) -> str:
 
 
 def redacted(text: str) -> str:
-    from providers.http import redact  # the one redaction rule (credential-looking fields)
+    from providers.redaction import redact  # the one redaction rule (credentials, webhook tokens)
 
     return redact(text)
+
+
+class RedactSecrets(logging.Filter):
+    """For handlers with a formatter of their own (the development server's request lines, error
+    e-mails): the record's message is rendered and redacted before any formatter sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redacted(record.getMessage())
+        record.args = None
+        return True
+
+
+class RedactedExceptionReporter(ExceptionReporter):
+    """Error reports (the e-mails to ADMINS, the DEBUG error page) with the request's path, headers
+    and traceback redacted: a webhook's address carries its channel's token."""
+
+    def get_traceback_text(self) -> str:
+        return redacted(super().get_traceback_text())
+
+    def get_traceback_html(self) -> str:
+        return redacted(super().get_traceback_html())
 
 
 # --- jobs -----------------------------------------------------------------------------------------

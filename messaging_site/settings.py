@@ -242,10 +242,36 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"fields": {"()": "messaging_site.logs.FieldsFormatter", "json_lines": LOG_FORMAT == "json"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "fields"}},
+    "filters": {
+        "redact": {"()": "messaging_site.logs.RedactSecrets"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "fields": {"()": "messaging_site.logs.FieldsFormatter", "json_lines": LOG_FORMAT == "json"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "fields"},  # redacts every line
+        # Django's own handlers, each given the redaction: a webhook's address carries its token.
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "redact"],
+        },
+    },
+    "loggers": {
+        # Without Django's unredacted console handler: its lines reach ours through the root.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
 }
+# Error reports (the e-mails to ADMINS, DEBUG's error page) redacted like the log lines.
+DEFAULT_EXCEPTION_REPORTER = "messaging_site.logs.RedactedExceptionReporter"
 
 # --- Contact imports (contacts/importing/) ------------------------------------------------------
 # Largest spreadsheet staff may upload, in MB (a million rows of a few columns is about 50 MB).

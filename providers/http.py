@@ -21,7 +21,6 @@ import gc
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,13 +33,10 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from providers.redaction import redact  # the one redaction rule, also used by every log line
+
 log = logging.getLogger("providers.http")
 _local = threading.local()
-
-# A credential-looking name, then = or :, then its value (form bodies, JSON, headers).
-CREDENTIAL_VALUE = re.compile(
-    r"""(?i)((?:apikey|api_key|auth_?token|password|pass|token|secret|authorization)['"]?\s*[:=]\s*['"]?)([^'"&,\s}]+)"""
-)
 
 
 class TransportError(Exception):
@@ -109,14 +105,6 @@ def _never_connected(error: requests.exceptions.ConnectionError) -> bool:
         marker in text
         for marker in ("Connection refused", "Name or service not known", "NewConnectionError", "Failed to resolve")
     )
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Hide known secret values and anything that looks like a credential field's value."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return CREDENTIAL_VALUE.sub(r"\1***", text)
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
