@@ -235,6 +235,9 @@ PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 30.0)
 METRICS_TOKEN = env_secret("METRICS_TOKEN")
 # Requests one API key may make per minute; more are answered 429 with Retry-After.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
+# Recipients one API key may send to per UTC day (POST /message counts 1, a bulk job its recipients),
+# unless the key sets its own; 0: no quota. Over it: 429 naming the quota and when it resets.
+API_DAILY_RECIPIENT_QUOTA = env_int("API_DAILY_RECIPIENT_QUOTA", 100_000, minimum=0)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # text: "time LEVEL logger message key=value ..."; json: one object a line (messaging_site/logs.py).

@@ -1,14 +1,17 @@
-"""API keys: created in the admin or by command, shown once, stored hashed, revocable, last use shown."""
+"""API keys: owned by staff, created in the admin or by command, shown once, stored hashed, revocable,
+expiring, their scope and last use shown."""
 
 from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 
 from campaigns.models import ApiKey
 
@@ -20,8 +23,12 @@ def works(raw_key: str) -> int:
     return Client().get("/message/1", headers={"apikey": raw_key}).status_code
 
 
+def staff(username: str = "clerk", **fields):
+    return get_user_model().objects.create_user(username, is_staff=True, **fields)
+
+
 def test_createapikey_prints_only_a_working_key(django_user_model):
-    django_user_model.objects.create_user("shop")
+    django_user_model.objects.create_user("shop", is_staff=True)
     out = io.StringIO()
     call_command("createapikey", "shop", "--name", "webshop", stdout=out)
 
@@ -39,8 +46,10 @@ def test_createapikey_refuses_an_unknown_user():
 
 
 def test_the_admin_shows_a_new_key_once(admin_client):
-    clerk = get_user_model().objects.create_user("clerk")
-    response = admin_client.post("/admin/campaigns/apikey/add/", {"user": clerk.pk, "name": "crm"}, follow=True)
+    clerk = staff()
+    response = admin_client.post(
+        "/admin/campaigns/apikey/add/", {"user": clerk.pk, "name": "crm", "contact_saving": "off"}, follow=True
+    )
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"] if "The new API key is" in str(m)]
     assert len(shown) == 1
@@ -56,7 +65,7 @@ def test_the_admin_shows_a_new_key_once(admin_client):
 
 
 def test_the_revoke_action_stops_a_key(admin_client):
-    key, raw = ApiKey.issue(get_user_model().objects.create_user("clerk"))
+    key, raw = ApiKey.issue(staff())
     assert works(raw) == 404
     admin_client.post("/admin/campaigns/apikey/", {"action": "revoke_keys", "_selected_action": [key.pk]}, follow=True)
     key.refresh_from_db()
@@ -67,7 +76,7 @@ def test_the_revoke_action_stops_a_key(admin_client):
 
 
 def test_a_key_of_a_deactivated_user_stops_working():
-    user = get_user_model().objects.create_user("leaver")
+    user = staff("leaver")
     raw = ApiKey.issue(user)[1]
     user.is_active = False
     user.save()
@@ -75,9 +84,134 @@ def test_a_key_of_a_deactivated_user_stops_working():
 
 
 def test_the_last_use_is_shown_in_the_key_list(admin_client):
-    key, raw = ApiKey.issue(get_user_model().objects.create_user("clerk"))
+    key, raw = ApiKey.issue(staff())
     works(raw)
     key.refresh_from_db()
     assert key.last_used_at is not None
     page = admin_client.get("/admin/campaigns/apikey/").content.decode()
     assert "Last used at" in page
+
+
+# --- Only staff own keys, and keys may expire ------------------------------------------------
+
+
+def test_createapikey_refuses_a_user_who_is_not_staff():
+    get_user_model().objects.create_user("shopper")
+    with pytest.raises(CommandError, match=r"username: 'shopper' is not staff; only staff users own API keys\."):
+        call_command("createapikey", "shopper")
+    assert not ApiKey.objects.exists()
+
+
+def test_the_admin_form_refuses_an_owner_who_is_not_staff(admin_client):
+    shopper = get_user_model().objects.create_user("shopper")
+    response = admin_client.post("/admin/campaigns/apikey/add/", {"user": shopper.pk, "contact_saving": "off"})
+    assert response.status_code == 200  # the form again, with the refusal
+    assert "owner: that user is not active staff; only active staff users own API keys." in response.content.decode()
+    assert not ApiKey.objects.exists()
+    assert "shopper" not in admin_client.get("/admin/campaigns/apikey/add/").content.decode()  # not offered
+
+
+def test_a_key_whose_owner_lost_staff_status_stops_working():
+    user = staff("mover")
+    key, raw = ApiKey.issue(user)
+    user.is_staff = False
+    user.save()
+    response = Client().get("/message/1", headers={"apikey": raw})
+    assert response.status_code == 401
+    assert json.loads(response.content)["errors"][0]["msg"] == (
+        f"apikey: the key {key.prefix}… belongs to a user who is no longer staff."
+    )
+
+
+def test_an_expired_key_answers_exactly_like_an_unknown_key():
+    key, raw = ApiKey.issue(staff(), expires_at=timezone.now() + timedelta(minutes=5))
+    assert works(raw) == 404
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    expired = Client().get("/message/1", headers={"apikey": raw})
+    unknown = Client().get("/message/1", headers={"apikey": "mk_" + "x" * 43})
+    assert expired.status_code == unknown.status_code == 401
+    assert (
+        expired.content == unknown.content == b'{"status":"error","errors":[{"msg":"apikey: this key is not known."}]}'
+    )
+
+
+def test_the_admin_page_shows_a_key_expired(admin_client):
+    key, _ = ApiKey.issue(staff(), name="old shop", expires_at=timezone.now() - timedelta(days=1))
+    page = admin_client.get(f"/admin/campaigns/apikey/{key.pk}/change/").content.decode()
+    assert "<strong>Expired</strong> on" in page
+    listing = admin_client.get("/admin/campaigns/apikey/").content.decode()
+    assert "<strong>Expired</strong> on" in listing
+
+
+def test_the_admin_page_shows_what_a_key_may_do(admin_client, channel, make_list):
+    owner = staff("shop")
+    key, _ = ApiKey.issue(owner, contact_saving=ApiKey.ContactSaving.NEW_ONLY, daily_recipient_quota=5000)
+    key.channels.add(channel)
+    key.contact_lists.add(make_list("Newsletter", []))
+    page = admin_client.get(f"/admin/campaigns/apikey/{key.pk}/change/").content.decode()
+    assert "Works" in page
+    assert channel.name in page and "Newsletter" in page
+    assert "Add new contacts only; existing contacts are left as they are" in page
+    assert f"Only its owner, shop (user_id {owner.pk}); any other user_id is refused." in page
+    assert "0 of 5,000 (this key&#x27;s quota); counts start again at midnight UTC" in page
+
+
+def test_the_admin_page_of_an_administrators_key_says_it_may_name_anyone(admin_client, admin_user):
+    key, _ = ApiKey.issue(admin_user)
+    page = admin_client.get(f"/admin/campaigns/apikey/{key.pk}/change/").content.decode()
+    assert "Any active team member (the owner is an administrator)." in page
+    assert "of 100,000 (the API_DAILY_RECIPIENT_QUOTA setting&#x27;s quota)" in page
+
+
+def test_a_scope_chosen_on_the_add_page_is_kept(admin_client, channel, make_list):
+    newsletter = make_list("Newsletter", [])
+    form = {
+        "user": staff().pk,
+        "name": "crm",
+        "expires_at_0": "2031-01-02",
+        "expires_at_1": "10:00:00",
+        "channels": [channel.pk],
+        "contact_saving": "update",
+        "contact_lists": [newsletter.pk],
+        "daily_recipient_quota": "250",
+    }
+    response = admin_client.post("/admin/campaigns/apikey/add/", form, follow=True)
+    assert response.status_code == 200
+    key = ApiKey.objects.get()
+    assert (key.contact_saving, key.daily_recipient_quota, key.expires_at.year) == ("update", 250, 2031)
+    assert list(key.channels.all()) == [channel]
+    assert list(key.contact_lists.all()) == [newsletter]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_lets_existing_keys_add_new_contacts_but_change_none():
+    """Keys made before scopes could save contacts: they keep adding new ones, in no list, and
+    no longer rename or overwrite existing contacts."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    scope = next(
+        key for key in executor.loader.graph.nodes if key[0] == "campaigns" and key[1].endswith("api_key_scope")
+    )
+    before = next(dep for dep in executor.loader.graph.node_map[scope].parents if dep.key[0] == "campaigns").key
+    try:
+        executor.migrate([before])
+        old_apps = executor.loader.project_state([before]).apps
+        owner = old_apps.get_model("auth", "User").objects.create(username="shop", is_staff=True)
+        old_apps.get_model("campaigns", "ApiKey").objects.create(user_id=owner.pk, prefix="mk_old", key_hash="h" * 64)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([scope])
+        key = executor.loader.project_state([scope]).apps.get_model("campaigns", "ApiKey").objects.get()
+        assert key.contact_saving == "new"
+        assert (key.channels.count(), key.contact_lists.count(), key.expires_at, key.daily_recipient_quota) == (
+            0,
+            0,
+            None,
+            None,
+        )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -30,6 +30,12 @@ def api_key(api_user) -> str:
 
 
 @pytest.fixture
+def key_row(api_key) -> ApiKey:
+    """The fixture key's row, to widen its scope in a test."""
+    return ApiKey.objects.get(name="shop")
+
+
+@pytest.fixture
 def call(api_key):
     """Call the API like a client would: JSON body, apikey header; returns (status, parsed JSON)."""
     client = Client()
@@ -138,9 +144,12 @@ def test_a_template_in_the_wrong_shape_is_refused_naming_the_field(call, channel
     assert not OutboundMessage.objects.exists()
 
 
-def test_contact_saving_into_a_list_merges_extra_fields(call, channel, make_contact, make_list):
+def test_contact_saving_into_a_list_merges_extra_fields(call, key_row, channel, make_contact, make_list):
     existing = make_contact(phone="+14155550123", name="", city="Leeds", tier="gold")
     customers = make_list("Customers", [])
+    key_row.contact_saving = ApiKey.ContactSaving.UPDATE
+    key_row.save()
+    key_row.contact_lists.add(customers)
     saving = {"save": True, "list_id": customers.pk, "extra_fields": {"tier": "silver", "shoe": 42}}
     message = sent(*call("POST", "/message", body(channel, name="John", text="Hi {{name}}", contact_saving=saving))[:2])
 
@@ -151,7 +160,8 @@ def test_contact_saving_into_a_list_merges_extra_fields(call, channel, make_cont
     assert message.contact == existing
 
 
-def test_contact_saving_creates_a_new_contact_without_a_list(call, channel):
+def test_contact_saving_creates_a_new_contact_without_a_list(call, key_row, channel):
+    ApiKey.objects.filter(pk=key_row.pk).update(contact_saving=ApiKey.ContactSaving.NEW_ONLY)
     saving = {"save": True, "list_id": 0}
     sent(*call("POST", "/message", body(channel, name="Ann", text="Hi", contact_saving=saving))[:2])
     contact = Contact.objects.get(phone="+14155550123")
@@ -159,7 +169,8 @@ def test_contact_saving_creates_a_new_contact_without_a_list(call, channel):
     assert not contact.lists.exists()
 
 
-def test_an_unknown_list_is_refused_with_404_and_nothing_saved(call, channel):
+def test_an_unknown_list_is_refused_with_404_and_nothing_saved(call, key_row, channel):
+    ApiKey.objects.filter(pk=key_row.pk).update(contact_saving=ApiKey.ContactSaving.NEW_ONLY)
     saving = {"save": True, "list_id": 999}
     status, answer, _ = call("POST", "/message", body(channel, text="Hi", contact_saving=saving))
     assert status == 404
@@ -181,8 +192,10 @@ def test_a_schedule_in_the_past_sends_now(call, channel):
     assert message.send_at is None
 
 
-def test_user_id_names_the_sender(call, channel):
-    member = get_user_model().objects.create_user("ann", first_name="Ann", last_name="Lee")
+def test_user_id_names_the_sender(call, api_user, channel):
+    api_user.is_superuser = True  # only an administrator's key may name another team member
+    api_user.save()
+    member = get_user_model().objects.create_user("ann", first_name="Ann", last_name="Lee", is_staff=True)
     message = sent(*call("POST", "/message", body(channel, text="Hi", user_id=member.pk))[:2])
     assert (message.sender_label, message.created_by) == ("Ann Lee", member)
 
@@ -231,14 +244,14 @@ def test_the_key_of_another_providers_channel_is_404(call, channel):
         ({"text": "x", "schedule": "tomorrow"}, 'schedule: "tomorrow" is not an ISO 8601 time'),
         ({"text": "x", "schedule": "2030-01-02T15:04:05"}, 'schedule: "2030-01-02T15:04:05" has no UTC offset'),
         ({"text": "x", "user_id": True}, "user_id: true is a boolean; expected a whole number."),
-        ({"text": "x", "user_id": 424242}, "user_id: 424242 is not a team member."),
+        ({"text": "x", "user_id": 424242}, "user_id: 424242 is not allowed; this key may name only its owner"),
         ({"text": "x", "contact_saving": {"save": "yes"}}, 'contact_saving.save: "yes" is a string; expected true'),
         ({"text": "x", "to": None}, "to: required"),
     ],
 )
 def test_wrong_types_and_values_are_named(call, channel, fields, expected):
     status, answer, _ = call("POST", "/message", body(channel, **fields))
-    assert status in (400, 404)
+    assert status in (400, 403, 404)
     assert any(m.startswith(expected) for m in errors(answer)), errors(answer)
 
 
@@ -248,7 +261,8 @@ def test_nulls_count_as_absent(call, channel):
     assert message.status == Status.QUEUED
 
 
-def test_an_opted_out_number_is_refused_and_the_contact_left_alone(call, channel, make_contact):
+def test_an_opted_out_number_is_refused_and_the_contact_left_alone(call, key_row, channel, make_contact):
+    ApiKey.objects.filter(pk=key_row.pk).update(contact_saving=ApiKey.ContactSaving.UPDATE)
     contact = make_contact(phone="+14155550123", name="Ann")
     Contact.opt_out_phone(contact.phone, "STOP")
     saving = {"save": True, "extra_fields": {"city": "York"}}
@@ -344,17 +358,18 @@ def test_a_message_state_shows_provider_id_and_error(call, channel):
     assert (data["error_code"], data["error_message"], data["to"]) == ("21211", "Invalid To", "+14155550123")
 
 
-def test_a_key_of_a_non_staff_user_sees_only_its_own_messages(call, channel, send_one):
-    other = send_one(to="+14155550124")
-    clerk = get_user_model().objects.create_user("clerk")
-    clerk_key = ApiKey.issue(clerk)[1]
+def test_a_key_limited_to_channels_sees_only_their_messages(call, channel, send_one):
+    other = send_one(to="+14155550124", channel=Channel.objects.create(name="Other", provider="sandbox"))
+    clerk = get_user_model().objects.create_user("clerk", is_staff=True)
+    clerk_row, clerk_key = ApiKey.issue(clerk)
+    clerk_row.channels.add(channel)
     mine = sent(*call("POST", "/message", body(channel, text="Hi"), key=clerk_key)[:2])
 
     assert call("GET", f"/message/{mine.pk}", key=clerk_key)[0] == 200
     status, answer, _ = call("GET", f"/message/{other.pk}", key=clerk_key)
     assert status == 404
     assert errors(answer) == [f"message_id: '{other.pk}' is not a message this key can see."]
-    assert call("GET", f"/message/{other.pk}")[0] == 200  # the staff user's key sees all
+    assert call("GET", f"/message/{other.pk}")[0] == 200  # a key on every channel sees all
     assert call("GET", "/message/abc")[0] == 404
 
 

@@ -14,6 +14,7 @@ from campaigns.models import ApiKey, Campaign, OutboundMessage
 from campaigns.pipeline.fanout import fan_out
 from campaigns.pipeline.jobs import reconcile
 from contacts.models import Contact
+from providers.models import Channel
 from providers.sandbox import SandboxProvider
 
 # The API client fixtures are shared with test_api_message.py; pytest finds them by name here.
@@ -203,16 +204,18 @@ def test_a_scheduled_job_whose_queue_entry_was_lost_is_started_by_the_reconciler
     assert job.messages.get().status == Status.SENT
 
 
-def test_a_job_is_seen_only_by_its_owner_unless_staff(call, channel):
+def test_a_job_is_seen_only_by_keys_on_its_channel(call, channel):
     job = create_job(call, channel, [{"to": "+14155550123"}], text="Hi")
-    clerk_key = ApiKey.issue(get_user_model().objects.create_user("clerk"))[1]
+    clerk_row, clerk_key = ApiKey.issue(get_user_model().objects.create_user("clerk", is_staff=True))
+    clerk_row.channels.add(Channel.objects.create(name="Other", provider="sandbox"))
     assert call("GET", f"/messages/bulk/{job.pk}", key=clerk_key)[0] == 404
     assert call("PUT", f"/messages/bulk/{job.pk}", {"cancel": True}, key=clerk_key)[0] == 404
     assert call("GET", f"/messages/bulk/{job.pk}")[0] == 200
 
 
 def test_a_bulk_job_shows_the_team_member_as_sender(call, channel):
-    member = get_user_model().objects.create_user("ann", first_name="Ann")
+    get_user_model().objects.filter(username="shop").update(is_superuser=True)
+    member = get_user_model().objects.create_user("ann", first_name="Ann", is_staff=True)
     job = create_job(call, channel, [{"to": "+14155550123"}], text="Hi", user_id=member.pk)
     fan_out(job.pk)
     assert (job.sender_label, job.created_by) == ("Ann", member)

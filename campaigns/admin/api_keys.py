@@ -2,34 +2,95 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.html import format_html
 
+from campaigns.api.quota import used_today
 from campaigns.models import ApiKey
+
+SCOPE_FIELDS = ["channels", "contact_saving", "contact_lists", "user_id_rule", "daily_recipient_quota"]
+NOT_STAFF = "owner: that user is not active staff; only active staff users own API keys."
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are created here and shown once; afterwards only their prefix is ever displayed."""
+    """Keys are created here and shown once; afterwards only their prefix is ever displayed.
 
-    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    The page says what the key may do (its scope) and whether it works at all."""
+
+    list_display = ["prefix", "name", "user", "state", "expires_at", "last_used_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
     search_fields = ["name", "prefix", "user__username"]
-    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    autocomplete_fields = ["channels", "contact_lists"]
     actions = ["revoke_keys"]
 
-    def get_fields(self, request, obj: ApiKey | None = None) -> list[str]:
+    def get_fieldsets(self, request, obj: ApiKey | None = None):
         if obj is None:
-            return ["user", "name"]
-        return ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+            return [
+                (None, {"fields": ["user", "name", "expires_at"]}),
+                ("What it may do", {"fields": [f for f in SCOPE_FIELDS if f != "user_id_rule"]}),
+            ]
+        return [
+            (None, {"fields": ["user", "name", "prefix", "state"]}),
+            ("What it may do", {"fields": [*SCOPE_FIELDS, "quota_used_today"]}),
+            ("Lifetime", {"fields": ["created_at", "expires_at", "last_used_at", "revoked_at"]}),
+        ]
 
     def get_readonly_fields(self, request, obj: ApiKey | None = None) -> list[str]:
-        return self.readonly_fields if obj is None else ["user", *self.readonly_fields]
+        if obj is None:
+            return []
+        return [
+            "user",
+            "prefix",
+            "state",
+            "user_id_rule",
+            "quota_used_today",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["error_messages"] = {"invalid_choice": NOT_STAFF}
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    @admin.display(description="state")
+    def state(self, key: ApiKey) -> str:
+        why = key.why_not_working()
+        if why == "expired":
+            return format_html("<strong>Expired</strong> on {}", localtime(key.expires_at))
+        if why:
+            return format_html("<strong>Not working</strong>: {}", why)
+        if key.expires_at:
+            return format_html("Works until {}", localtime(key.expires_at))
+        return "Works"
+
+    @admin.display(description="user_id may name")
+    def user_id_rule(self, key: ApiKey) -> str:
+        if key.may_name_any_member:
+            return "Any active team member (the owner is an administrator)."
+        return f"Only its owner, {key.user.get_username()} (user_id {key.user_id}); any other user_id is refused."
+
+    @admin.display(description="recipients counted today (UTC)")
+    def quota_used_today(self, key: ApiKey) -> str:
+        quota = key.recipient_quota
+        used = used_today(key)
+        used_text = "unknown (Redis is unavailable)" if used is None else f"{used:,}"
+        if not quota:
+            return f"{used_text}; no quota"
+        source = "this key's" if key.daily_recipient_quota else "the API_DAILY_RECIPIENT_QUOTA setting's"
+        return f"{used_text} of {quota:,} ({source} quota); counts start again at midnight UTC"
 
     def save_model(self, request, obj: ApiKey, form, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name"])
+            obj.save()
             return
-        key, raw = ApiKey.issue(obj.user, name=obj.name)
-        obj.pk, obj.prefix, obj.created_at = key.pk, key.prefix, key.created_at
+        raw = obj.set_new_secret()
+        obj.save()
         # The only time the key is ever shown: only its hash is kept.
         self.message_user(
             request, f"The new API key is {raw} (copy it now: it will not be shown again).", messages.WARNING
@@ -39,3 +100,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke_keys(self, request, queryset) -> None:
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+def localtime(when) -> str:
+    return f"{timezone.localtime(when):%Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"

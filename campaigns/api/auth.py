@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # last_used_at is for staff to see which keys are alive: minute precision is plenty, and it saves
 # a database write on every request.
 LAST_USED_PRECISION = timedelta(minutes=1)
+UNKNOWN_KEY = "apikey: this key is not known."
 
 
 def authenticate(request: HttpRequest) -> ApiKey:
@@ -28,13 +29,16 @@ def authenticate(request: HttpRequest) -> ApiKey:
     if not raw:
         raise ApiError(401, ["apikey: the header is missing; send your API key in the 'apikey' header."])
     key = ApiKey.objects.select_related("user").filter(key_hash=ApiKey.hash(raw)).first()
-    # Never echo the key back: it may be a real key pasted in the wrong place.
-    if key is None:
-        raise ApiError(401, ["apikey: this key is not known."])
+    # Never echo the key back: it may be a real key pasted in the wrong place. An expired key
+    # answers exactly as an unknown one: whoever holds an old key learns nothing from it.
+    if key is None or key.is_expired():
+        raise ApiError(401, [UNKNOWN_KEY])
     if key.revoked_at is not None:
         raise ApiError(401, [f"apikey: the key {key.prefix}… was revoked."])
     if not key.user.is_active:
         raise ApiError(401, [f"apikey: the key {key.prefix}… belongs to a deactivated user."])
+    if not key.user.is_staff:
+        raise ApiError(401, [f"apikey: the key {key.prefix}… belongs to a user who is no longer staff."])
     touch(key)
     return key
 

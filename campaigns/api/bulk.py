@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from campaigns.api.http import ApiError
 from campaigns.api.messages import CONTENT_FIELDS, require_content, sender_label, visible_to
+from campaigns.api.quota import counted_against_quota
+from campaigns.api.scope import channel_scope, member_field
 from campaigns.api.validation import (
     Problems,
     bool_field,
@@ -32,7 +34,6 @@ from campaigns.api.validation import (
     template_field,
     text_field,
     unknown_fields,
-    user_field,
     variables_field,
 )
 from campaigns.content.personalisation import render
@@ -61,10 +62,11 @@ class BulkRequest:
     duplicates_dropped: int = 0  # later occurrences of a number already listed (one number, any spelling)
 
 
-def read_bulk(data: dict) -> BulkRequest:
+def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
     problems = Problems()
     unknown_fields(data, BULK_FIELDS, problems)
     channel = channel_field(data, problems)
+    channel_scope(api_key, channel, problems)
     provider = provider_field(data, channel, problems)
     duplicates_allowed = bool_field(data, "duplicates_allowed", problems)
     recipients, dropped = recipients_field(data, duplicates_allowed, problems)
@@ -77,7 +79,7 @@ def read_bulk(data: dict) -> BulkRequest:
         template=template_field(data, provider, problems),
         duplicates_allowed=duplicates_allowed,
         send_at=schedule_field(data, problems),
-        member=user_field(data, problems),
+        member=member_field(data, api_key, problems),
         duplicates_dropped=dropped,
     )
     require_content(data, problems)
@@ -165,10 +167,11 @@ def read_recipient(item: object, where: str, problems: Problems) -> dict | None:
 
 
 def create_job(job: BulkRequest, api_key: ApiKey) -> Campaign:
-    """Save the job as a campaign and ask for its fan-out, now or at its time."""
+    """Count its recipients against the key's daily quota (all or none), save the job as a
+    campaign and ask for its fan-out, now or at its time."""
     now = timezone.now()
     scheduled = job.send_at is not None
-    with transaction.atomic():
+    with counted_against_quota(api_key, len(job.recipients)), transaction.atomic():
         campaign = Campaign.objects.create(
             name=f"API bulk job, {len(job.recipients):,} recipients",
             kind=Campaign.Kind.BULK_API,

@@ -10,6 +10,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from campaigns.api.http import ApiError
+from campaigns.api.quota import counted_against_quota
+from campaigns.api.scope import channel_scope, contact_saving_scope, may_update_contacts, member_field, on_its_channels
 from campaigns.api.validation import (
     ContactSaving,
     Problems,
@@ -26,7 +28,6 @@ from campaigns.api.validation import (
     template_field,
     text_field,
     unknown_fields,
-    user_field,
 )
 from campaigns.models import ApiKey, OutboundMessage
 from campaigns.pipeline.batching import send_soon
@@ -53,11 +54,12 @@ class MessageRequest:
     member: object | None  # the team member named by user_id
 
 
-def read_message(data: dict) -> MessageRequest:
-    """Check every field at once; raise ApiError listing every problem found."""
+def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
+    """Check every field, and the key's scope, at once; raise ApiError listing every problem found."""
     problems = Problems()
     unknown_fields(data, MESSAGE_FIELDS, problems)
     channel = channel_field(data, problems)
+    channel_scope(api_key, channel, problems)
     provider = provider_field(data, channel, problems)
     media = media_urls(data, problems)
     message = MessageRequest(
@@ -69,8 +71,9 @@ def read_message(data: dict) -> MessageRequest:
         template=template_field(data, provider, problems),
         contact_saving=contact_saving_field(data, problems),
         send_at=schedule_field(data, problems),
-        member=user_field(data, problems),
+        member=member_field(data, api_key, problems),
     )
+    contact_saving_scope(message.contact_saving, api_key, problems)
     require_content(data, problems)
     opted_out_field(message.to, "to", problems)
     if not problems:
@@ -97,12 +100,14 @@ def sender_label(member) -> str:
 
 
 def send_message(message: MessageRequest, api_key: ApiKey) -> OutboundMessage:
-    """Save the contact if asked, then queue or schedule the message; all or nothing."""
+    """Count it against the key's daily quota, save the contact if asked, then queue or schedule
+    the message; all or nothing."""
     try:
-        if not message.contact_saving.save:
-            return queue_message(message, api_key, contact=None)
-        with transaction.atomic():
-            return queue_message(message, api_key, contact=save_contact(message))
+        with counted_against_quota(api_key, 1):
+            if not message.contact_saving.save:
+                return queue_message(message, api_key, contact=None)
+            with transaction.atomic():
+                return queue_message(message, api_key, contact=save_contact(message, may_update_contacts(api_key)))
     except ValidationError as error:
         raise ApiError(400, error.messages) from None
 
@@ -128,12 +133,14 @@ def queue_message(message: MessageRequest, api_key: ApiKey, contact: Contact | N
     return sent
 
 
-def save_contact(message: MessageRequest) -> Contact:
-    """Upsert the contact by phone: the name if given, extra fields merged over its own."""
+def save_contact(message: MessageRequest, may_update: bool) -> Contact:
+    """Save the contact by phone. A new one takes the name and extra fields; an existing one keeps
+    its own unless the key may update contacts (then the name if given, extra fields merged over
+    its own): by default a caller cannot rename a contact staff keep."""
     saving = message.contact_saving
     defaults = {"name": message.name, "extra_fields": saving.extra_fields}
     contact, created = Contact.objects.get_or_create(phone=message.to, defaults=defaults)
-    if not created and (message.name or saving.extra_fields):
+    if not created and may_update and (message.name or saving.extra_fields):
         contact.name = message.name or contact.name
         contact.extra_fields = {**(contact.extra_fields or {}), **saving.extra_fields}
         contact.save(update_fields=["name", "extra_fields", "updated_at"])
@@ -149,10 +156,8 @@ def add_to_list(contact: Contact, contact_list: ContactList) -> None:
 
 
 def visible_to(queryset: QuerySet, api_key: ApiKey) -> QuerySet:
-    """A staff user's key sees everything; any other key what was sent as its user."""
-    if api_key.user.is_staff:
-        return queryset
-    return queryset.filter(created_by=api_key.user)
+    """A key (always a staff user's) sees what was sent on the channels it may send on."""
+    return on_its_channels(queryset, api_key)
 
 
 def find_message(message_id: str, api_key: ApiKey) -> OutboundMessage:

@@ -65,6 +65,11 @@ VALUE = {"anyOf": [text(MAX_VALUE), {"type": "number"}, {"type": "boolean"}]}
 ROW_ID = {
     "anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}, {"type": "string", "pattern": patterns.ROW_ID}]
 }
+USER_ID = (
+    "The team member shown as the sender; absent: API. A key may name only its owner (403 for any other "
+    "id, whether or not it exists); an administrator's key may name any active staff user (404, alike for "
+    "unknown and deactivated ids)."
+)
 SCHEDULE = {
     "anyOf": [TIME, {"type": "string", "enum": [""]}, {"type": "null"}],
     "description": "RFC 3339 / ISO 8601 with its UTC offset, e.g. 2030-01-02T15:04:05-04:00. Future: "
@@ -262,7 +267,7 @@ def message_request(rules: ProviderRules) -> dict:
             **content_fields(rules),
             "contact_saving": nullable(ref("ContactSaving")),
             "schedule": SCHEDULE,
-            "user_id": nullable({**ROW_ID, "description": "The team member shown as the sender; absent: API."}),
+            "user_id": nullable({**ROW_ID, "description": USER_ID}),
         },
         "additionalProperties": False,
         "allOf": message_rules(rules),
@@ -285,7 +290,7 @@ def bulk_request(rules: ProviderRules) -> dict:
                 "description": "false: only the first occurrence of a number (in any spelling) is sent.",
             },
             "schedule": SCHEDULE,
-            "user_id": nullable(ROW_ID),
+            "user_id": nullable({**ROW_ID, "description": USER_ID}),
         },
         "additionalProperties": False,
         "allOf": message_rules(rules),
@@ -336,7 +341,11 @@ SCHEMAS: dict[str, dict] = {
     **TEMPLATES,
     "ContactSaving": {
         "type": "object",
-        "description": "Save the recipient as a contact (phone, name, extra fields) and add it to a list.",
+        "description": "Save the recipient as a contact (phone, name, extra fields) and add it to a list, as "
+        "far as the key allows (set on its admin page): a key whose contact saving is off answers 403 to "
+        "save: true; a key for new contacts only (the default for keys made before scopes) saves a new "
+        "contact but leaves an existing one's name and extra fields as they are; only a key allowed to "
+        "update contacts changes them. list_id may name only the key's lists (403 naming the list).",
         "properties": {
             "save": {"type": ["boolean", "null"], "default": False},
             "list_id": nullable(
@@ -347,7 +356,8 @@ SCHEMAS: dict[str, dict] = {
                         {"type": "string", "enum": ["0"]},
                     ],
                     "default": 0,
-                    "description": "0 = all contacts, no list; an unknown id is not found (404).",
+                    "description": "0 = all contacts, no list; an unknown id is not found (404); a list "
+                    "this key may not add contacts to is refused (403).",
                 }
             ),
             "extra_fields": nullable(named_values("Merged into the contact's own fields; {{placeholders}} by name.")),
@@ -462,14 +472,20 @@ SCHEMAS: dict[str, dict] = {
 
 ERRORS = {
     "400": "The body has problems; every one is listed.",
-    "401": "The apikey header is missing, unknown or revoked.",
+    "401": "The apikey header is missing, unknown, expired or revoked, or the key's owner is no longer active "
+    "staff. An expired key answers exactly as an unknown one.",
+    "403": "The key may not do this: send on this channel (a key limited to channels; the message names it), "
+    "save contacts, add to this list, or name this user_id (only the key's owner, unless the owner is an "
+    "administrator).",
     "404": "Not found: an unknown id or channel key (or not this key's), or a number that does not exist in "
     "its country's numbering plan.",
     "409": "The request is well formed but the state forbids it: the channel is switched off, the number "
     "opted out, or the job has already started.",
     "413": "The body is larger than the operation accepts (1 MB; 10 MB for a bulk job).",
     "415": "The body is not application/json.",
-    "429": "Too many requests for this key; see the Retry-After header.",
+    "429": "Too many requests a minute for this key, or its daily recipient quota is used up (POST /message "
+    "counts 1, a bulk job its recipients, per UTC day; a bulk job that would go over is refused whole). The "
+    "message names the quota and when it resets; Retry-After gives the seconds to wait.",
     "500": "Our fault; nothing to fix on your side. Retry later.",
 }
 
@@ -588,7 +604,7 @@ PATHS: dict[str, dict] = {
             "requestBody": json_body("MessageRequest", MESSAGE_EXAMPLES),
             "responses": {
                 **ok("MessageSent", links={"getMessage": ("getMessage", "message_id")}),
-                **error_responses("400", "401", "404", "409", "413", "415", "429", "500"),
+                **error_responses("400", "401", "403", "404", "409", "413", "415", "429", "500"),
             },
         },
     },
@@ -610,7 +626,7 @@ PATHS: dict[str, dict] = {
                     "JobCreated",
                     links={"getBulkJob": ("getBulkJob", "job_id"), "updateBulkJob": ("updateBulkJob", "job_id")},
                 ),
-                **error_responses("400", "401", "404", "409", "413", "415", "429", "500"),
+                **error_responses("400", "401", "403", "404", "409", "413", "415", "429", "500"),
             },
         },
     },
@@ -634,6 +650,16 @@ PATHS: dict[str, dict] = {
 }
 
 
+KEY_SCOPE = (
+    "A key made by staff in the admin (API keys) or with manage.py createapikey; it acts as its owner, "
+    "an active staff user. Each key has a scope, shown on its admin page: the channels it may send on "
+    "(and whose messages and jobs it may read; none chosen: every channel), whether contact_saving may "
+    "save contacts (off, new contacts only, or also update existing ones) and into which lists, whether "
+    "user_id may name anyone but its owner (only an administrator's key), when it expires, and its daily "
+    "recipient quota (per UTC day)."
+)
+
+
 @cache
 def _document() -> dict:
     return {
@@ -649,7 +675,14 @@ def _document() -> dict:
         "security": [{"apikey": []}],
         "paths": PATHS,
         "components": {
-            "securitySchemes": {"apikey": {"type": "apiKey", "in": "header", "name": "apikey"}},
+            "securitySchemes": {
+                "apikey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "apikey",
+                    "description": KEY_SCOPE,
+                }
+            },
             "schemas": SCHEMAS,
         },
     }

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
@@ -35,6 +34,7 @@ MAX_VALUE = 1024  # one personalisation or template value
 MAX_DB_ID = 2**63 - 1
 MAX_URL = 2048
 MAX_ERRORS_SHOWN = 50
+FORBIDDEN = 403
 NOT_FOUND = 404
 CONFLICT = 409
 PROVIDER_CODES = [code for code, _ in provider_choices()]
@@ -50,8 +50,9 @@ def is_whole_number(text: str) -> bool:
 
 class Problems:
     """The problems found in one request body, with the HTTP status they add up to: 400 if any is
-    a malformed field, else 404 if something named is not there, else 409 (a state, such as a
-    switched-off channel or an opted-out number, that the request cannot change)."""
+    a malformed field, else 403 if the key may not do something asked (its scope), else 404 if
+    something named is not there, else 409 (a state, such as a switched-off channel or an
+    opted-out number, that the request cannot change)."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
@@ -71,7 +72,7 @@ class Problems:
     def raise_if_any(self) -> None:
         if not self.messages:
             return
-        status = next(code for code in (400, NOT_FOUND, CONFLICT) if code in self.statuses)
+        status = next(code for code in (400, FORBIDDEN, NOT_FOUND, CONFLICT) if code in self.statuses)
         shown_messages = self.messages[:MAX_ERRORS_SHOWN]
         if len(self.messages) > MAX_ERRORS_SHOWN:
             shown_messages.append(f"... and {len(self.messages) - MAX_ERRORS_SHOWN} more problems like these.")
@@ -360,17 +361,6 @@ def provider_field(data: dict, channel: Channel | None, problems: Problems) -> s
         problems.add(f"provider: {shown(value)} is not a provider; use one of {', '.join(PROVIDER_CODES)}.")
         return ""
     return value
-
-
-def user_field(data: dict, problems: Problems):
-    """The team member named by user_id (shown as the sender), or None when absent."""
-    user_id = id_field(data, "user_id", problems)
-    if user_id is None:
-        return None
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        problems.add(f"user_id: {user_id} is not a team member.", status=NOT_FOUND)
-    return user
 
 
 # --- Templates --------------------------------------------------------------------------------

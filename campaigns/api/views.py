@@ -16,7 +16,7 @@ from campaigns.models import ApiKey
 
 def post_message(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     data = read_json_body(request, messages.MESSAGE_BODY_LIMIT)
-    message = messages.send_message(messages.read_message(data), api_key)
+    message = messages.send_message(messages.read_message(data, api_key), api_key)
     return success({"message_id": str(message.pk)})
 
 
@@ -26,7 +26,7 @@ def get_message(request: HttpRequest, api_key: ApiKey, message_id: str) -> HttpR
 
 def post_bulk_job(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     data = read_json_body(request, bulk.BULK_BODY_LIMIT)
-    request_ = bulk.read_bulk(data)
+    request_ = bulk.read_bulk(data, api_key)
     job = bulk.create_job(request_, api_key)
     return success(
         {

@@ -1,4 +1,4 @@
-"""`manage.py createapikey <username>`: print a new API key for that user, once."""
+"""`manage.py createapikey <username>`: print a new API key for that staff user, once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from campaigns.models import ApiKey
 
 
 class Command(BaseCommand):
-    help = "Create an API key that acts as the given user and print it (only the key, only this once)."
+    help = (
+        "Create an API key that acts as the given staff user and print it (only the key, only this once). "
+        "Its scope (channels, contact saving, lists, expiry, quota) is set on the key's admin page; "
+        "a new key may not save contacts."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("username")
@@ -21,5 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"username: {username!r} is not a user.")
         if not user.is_active:
             raise CommandError(f"username: {username!r} is deactivated; a key for it would not work.")
+        if not user.is_staff:
+            raise CommandError(f"username: {username!r} is not staff; only staff users own API keys.")
         _, raw = ApiKey.issue(user, name=name[:100])
         self.stdout.write(raw)
