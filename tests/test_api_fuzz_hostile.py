@@ -12,13 +12,19 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.models import Campaign, OutboundMessage
+from campaigns.models import ApiKey, Campaign, OutboundMessage
 from contacts.models import Contact
 from tests.test_api_message import api_key, api_user  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 HOSTILE = st.sampled_from(["\x00", "\ud800", "\udfff", "a\x00b", "\udc00x"])
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+
+@pytest.fixture(autouse=True)
+def the_key_may_save_and_update_contacts(api_key):
+    """The bodies save contacts: the key's scope must allow it for their other fields to be judged."""
+    ApiKey.objects.update(contact_saving=ApiKey.ContactSaving.UPDATE)
 
 
 def post(api_key: str, path: str, raw: bytes):

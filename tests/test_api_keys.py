@@ -141,7 +141,7 @@ def test_the_admin_page_shows_a_key_expired(admin_client):
     page = admin_client.get(f"/admin/campaigns/apikey/{key.pk}/change/").content.decode()
     assert "<strong>Expired</strong> on" in page
     listing = admin_client.get("/admin/campaigns/apikey/").content.decode()
-    assert "<strong>Expired</strong> on" in listing
+    assert "<strong>Expired</strong>" in listing
 
 
 def test_the_admin_page_shows_what_a_key_may_do(admin_client, channel, make_list):

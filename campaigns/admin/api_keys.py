@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from campaigns.api.quota import used_today
@@ -17,7 +18,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     The page says what the key may do (its scope) and whether it works at all."""
 
-    list_display = ["prefix", "name", "user", "state", "expires_at", "last_used_at"]
+    list_display = ["prefix", "name", "user", "works", "expires_at", "last_used_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
     list_select_related = ["user"]
     search_fields = ["name", "prefix", "user__username"]
@@ -58,6 +59,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
 
+    @admin.display(description="works")
+    def works(self, key: ApiKey) -> str:
+        """The list's short answer; the key's page says more."""
+        why = key.why_not_working()
+        return format_html("<strong>{}</strong>", why.capitalize()) if why else "Yes"
+
     @admin.display(description="state")
     def state(self, key: ApiKey) -> str:
         why = key.why_not_working()
@@ -69,7 +76,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return format_html("Works until {}", localtime(key.expires_at))
         return "Works"
 
-    @admin.display(description="user_id may name")
+    @admin.display(description="who user_id may name")
     def user_id_rule(self, key: ApiKey) -> str:
         if key.may_name_any_member:
             return "Any active team member (the owner is an administrator)."
@@ -103,4 +110,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 def localtime(when) -> str:
-    return f"{timezone.localtime(when):%Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"
+    """As the admin shows times: in the staff member's time zone, named."""
+    return f"{date_format(timezone.localtime(when), 'DATETIME_FORMAT')} ({timezone.get_current_timezone_name()})"
