@@ -201,7 +201,10 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
             },
         }
     try:
-        config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
+        # Persistent connections (DATABASE_CONN_MAX_AGE seconds) for one-request-at-a-time processes
+        # (gunicorn's workers, RQ); `make run` sets 0 for its threaded development server.
+        max_age = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=86_400)
+        config = dj_database_url.parse(value, conn_max_age=max_age, conn_health_checks=max_age > 0)
     except ValueError:
         raise bad(name, value, "a URL such as postgres://user@127.0.0.1:5432/messaging or sqlite:///path") from None
     if not config.get("NAME"):

@@ -176,7 +176,11 @@ def run() -> int:
             children.append(Child(fake["module"], [PYTHON, "-m", fake["module"], *fake["args"]], env))
         children.append(Child("scheduler", manage("rqcron", "messaging_site.cron", "--logging-level", "WARNING"), env))
         children.append(Child("worker", manage("rqworker", "high", "default", "--with-scheduler", "-v", "0"), env))
-        children.append(Child("web server", manage("runserver", f"127.0.0.1:{port}", "--noreload"), env))
+        # The development server answers each connection on a thread of its own and never closes
+        # that thread's database connection: a persistent one (DATABASE_CONN_MAX_AGE) would stay
+        # open, idle, after every request, until PostgreSQL refused new clients.
+        web_env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
+        children.append(Child("web server", manage("runserver", f"127.0.0.1:{port}", "--noreload"), web_env))
         print(f"\nThe admin is at http://127.0.0.1:{port}/admin/  (Ctrl-C stops everything)\n", flush=True)
         return wait_for_first_exit(children)
     except KeyboardInterrupt:
