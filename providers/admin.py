@@ -18,6 +18,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from providers.base import ChannelError
+from providers.destinations import check_api_url
 from providers.http import TransportError
 from providers.models import Channel
 from providers.registry import provider_classes, provider_for
@@ -52,6 +53,13 @@ class WriteOnlyTextarea(forms.Textarea):
 
 
 class ChannelForm(forms.ModelForm):
+    # Text, so that clean_api_base_url says what is wrong (Django's URL field only says "Enter a valid URL").
+    api_base_url = forms.CharField(
+        label="API base URL",
+        required=False,
+        max_length=200,
+        help_text=Channel._meta.get_field("api_base_url").help_text,
+    )
     new_credentials = forms.CharField(
         label="Credentials as JSON",
         required=False,
@@ -89,6 +97,56 @@ class ChannelForm(forms.ModelForm):
             raise ValidationError('Credentials: expected a JSON object of text values, like {"api_key": "..."}.')
         return value
 
+    def clean_api_base_url(self) -> str:
+        value = (self.cleaned_data.get("api_base_url") or "").strip()
+        check_api_url(value, "api_base_url")
+        return value
+
+    def clean_options(self) -> dict:
+        options = self.cleaned_data.get("options") or {}
+        if isinstance(options, dict) and options.get("bulk_api_base_url"):
+            check_api_url(str(options["bulk_api_base_url"]), "options.bulk_api_base_url")
+        return options
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            self._require_credentials_for_a_new_address(cleaned)
+        return cleaned
+
+    def _require_credentials_for_a_new_address(self, cleaned: dict) -> None:
+        """Credentials are only sent where they were entered for: a new address needs them typed again."""
+        stored = self.instance.credentials if self.instance.pk else {}
+        if not stored:
+            return
+        new_destinations = self._destinations_after(cleaned)
+        if new_destinations == self.instance.credentials_entered_for.split():
+            return
+        code = cleaned.get("provider") or self.instance.provider
+        fields = provider_classes()[code].credential_fields if code in provider_classes() else {}
+        retyped = cleaned.get("new_credentials") is not None or (
+            fields and set(self.typed_credentials(code)) >= set(fields)
+        )
+        if not retyped:
+            before = self.instance.credentials_entered_for.replace(" ", ", ") or "no address"
+            after = ", ".join(new_destinations) or "no address"
+            labels = ", ".join(fields.values()) or "the credentials as JSON"
+            self.add_error(
+                "api_base_url",
+                f"api_base_url: the channel would send its credentials to {after}, but they were entered for "
+                f"{before}. Type them again ({labels}) to use the new address: credentials are only ever "
+                "sent where they were entered.",
+            )
+
+    def _destinations_after(self, cleaned: dict) -> list[str]:
+        """Where the channel would send credentials once this form is saved."""
+        probe = Channel(
+            provider=cleaned.get("provider") or self.instance.provider,
+            api_base_url=cleaned.get("api_base_url") or "",
+            options=cleaned.get("options") or {},
+        )
+        return probe.destinations()
+
     def typed_credentials(self, code: str) -> dict[str, str]:
         """The credentials typed one by one for provider ``code`` (blank ones left out)."""
         typed = {}
@@ -108,12 +166,16 @@ class ChannelForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Channel:
         channel = super().save(commit=False)
-        credentials = dict(channel.credentials or {})
         new = self.cleaned_data.get("new_credentials")
-        if new is not None:
-            credentials = new
-        credentials.update(self.typed_credentials(channel.provider))
-        channel.credentials = credentials
+        typed = self.typed_credentials(channel.provider)
+        if new is not None or typed:
+            # Typed now: kept for the addresses the channel points at now. After a change of address
+            # nothing of the old ones is kept (clean() made sure all of them were typed again).
+            moved = channel.pk and channel.destinations() != channel.credentials_entered_for.split()
+            credentials = {} if moved else dict(channel.credentials or {})
+            if new is not None:
+                credentials = new
+            channel.enter_credentials({**credentials, **typed})
         if commit:
             channel.save()
         return channel
@@ -125,7 +187,14 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "provider", "sender", "rate_limit", "is_active", "state", "created_at"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name", "sender", "channel_key"]
-    readonly_fields = ["channel_key", "credential_keys", "credentials_state", "paused_at", "created_at"]
+    readonly_fields = [
+        "channel_key",
+        "credential_keys",
+        "entered_for",
+        "credentials_state",
+        "paused_at",
+        "created_at",
+    ]
     actions = ["check_credentials", "resume_sending"]
     main_fields = [
         "name",
@@ -167,7 +236,7 @@ class ChannelAdmin(admin.ModelAdmin):
                     },
                 )
             )
-        fieldsets.append(("Credentials as JSON", {"fields": ["credential_keys", "new_credentials"]}))
+        fieldsets.append(("Credentials as JSON", {"fields": ["credential_keys", "entered_for", "new_credentials"]}))
         return fieldsets
 
     @admin.display(description="State")
@@ -188,6 +257,13 @@ class ChannelAdmin(admin.ModelAdmin):
     def credential_keys(self, channel: Channel) -> str:
         """Which keys are stored, never their values."""
         return ", ".join(sorted(channel.credentials or {})) or "none"
+
+    @admin.display(description="Credentials entered for")
+    def entered_for(self, channel: Channel) -> str:
+        """The addresses the stored credentials may be sent to: changing the API address means typing them again."""
+        if not channel.credentials:
+            return "-"
+        return ", ".join(channel.credentials_entered_for.split()) or "no address yet: type the credentials again"
 
     @admin.action(description="Check credentials with the provider", permissions=["change"])
     def check_credentials(self, request, queryset) -> None:

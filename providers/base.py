@@ -152,6 +152,27 @@ class Provider:
         configured = self.channel.batch_size or self.max_batch_size
         return max(1, min(configured, self.max_batch_size))
 
+    def credential_urls(self) -> list[str]:
+        """The base URLs this channel, as configured now, would send its credentials to.
+
+        A provider that sends credentials overrides it, and passes every such URL through
+        ``credentials_may_go_to`` before using it.
+        """
+        return []
+
+    def credentials_may_go_to(self, url: str) -> str:
+        """``url`` if the credentials were entered for its origin; else a ChannelError that says so."""
+        if self.channel.credentials_may_go_to(url):
+            return url
+        from providers.destinations import origin_of
+
+        entered_for = self.channel.credentials_entered_for.replace(" ", ", ") or "no address"
+        raise ChannelError(
+            f"api_base_url: the credentials were entered for {entered_for}, not {origin_of(url)}: "
+            "an administrator must type them again on the channel's page before they are sent there.",
+            code="credentials_address",
+        )
+
     def missing_credentials(self) -> list[str]:
         creds = self.channel.credentials or {}
         return [name for name in self.credential_fields if not str(creds.get(name, "")).strip()]

@@ -80,6 +80,9 @@ def request(
     """Send one request; log it with every value in ``secrets`` (and credential-looking fields) hidden."""
     timeout = timeout or (settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT)
     hidden = [s for s in secrets if s]
+    # Never follow a redirect: requests drops Authorization on a cross-host redirect, but not an
+    # apikey header, and a 307 resends the body with its credentials to wherever it points.
+    kwargs.setdefault("allow_redirects", False)
     started = time.monotonic()
     try:
         response = session().request(method, url, timeout=timeout, **kwargs)

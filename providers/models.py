@@ -7,6 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from providers.credentials import EncryptedJSONField
+from providers.destinations import origin_of, origins_of, validate_api_base_url
 from providers.registry import provider_choices, provider_class
 
 
@@ -34,6 +35,9 @@ class Channel(models.Model):
         "or a Twilio Messaging Service SID (MG...).",
     )
     credentials = EncryptedJSONField(default=dict, blank=True)
+    # The origins (scheme://host:port) the credentials were entered for, space-separated: a
+    # provider sends them nowhere else (providers/destinations.py). Set by enter_credentials().
+    credentials_entered_for = models.TextField(blank=True, default="", editable=False)
     rate_limit = models.FloatField(
         default=10.0,
         validators=[MinValueValidator(0.01)],
@@ -44,7 +48,10 @@ class Channel(models.Model):
         help_text="Messages per request for providers that take many at once (0 = the provider's maximum).",
     )
     api_base_url = models.URLField(
-        blank=True, help_text="Override the provider's API address (a reseller host, or a local fake)."
+        blank=True,
+        validators=[validate_api_base_url],
+        help_text="Override the provider's API address (a reseller host, or a local fake): http(s) only. "
+        "Changing its host means typing the credentials again: they are only sent where they were entered for.",
     )
     price_per_segment = models.DecimalField(
         max_digits=8,
@@ -64,12 +71,32 @@ class Channel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_provider_display()})"
 
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and self.credentials and not self.credentials_entered_for:
+            self.bind_credentials()  # a channel created with its credentials: they are for where it points
+        super().save(*args, **kwargs)
+
     @property
     def can_send(self) -> bool:
         return self.is_active and self.paused_at is None
 
     def provider_class(self):
         return provider_class(self.provider)
+
+    def enter_credentials(self, credentials: dict) -> None:
+        """Store new credentials, for the addresses the channel points at now (and only those)."""
+        self.credentials = credentials
+        self.bind_credentials()
+
+    def bind_credentials(self) -> None:
+        self.credentials_entered_for = " ".join(self.destinations())
+
+    def destinations(self) -> list[str]:
+        """The origins this channel's provider would send credentials to, as it is configured now."""
+        return origins_of(self.provider_class()(self).credential_urls())
+
+    def credentials_may_go_to(self, url: str) -> bool:
+        return origin_of(url) in self.credentials_entered_for.split()
 
     def webhook_url(self, kind: str) -> str:
         """The public address a provider calls back on, e.g. kind='status' or 'inbound'."""

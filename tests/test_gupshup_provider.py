@@ -218,6 +218,7 @@ def test_a_request_that_never_left_is_retried(gupshup_channel):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     gupshup_channel.api_base_url = f"http://127.0.0.1:{port}"
+    gupshup_channel.enter_credentials(gupshup_channel.credentials)  # a new address: credentials typed again
     result = send(gupshup_channel, text="Hi")
     assert (result.outcome, result.error_code) == (Outcome.RETRY, "not_sent")
 

@@ -223,6 +223,7 @@ def test_a_request_that_never_left_is_retried(sendbulk_channel):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     sendbulk_channel.api_base_url = f"http://127.0.0.1:{port}/api/services"
+    sendbulk_channel.enter_credentials(sendbulk_channel.credentials)  # a new address: credentials typed again
     results = send(sendbulk_channel, messages(2))
     assert {(r.outcome, r.error_code) for r in results} == {(Outcome.RETRY, "not_sent")}
 

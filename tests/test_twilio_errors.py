@@ -250,14 +250,15 @@ def test_bulk_recipients_the_answer_leaves_out_are_unknown(fake_twilio, make_twi
 
 def test_check_credentials_names_the_account_and_never_shows_the_token(fake_twilio, make_twilio_channel):
     answer = provider_for(make_twilio_channel()).check_credentials()
-    assert "Fake Twilio account" in answer and "active" in answer
+    assert fake_twilio.account_sid in answer and "active" in answer
+    assert "Fake Twilio account" not in answer  # the remote body's friendly name is not echoed
     assert AUTH_TOKEN not in answer
     assert fake_twilio.received[-1].path.endswith(f"/Accounts/{fake_twilio.account_sid}.json")
 
 
-def test_check_credentials_gives_twilios_reason_when_refused(fake_twilio, make_twilio_channel):
+def test_check_credentials_gives_twilios_reason_in_our_words_when_refused(fake_twilio, make_twilio_channel):
     channel = make_twilio_channel(credentials={"account_sid": fake_twilio.account_sid, "auth_token": "wrong"})
-    with pytest.raises(ChannelError, match=r"Authenticate \(error 20003\)"):
+    with pytest.raises(ChannelError, match=r"authentication failed: .* is wrong \(error 20003\)"):
         provider_for(channel).check_credentials()
 
 

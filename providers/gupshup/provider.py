@@ -150,15 +150,20 @@ class GupshupWhatsAppProvider(Provider):
         except http.TransportError as error:
             raise ChannelError(f"Could not reach Gupshup: {error.message}") from None
         body = http.json_object(response)
-        if response.status_code in (401, 403) or not response.ok:
-            reason = _error_text(body, response)
-            raise ChannelError(f"Gupshup refused the API key or app name {app_name!r}: {reason}", code="auth")
-        templates = body.get("templates") or []
+        if not 200 <= response.status_code < 300:  # a redirect is not an answer either
+            raise ChannelError(f"Gupshup refused the check: {_check_refusal(response, body, app_name)}.", code="auth")
+        templates = body.get("templates") if isinstance(body.get("templates"), list) else []
         return f"Gupshup accepted the API key for app {app_name!r} ({len(templates)} templates listed)."
 
     # --- building requests ---------------------------------------------------------------------
 
     def base_url(self) -> str:
+        return self.credentials_may_go_to(self._base_url())
+
+    def credential_urls(self) -> list[str]:
+        return [self._base_url()]
+
+    def _base_url(self) -> str:
         return (self.channel.api_base_url or DEFAULT_BASE_URL).rstrip("/")
 
     def session_form(self, message: OutgoingMessage) -> dict[str, str]:
@@ -305,6 +310,16 @@ def file_name(url: str) -> str:
 def _numbered(key: str) -> tuple[int, int | str]:
     """Sort "1", "2", "10" as numbers; anything else after them, alphabetically."""
     return (0, int(key)) if str(key).isdigit() else (1, str(key))
+
+
+def _check_refusal(response: requests.Response | http.Answer, body: dict, app_name: str) -> str:
+    """Why Gupshup refused a credentials check, in our own words (its body is never shown)."""
+    said = _error_text(body, response).lower() if response.status_code < 500 else ""
+    if response.status_code in (401, 403) or "authentication" in said:
+        return f"the API key is wrong (Authentication Failed, HTTP {response.status_code})"
+    if "app" in said:
+        return f"no app named {app_name!r} under this API key (Invalid App Details, HTTP {response.status_code})"
+    return f"HTTP {response.status_code}"
 
 
 def _error_text(body: dict, response: requests.Response | http.Answer) -> str:

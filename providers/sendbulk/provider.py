@@ -10,6 +10,7 @@ per message or unwrapped for the whole request.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import requests
@@ -29,6 +30,7 @@ CHANNEL_CODES = {"1004", "1006", "4091", "4092", "4093", "http_401", "http_403",
 # The gateway had a passing problem: try again later (4090 says when: after five minutes).
 RETRY_CODES = {"1005", "1007", "4090"}
 RETRY_AFTER = {"4090": 300.0}
+NUMBER = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,4})?")  # a balance, shown only when it is one
 MEANINGS = {
     "1001": "Invalid sender id",
     "1002": "Network not allowed",
@@ -89,7 +91,10 @@ class SendbulkProvider(Provider):
                 "e.g. https://sms.example.com/api/services.",
                 code="missing_api_base_url",
             )
-        return base
+        return self.credentials_may_go_to(base)
+
+    def credential_urls(self) -> list[str]:
+        return [(self.channel.api_base_url or "").strip()]
 
     def credentials_body(self) -> dict[str, str]:
         creds = self.channel.credentials or {}
@@ -178,7 +183,9 @@ class SendbulkProvider(Provider):
         balance = next((body[k] for k in ("credit", "balance", "Balance", "credits") if k in body), None)
         if balance is None:
             return "The gateway accepted the credentials (it did not say the balance)."
-        return f"Balance: {balance}"
+        if not NUMBER.fullmatch(str(balance).strip()):
+            return "The gateway accepted the credentials (its balance was not a number)."
+        return f"Balance: {str(balance).strip()}"
 
     def delivery_report(self, provider_message_id: str) -> DeliveryReport:
         """Ask the gateway what became of one message; raises ChannelError if it refuses us."""
@@ -199,8 +206,10 @@ class SendbulkProvider(Provider):
         if isinstance(body.get("responses"), list) and body["responses"] and isinstance(body["responses"][0], dict):
             body = body["responses"][0]  # some deployments wrap even single answers
         code = response_code(body) or f"http_{response.status_code}"
-        if code in CHANNEL_CODES or response.status_code >= 400:
-            raise ChannelError(f"The gateway refused the request: {describe(code, body)} ({code}).", code=code)
+        if code in CHANNEL_CODES or not 200 <= response.status_code < 300:  # a redirect is not an answer
+            fallback = f"HTTP {response.status_code}" if code.startswith("http_") else "an unknown code"
+            meaning = MEANINGS.get(code, fallback)  # our words: the body is not shown
+            raise ChannelError(f"The gateway refused the request: {meaning} ({code[:20]}).", code=code[:20])
         return body
 
 

@@ -71,12 +71,21 @@ class TwilioProvider(Provider):
         return bool((self.channel.options or {}).get("bulk_mode"))
 
     def api_base(self) -> str:
-        return (self.channel.api_base_url or API_BASE).rstrip("/")
+        return self.credentials_may_go_to(self._api_base())
 
     def bulk_api_base(self) -> str:
+        return self.credentials_may_go_to(self._bulk_api_base())
+
+    def credential_urls(self) -> list[str]:
+        return [self._api_base(), self._bulk_api_base()]
+
+    def _api_base(self) -> str:
+        return (self.channel.api_base_url or API_BASE).rstrip("/")
+
+    def _bulk_api_base(self) -> str:
         """options["bulk_api_base_url"], else the channel's API base (a proxy or local fake), else Twilio."""
         options = self.channel.options or {}
-        return (options.get("bulk_api_base_url") or self.channel.api_base_url or BULK_API_BASE).rstrip("/")
+        return str(options.get("bulk_api_base_url") or self.channel.api_base_url or BULK_API_BASE).rstrip("/")
 
     def account_url(self, suffix: str = ".json") -> str:
         return f"{self.api_base()}/2010-04-01/Accounts/{quote(self.account_sid, safe='')}{suffix}"
@@ -302,6 +311,8 @@ class TwilioProvider(Provider):
         )
 
     def check_credentials(self) -> str:
+        """Ask Twilio for the account. The answer is told in our own words: nothing of the remote
+        body (a name, a message) is shown, only the HTTP status, Twilio's error number and status word."""
         super().check_credentials()
         try:
             response = http.request(
@@ -309,15 +320,33 @@ class TwilioProvider(Provider):
             )
         except http.TransportError as error:
             raise ChannelError(f"Could not reach Twilio: {error.message}", code="unreachable") from None
-        # The account resource also carries the auth token: only name and status are read from it.
         body = http.json_object(response)
         if response.status_code != 200:
-            code, reason = _error_of(response, body)
-            raise ChannelError(f"Twilio refused the credentials: {reason} (error {code}).", code=str(code))
-        name, status = body.get("friendly_name") or self.account_sid, body.get("status") or "active"
+            code = _small_number(body.get("code"))
+            meaning = CHECK_MEANINGS.get(code or 0, f"Twilio answered HTTP {response.status_code}")
+            number = f" (error {code})" if code else ""
+            raise ChannelError(f"Twilio refused the credentials: {meaning}{number}.", code=str(code or "auth"))
+        status = str(body.get("status") or "active")
         if status != "active":
-            raise ChannelError(f"The Twilio account “{name}” is {status}.", code=f"account_{status}")
-        return f"Twilio accepted the credentials of the account “{name}” ({self.account_sid}), which is active."
+            word = status if status in ACCOUNT_STATUSES else "not active"
+            raise ChannelError(f"The Twilio account {self.account_sid} is {word}.", code=f"account_{word}")
+        return f"Twilio accepted the credentials of the account {self.account_sid}, which is active."
+
+
+# What "check credentials" says for Twilio's refusals: our words, never the remote body's.
+CHECK_MEANINGS = {
+    20003: "authentication failed: the account SID or the auth token is wrong",
+    20404: "no such account",
+    20005: "the account is not active",
+    20429: "too many requests: try again in a minute",
+}
+ACCOUNT_STATUSES = {"active", "suspended", "closed"}
+
+
+def _small_number(value: object) -> int | None:
+    """An error number as Twilio gives it (5 digits); anything else is not shown."""
+    number = http.as_int(value)
+    return number if number is not None and 0 < number < 1_000_000 else None
 
 
 class TwilioSmsProvider(TwilioProvider):
