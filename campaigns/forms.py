@@ -9,7 +9,7 @@ from django.utils import timezone
 from campaigns.models import OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.widgets import ZonedDateTimeInputs
-from contacts.models import Contact
+from contacts.models import Suppression
 from contacts.phones import normalise_phone
 from providers.models import Channel
 
@@ -88,6 +88,6 @@ class SendMessageForm(forms.ModelForm):
         if when != DONT_SEND and not data.get("body") and not data.get("media_url"):
             raise ValidationError("Write a text or attach a media URL.")
         to = data.get("to")
-        if to and when != DONT_SEND and Contact.objects.filter(phone=to, opted_out_at__isnull=False).exists():
-            self.add_error("to", f"{to} has opted out of messages.")
+        if to and when != DONT_SEND and (refusal := Suppression.refusal(to)):
+            self.add_error("to", refusal)
         return data

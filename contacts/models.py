@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.phones import normalise_phone
@@ -13,12 +15,21 @@ from contacts.sets import insert_select
 
 class ContactQuerySet(models.QuerySet):
     def reachable(self) -> ContactQuerySet:
-        """Contacts who have not opted out."""
-        return self.filter(opted_out_at__isnull=True)
+        """Contacts whose number is not on the suppression list."""
+        return self.exclude(models.Exists(Suppression.objects.filter(number=models.OuterRef("phone"))))
+
+    def suppressed(self) -> ContactQuerySet:
+        """Contacts whose number is on the suppression list."""
+        return self.filter(models.Exists(Suppression.objects.filter(number=models.OuterRef("phone"))))
 
 
 class Contact(models.Model):
-    """A person we can message, identified by one E.164 phone number."""
+    """A person we can message, identified by one E.164 phone number.
+
+    ``opted_out_at`` and ``opt_out_reason`` mirror the number's Suppression row (the source of truth
+    for "may we message this number"), for filters and display: every writer of the suppression list
+    updates them in the same transaction, and a contact saved with a suppressed number shows it.
+    """
 
     phone = models.CharField(max_length=16, unique=True, help_text="E.164, e.g. +447700900123")
     name = models.CharField(max_length=200, blank=True)
@@ -39,6 +50,22 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return f"{self.name} {self.phone}".strip()
 
+    def save(self, *args, **kwargs) -> None:
+        """Keep the mirror true whoever saves: a suppressed number shows opted out (a re-imported or
+        re-added number stays opted out), and a new contact saved opted out suppresses its number
+        (a later save of an old copy in memory never puts a number back on the list)."""
+        if self.opted_out_at is None and self.phone:
+            found = Suppression.objects.filter(number=self.phone).values_list("suppressed_at", "reason").first()
+            if found:
+                self.opted_out_at, self.opt_out_reason = found[0], found[1][:200]
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "opted_out_at", "opt_out_reason"}
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if adding and self.opted_out_at is not None:
+            reason = self.opt_out_reason or "Marked opted out on the contact"
+            Suppression.add([self.phone], source=Suppression.Source.CONTACT, reason=reason, at=self.opted_out_at)
+
     def clean(self) -> None:
         try:
             self.phone = normalise_phone(self.phone)
@@ -50,36 +77,45 @@ class Contact(models.Model):
         return self.opted_out_at is not None
 
     @classmethod
-    def opt_out_phone(cls, phone: str, reason: str) -> None:
-        """Record that this number asked to stop; creates the contact if we never saw it."""
-        contact, _ = cls.objects.get_or_create(phone=phone)
-        if contact.opted_out_at is None:
-            cls.objects.filter(pk=contact.pk).update(opted_out_at=timezone.now(), opt_out_reason=reason[:200])
+    def opt_out_phone(cls, phone: str, reason: str, source: str = "reply", channel: str = "", by=None) -> None:
+        """Record that this number asked to stop (on the suppression list, mirrored on its contact);
+        creates the contact if we never saw it."""
+        with transaction.atomic():
+            Suppression.add([phone], source=source, reason=reason, channel=channel, by=by)
+            cls.objects.get_or_create(phone=phone)
 
     @classmethod
     def opt_in_phone(cls, phone: str, reason: str = "Replied with an opt-in word (START)") -> None:
-        """The contact replied START (or the like): re-subscribe them and keep a record of it."""
-        cls.opt_in(cls.objects.filter(phone=phone), source=OptInRecord.Source.REPLY, reason=reason)
+        """The number replied START (or the like): take it off the suppression list and keep a record
+        of it on its contact (created if the contact was deleted meanwhile)."""
+        with transaction.atomic():
+            if Suppression.objects.filter(number=phone).exists():
+                cls.objects.get_or_create(phone=phone)
+            cls.opt_in(cls.objects.filter(phone=phone), source=OptInRecord.Source.REPLY, reason=reason)
 
     @classmethod
     def opt_in(cls, contacts: models.QuerySet, source: str, reason: str, by=None) -> int:
-        """Re-subscribe the opted-out contacts among ``contacts``, one OptInRecord each; returns how many.
+        """Take the suppressed numbers among ``contacts`` off the suppression list, one OptInRecord
+        each; returns how many contacts were re-subscribed.
 
-        The only ways back in are a reply (START) and a staff member giving a reason: an import or an
-        edit never clears opted_out_at. Set-based (INSERT ... SELECT, then one UPDATE), so "all
-        40,000 matching" costs the same few statements as one contact.
+        The only ways back in are a reply (START) and a staff member giving a reason: an import, an
+        edit or deleting the contact never lifts a suppression. Set-based (INSERT ... SELECT, then a
+        DELETE and an UPDATE), so "all 40,000 matching" costs the same few statements as one contact.
         """
         batch = uuid.uuid4()
         with transaction.atomic():
             OptInRecord.record_for(contacts, batch=batch, source=source, reason=reason, by=by)
-            recorded = OptInRecord.objects.filter(
-                batch=batch, contact=models.OuterRef("pk"), previous_opted_out_at=models.OuterRef("opted_out_at")
+            recorded = OptInRecord.objects.filter(batch=batch)
+            lifted = recorded.filter(
+                contact__phone=models.OuterRef("number"), previous_opted_out_at=models.OuterRef("suppressed_at")
             )
-            changed = cls.objects.filter(models.Exists(recorded)).update(
+            Suppression.objects.filter(models.Exists(lifted)).delete()
+            # A STOP that landed between the statements wins: its number stays suppressed, and its
+            # contact keeps no record.
+            recorded.filter(contact__in=cls.objects.suppressed()).delete()
+            changed = cls.objects.filter(models.Exists(recorded.filter(contact=models.OuterRef("pk")))).update(
                 opted_out_at=None, opt_out_reason="", updated_at=timezone.now()
             )
-            # A STOP that landed between the two statements wins: its contact keeps no record.
-            OptInRecord.objects.filter(batch=batch, contact__opted_out_at__isnull=False).delete()
         return changed
 
 
@@ -178,9 +214,14 @@ class OptInRecord(models.Model):
 
     @classmethod
     def record_for(cls, contacts: models.QuerySet, batch: uuid.UUID, source: str, reason: str, by=None) -> int:
-        """One record per opted-out contact among ``contacts``, by INSERT ... SELECT (no rows loaded)."""
+        """One record per opted-out contact among ``contacts`` (its number suppressed, or the contact
+        showing opted out), by INSERT ... SELECT (no rows loaded); the opt-out it lifts is the
+        number's suppression."""
         now = timezone.now()
-        chosen = Contact.objects.filter(pk__in=contacts.order_by().values("pk"), opted_out_at__isnull=False)
+        suppression = Suppression.objects.filter(number=models.OuterRef("phone"))
+        chosen = Contact.objects.filter(pk__in=contacts.order_by().values("pk")).filter(
+            models.Q(opted_out_at__isnull=False) | models.Exists(suppression)
+        )
         return insert_select(
             cls,
             chosen,
@@ -190,10 +231,122 @@ class OptInRecord(models.Model):
             reason=reason[:500],
             by=by.pk if by is not None else None,
             by_label=by.get_username() if by is not None else "",
-            previous_opted_out_at=models.F("opted_out_at"),
-            previous_opt_out_reason=models.F("opt_out_reason"),
+            previous_opted_out_at=Coalesce(models.Subquery(suppression.values("suppressed_at")[:1]), "opted_out_at"),
+            previous_opt_out_reason=Coalesce(models.Subquery(suppression.values("reason")[:1]), "opt_out_reason"),
             batch=batch,
         )
+
+
+class Suppression(models.Model):
+    """A number we must not message: the source of truth for "may we message this number".
+
+    Kept by number, apart from the contact, so deleting a contact forgets nothing and re-importing
+    the number brings it back opted out. Every send path asks it (campaign fan-out, the send-time
+    check, the API, staff and test messages). Only a START reply or the audited "Opt back in"
+    action (Contact.opt_in, which leaves an OptInRecord) takes a number off it.
+    """
+
+    class Source(models.TextChoices):
+        REPLY = "reply", "Reply keyword (STOP)"
+        IMPORT = "import", "Contact import"
+        FILE = "file", "Suppression file"
+        STAFF = "staff", "Staff member"
+        API = "api", "API"
+        PROVIDER = "provider", "Provider error (e.g. Twilio 21610)"
+        CONTACT = "contact", "Contact marked opted out"
+
+    number = models.CharField(max_length=16, unique=True, help_text="E.164, e.g. +447700900123")
+    suppressed_at = models.DateTimeField(db_index=True, help_text="When the number opted out.")
+    reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    channel = models.CharField(max_length=200, blank=True, help_text="The channel it came on, if known.")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    by_label = models.CharField(
+        max_length=150, blank=True, help_text="The staff member's username, kept if the user goes."
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "suppressed number"
+        verbose_name_plural = "suppression list"
+
+    def __str__(self) -> str:
+        return self.number
+
+    @classmethod
+    def add(cls, numbers: Iterable[str], *, source: str, reason: str, channel: str = "", by=None, at=None) -> None:
+        """Put these E.164 numbers on the list (one already there keeps its first record) and show it
+        on their contacts. For a few numbers; a file or a whole selection goes set-based."""
+        at = at or timezone.now()
+        rows = [
+            cls(
+                number=number,
+                suppressed_at=at,
+                reason=reason[:200],
+                source=source,
+                channel=channel[:200],
+                by=by,
+                by_label=by.get_username() if by is not None else "",
+            )
+            for number in sorted(set(numbers))
+        ]
+        with transaction.atomic():
+            cls.objects.bulk_create(rows, ignore_conflicts=True)
+            mirror_on_contacts(Contact.objects.filter(phone__in=[row.number for row in rows]))
+
+    @classmethod
+    def add_contacts(cls, contacts: models.QuerySet, *, source: str, reason: str, by=None) -> int:
+        """Suppress the numbers of every contact of ``contacts`` by INSERT ... SELECT; returns how
+        many numbers were new on the list."""
+        with transaction.atomic():
+            added = insert_select(
+                cls,
+                Contact.objects.filter(pk__in=contacts.order_by().values("pk")),
+                ignore_conflicts=True,
+                number=models.F("phone"),
+                suppressed_at=timezone.now(),
+                reason=reason[:200],
+                source=source,
+                channel="",
+                by=by.pk if by is not None else None,
+                by_label=by.get_username() if by is not None else "",
+            )
+            mirror_on_contacts(contacts)
+        return added
+
+    @classmethod
+    def numbers_among(cls, numbers: Iterable[str]) -> set[str]:
+        """Which of these numbers are suppressed (callers pass at most a few thousand at a time)."""
+        return set(cls.objects.filter(number__in=list(numbers)).values_list("number", flat=True))
+
+    @classmethod
+    def refusal(cls, number: str, field: str = "to") -> str:
+        """Why a message to ``number`` is refused, naming the number and the rule; "" if it may go."""
+        found = cls.objects.filter(number=number).first() if number else None
+        if found is None:
+            return ""
+        return f"{field}: {number} {found.explained()}"
+
+    def explained(self) -> str:
+        why = f": {self.reason}" if self.reason else ""
+        return (
+            f"has opted out ({self.suppressed_at:%Y-%m-%d %H:%M} UTC{why}) and is on the suppression list: "
+            "nothing is sent to it until it replies START or staff opt it back in with a reason."
+        )
+
+
+def mirror_on_contacts(contacts: models.QuerySet) -> int:
+    """Contacts among ``contacts`` whose number is suppressed show it (opted_out_at and the reason)."""
+    suppression = Suppression.objects.filter(number=models.OuterRef("phone"))
+    return (
+        Contact.objects.filter(pk__in=contacts.order_by().values("pk"), opted_out_at__isnull=True)
+        .filter(models.Exists(suppression))
+        .update(
+            opted_out_at=models.Subquery(suppression.values("suppressed_at")[:1]),
+            opt_out_reason=models.Subquery(suppression.values("reason")[:1]),
+            updated_at=timezone.now(),
+        )
+    )
 
 
 class ContactImport(models.Model):

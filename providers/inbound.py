@@ -1,11 +1,13 @@
-"""Replies from recipients: STOP/START-style words change their opt-out (a contacts matter)."""
+"""Replies from recipients: STOP/START-style words put their number on the suppression list or take
+it off (a contacts matter)."""
 
 from __future__ import annotations
 
 import logging
 
-from contacts.models import Contact
+from contacts.models import Contact, Suppression
 from providers.events import InboundEvent
+from providers.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,8 @@ def apply_inbound(event: InboundEvent) -> str:
     """
     word = (event.opt_out_word or event.text or "").strip().upper()
     if word in OPT_OUT_WORDS:
-        Contact.opt_out_phone(event.phone, f"Replied {word}")
+        channel = Channel.objects.filter(pk=event.channel_id).values_list("name", flat=True).first() or ""
+        Contact.opt_out_phone(event.phone, f"Replied {word}", source=Suppression.Source.REPLY, channel=channel)
         result = "opted_out"
     elif word in OPT_IN_WORDS:
         Contact.opt_in_phone(event.phone)

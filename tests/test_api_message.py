@@ -268,7 +268,8 @@ def test_an_opted_out_number_is_refused_and_the_contact_left_alone(call, key_row
     saving = {"save": True, "extra_fields": {"city": "York"}}
     status, answer, _ = call("POST", "/message", body(channel, name="Bob", text="Hi", contact_saving=saving))
     assert status == 409  # the state of the contact, not the shape of the request
-    assert errors(answer) == ["to: +14155550123 has opted out of messages."]
+    (error,) = errors(answer)
+    assert error.startswith("to: +14155550123 has opted out (") and "STOP) and is on the suppression list" in error
     contact.refresh_from_db()
     assert (contact.name, contact.extra_fields) == ("Ann", {})
 

@@ -7,7 +7,7 @@ answered; the fan-out into messages happens in the background (campaigns/pipelin
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
@@ -39,10 +39,12 @@ from campaigns.api.validation import (
 from campaigns.content.personalisation import render
 from campaigns.models import ApiKey, Campaign
 from campaigns.pipeline.fanout import enqueue_fan_out
+from contacts.models import Suppression
 from providers.models import Channel
 
 BULK_BODY_LIMIT = 10 * 1024 * 1024
 MAX_RECIPIENTS = 10_000
+SUPPRESSION_LOOKUP = 2000  # numbers per IN (...), well under SQLite's parameter limit
 BULK_FIELDS = {"provider", "channel_key", "recipients", *CONTENT_FIELDS, "duplicates_allowed", "schedule", "user_id"}
 Status = Campaign.Status
 
@@ -60,6 +62,7 @@ class BulkRequest:
     send_at: datetime | None
     member: object | None
     duplicates_dropped: int = 0  # later occurrences of a number already listed (one number, any spelling)
+    suppressed: list[str] = field(default_factory=list)  # numbers on the suppression list: reported, never sent
 
 
 def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
@@ -81,6 +84,7 @@ def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
         send_at=schedule_field(data, problems),
         member=member_field(data, api_key, problems),
         duplicates_dropped=dropped,
+        suppressed=suppressed_numbers(recipients),
     )
     require_content(data, problems)
     if not problems:
@@ -88,6 +92,16 @@ def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
             problems.add(problem)
     problems.raise_if_any()
     return job
+
+
+def suppressed_numbers(recipients: list[dict]) -> list[str]:
+    """The recipients' numbers on the suppression list, in the request's order (a query per 2,000):
+    the job keeps them, and fan-out cancels their messages, so the job's counts show them too."""
+    numbers = list(dict.fromkeys(recipient["to"] for recipient in recipients))
+    found: set[str] = set()
+    for start in range(0, len(numbers), SUPPRESSION_LOOKUP):
+        found |= Suppression.numbers_among(numbers[start : start + SUPPRESSION_LOOKUP])
+    return [number for number in numbers if number in found]
 
 
 def rendered_problems(job: BulkRequest, media: list[tuple[str, str]]) -> list[str]:

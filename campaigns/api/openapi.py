@@ -413,7 +413,7 @@ SCHEMAS: dict[str, dict] = {
     "JobCreated": success(
         {
             "type": "object",
-            "required": ["job_id", "recipient_count", "duplicates_dropped"],
+            "required": ["job_id", "recipient_count", "duplicates_dropped", "suppressed"],
             "properties": {
                 "job_id": STRING,
                 "recipient_count": {"type": "integer", "minimum": 0, "description": "Recipients to be sent to."},
@@ -423,9 +423,15 @@ SCHEMAS: dict[str, dict] = {
                     "description": "Recipients left out because their number (in any spelling, e.g. "
                     "+14155550123 and 14155550123) was already listed; 0 when duplicates_allowed.",
                 },
+                "suppressed": {
+                    "type": "array",
+                    "items": STRING,
+                    "description": "Recipients' numbers on the suppression list (they opted out): their "
+                    "messages are cancelled, never sent, and counted as cancelled in the job's state.",
+                },
             },
         },
-        example={"job_id": "42", "recipient_count": 1, "duplicates_dropped": 1},
+        example={"job_id": "42", "recipient_count": 1, "duplicates_dropped": 1, "suppressed": []},
     ),
     "MessageState": success(
         {

@@ -22,7 +22,7 @@ from django.utils import timezone
 from campaigns.api import patterns
 from campaigns.api.http import JSON_TYPE, ApiError
 from campaigns.content.personalisation import render
-from contacts.models import Contact, ContactList
+from contacts.models import ContactList, Suppression
 from contacts.phones import normalise_phone
 from providers.base import MAX_TEMPLATE_VARIABLES, OutgoingMessage, shown
 from providers.models import Channel
@@ -251,8 +251,9 @@ def phone_field(value: object, name: str, problems: Problems) -> str:
 
 
 def opted_out_field(to: str, name: str, problems: Problems) -> None:
-    if to and Contact.objects.filter(phone=to, opted_out_at__isnull=False).exists():
-        problems.add(f"{name}: {to} has opted out of messages.", status=CONFLICT)
+    """A number on the suppression list is a 409 naming it and the rule (its contact may be gone)."""
+    if refusal := Suppression.refusal(to, field=name):
+        problems.add(refusal, status=CONFLICT)
 
 
 def url_value(value: object, name: str, problems: Problems) -> str:

@@ -33,6 +33,7 @@ def post_bulk_job(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
             "job_id": str(job.pk),
             "recipient_count": job.recipient_count,
             "duplicates_dropped": request_.duplicates_dropped,
+            "suppressed": request_.suppressed,
         }
     )
 

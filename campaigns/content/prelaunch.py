@@ -126,7 +126,7 @@ def count_audience(campaign: Campaign, result: Report) -> None:
         result.audience = memberships.count()
     else:
         result.audience = result.people
-    result.opted_out = audience.filter(opted_out_at__isnull=False).distinct().count()
+    result.opted_out = audience.suppressed().distinct().count()
     in_lists = Contact.objects.filter(memberships__contact_list__campaigns=campaign)
     result.excluded = in_lists.filter(memberships__contact_list__excluded_from_campaigns=campaign).distinct().count()
 

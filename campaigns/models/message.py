@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models.campaign import Campaign
-from contacts.models import Contact
+from contacts.models import Contact, Suppression
 from providers.models import Channel
 
 
@@ -141,14 +141,14 @@ class OutboundMessage(models.Model):
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
 
-        ``to`` must already be E.164. Refuses an opted-out number and an inactive channel.
+        ``to`` must already be E.164. Refuses a number on the suppression list and an inactive channel.
         ``enqueue=False`` leaves giving it a send job to the caller (the API batches them).
         """
         if not channel.is_active:
             raise ValidationError(f"channel_key: the channel {channel.name!r} is switched off.")
+        if refusal := Suppression.refusal(to):
+            raise ValidationError(refusal)
         contact = contact or Contact.objects.filter(phone=to).first()
-        if contact is not None and contact.is_opted_out:
-            raise ValidationError(f"to: {to} has opted out of messages.")
         scheduled = send_at is not None and send_at > timezone.now()
         # One INSERT needs no transaction of its own; enqueue() waits for the caller's commit
         # when there is one, and runs at once otherwise (the row is already committed).

@@ -24,7 +24,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline import lifecycle
 from campaigns.pipeline.queueing import CAMPAIGN_QUEUE, chunked, enqueue_after_commit, enqueue_dispatch
-from contacts.models import Contact, ListMembership
+from contacts.models import Contact, ListMembership, Suppression
 from messaging_site.logs import logged_job
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,16 @@ def start(campaign_id: int) -> bool:
     return jobs.filter(status=Status.RUNNING).exists()
 
 
-def known_contacts(recipients: list[dict]) -> dict[str, tuple[int, bool]]:
-    """Existing contacts by phone: (id, opted out), a few queries for the whole job."""
+def known_contacts(recipients: list[dict]) -> dict[str, tuple[int | None, bool]]:
+    """Recipients' contacts by phone, and whether each number is suppressed: (id or None,
+    suppressed), a few queries for the whole job. A suppressed number with no contact is listed too."""
     phones = sorted({recipient["to"] for recipient in recipients})
-    found: dict[str, tuple[int, bool]] = {}
+    found: dict[str, tuple[int | None, bool]] = {}
     for batch in chunked(phones, LOOKUP_BATCH):
-        rows = Contact.objects.filter(phone__in=batch).values_list("phone", "id", "opted_out_at")
-        found.update({phone: (pk, opted_out_at is not None) for phone, pk, opted_out_at in rows})
+        suppressed = Suppression.numbers_among(batch)
+        found.update({phone: (None, True) for phone in suppressed})
+        rows = Contact.objects.filter(phone__in=batch).values_list("phone", "id")
+        found.update({phone: (pk, phone in suppressed) for phone, pk in rows})
     return found
 
 
@@ -127,8 +130,9 @@ def insert_audience(campaign: Campaign) -> int:
     """Insert the list audience's rows with INSERT ... SELECT, a slice of contact ids at a time.
 
     One row per number (a contact is one number) in any of the campaign's lists and none of its
-    exclusion lists, or one per list membership when the campaign allows duplicates; opted-out
-    contacts' rows are cancelled at once. Returns how many rows the statements inserted.
+    exclusion lists, or one per list membership when the campaign allows duplicates; the rows of
+    numbers on the suppression list (joined by number) are cancelled at once. Returns how many
+    rows the statements inserted.
 
     Each slice touches the campaign (a heartbeat), so the reconciler does not take a long fan-out
     for a lost one and start a second beside it; a fan-out that did die is started again
@@ -163,9 +167,9 @@ def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:
         "recipient_key": ("c.phone || '#L' || CAST(m.contact_list_id AS TEXT)", [])
         if campaign.duplicates_allowed
         else ("c.phone", []),
-        "status": ("CASE WHEN c.opted_out_at IS NULL THEN %s ELSE %s END", [Status_.QUEUED, Status_.CANCELLED]),
-        "error_code": ("CASE WHEN c.opted_out_at IS NULL THEN '' ELSE %s END", ["opted_out"]),
-        "error_message": ("CASE WHEN c.opted_out_at IS NULL THEN '' ELSE %s END", [OPTED_OUT_REASON]),
+        "status": ("CASE WHEN s.id IS NULL THEN %s ELSE %s END", [Status_.QUEUED, Status_.CANCELLED]),
+        "error_code": ("CASE WHEN s.id IS NULL THEN '' ELSE %s END", ["opted_out"]),
+        "error_message": ("CASE WHEN s.id IS NULL THEN '' ELSE %s END", [OPTED_OUT_REASON]),
         "created_by_id": ("%s", [campaign.created_by_id]),
         "sender_label": ("%s", [campaign.sender_label]),
         "created_at": ("%s", [now]),
@@ -183,14 +187,17 @@ def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:
         params.extend(field_params)
     # Membership in any of the campaign's lists: EXISTS gives one row per contact; with duplicates
     # allowed, the join gives one per membership.
+    # The suppression list is joined by number (unique), so a suppressed number's row is cancelled.
+    suppressed = f"LEFT JOIN {quote(Suppression._meta.db_table)} s ON s.number = c.phone"
     if campaign.duplicates_allowed:
         source = (
             f"{quote(membership)} m JOIN {quote(contact.db_table)} c ON c.id = m.contact_id "  # noqa: S608
+            f"{suppressed} "
             f"WHERE m.contact_list_id IN (SELECT contactlist_id FROM {quote(lists)} WHERE campaign_id = %s)"
         )
     else:
         source = (
-            f"{quote(contact.db_table)} c WHERE EXISTS (SELECT 1 FROM {quote(membership)} m "  # noqa: S608
+            f"{quote(contact.db_table)} c {suppressed} WHERE EXISTS (SELECT 1 FROM {quote(membership)} m "  # noqa: S608
             f"JOIN {quote(lists)} l ON l.contactlist_id = m.contact_list_id "
             f"WHERE m.contact_id = c.id AND l.campaign_id = %s)"
         )
@@ -205,7 +212,7 @@ def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:
     return sql, [*params, campaign.pk, campaign.pk]
 
 
-OPTED_OUT_REASON = "The recipient opted out; nothing was sent."
+OPTED_OUT_REASON = "The number is on the suppression list (it opted out); nothing was sent."
 Status_ = OutboundMessage.Status
 
 
@@ -228,7 +235,7 @@ def campaign_message(
         variables=variables,
         status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
         error_code="opted_out" if opted_out else "",
-        error_message="The recipient opted out; nothing was sent." if opted_out else "",
+        error_message=OPTED_OUT_REASON if opted_out else "",
         created_by_id=campaign.created_by_id,
         sender_label=campaign.sender_label,
     )

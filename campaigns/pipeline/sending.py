@@ -34,7 +34,7 @@ from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.pipeline import sending_hours
 from campaigns.pipeline.counters import count_outcomes
-from contacts.models import Contact
+from contacts.models import Contact, Suppression
 from messaging_site.logs import job_log
 from providers import http
 from providers.base import LATE, ChannelError, MessageRefused, Outcome, OutgoingMessage, SendResult
@@ -227,17 +227,16 @@ MESSAGE_FIELDS = (
 
 
 def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:
-    phones = {m.to for m in messages}
-    opted_out = set(
-        Contact.objects.filter(phone__in=phones, opted_out_at__isnull=False).values_list("phone", flat=True)
-    )
+    """The send-time check: a number that got on the suppression list after its message was queued
+    (a STOP after fan-out) is cancelled here, in the claim, before anything is sent."""
+    opted_out = Suppression.numbers_among({m.to for m in messages})
     if not opted_out:
         return messages
     skipped = OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED, to__in=opted_out).update(
         status=Status.CANCELLED,
         claim_token=None,
         error_code="opted_out",
-        error_message="The recipient opted out; nothing was sent.",
+        error_message="The number is on the suppression list (it opted out); nothing was sent.",
         updated_at=timezone.now(),
     )
     summary.add("opted_out", skipped)
@@ -771,8 +770,10 @@ def _release(messages: list[OutboundMessage], token: uuid.UUID, delay: timedelta
 
 
 def _opt_out_recipients(message_ids: list[int]) -> None:
-    for phone in OutboundMessage.objects.filter(pk__in=message_ids).values_list("to", flat=True).distinct():
-        Contact.opt_out_phone(phone, "The provider reported the recipient unsubscribed.")
+    sent = OutboundMessage.objects.filter(pk__in=message_ids).values_list("to", "channel__name").distinct()
+    for phone, channel in sent:
+        reason = "The provider reported the recipient unsubscribed."
+        Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel)
 
 
 def pause_channel(channel: Channel, reason: str) -> None:

@@ -17,7 +17,7 @@ from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search
 from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator
 from contacts.exporting import FORMATS, export_contacts
-from contacts.models import Contact, ListMembership, OptInRecord
+from contacts.models import Contact, ListMembership, OptInRecord, Suppression
 
 
 def local_time(moment) -> str:
@@ -171,10 +171,13 @@ class ContactAdmin(ContactImportMixin, ImportExportModelAdmin):  # the import pa
 
     @admin.action(description="Opt out (never message again)", permissions=["change"])
     def opt_out(self, request, queryset) -> None:
-        changed = queryset.filter(opted_out_at__isnull=True).update(
-            opted_out_at=timezone.now(), opt_out_reason=f"Opted out by {request.user.get_username()}"
+        reason = f"Opted out by {request.user.get_username()}"
+        added = Suppression.add_contacts(queryset, source=Suppression.Source.STAFF, reason=reason, by=request.user)
+        self.message_user(
+            request,
+            f"{added:,} number(s) added to the suppression list; their contacts show opted out.",
+            messages.SUCCESS,
         )
-        self.message_user(request, f"{changed:,} contact(s) opted out.", messages.SUCCESS)
 
     @admin.action(description="Opt back in… (asks why)", permissions=["change"])
     def opt_in(self, request, queryset) -> TemplateResponse | None:

@@ -272,7 +272,7 @@ def _preview_counts(contact_import: ContactImport, preview: dict) -> list[tuple[
         ("Invalid rows (will not be imported)", preview["invalid"], _flag(preview["invalid"], "bad")),
     ]
     if preview.get("stay_opted_out"):
-        counts.append(("Opted-out contacts who stay opted out", preview["stay_opted_out"], ""))
+        counts.append(("Numbers on the suppression list: they stay opted out", preview["stay_opted_out"], ""))
     if preview.get("opting_out"):
         counts.append(("Contacts the file opts out", preview["opting_out"], ""))
     return counts

@@ -23,7 +23,7 @@ from contacts.importing.errors import ImportFileError
 from contacts.importing.parallel import chunked, default_processes, parse_chunks
 from contacts.importing.rows import Contact, Rejection
 from contacts.models import Contact as ContactModel
-from contacts.models import ContactImport
+from contacts.models import ContactImport, Suppression
 
 log = logging.getLogger(__name__)
 PREVIEW_ROWS = 20_000
@@ -91,20 +91,25 @@ def _rows(contact_import: ContactImport):
 
 
 def split_duplicates(contacts: list[Contact]) -> tuple[list[Contact], list[Rejection]]:
-    """Within one chunk, the first row with a number wins; later rows with it are its duplicates.
+    """Within one chunk, the first row with a number wins; later rows with it are its duplicates,
+    except that any row saying the number opted out makes the kept row opted out too.
 
     (Across chunks the database remembers the numbers: see ChunkWriter.split_duplicates.)
     """
     from contacts.importing.writing import duplicate_of
 
-    first_rows: dict[str, int] = {}
+    kept: dict[str, int] = {}  # number -> its position in fresh
     fresh, duplicates = [], []
     for contact in contacts:
-        first = first_rows.setdefault(contact[1], contact[0])
-        if first == contact[0]:
+        position = kept.setdefault(contact[1], len(fresh))
+        if position == len(fresh):
             fresh.append(contact)
-        else:
-            duplicates.append(duplicate_of(contact[0], contact[1], first))
+            continue
+        first = fresh[position]
+        opted_out = contact[4] is not None
+        if opted_out and first[4] is None:
+            fresh[position] = (*first[:4], contact[4])
+        duplicates.append(duplicate_of(contact[0], contact[1], first[0], opted_out))
     return fresh, duplicates
 
 
@@ -124,7 +129,8 @@ def build_preview(contact_import: ContactImport) -> dict:
     short_rows = sum(1 for _number, cells, _problem in rows if cells is not None and len(cells) < width)
     existing = _existing(c[1] for c in fresh)
     rejected_rows = sorted(rejections + duplicates)
-    known = sum(1 for c in fresh if c[1] in existing)
+    known = sum(1 for c in fresh if existing.get(c[1], NOT_KNOWN)[0])
+    suppressed = {c[1] for c in fresh if existing.get(c[1], NOT_KNOWN)[1]}
     update = contact_import.existing == ContactImport.Existing.UPDATE
     preview = {
         "rows_read": len(rows),
@@ -136,8 +142,8 @@ def build_preview(contact_import: ContactImport) -> dict:
         "duplicates": len(duplicates),
         "invalid": len(rejections),
         "short_rows": short_rows,
-        "stay_opted_out": sum(1 for c in fresh if existing.get(c[1])),
-        "opting_out": sum(1 for c in fresh if c[4] and not existing.get(c[1])),
+        "stay_opted_out": len(suppressed),
+        "opting_out": sum(1 for c in fresh if c[4] and c[1] not in suppressed),
         "reasons": [
             {"row": row, "reason": reason, "values": values} for row, reason, values in rejected_rows[:PREVIEW_REASONS]
         ],
@@ -151,9 +157,12 @@ def build_preview(contact_import: ContactImport) -> dict:
     return preview
 
 
-def _existing(phones) -> dict[str, bool]:
-    """The numbers already in the database among these, with whether each is opted out."""
-    found: dict[str, bool] = {}
+NOT_KNOWN = (False, False)
+
+
+def _existing(phones) -> dict[str, tuple[bool, bool]]:
+    """The numbers among these that we know: (a contact has it, it is on the suppression list)."""
+    found: dict[str, tuple[bool, bool]] = {}
     batch: list[str] = []
     for phone in phones:
         batch.append(phone)
@@ -164,11 +173,12 @@ def _existing(phones) -> dict[str, bool]:
     return found
 
 
-def _lookup(batch: list[str]) -> dict[str, bool]:
+def _lookup(batch: list[str]) -> dict[str, tuple[bool, bool]]:
     if not batch:
         return {}
-    rows = ContactModel.objects.filter(phone__in=batch).values_list("phone", "opted_out_at")
-    return {phone: opted_out_at is not None for phone, opted_out_at in rows}
+    suppressed = Suppression.numbers_among(batch)
+    contacts = set(ContactModel.objects.filter(phone__in=batch).values_list("phone", flat=True))
+    return {phone: (phone in contacts, phone in suppressed) for phone in contacts | suppressed}
 
 
 def run(contact_import: ContactImport, progress: Progress | None = None, processes: int | None = None) -> ContactImport:

@@ -7,8 +7,10 @@ record opt-outs, when staff chose to leave existing contacts as they are), inser
 (ON CONFLICT DO NOTHING: a rerun never duplicates), and add all of them to the list. The caller
 wraps a chunk in one transaction with the import's counts, so a chunk is saved whole or not at all.
 
-An opted-out contact stays opted out: the file can set opted_out_at on a contact that has none,
-never clear it.
+Opt-outs go to the suppression list, by number, before anything else: a row that says opted out
+puts its number there whatever its position (a later repeat of a number, rejected as a duplicate,
+still brings its opt-out), and every contact of the chunk whose number is on the list then shows
+opted out (a deleted contact re-imported comes back opted out). The file never lifts one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.utils import timezone
 
 from contacts.importing.rows import Contact, Rejection
 from contacts.models import Contact as ContactModel
-from contacts.models import ContactImport, ContactImportRejection, ListMembership
+from contacts.models import ContactImport, ContactImportRejection, ListMembership, Suppression
 
 STAGING = "contact_import_staging"
 SEEN = "contact_import_seen"  # every number of the file so far, with the row that had it first
@@ -44,6 +46,7 @@ class ChunkWriter:
         self.reason = f"Opted out in contact import #{contact_import.pk} ({contact_import.file_name})"[:200]
         self.contacts = ContactModel._meta.db_table
         self.memberships = ListMembership._meta.db_table
+        self.suppression = Suppression._meta.db_table
         self._create_staging()
 
     def _create_staging(self) -> None:
@@ -76,17 +79,19 @@ class ChunkWriter:
         if not contacts:
             return [], []
         self._stage(contacts)
+        self._suppress_staged()  # before the duplicates leave the staging table: their opt-outs count
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT s.row_number, s.phone, x.row_number FROM {STAGING} AS s JOIN {SEEN} AS x ON x.phone = s.phone"
+                f"SELECT s.row_number, s.phone, x.row_number, s.opted_out_at IS NOT NULL "
+                f"FROM {STAGING} AS s JOIN {SEEN} AS x ON x.phone = s.phone"
             )
             earlier = cursor.fetchall()
             if earlier:
                 cursor.execute(f"DELETE FROM {STAGING} WHERE phone IN (SELECT phone FROM {SEEN})")
             cursor.execute(f"INSERT INTO {SEEN} (phone, row_number) SELECT phone, row_number FROM {STAGING}")
-        repeated = {row for row, _phone, _first in earlier}
+        repeated = {row for row, _phone, _first, _out in earlier}
         return [c for c in contacts if c[0] not in repeated], [
-            duplicate_of(row, phone, first) for row, phone, first in earlier
+            duplicate_of(row, phone, first, bool(out)) for row, phone, first, out in earlier
         ]
 
     def write(self, contacts: list[Contact], rejections: list[Rejection]) -> ChunkCounts:
@@ -120,6 +125,37 @@ class ChunkWriter:
             return None
         return connection.ops.adapt_datetimefield_value(datetime.datetime.fromisoformat(iso))
 
+    def _suppress_staged(self) -> None:
+        """Put the staged rows' opt-outs on the suppression list (a number already there keeps its
+        first record), and show them on the contacts we already have."""
+        user = self.contact_import.created_by
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.suppression} "
+                "(number, suppressed_at, reason, source, channel, by_id, by_label) "
+                f"SELECT phone, opted_out_at, %s, %s, '', %s, %s FROM {STAGING} "
+                "WHERE opted_out_at IS NOT NULL ON CONFLICT (number) DO NOTHING",
+                [
+                    self.reason,
+                    Suppression.Source.IMPORT,
+                    user.pk if user else None,
+                    user.get_username() if user else "",
+                ],
+            )
+        self._mirror_suppressed()
+
+    def _mirror_suppressed(self) -> None:
+        """Staged numbers on the suppression list show opted out on their contacts (the list's time
+        and reason), whatever the file says."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {self.contacts} AS c SET opted_out_at = x.suppressed_at, opt_out_reason = x.reason, "
+                f"updated_at = %s FROM {self.suppression} AS x "
+                f"WHERE x.number = c.phone AND c.opted_out_at IS NULL AND c.phone IN (SELECT phone FROM {STAGING})",
+                [now],
+            )
+
     def _apply(self, staged: int) -> ChunkCounts:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         merge = "c.extra_fields || s.extra" if self.postgres else "json_patch(c.extra_fields, s.extra)"
@@ -130,30 +166,22 @@ class ChunkWriter:
                     f"UPDATE {self.contacts} AS c SET "
                     "name = CASE WHEN s.name <> '' THEN s.name ELSE c.name END, "
                     f"extra_fields = {merge}, "
-                    "opted_out_at = COALESCE(c.opted_out_at, s.opted_out_at), "
-                    "opt_out_reason = CASE WHEN c.opted_out_at IS NULL AND s.opted_out_at IS NOT NULL "
-                    "THEN %s ELSE c.opt_out_reason END, "
                     "updated_at = %s "
                     f"FROM {STAGING} AS s WHERE c.phone = s.phone",
-                    [self.reason, now],
+                    [now],
                 )
                 counts.updated = cursor.rowcount
-            else:  # leave existing contacts as they are, except that an opt-out is never lost
-                cursor.execute(
-                    f"UPDATE {self.contacts} AS c SET opted_out_at = s.opted_out_at, opt_out_reason = %s, "
-                    f"updated_at = %s FROM {STAGING} AS s "
-                    "WHERE c.phone = s.phone AND c.opted_out_at IS NULL AND s.opted_out_at IS NOT NULL",
-                    [self.reason, now],
-                )
+            # (leaving existing contacts as they are: their opt-outs went on the list already)
             cursor.execute(
                 f"INSERT INTO {self.contacts} "
                 "(phone, name, extra_fields, opted_out_at, opt_out_reason, created_at, updated_at) "
-                "SELECT s.phone, s.name, s.extra, s.opted_out_at, "
-                "CASE WHEN s.opted_out_at IS NULL THEN '' ELSE %s END, %s, %s "
+                "SELECT s.phone, s.name, s.extra, NULL, '', %s, %s "
                 f"FROM {STAGING} AS s WHERE true ON CONFLICT (phone) DO NOTHING",
-                [self.reason, now, now],
+                [now, now],
             )
             counts.created = cursor.rowcount
+        self._mirror_suppressed()  # the new contacts whose number is suppressed
+        with connection.cursor() as cursor:
             if self.contact_import.existing != ContactImport.Existing.UPDATE:
                 counts.skipped_existing = staged - counts.created
             if self.contact_import.target_list_id:
@@ -182,8 +210,9 @@ class ChunkWriter:
         )
 
 
-def duplicate_of(row: int, phone: str, first: int) -> Rejection:
-    return (row, f"duplicate of row {first} (same number {phone}); row {first} kept", [])
+def duplicate_of(row: int, phone: str, first: int, opted_out: bool = False) -> Rejection:
+    kept = f"row {first} kept, with this row's opt-out" if opted_out else f"row {first} kept"
+    return (row, f"duplicate of row {first} (same number {phone}); {kept}", [])
 
 
 def _json_list(cells: list[str]) -> str:

@@ -20,7 +20,7 @@ from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from contacts.models import Contact
+from contacts.models import Contact, Suppression
 from contacts.phones import normalise_phone
 from providers.events import DeliveryState, InboundEvent, ReceiptEvent, apply_receipt
 from providers.inbound import apply_inbound
@@ -126,7 +126,7 @@ def status_callback(request: HttpRequest, channel: Channel) -> HttpResponse:
         )
     )
     if error_code == "21610":
-        _opt_out(form.get("To", ""), "Twilio reported the recipient unsubscribed (21610).")
+        _opt_out(form.get("To", ""), "Twilio reported the recipient unsubscribed (21610).", channel)
     return HttpResponse()
 
 
@@ -152,8 +152,9 @@ def _error(twilio_status: str, code: str) -> tuple[str, str]:
     return code, ERROR_TEXT.get(code, f"Twilio error {code}.")
 
 
-def _opt_out(to: str, reason: str) -> None:
+def _opt_out(to: str, reason: str, channel: Channel) -> None:
     try:
-        Contact.opt_out_phone(normalise_phone(to, field="To"), reason)
+        phone = normalise_phone(to.removeprefix("whatsapp:"), field="To")
+        Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel.name)
     except ValidationError as error:
         log.info("could not opt out %r: %s", to, error.messages[0])
