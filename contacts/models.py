@@ -402,6 +402,9 @@ class ContactImport(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last chunk saved by the worker.")
+    file_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the uploaded file was removed (CONTACT_IMPORT_KEEP_DAYS after upload)."
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -4,7 +4,10 @@ from django.conf import settings
 from rq import cron
 
 from campaigns.pipeline.jobs import reconcile
+from contacts.importing.retention import remove_old_import_files
 from providers.sendbulk.dlr import poll_delivery_reports
 
 cron.register(reconcile, "high", interval=settings.RECONCILE_INTERVAL_SECONDS, job_timeout=300)
 cron.register(poll_delivery_reports, "default", interval=60, job_timeout=300)
+# Uploaded import files go CONTACT_IMPORT_KEEP_DAYS after upload; hourly, so within the hour.
+cron.register(remove_old_import_files, "default", interval=3600, job_timeout=600)

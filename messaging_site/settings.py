@@ -285,3 +285,6 @@ CONTACT_IMPORT_CHUNK_ROWS = env_int("CONTACT_IMPORT_CHUNK_ROWS", 20_000, minimum
 CONTACT_IMPORT_PROCESSES = env_int("CONTACT_IMPORT_PROCESSES", 0, minimum=0, maximum=64)
 # A running import that saved nothing for this long had its worker die (it can then be resumed).
 CONTACT_IMPORT_STALE_SECONDS = env_int("CONTACT_IMPORT_STALE_SECONDS", 180, minimum=30)
+# Uploaded files (personal data) are removed this many days after upload by a periodic job
+# (messaging_site/cron.py); the import's record and summary stay.
+CONTACT_IMPORT_KEEP_DAYS = env_int("CONTACT_IMPORT_KEEP_DAYS", 30, minimum=1, maximum=3650)

@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHt
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
@@ -136,6 +137,8 @@ class ContactImportMixin:
         contact_import = self._import(import_id)
         if contact_import.state not in (ContactImport.State.UPLOADED, ContactImport.State.PREVIEWED):
             return self._go("progress", contact_import)
+        if contact_import.file_removed_at:  # nothing left to read: its page says so
+            return self._go("progress", contact_import)
         form = OptionsForm(
             request.POST or None, contact_import=contact_import, initial=OptionsForm.initial_for(contact_import)
         )
@@ -169,9 +172,9 @@ class ContactImportMixin:
     def import_preview_view(self, request, import_id: int) -> TemplateResponse | HttpResponseRedirect:
         self._check(request)
         contact_import = self._import(import_id)
-        if contact_import.state == ContactImport.State.UPLOADED:
+        if contact_import.state == ContactImport.State.UPLOADED and not contact_import.file_removed_at:
             return self._go("options", contact_import)
-        if contact_import.state != ContactImport.State.PREVIEWED:
+        if contact_import.state != ContactImport.State.PREVIEWED or contact_import.file_removed_at:
             return self._go("progress", contact_import)
         preview = contact_import.preview
         header = contact_import.detected.get("header", [])
@@ -194,7 +197,9 @@ class ContactImportMixin:
         self._check(request)
         with transaction.atomic():
             contact_import = ContactImport.objects.select_for_update().get(pk=import_id)
-            if contact_import.state == ContactImport.State.PREVIEWED:
+            if contact_import.file_removed_at:
+                self.message_user(request, file_removed_note(contact_import), messages.ERROR)
+            elif contact_import.state == ContactImport.State.PREVIEWED:
                 if contact_import.new_list_name and not contact_import.target_list_id:
                     contact_import.target_list, _ = ContactList.objects.get_or_create(name=contact_import.new_list_name)
                     contact_import.save(update_fields=["target_list"])
@@ -209,7 +214,8 @@ class ContactImportMixin:
     def import_progress_view(self, request, import_id: int) -> TemplateResponse | HttpResponseRedirect:
         self._check(request)
         contact_import = check_worker(self._import(import_id))
-        if contact_import.state in (ContactImport.State.UPLOADED, ContactImport.State.PREVIEWED):
+        waiting = contact_import.state in (ContactImport.State.UPLOADED, ContactImport.State.PREVIEWED)
+        if waiting and not contact_import.file_removed_at:
             return self._go("options", contact_import)
         return self._page(
             request,
@@ -295,7 +301,22 @@ def status_of(contact_import: ContactImport) -> dict:
         "rejected": contact_import.rejected,
         "error": contact_import.error,
         "finished": contact_import.state in (ContactImport.State.DONE, ContactImport.State.FAILED),
+        "file_removed": file_removed_note(contact_import),
     }
+
+
+def file_removed_note(contact_import: ContactImport) -> str:
+    """What the import's page says once its uploaded file was removed ("" while it is kept)."""
+    if not contact_import.file_removed_at:
+        return ""
+    from django.conf import settings
+
+    when = timezone.localtime(contact_import.file_removed_at).strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        f"The uploaded file {contact_import.file_name!r} was removed on {when}: uploaded files are kept "
+        f"{settings.CONTACT_IMPORT_KEEP_DAYS} days (CONTACT_IMPORT_KEEP_DAYS). This summary stays; "
+        "to import the file again, upload it again."
+    )
 
 
 @admin.register(ContactImport)

@@ -41,6 +41,10 @@ def imports_dir() -> Path:
     return Path(settings.VAR_DIR) / "imports"
 
 
+# Uploaded files hold people's numbers and names: only the server's own user may read them.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
 def max_upload_bytes() -> int:
     return getattr(settings, "CONTACT_IMPORT_MAX_MB", 150) * 1024 * 1024
 
@@ -55,12 +59,16 @@ def safe_file_name(name: str) -> str:
 
 
 def store_upload(chunks, file_name: str) -> tuple[str, int]:
-    """Write an uploaded file under VAR_DIR/imports/<random>/ and return (path, size)."""
+    """Write an uploaded file under VAR_DIR/imports/<random>/ (folders 0700, the file 0600) and
+    return (path, size)."""
+    imports_dir().mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    imports_dir().chmod(PRIVATE_DIR)  # made by an earlier release with the umask's mode
     folder = imports_dir() / secrets.token_hex(8)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=PRIVATE_DIR)
     path = folder / safe_file_name(file_name)
     size = 0
-    with open(path, "wb") as out:
+    # Created with its final mode: never readable by others, not even while it is being written.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb") as out:
         for chunk in chunks:
             size += len(chunk)
             out.write(chunk)

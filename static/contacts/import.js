@@ -47,7 +47,7 @@
     error.hidden = !status.error;
     show("import-report", status.finished && status.rejected > 0);
     show("import-next", status.state === "done");
-    show("import-resume", status.state === "failed");
+    show("import-resume", status.state === "failed" && !status.file_removed);
     show("import-live", !status.finished);
   }
 
