@@ -17,6 +17,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from contacts.admin.deletion import BoundedDeletion
 from providers.base import ChannelError
 from providers.destinations import check_api_url
 from providers.http import TransportError
@@ -182,7 +183,7 @@ class ChannelForm(forms.ModelForm):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(BoundedDeletion, admin.ModelAdmin):
     form = ChannelForm
     list_display = ["name", "provider", "sender", "rate_limit", "is_active", "state", "created_at"]
     list_filter = ["provider", "is_active"]

@@ -4,10 +4,11 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from campaigns.models import BulkJob
+from contacts.admin.deletion import BoundedDeletion
 
 
 @admin.register(BulkJob)
-class BulkJobAdmin(admin.ModelAdmin):
+class BulkJobAdmin(BoundedDeletion, admin.ModelAdmin):
     """The bulk messaging history: jobs from POST /messages/bulk, their progress, and changes until they start."""
 
     list_display = ["id", "name", "channel", "status", "scheduled_at", "recipient_count", "progress", "sender_label"]

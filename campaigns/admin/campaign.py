@@ -27,6 +27,7 @@ from campaigns.pipeline import lifecycle
 from campaigns.pipeline.sending import render_message
 from campaigns.reports import progress
 from campaigns.reports.exports import results_export_url
+from contacts.admin.deletion import BoundedDeletion
 from contacts.models import Contact
 from contacts.phones import normalise_phone
 
@@ -200,7 +201,7 @@ class SendTestForm(forms.Form):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
     form = CampaignForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
     list_display = ["name", "state", "when", "progress_bar", "delivery"]
@@ -277,12 +278,6 @@ class CampaignAdmin(admin.ModelAdmin):
         day = prefill_date(request.GET.get("scheduled_at", ""))
         initial["scheduled_at"] = day
         return initial
-
-    def has_delete_permission(self, request, obj: Campaign | None = None) -> bool:
-        # Message history is never lost through the admin: a campaign with messages is archived instead.
-        if obj is not None and obj.messages.exists():
-            return False
-        return super().has_delete_permission(request, obj)
 
     # --- changelist columns -------------------------------------------------------------------
 

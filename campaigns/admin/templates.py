@@ -21,13 +21,14 @@ from campaigns.content.contact_fields import contact_field_names
 from campaigns.content.personalisation import compile_text, contact_context
 from campaigns.content.segments import browser_tables, count_segments
 from campaigns.models import MessageTemplate
+from contacts.admin.deletion import BoundedDeletion
 from contacts.models import Contact
 
 PREVIEW_TEXT_LIMIT = 10_000
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(BoundedDeletion, admin.ModelAdmin):
     form = MessageTemplateForm
     list_display = ["name", "short_body", "kind", "sms_size", "updated_at"]
     search_fields = ["name", "body"]

@@ -5,6 +5,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 
 from contacts.admin import bulk_actions
+from contacts.admin.deletion import BoundedDeletion
 from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search_contacts
 from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator
@@ -36,13 +38,34 @@ class ContactChangeList(ChangeList):
         return f"{self._change_url_prefix}{result.pk}/change/"
 
 
+class RecentMembershipsFormSet(BaseInlineFormSet):
+    """Only the lists a contact joined last: a contact in thousands of lists keeps a small page."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_recent"):
+            recent = super().get_queryset().select_related("contact_list").order_by("-added_at", "-pk")
+            self._recent = recent[: MembershipInline.SHOWN]
+        return self._recent
+
+
 class MembershipInline(admin.TabularInline):
     model = ListMembership
+    formset = RecentMembershipsFormSet
     extra = 0
     autocomplete_fields = ["contact_list"]
     readonly_fields = ["added_at"]
     verbose_name = "list"
     verbose_name_plural = "Lists this contact is in"
+    SHOWN = 20  # each row's list chooser costs a query
+
+    def get_formset(self, request, obj: Contact | None = None, **kwargs):
+        total = obj.memberships.count() if obj is not None else 0
+        if total > self.SHOWN:  # this instance serves this request only
+            self.verbose_name_plural = (
+                f"Lists this contact is in: {total:,}, the {self.SHOWN} it joined last shown "
+                "(“Remove from list…” on Contacts takes it out of others)"
+            )
+        return super().get_formset(request, obj, **kwargs)
 
 
 class OptInRecordInline(admin.TabularInline):
@@ -76,7 +99,9 @@ class OptInRecordInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(ContactImportMixin, ImportExportModelAdmin):  # the import pages: contacts/admin/imports.py
+class ContactAdmin(
+    BoundedDeletion, ContactImportMixin, ImportExportModelAdmin
+):  # the import pages: contacts/admin/imports.py
     change_form_template = "admin/contacts/contact/change_form.html"
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # COUNT(*) over a million contacts on every page is slow

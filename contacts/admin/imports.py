@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from contacts.admin.deletion import BoundedDeletion
 from contacts.admin.import_forms import OptionsForm, UploadForm
 from contacts.importing import columns, engine, reading
 from contacts.importing.errors import ImportFileError
@@ -320,7 +321,7 @@ def file_removed_note(contact_import: ContactImport) -> str:
 
 
 @admin.register(ContactImport)
-class ContactImportAdmin(admin.ModelAdmin):
+class ContactImportAdmin(BoundedDeletion, admin.ModelAdmin):
     """Past and running imports; each opens on its progress page. Imports start from Contacts → Import."""
 
     list_display = ["id", "file_link", "created_by", "created_at", "state", "rows_read", "created", "updated"]

@@ -5,11 +5,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from contacts.admin.contacts import local_time
+from contacts.admin.deletion import BoundedDeletion
 from contacts.models import ContactList
 
 
 @admin.register(ContactList)
-class ContactListAdmin(admin.ModelAdmin):
+class ContactListAdmin(BoundedDeletion, admin.ModelAdmin):
     list_display = ["name", "members", "contacts_link", "created"]
     search_fields = ["name"]
     readonly_fields = ["members", "contacts_link", "created"]
