@@ -67,6 +67,10 @@ for origin in CSRF_TRUSTED_ORIGINS:
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies of ours a request passes through (messaging_site/client_address.py): the
+# client's address is the X-Forwarded-For entry that many from the end. 0 means REMOTE_ADDR, and
+# X-Forwarded-For (which anyone can write) is never read.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_PROXY else 0, minimum=0, maximum=10)
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True

@@ -18,6 +18,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from messaging_site.client_address import client_address as address_of_client
+
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
 # A session is written at most this often just to say it is still in use (not on every request).
@@ -25,16 +27,9 @@ SEEN_AT_PRECISION_SECONDS = 60
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The address a sign-in came from: behind our TLS proxy, the one the proxy saw.
-
-    The proxy appends the address it received the request from to X-Forwarded-For, so the last
-    entry is the one a client cannot forge (earlier entries are whatever the client sent).
-    """
-    if settings.BEHIND_PROXY:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if forwarded[-1]:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR")
+    """The address a sign-in came from: behind our proxies, the one the outermost saw
+    (messaging_site/client_address.py, TRUSTED_PROXY_COUNT); REMOTE_ADDR when that cannot be told."""
+    return address_of_client(request) or request.META.get("REMOTE_ADDR")
 
 
 def locked_out_page(request: HttpRequest, original_response=None, credentials: dict | None = None) -> HttpResponse:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from providers.callback_addresses import allows, validate_callback_ips
 from providers.credentials import EncryptedJSONField
 from providers.destinations import origin_of, origins_of, validate_api_base_url
 from providers.registry import provider_choices, provider_class
@@ -53,6 +54,15 @@ class Channel(models.Model):
         help_text="Override the provider's API address (a reseller host, or a local fake): http(s) only. "
         "Changing its host means typing the credentials again: they are only sent where they were entered for.",
     )
+    callback_ips = models.TextField(
+        "Callback addresses",
+        blank=True,
+        validators=[validate_callback_ips],
+        help_text="Gupshup and sendbulk: the only addresses allowed to call this channel's webhooks, "
+        "comma-separated or one per line, each an address (203.0.113.7) or a network (203.0.113.0/24). "
+        "Empty: any address, guarded only by the token in the URL. Gupshup gives its fixed callback "
+        "addresses on request (ask its support); behind a proxy set TRUSTED_PROXY_COUNT.",
+    )
     price_per_segment = models.DecimalField(
         max_digits=8,
         decimal_places=4,
@@ -97,6 +107,10 @@ class Channel(models.Model):
 
     def credentials_may_go_to(self, url: str) -> bool:
         return origin_of(url) in self.credentials_entered_for.split()
+
+    def accepts_callbacks_from(self, address: str | None) -> bool:
+        """Whether a webhook call from ``address`` may be read (any address when no list is set)."""
+        return allows(self.callback_ips, address)
 
     def webhook_url(self, kind: str) -> str:
         """The public address a provider calls back on, e.g. kind='status' or 'inbound'."""

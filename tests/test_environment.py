@@ -38,6 +38,8 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         ("LOG_LEVEL", "LOUD"),
         ("LOG_FORMAT", "YAML"),
         ("API_RATE_LIMIT_PER_MINUTE", "lots"),
+        ("TRUSTED_PROXY_COUNT", "two"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
         ("LOGIN_FAILURE_LIMIT", "0"),
         ("LOGIN_LOCKOUT_MINUTES", "soon"),
         ("SESSION_IDLE_MINUTES", "-5"),

@@ -98,11 +98,11 @@ def test_an_administrator_unlocks_from_the_admin(client, maria):
 def test_behind_the_proxy_the_address_is_the_one_the_proxy_saw(client, maria, settings):
     from messaging_site.sign_in import client_address
 
-    settings.BEHIND_PROXY = True
+    settings.TRUSTED_PROXY_COUNT = 1  # what BEHIND_PROXY=true gives
     request = client.get("/admin/login/").wsgi_request
     request.META["HTTP_X_FORWARDED_FOR"] = "10.9.9.9, 203.0.113.7"  # the first one the client typed
     assert client_address(request) == "203.0.113.7"
-    settings.BEHIND_PROXY = False
+    settings.TRUSTED_PROXY_COUNT = 0
     assert client_address(request) == request.META["REMOTE_ADDR"]
 
 

@@ -2,7 +2,8 @@
 
 Gupshup posts every event of an app to the one callback URL set in its dashboard, so each channel
 has its own: /webhooks/gswa/<webhook_token>/events. Gupshup does not sign its callbacks; the
-unguessable token in the URL is what keeps others out, so bodies are read as hostile
+unguessable token in the URL is what keeps others out (and, when the channel lists them, the
+addresses Gupshup calls from: providers/callback_addresses.py), so bodies are read as hostile
 (providers.webhook_input: size, nesting, NUL and lone surrogates refused with a JSON 400 naming the
 field). Events arrive out of order and more than once: the receipt book only ever moves a message
 forward, so replays change nothing.
@@ -18,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from contacts.phones import normalise_phone
+from providers.callback_addresses import refused
 from providers.events import DeliveryState, InboundEvent, ReceiptEvent, apply_receipt
 from providers.inbound import apply_inbound
 from providers.models import Channel
@@ -44,9 +46,11 @@ class Malformed(ValueError):
 @require_POST
 @refuses_hostile_input
 def events(request: HttpRequest, token: str) -> JsonResponse:
-    channel = Channel.objects.filter(webhook_token=token, provider="gswa").only("pk").first()
+    channel = Channel.objects.filter(webhook_token=token, provider="gswa").only("pk", "callback_ips").first()
     if channel is None:
         return JsonResponse({"error": "No Gupshup channel has this webhook address."}, status=404)
+    if refusal := refused(request, channel, "Gupshup"):
+        return refusal
     if not request.body.strip():
         # Gupshup checks a new callback URL with an empty request and wants a 2xx (unconfirmed).
         return JsonResponse({"status": "ok"})

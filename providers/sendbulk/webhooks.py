@@ -2,7 +2,8 @@
 
 The body is ``{"description", "messageid", "timeTaken", "timestamp"}`` (JSON, or form fields on
 some deployments). The gateway does not sign it: the unguessable token in the URL
-(/webhooks/sendbulk/<webhook_token>/dlr) is what keeps others out, so bodies are read as hostile
+(/webhooks/sendbulk/<webhook_token>/dlr) is what keeps others out (and, when the channel lists
+them, the gateway's addresses: providers/callback_addresses.py), so bodies are read as hostile
 (providers.webhook_input). Reports may come twice or after polling already recorded them: the
 receipt book only moves a message forward.
 """
@@ -15,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from providers.callback_addresses import refused
 from providers.events import ReceiptEvent, apply_receipt
 from providers.models import Channel
 from providers.sendbulk.provider import SendbulkProvider, delivery_status
@@ -27,9 +29,12 @@ log = logging.getLogger(__name__)
 @require_POST
 @refuses_hostile_input
 def delivery_report(request: HttpRequest, token: str) -> JsonResponse:
-    channel = Channel.objects.filter(webhook_token=token, provider=SendbulkProvider.code).only("pk").first()
+    channel = Channel.objects.filter(webhook_token=token, provider=SendbulkProvider.code)
+    channel = channel.only("pk", "callback_ips").first()
     if channel is None:
         return JsonResponse({"error": "No sendbulk channel has this webhook address."}, status=404)
+    if refusal := refused(request, channel, "sendbulk"):
+        return refusal
     report = _read(request)
     field = "messageid" if "messageid" in report else "messageId"
     provider_message_id = provider_id(report.get(field), field)
