@@ -212,3 +212,31 @@ def test_the_openapi_document_describes_the_scope(call):
         message["user_id"]
     )
     assert "new contacts only" in doc["components"]["schemas"]["ContactSaving"]["description"]
+
+
+def test_the_docs_page_tells_what_a_key_may_do(client):
+    page = client.get("/api/docs").content.decode()
+    assert "Each key has a scope, shown on its admin page: the channels it may send on" in page
+    assert "403" in page and "daily recipient quota" in page
+
+
+def test_a_key_on_every_channel_costs_no_query_for_its_channels(call, key_row, channel):
+    """Most keys are on every channel: authenticate() learns that in its own query."""
+    from django.db import connection
+
+    seen: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        assert call("POST", "/message", body(channel, text="Hi"))[0] == 200
+    channel_table = ApiKey.channels.through._meta.db_table
+    assert sum(channel_table in sql for sql in seen) == 1  # the EXISTS inside the key's own query
+
+    key_row.channels.add(channel)
+    seen.clear()
+    with connection.execute_wrapper(count):
+        assert call("POST", "/message", body(channel, text="Hi"))[0] == 200
+    assert sum(channel_table in sql for sql in seen) == 2  # a limited key reads its channels once

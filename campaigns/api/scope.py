@@ -18,7 +18,8 @@ from providers.models import Channel
 def allowed_channel_ids(api_key: ApiKey) -> set[int]:
     """The ids of the channels the key is limited to; empty: every channel."""
     if not hasattr(api_key, "_channel_ids"):
-        api_key._channel_ids = set(api_key.channels.values_list("pk", flat=True))
+        limited = getattr(api_key, "limited_to_channels", True)  # annotated by authenticate()
+        api_key._channel_ids = set(api_key.channels.values_list("pk", flat=True)) if limited else set()
     return api_key._channel_ids
 
 
