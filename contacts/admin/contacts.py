@@ -14,12 +14,20 @@ from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 
 from contacts.admin import bulk_actions
-from contacts.admin.deletion import BoundedDeletion
+from contacts.admin.deletion import BoundedDeletion, as_queryset, capped_count
 from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search_contacts
 from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator
 from contacts.exporting import FORMATS, export_contacts
 from contacts.models import Contact, ListMembership, OptInRecord, Suppression
+
+
+def suppression_kept(opted_out: int) -> str:
+    numbers = "Its number opted out" if opted_out == 1 else f"{opted_out:,} of these numbers opted out"
+    return (
+        f"{numbers} and stays on the suppression list: never messaged again, and imported or added again "
+        "it comes back opted out."
+    )
 
 
 def local_time(moment) -> str:
@@ -160,6 +168,15 @@ class ContactAdmin(
 
     def get_search_results(self, request, queryset, search_term: str) -> tuple[QuerySet, bool]:
         return search_contacts(queryset, search_term), False
+
+    def get_deleted_objects(self, objs, request):
+        """The delete pages say that an opted-out number outlives its contact."""
+        lines, model_count, perms_needed, refused = super().get_deleted_objects(objs, request)
+        chosen = as_queryset(self, objs).order_by().values("pk")
+        opted_out = capped_count(Contact.objects.filter(pk__in=chosen).suppressed())
+        if opted_out:
+            lines = [*lines, suppression_kept(opted_out)]
+        return lines, model_count, perms_needed, refused
 
     def get_inlines(self, request, obj: Contact | None) -> list:
         # The opt-in history only where there is one (an empty table would puzzle).
