@@ -1,4 +1,6 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.contrib.admin.apps import AdminConfig
+from django_otp.plugins.otp_totp.apps import DefaultConfig as TotpAppConfig
 
 
 class MessagingAdminConfig(AdminConfig):
@@ -9,3 +11,15 @@ class MessagingAdminConfig(AdminConfig):
     def ready(self) -> None:
         super().ready()
         from messaging_site import sign_in  # noqa: F401  (its user_logged_in receiver starts the session clock)
+
+
+class SignInLockoutsConfig(AxesAppConfig):
+    """django-axes, under a name staff understand in the admin's menu."""
+
+    verbose_name = "Sign-in lockouts"
+
+
+class TwoFactorDevicesConfig(TotpAppConfig):
+    """django-otp's authenticator-app devices, under a name staff understand in the admin's menu."""
+
+    verbose_name = "Two-factor sign-in"

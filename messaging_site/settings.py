@@ -8,6 +8,7 @@ fills in what the environment does not say; the environment wins.
 from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from messaging_site.env import (
@@ -63,6 +64,7 @@ for origin in CSRF_TRUSTED_ORIGINS:
             f"Environment variable CSRF_TRUSTED_ORIGINS has {origin!r}: each origin must start with http:// or https://."
         )
 
+# --- HTTPS (README: Running it in production) -------------------------------------------------
 # Behind a TLS-terminating proxy, trust its X-Forwarded-Proto so secure cookies and redirects work.
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 if BEHIND_PROXY:
@@ -71,11 +73,39 @@ if BEHIND_PROXY:
 # client's address is the X-Forwarded-For entry that many from the end. 0 means REMOTE_ADDR, and
 # X-Forwarded-For (which anyone can write) is never read.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_PROXY else 0, minimum=0, maximum=10)
+# Answer plain-HTTP requests with a redirect to HTTPS (off by default: a server reached over plain
+# HTTP on a private network would loop; production turns it on).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Strict-Transport-Security: browsers then refuse plain HTTP to this host for that long. Start small
+# (3600) and raise it to a year (31536000) once HTTPS is known good: it cannot be taken back early.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0, maximum=2 * 365 * 86400)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Content-Security-Policy (django-csp): scripts only from our own static files or with the page's
+# nonce, and nothing from other hosts. Styles may be inline: django-rq's and Django's own admin
+# templates carry <style> blocks and style attributes, and with img-src, font-src and connect-src
+# kept to this site a style cannot send anything away.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        # The one inline script django-rq's job lists carry (the same in each of its templates).
+        "script-src": [SELF, NONCE, "'sha256-1kZe1KRxelr3ptMPsod17Z6BDvbtm4WcufgsZGvsErM='"],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],  # FullCalendar's icon font is inside its stylesheet
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 INSTALLED_APPS = [
     "messaging_site.apps.MessagingAdminConfig",  # django.contrib.admin with our site (admin_site.py)
@@ -86,9 +116,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "import_export",
-    "axes",  # sign-in throttling (messaging_site/sign_in.py)
+    "csp",  # Content-Security-Policy header and its checks
+    "messaging_site.apps.SignInLockoutsConfig",  # django-axes: sign-in throttling (messaging_site/sign_in.py)
     "django_otp",
-    "django_otp.plugins.otp_totp",  # authenticator-app codes (messaging_site/two_factor.py)
+    "messaging_site.apps.TwoFactorDevicesConfig",  # authenticator-app codes (messaging_site/two_factor.py)
     "contacts",
     "providers",
     "campaigns",
@@ -98,6 +129,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -4,7 +4,7 @@ Any staff member may turn it on for themselves (*Two-factor sign-in* at the top 
 page shows a QR code, and the device counts once a code from it has been typed back. From then
 on the admin's sign-in asks for a code. With REQUIRE_2FA_FOR_SUPERUSERS a superuser cannot use
 the admin until they have enrolled and signed in with a code. An administrator who loses their
-phone is reset by another one, who deletes the device under *TOTP devices*.
+phone is reset by another one, who deletes the device under *Two-factor sign-in → TOTP devices*.
 """
 
 from __future__ import annotations

@@ -94,7 +94,10 @@ def chromium_path() -> str | None:
 
 @pytest.fixture
 def page():
-    """A fresh browser page; skipped only where no Chromium exists, and never on CI."""
+    """A fresh browser page; skipped only where no Chromium exists, and never on CI.
+
+    The test fails if the page's Content-Security-Policy refused anything. Give wait_for_function a
+    function ("() => ..."): a bare expression is eval'd in the page, which the policy refuses."""
     path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
@@ -108,12 +111,39 @@ def page():
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(15_000)
+        page.csp_violations = watch_content_security_policy(page)
         yield page
+        # Every staff journey doubles as a check of the Content-Security-Policy: nothing it did was refused.
+        assert page.csp_violations == [], "\n".join(page.csp_violations)
         # Playwright runs an event loop on this thread, so the test's database calls got their own
         # connection (Django keeps them per context); close it or PostgreSQL's test database
         # stays busy at teardown.
         connections.close_all()
         browser.close()
+
+
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.violatedDirective} refused ${event.blockedURI || "inline"} on ${document.location.pathname}`
+    + ` (${event.sourceFile || "the page"}:${event.lineNumber}: ${event.sample})`);
+});
+"""
+
+
+def watch_content_security_policy(page) -> list[str]:
+    """Collects what the browser refuses under the page's Content-Security-Policy, on every page it opens:
+    the `securitypolicyviolation` events, and the console's "Refused to ..." lines (they name the source)."""
+    violations: list[str] = []
+    page.expose_function("reportCspViolation", lambda text: violations.append(text))  # noqa: PLW0108 (Playwright tags it)
+    page.add_init_script(CSP_WATCH)
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"console: {message.text}") if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
 
 
 def choose_in_autocomplete(page, field: str, text: str) -> None:

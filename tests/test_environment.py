@@ -45,6 +45,9 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         ("SESSION_IDLE_MINUTES", "-5"),
         ("SESSION_MAX_HOURS", "forever"),
         ("REQUIRE_2FA_FOR_SUPERUSERS", "perhaps"),
+        ("SECURE_SSL_REDIRECT", "sometimes"),
+        ("SECURE_HSTS_SECONDS", "a year"),
+        ("SECURE_HSTS_PRELOAD", "later"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(name, value):

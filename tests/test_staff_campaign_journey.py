@@ -99,7 +99,7 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
 
     page.click('button[data-verb="launch"]')
     page.wait_for_selector("#campaign-progress")
-    page.wait_for_function("document.querySelector('.campaign-status')?.textContent.trim() === 'Running'")
+    page.wait_for_function("() => document.querySelector('.campaign-status')?.textContent.trim() === 'Running'")
     wait_until(lambda: figure(page, "done") >= 3)  # the bar moves without a reload
     shot(page, "campaign-page/3-running")
 
@@ -116,7 +116,7 @@ def test_build_launch_watch_pause_resume_and_complete_a_campaign(
 
     page.click('button[data-verb="resume"]')
     page.wait_for_function(
-        "document.querySelector('.campaign-status')?.textContent.trim() === 'Completed'", timeout=60_000
+        "() => document.querySelector('.campaign-status')?.textContent.trim() === 'Completed'", timeout=60_000
     )
     assert figure(page, "done") == figure(page, "total") == len(NUMBERS)
     shot(page, "campaign-page/5-completed")

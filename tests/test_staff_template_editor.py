@@ -33,14 +33,14 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     page.fill("#id_name", "Spring sale")
     page.locator("#id_body").press_sequentially('Hi {{ first_name }}, it\u2019s sale day in {{ city|default:"town" }}!')
     counter = page.locator("#template-counter")
-    page.wait_for_function("document.getElementById('template-live').dataset.encoding === 'UCS-2'")
+    page.wait_for_function("() => document.getElementById('template-live').dataset.encoding === 'UCS-2'")
     assert "UCS-2" in counter.inner_text()
     culprit = page.locator(".forcing-item[data-code-point='U+2019']")
     assert culprit.inner_text().endswith(
         "right curly quote (apostrophe) (U+2019), first at character 24 of the text; replace with '"
     )
     assert page.locator("#template-marked mark.ucs2").inner_text() == "\u2019"
-    page.wait_for_function("document.getElementById('preview-text').textContent.includes('town')")
+    page.wait_for_function("() => document.getElementById('preview-text').textContent.includes('town')")
     shot(page, "templates/1-ucs2-pointed-at")
 
     culprit.locator("button.forcing-char").click()  # selects the character in the text
@@ -51,16 +51,16 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     assert selected == "\u2019"
 
     choose_contact(page, "Ann Smith")
-    page.wait_for_function("document.getElementById('preview-text').textContent.startsWith('Hi Ann, it')")
+    page.wait_for_function("() => document.getElementById('preview-text').textContent.startsWith('Hi Ann, it')")
     assert page.locator("#preview-text").inner_text() == "Hi Ann, it\u2019s sale day in Leeds!"
     assert "counted for Ann Smith" in counter.inner_text()
     assert "31 characters, 1 segment (39 left in the last)" in counter.inner_text()
     shot(page, "templates/2-preview-for-ann")
 
     page.click("#replace-lookalikes")
-    page.wait_for_function("document.getElementById('template-live').dataset.encoding === 'GSM-7'")
+    page.wait_for_function("() => document.getElementById('template-live').dataset.encoding === 'GSM-7'")
     assert page.locator("#template-forcing").is_hidden()
-    page.wait_for_function("document.getElementById('preview-text').textContent.includes(\"it's\")")
+    page.wait_for_function("() => document.getElementById('preview-text').textContent.includes(\"it's\")")
     shot(page, "templates/3-back-to-gsm7")
 
     page.check("input[name=provider_kind][value=twilio]")
@@ -71,7 +71,7 @@ def test_staff_write_a_template_see_ucs2_pointed_at_and_preview_it_for_a_contact
     page.click("#add-variable")
     page.select_option("select[name=variables-1-source]", "fixed")
     page.fill("input[name=variables-1-value]", "20% off")
-    page.wait_for_function("document.getElementById('preview-variables').innerText.includes('20% off')")
+    page.wait_for_function("() => document.getElementById('preview-variables').innerText.includes('20% off')")
     assert page.locator("#preview-variables").inner_text().split("\n")[1:] == ["{{1}}\tAnn", "{{2}}\t20% off"]
     shot(page, "templates/4-twilio-variables")
 
@@ -104,7 +104,7 @@ def test_staff_fill_a_gupshup_templates_media_and_body_variables(page, live_serv
     page.fill("input[name=variables-1-position]", "1")
     page.select_option("select[name=variables-1-field]", "city")
     choose_contact(page, "Ann Smith")
-    page.wait_for_function("document.getElementById('preview-variables').innerText.includes('Leeds')")
+    page.wait_for_function("() => document.getElementById('preview-variables').innerText.includes('Leeds')")
     assert page.locator("#preview-variables").inner_text().split("\n")[1:] == [
         "Media URL\thttps://example.com/sale.jpg",
         "Body {{1}}\tLeeds",
