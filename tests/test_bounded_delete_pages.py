@@ -17,9 +17,11 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from campaigns.models import BulkJob, Campaign, MessageTemplate, OutboundMessage
+from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, OutboundMessage
 from contacts.models import Contact, ContactList, ListMembership
+from providers.models import Channel
 
 pytestmark = pytest.mark.django_db
 
@@ -268,3 +270,20 @@ def test_a_template_nobody_uses_is_deleted_after_a_page_that_says_nothing_else_c
     assert "Nothing else: nothing refers to it." in page
     staff.post(admin_url(MessageTemplate, "delete", template.pk), {"post": "yes"})
     assert not MessageTemplate.objects.exists()
+
+
+def test_the_only_channel_an_api_key_may_send_on_cannot_be_deleted(staff, administrator, channel):
+    shop, _ = ApiKey.issue(administrator, name="shop")
+    shop.channels.add(channel)
+    spare = Channel.objects.create(name="Spare", provider="sandbox", sender="+15005550007")
+    wide, _ = ApiKey.issue(administrator, name="wide")
+    wide.channels.add(channel, spare)
+    page = assert_small(staff, admin_url(channel, "delete", channel.pk))
+    assert "API keys may send only on it: “shop”" in page and "“wide”" not in page
+    assert "would send on every channel" in page
+    staff.post(admin_url(channel, "delete", channel.pk), {"post": "yes"})
+    assert Channel.objects.filter(pk=channel.pk).exists()
+    shop.revoked_at = timezone.now()
+    shop.save()
+    assert_small(staff, admin_url(channel, "delete", channel.pk), {"post": "yes"}, status=302)
+    assert list(wide.channels.all()) == [spare]

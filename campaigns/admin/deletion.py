@@ -5,7 +5,8 @@ the campaigns app's reasons, registered for its own models and for the lists and
 it, which cannot know about campaigns:
 
 - a campaign or bulk job with messages: they are its history (archive a campaign instead);
-- a channel that sent messages or that campaigns use: their history would lose its channel;
+- a channel that sent messages or that campaigns use: their history would lose its channel; or
+  the only channel an API key may send on: the key would send on every channel;
 - a contact list that a campaign not finished yet sends to or leaves out: deleting it would
   silently change who that campaign reaches (an exclusion list gone sends to the excluded);
 - a message template a campaign uses: the campaign would lose its text.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from campaigns.models import BulkJob, Campaign, MessageTemplate, OutboundMessage
+from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, OutboundMessage
 from contacts.admin.deletion import SHOWN, amount, capped_count, names_and_more, refuse_deletion
 from contacts.models import ContactList
 from providers.models import Channel
@@ -62,7 +63,25 @@ def channels_in_use(channels: QuerySet) -> list[str]:
             f"The channel “{channel.name}” has {sent} messages and {campaigns} campaigns and bulk jobs: their "
             "history would lose its channel. Switch it off instead (untick “Is active” on its page)."
         )
-    return reasons + more(used.count(), "channels")
+    return reasons + more(used.count(), "channels") + keys_limited_to(channels)
+
+
+def keys_limited_to(channels: QuerySet) -> list[str]:
+    """Keys whose only channel is one of these: a key limited to no channel sends on every channel."""
+    links = ApiKey.channels.through.objects.filter(apikey=OuterRef("pk"))
+    only_these = (
+        ApiKey.objects.filter(revoked_at__isnull=True)
+        .filter(Exists(links.filter(channel__in=channels)), ~Exists(links.exclude(channel__in=channels)))
+        .select_related("user")
+        .order_by("pk")
+    )
+    named = [f"“{key.name or key.prefix}” ({key})" for key in only_these[:SHOWN]]
+    if not named:
+        return []
+    return [
+        f"API keys may send only on it: {names_and_more(named, only_these.count())}. With it gone they would "
+        "send on every channel. Revoke them, or give them another channel first."
+    ]
 
 
 def uses_of(contact_list: ContactList) -> str:
