@@ -24,6 +24,7 @@ def test_an_administrator_scopes_a_new_key_and_sees_it_on_its_page(page, live_se
 
     page.select_option("#id_user", str(shop.pk))
     page.fill("#id_name", "webshop")
+    page.uncheck("#id_every_channel")
     choose_in_autocomplete(page, "channels", "Shop SMS")
     page.select_option("#id_contact_saving", "new")
     choose_in_autocomplete(page, "contact_lists", "Newsletter")

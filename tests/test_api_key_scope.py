@@ -35,7 +35,7 @@ def scoped(key: ApiKey, **fields) -> ApiKey:
 
 
 def test_a_key_limited_to_channels_sends_on_them(call, key_row, channel):
-    key_row.channels.add(channel)
+    scoped(key_row, every_channel=False).channels.add(channel)
     status, answer, _ = call("POST", "/message", body(channel, text="Hi"))
     assert status == 200, answer
 
@@ -43,7 +43,7 @@ def test_a_key_limited_to_channels_sends_on_them(call, key_row, channel):
 @pytest.mark.parametrize(("path", "make_body"), [("/message", lambda c: body(c, text="Hi")), ("/messages/bulk", bulk)])
 def test_a_key_limited_to_channels_is_refused_any_other_naming_it(call, key_row, channel, path, make_body):
     shop = Channel.objects.create(name="Shop SMS", provider="sandbox")
-    key_row.channels.add(shop)
+    scoped(key_row, every_channel=False).channels.add(shop)
     status, answer, _ = call("POST", path, make_body(channel) | {"text": "Hi"})
     assert status == 403
     assert errors(answer) == [
@@ -52,7 +52,18 @@ def test_a_key_limited_to_channels_is_refused_any_other_naming_it(call, key_row,
     assert not OutboundMessage.objects.exists() and not Campaign.objects.exists()
 
 
-def test_a_key_with_no_channel_chosen_sends_on_every_channel(call, channel):
+def test_deleting_the_only_channel_of_a_limited_key_never_widens_it(call, key_row, channel):
+    gone = Channel.objects.create(name="Gone", provider="sandbox")
+    scoped(key_row, every_channel=False).channels.add(gone)
+    gone.delete()
+    status, answer, _ = call("POST", "/message", body(channel, text="Hi"))
+    assert status == 403
+    assert errors(answer) == [
+        f"channel_key: this key may not send on the channel {channel.name!r}; it may send on no channel."
+    ]
+
+
+def test_a_key_on_every_channel_sends_on_every_channel(call, channel):
     other = Channel.objects.create(name="Other", provider="sandbox")
     assert call("POST", "/message", body(channel, text="Hi"))[0] == 200
     assert call("POST", "/message", body(other, text="Hi"))[0] == 200
@@ -221,7 +232,7 @@ def test_the_docs_page_tells_what_a_key_may_do(client):
 
 
 def test_a_key_on_every_channel_costs_no_query_for_its_channels(call, key_row, channel):
-    """Most keys are on every channel: authenticate() learns that in its own query."""
+    """Most keys are on every channel: the key's own row says so."""
     from django.db import connection
 
     seen: list[str] = []
@@ -233,10 +244,10 @@ def test_a_key_on_every_channel_costs_no_query_for_its_channels(call, key_row, c
     with connection.execute_wrapper(count):
         assert call("POST", "/message", body(channel, text="Hi"))[0] == 200
     channel_table = ApiKey.channels.through._meta.db_table
-    assert sum(channel_table in sql for sql in seen) == 1  # the EXISTS inside the key's own query
+    assert not any(channel_table in sql for sql in seen)
 
-    key_row.channels.add(channel)
+    scoped(key_row, every_channel=False).channels.add(channel)
     seen.clear()
     with connection.execute_wrapper(count):
         assert call("POST", "/message", body(channel, text="Hi"))[0] == 200
-    assert sum(channel_table in sql for sql in seen) == 2  # a limited key reads its channels once
+    assert sum(channel_table in sql for sql in seen) == 1  # a limited key reads its channels once

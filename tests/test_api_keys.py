@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import ApiKey
+from providers.models import Channel
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +49,9 @@ def test_createapikey_refuses_an_unknown_user():
 def test_the_admin_shows_a_new_key_once(admin_client):
     clerk = staff()
     response = admin_client.post(
-        "/admin/campaigns/apikey/add/", {"user": clerk.pk, "name": "crm", "contact_saving": "off"}, follow=True
+        "/admin/campaigns/apikey/add/",
+        {"user": clerk.pk, "name": "crm", "every_channel": "on", "contact_saving": "off"},
+        follow=True,
     )
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"] if "The new API key is" in str(m)]
@@ -146,7 +149,9 @@ def test_the_admin_page_shows_a_key_expired(admin_client):
 
 def test_the_admin_page_shows_what_a_key_may_do(admin_client, channel, make_list):
     owner = staff("shop")
-    key, _ = ApiKey.issue(owner, contact_saving=ApiKey.ContactSaving.NEW_ONLY, daily_recipient_quota=5000)
+    key, _ = ApiKey.issue(
+        owner, every_channel=False, contact_saving=ApiKey.ContactSaving.NEW_ONLY, daily_recipient_quota=5000
+    )
     key.channels.add(channel)
     key.contact_lists.add(make_list("Newsletter", []))
     page = admin_client.get(f"/admin/campaigns/apikey/{key.pk}/change/").content.decode()
@@ -184,27 +189,47 @@ def test_a_scope_chosen_on_the_add_page_is_kept(admin_client, channel, make_list
     assert list(key.contact_lists.all()) == [newsletter]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_lets_existing_keys_add_new_contacts_but_change_none():
-    """Keys made before scopes could save contacts: they keep adding new ones, in no list, and
-    no longer rename or overwrite existing contacts."""
+def migrate_around(name_ends: str):
+    """The executor, the migration of campaigns whose name ends so, and the one before it."""
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
-    scope = next(
-        key for key in executor.loader.graph.nodes if key[0] == "campaigns" and key[1].endswith("api_key_scope")
-    )
-    before = next(dep for dep in executor.loader.graph.node_map[scope].parents if dep.key[0] == "campaigns").key
+    graph = executor.loader.graph
+    target = next(key for key in graph.nodes if key[0] == "campaigns" and key[1].endswith(name_ends))
+    before = next(parent.key for parent in graph.node_map[target].parents if parent.key[0] == "campaigns")
+    return executor, target, before
+
+
+def migrate_to(node) -> object:
+    """Migrate to ``node``; the historical models' apps there."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([node])
+    return MigrationExecutor(connection).loader.project_state([node]).apps
+
+
+def migrate_to_latest() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_lets_existing_keys_add_new_contacts_but_change_none():
+    """Keys made before scopes could save contacts: they keep adding new ones, in no list, and
+    no longer rename or overwrite existing contacts."""
+    _, scope, before = migrate_around("api_key_scope")
     try:
-        executor.migrate([before])
-        old_apps = executor.loader.project_state([before]).apps
+        old_apps = migrate_to(before)
         owner = old_apps.get_model("auth", "User").objects.create(username="shop", is_staff=True)
         old_apps.get_model("campaigns", "ApiKey").objects.create(user_id=owner.pk, prefix="mk_old", key_hash="h" * 64)
 
-        executor = MigrationExecutor(connection)
-        executor.migrate([scope])
-        key = executor.loader.project_state([scope]).apps.get_model("campaigns", "ApiKey").objects.get()
+        key = migrate_to(scope).get_model("campaigns", "ApiKey").objects.get()
         assert key.contact_saving == "new"
         assert (key.channels.count(), key.contact_lists.count(), key.expires_at, key.daily_recipient_quota) == (
             0,
@@ -213,5 +238,46 @@ def test_the_migration_lets_existing_keys_add_new_contacts_but_change_none():
             None,
         )
     finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_to_latest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_keys_on_every_channel_and_limited_keys_limited():
+    _, flag, before = migrate_around("api_key_every_channel")
+    try:
+        old_apps = migrate_to(before)
+        owner = old_apps.get_model("auth", "User").objects.create(username="shop", is_staff=True)
+        keys = old_apps.get_model("campaigns", "ApiKey").objects
+        keys.create(user_id=owner.pk, name="open", prefix="mk_a", key_hash="a" * 64)
+        limited = keys.create(user_id=owner.pk, name="limited", prefix="mk_b", key_hash="b" * 64)
+        limited.channels.add(Channel.objects.create(name="Shop", provider="sandbox").pk)  # providers is not rolled back
+
+        after = migrate_to(flag).get_model("campaigns", "ApiKey").objects
+        assert dict(after.values_list("name", "every_channel")) == {"open": True, "limited": False}
+    finally:
+        migrate_to_latest()
+
+
+@pytest.mark.parametrize(
+    ("every_channel", "channels", "refusal"),
+    [
+        (True, True, "channels: untick &#x27;may send on every channel&#x27; to limit the key to these."),
+        (False, False, "channels: choose at least one channel for a key limited to channels."),
+    ],
+)
+def test_a_key_is_on_every_channel_or_limited_never_both(admin_client, channel, every_channel, channels, refusal):
+    form = {"user": staff().pk, "contact_saving": "off"}
+    form |= {"every_channel": "on"} if every_channel else {}
+    form |= {"channels": [channel.pk]} if channels else {}
+    response = admin_client.post("/admin/campaigns/apikey/add/", form)
+    assert refusal in response.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_the_admin_page_says_why_a_key_stopped_working(admin_client):
+    owner = staff("mover")
+    key = ApiKey.issue(owner)[0]
+    owner.is_staff = False
+    owner.save()
+    page = admin_client.get(f"/admin/campaigns/apikey/{key.pk}/change/").content.decode()
+    assert "<strong>Not working</strong>: owner is not staff" in page

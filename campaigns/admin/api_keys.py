@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -8,8 +9,36 @@ from django.utils.html import format_html
 from campaigns.api.quota import used_today
 from campaigns.models import ApiKey
 
-SCOPE_FIELDS = ["channels", "contact_saving", "contact_lists", "user_id_rule", "daily_recipient_quota"]
+SCOPE_FIELDS = ["every_channel", "channels", "contact_saving", "contact_lists", "user_id_rule", "daily_recipient_quota"]
 NOT_STAFF = "owner: that user is not active staff; only active staff users own API keys."
+
+
+class ApiKeyForm(forms.ModelForm):
+    """A key is on every channel or limited to the channels chosen: never both, never neither."""
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "user",
+            "name",
+            "expires_at",
+            "every_channel",
+            "channels",
+            "contact_saving",
+            "contact_lists",
+            "daily_recipient_quota",
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        chosen = data.get("channels")
+        if "channels" not in self.fields:
+            return data
+        if data.get("every_channel") and chosen:
+            self.add_error("channels", "channels: untick 'may send on every channel' to limit the key to these.")
+        elif not data.get("every_channel") and not chosen:
+            self.add_error("channels", "channels: choose at least one channel for a key limited to channels.")
+        return data
 
 
 @admin.register(ApiKey)
@@ -18,6 +47,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     The page says what the key may do (its scope) and whether it works at all."""
 
+    form = ApiKeyForm
     list_display = ["prefix", "name", "user", "works", "expires_at", "last_used_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
     list_select_related = ["user"]

@@ -659,7 +659,7 @@ PATHS: dict[str, dict] = {
 KEY_SCOPE = (
     "A key made by staff in the admin (API keys) or with manage.py createapikey; it acts as its owner, "
     "an active staff user. Each key has a scope, shown on its admin page: the channels it may send on "
-    "(and whose messages and jobs it may read; none chosen: every channel), whether contact_saving may "
+    "(and whose messages and jobs it may read), or every channel; whether contact_saving may "
     "save contacts (off, new contacts only, or also update existing ones) and into which lists, whether "
     "user_id may name anyone but its owner (only an administrator's key), when it expires, and its daily "
     "recipient quota (per UTC day)."

@@ -16,27 +16,25 @@ from providers.models import Channel
 
 
 def allowed_channel_ids(api_key: ApiKey) -> set[int]:
-    """The ids of the channels the key is limited to; empty: every channel."""
+    """The ids of the channels a limited key may send on (read once a request)."""
     if not hasattr(api_key, "_channel_ids"):
-        limited = getattr(api_key, "limited_to_channels", True)  # annotated by authenticate()
-        api_key._channel_ids = set(api_key.channels.values_list("pk", flat=True)) if limited else set()
+        api_key._channel_ids = set(api_key.channels.values_list("pk", flat=True))
     return api_key._channel_ids
 
 
 def channel_scope(api_key: ApiKey, channel: Channel | None, problems: Problems) -> None:
-    allowed = allowed_channel_ids(api_key)
-    if channel is None or not allowed or channel.pk in allowed:
+    if channel is None or api_key.every_channel or channel.pk in allowed_channel_ids(api_key):
         return
-    names = ", ".join(repr(name) for name in Channel.objects.filter(pk__in=allowed).values_list("name", flat=True))
+    allowed = Channel.objects.filter(pk__in=allowed_channel_ids(api_key)).values_list("name", flat=True)
+    names = ", ".join(repr(name) for name in allowed) or "no channel"
     problems.add(
         f"channel_key: this key may not send on the channel {channel.name!r}; it may send on {names}.", FORBIDDEN
     )
 
 
 def on_its_channels(queryset: QuerySet, api_key: ApiKey) -> QuerySet:
-    """Messages and jobs a key limited to channels may read: those on its channels."""
-    allowed = allowed_channel_ids(api_key)
-    return queryset.filter(channel_id__in=allowed) if allowed else queryset
+    """Messages and jobs a key may read: on every channel, or on the channels it is limited to."""
+    return queryset if api_key.every_channel else queryset.filter(channel_id__in=allowed_channel_ids(api_key))
 
 
 def member_field(data: dict, api_key: ApiKey, problems: Problems):

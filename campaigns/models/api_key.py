@@ -50,11 +50,18 @@ class ApiKey(models.Model):
         blank=True,
         help_text="After this time the key answers 401 like an unknown key. Empty: it does not expire.",
     )
+    every_channel = models.BooleanField(
+        "may send on every channel",
+        default=True,
+        help_text="Untick to limit the key to the channels chosen below (and to their messages and jobs).",
+    )
     channels = models.ManyToManyField(
         "providers.Channel",
         blank=True,
         related_name="api_keys",
-        help_text="The channels this key may send on (and whose messages it may read). None chosen: every channel.",
+        verbose_name="only these channels",
+        help_text="The channels a limited key may send on. A limited key whose channels were all deleted "
+        "sends on none: deleting a channel never widens a key.",
     )
     contact_saving = models.CharField(
         "contact saving",
