@@ -31,6 +31,12 @@ print(OutboundMessage.objects.filter(status='delivered', sent_at__isnull=False).
   sleep 1
 done
 [ "$delivered" = "1" ] || { echo "the message was not sent and delivered"; cat "$log"; exit 1; }
+# The demo channels' credentials are encrypted at rest: a dump of the channels shows none of them.
+dump=$(.venv/bin/python manage.py dumpdata providers </dev/null)
+grep -q '"credentials": "gAAAA' <<<"$dump" || { echo "no encrypted credentials in the dump"; exit 1; }
+if grep -q -e demo-auth-token -e demo-gupshup-key -e demo-sendbulk-key <<<"$dump"; then
+  echo "a channel's credential is readable in a database dump"; exit 1
+fi
 pid=$(pgrep -f "messaging_site.services run" | head -1)
 kill -TERM "$pid"
 for _ in $(seq 1 30); do
@@ -40,4 +46,4 @@ done
 if pgrep -f "runserver 127.0.0.1:$PORT" >/dev/null || pgrep -f "unixsocket:$var" >/dev/null; then
   echo "make run left processes behind"; exit 1
 fi
-echo "make run smoke test: login page served, sandbox message sent and delivered, clean stop"
+echo "make run smoke test: login page served, sandbox message sent and delivered, no credential in a dump, clean stop"

@@ -5,11 +5,14 @@ first). The newest encrypts; every key decrypts (MultiFernet), so a key is rotat
 one first, running ``manage.py rotate_credentials_key``, then dropping the old one.
 
 The database, its dumps and ``dumpdata`` hold only the Fernet token: the column is text that
-reads ``gAAAA...``. In Python the field is a plain dict, as the JSONField it replaced was.
+reads ``gAAAA...``. In Python the field is a plain dict, as the JSONField it replaced was. A
+channel's webhook token (the secret in its callback URLs) is encrypted the same way, and found by
+its SHA-256 hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 
@@ -37,28 +40,43 @@ def keys() -> MultiFernet:
 
 def encrypt(value: dict) -> str:
     """The Fernet token of a credentials dict, under the newest key."""
-    plain = json.dumps(value or {}, sort_keys=True, separators=(",", ":"))
-    return keys().encrypt(plain.encode("utf-8")).decode("ascii")
+    return encrypt_text(json.dumps(value or {}, sort_keys=True, separators=(",", ":")))
 
 
 def decrypt(token: str | None) -> dict:
     """The credentials dict in a Fernet token ({} for an empty column)."""
     if not token:
         return {}
+    value = json.loads(decrypt_text(token))
+    return value if isinstance(value, dict) else {}
+
+
+def encrypt_text(plain: str) -> str:
+    return keys().encrypt(plain.encode("utf-8")).decode("ascii")
+
+
+def decrypt_text(token: str | None) -> str:
+    if not token:
+        return ""
     try:
-        plain = keys().decrypt(token.encode("ascii"))
+        return keys().decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeEncodeError):
         raise CredentialsUnreadable(
-            "Stored channel credentials cannot be decrypted with any key in CREDENTIALS_KEY: was the key "
+            "Stored channel secrets cannot be decrypted with any key in CREDENTIALS_KEY: was the key "
             "replaced? Put the old key after the new one (comma-separated) and run "
             "`python manage.py rotate_credentials_key`."
         ) from None
-    value = json.loads(plain)
-    return value if isinstance(value, dict) else {}
+
+
+def lookup_hash(secret: str) -> str:
+    """What a secret is found by (a webhook token in a URL): SHA-256, so the database holds no usable copy."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def rotate(token: str) -> str:
     """The same credentials, encrypted again under the newest key."""
+    if not token:
+        return token or ""  # an empty column reads as empty under any key
     try:
         return keys().rotate(token.encode("ascii")).decode("ascii")
     except (InvalidToken, UnicodeEncodeError):
@@ -88,3 +106,26 @@ class EncryptedJSONField(models.TextField):
     def value_to_string(self, obj) -> str:
         """What dumpdata writes: the token, never the credentials."""
         return encrypt(self.value_from_object(obj))
+
+
+class EncryptedTextField(models.TextField):
+    """A secret text kept as a Fernet token (a channel's webhook token). Never filter on it: find
+    rows by a hash kept beside it (``lookup_hash``)."""
+
+    description = "Text encrypted with Fernet"
+
+    def from_db_value(self, value, expression, connection) -> str:
+        return decrypt_text(value)
+
+    def to_python(self, value) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str) and value.startswith("gAAAA"):
+            return decrypt_text(value)  # a token from a fixture (loaddata reads what dumpdata wrote)
+        return str(value)
+
+    def get_prep_value(self, value) -> str:
+        return encrypt_text(str(value or ""))
+
+    def value_to_string(self, obj) -> str:
+        return encrypt_text(str(self.value_from_object(obj) or ""))

@@ -7,13 +7,19 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from providers.callback_addresses import allows, validate_callback_ips
-from providers.credentials import EncryptedJSONField
+from providers.credentials import EncryptedJSONField, EncryptedTextField, lookup_hash
 from providers.destinations import origin_of, origins_of, validate_api_base_url
 from providers.registry import provider_choices, provider_class
 
 
 def new_channel_key() -> str:
     return secrets.token_urlsafe(24)
+
+
+class ChannelQuerySet(models.QuerySet):
+    def with_webhook_token(self, token: str) -> ChannelQuerySet:
+        """The channel whose callback URLs carry ``token`` (the database keeps only its hash)."""
+        return self.filter(webhook_token_hash=lookup_hash(token))
 
 
 class Channel(models.Model):
@@ -27,8 +33,10 @@ class Channel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     provider = models.CharField(max_length=16, choices=provider_choices())
     channel_key = models.CharField(max_length=64, unique=True, default=new_channel_key, editable=False)
-    # The unguessable part of this channel's webhook URLs (status callbacks, inbound messages).
-    webhook_token = models.CharField(max_length=64, unique=True, default=new_channel_key, editable=False)
+    # The unguessable part of this channel's webhook URLs (status callbacks, inbound messages):
+    # encrypted like the credentials, and found by its hash (Channel.objects.with_webhook_token).
+    webhook_token = EncryptedTextField(default=new_channel_key, editable=False)
+    webhook_token_hash = models.CharField(max_length=64, unique=True, editable=False)
     sender = models.CharField(
         max_length=100,
         blank=True,
@@ -75,6 +83,8 @@ class Channel(models.Model):
     paused_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ChannelQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -84,6 +94,11 @@ class Channel(models.Model):
     def save(self, *args, **kwargs) -> None:
         if self._state.adding and self.credentials and not self.credentials_entered_for:
             self.bind_credentials()  # a channel created with its credentials: they are for where it points
+        if "webhook_token" not in self.get_deferred_fields():
+            self.webhook_token_hash = lookup_hash(self.webhook_token)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "webhook_token" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "webhook_token_hash"}
         super().save(*args, **kwargs)
 
     @property

@@ -61,9 +61,15 @@ def raw_token(channel: Channel) -> str:
         return cursor.fetchone()[0]
 
 
+def raw_webhook_token(channel: Channel) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT webhook_token FROM providers_channel WHERE id = %s", [channel.pk])
+        return cursor.fetchone()[0]
+
+
 def test_a_raw_select_of_the_channel_table_shows_no_credential(channels):
     everything = repr(raw_rows())
-    for secret in SECRETS:
+    for secret in (*SECRETS, *(channel.webhook_token for channel in channels)):
         assert secret not in everything
     assert all(raw_token(channel).startswith("gAAAA") for channel in channels)  # a Fernet token
 
@@ -71,13 +77,20 @@ def test_a_raw_select_of_the_channel_table_shows_no_credential(channels):
 def test_dumpdata_shows_no_credential_and_loaddata_reads_it_back(channels, tmp_path):
     dump = io.StringIO()
     call_command("dumpdata", "providers", stdout=dump)
-    for secret in SECRETS:
+    for secret in (*SECRETS, *(channel.webhook_token for channel in channels)):
         assert secret not in dump.getvalue()
     fixture = tmp_path / "channels.json"
     fixture.write_text(dump.getvalue())
     Channel.objects.all().delete()
     call_command("loaddata", str(fixture), verbosity=0)
     assert Channel.objects.get(name="Twilio").credentials["auth_token"] == TWILIO_TOKEN
+    assert Channel.objects.with_webhook_token(channels[1].webhook_token).get().name == "Gupshup"
+
+
+def test_a_channel_is_found_by_its_webhook_token_through_its_hash(channels):
+    gupshup = channels[1]
+    assert Channel.objects.with_webhook_token(gupshup.webhook_token).get() == gupshup
+    assert not Channel.objects.with_webhook_token("not-" + gupshup.webhook_token).exists()
 
 
 def test_the_whole_database_dump_shows_no_credential(channels):
@@ -100,6 +113,7 @@ def test_rotation_re_encrypts_every_channel_under_the_newest_key(channels):
         assert "Re-encrypted the credentials of 3 channel(s)" in out.getvalue()
     for channel in channels:
         Fernet(new).decrypt(raw_token(channel).encode())  # raises if it is not under the new key
+        Fernet(new).decrypt(raw_webhook_token(channel).encode())
     with override_settings(CREDENTIALS_KEYS=[new]):  # the old key dropped: everything still reads
         assert Channel.objects.get(name="Twilio").credentials["auth_token"] == TWILIO_TOKEN
 
@@ -132,8 +146,8 @@ def test_the_migration_encrypts_existing_rows_and_its_reverse_decrypts_them():
             cursor.execute(
                 "INSERT INTO providers_channel (name, provider, channel_key, webhook_token, sender, credentials,"
                 " rate_limit, batch_size, api_base_url, options, is_active, paused_reason, created_at,"
-                " price_per_segment) VALUES ('Old', 'gswa', 'k1', 'w1', '', %s, 1, 0, '', '{}', %s, '', %s, 0)",
-                [plain, True, "2026-01-01T00:00:00+00:00"],
+                " price_per_segment) VALUES ('Old', 'gswa', 'k1', %s, '', %s, 1, 0, '', '{}', %s, '', %s, 0)",
+                ["old-webhook-token-5d2c", plain, True, "2026-01-01T00:00:00+00:00"],
             )
         executor = MigrationExecutor(connection)
         executor.migrate(after)
@@ -148,6 +162,12 @@ def test_the_migration_encrypts_existing_rows_and_its_reverse_decrypts_them():
             stored = cursor.fetchone()[0]
         value = json.loads(stored) if isinstance(stored, str) else stored  # SQLite text, PostgreSQL jsonb
         assert value == {"apikey": GUPSHUP_KEY, "app_name": "shop"}
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())  # and forwards again, the webhook token too
+        old = Channel.objects.with_webhook_token("old-webhook-token-5d2c").get()  # its callback URLs still work
+        assert (old.name, old.credentials["apikey"]) == ("Old", GUPSHUP_KEY)
+        assert "old-webhook-token-5d2c" not in repr(raw_rows())
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
@@ -192,6 +212,10 @@ def test_a_key_that_is_not_a_fernet_key_is_named_by_its_place_and_not_shown():
     assert result.returncode != 0
     assert "CREDENTIALS_KEY: key 2 of 2 is not a Fernet key" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_a_debug_checkout_without_a_key_still_starts():
+    assert settings_start(DEBUG="true").returncode == 0
 
 
 def test_the_key_can_come_from_a_file(tmp_path: Path):

@@ -46,7 +46,7 @@ class Malformed(ValueError):
 @require_POST
 @refuses_hostile_input
 def events(request: HttpRequest, token: str) -> JsonResponse:
-    channel = Channel.objects.filter(webhook_token=token, provider="gswa").only("pk", "callback_ips").first()
+    channel = Channel.objects.with_webhook_token(token).filter(provider="gswa").only("pk", "callback_ips").first()
     if channel is None:
         return JsonResponse({"error": "No Gupshup channel has this webhook address."}, status=404)
     if refusal := refused(request, channel, "Gupshup"):

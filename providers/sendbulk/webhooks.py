@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 @require_POST
 @refuses_hostile_input
 def delivery_report(request: HttpRequest, token: str) -> JsonResponse:
-    channel = Channel.objects.filter(webhook_token=token, provider=SendbulkProvider.code)
+    channel = Channel.objects.with_webhook_token(token).filter(provider=SendbulkProvider.code)
     channel = channel.only("pk", "callback_ips").first()
     if channel is None:
         return JsonResponse({"error": "No sendbulk channel has this webhook address."}, status=404)

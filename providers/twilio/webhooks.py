@@ -69,7 +69,7 @@ def twilio_webhook(kind: str) -> Callable[[View], Callable[..., HttpResponse]]:
         @refuses_hostile_input
         @wraps(view)
         def wrapped(request: HttpRequest, token: str) -> HttpResponse:
-            channel = Channel.objects.filter(webhook_token=token, provider__in=TWILIO_PROVIDERS).first()
+            channel = Channel.objects.with_webhook_token(token).filter(provider__in=TWILIO_PROVIDERS).first()
             # The path must be this channel's own (/webhooks/twlowa/... for a WhatsApp channel).
             if channel is None or not urlsplit(channel.webhook_url(kind)).path.endswith(request.path_info):
                 return JsonResponse({"error": "No Twilio channel has this webhook address."}, status=404)

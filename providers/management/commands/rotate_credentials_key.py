@@ -1,4 +1,4 @@
-"""Re-encrypt every channel's credentials under the newest key of CREDENTIALS_KEY.
+"""Re-encrypt every channel's credentials (and webhook token) under the newest key of CREDENTIALS_KEY.
 
 Rotation: put the new key first (``CREDENTIALS_KEY=new,old``), restart, run this, then drop the
 old key. Each channel is rewritten under a row lock, so a credential an administrator saves
@@ -15,6 +15,8 @@ from django.db.models.functions import Cast
 from providers import credentials
 from providers.models import Channel
 
+SECRET_FIELDS = ("credentials", "webhook_token")  # the channel's encrypted columns
+
 
 class Command(BaseCommand):
     help = "Re-encrypt every channel's credentials under the newest (first) key of CREDENTIALS_KEY."
@@ -25,19 +27,21 @@ class Command(BaseCommand):
             with transaction.atomic():
                 row = (
                     Channel.objects.select_for_update()
-                    .annotate(token=Cast("credentials", TextField()))
-                    .values("name", "token")
+                    .annotate(**{f"raw_{name}": Cast(name, TextField()) for name in SECRET_FIELDS})
+                    .values("name", *(f"raw_{name}" for name in SECRET_FIELDS))
                     .filter(pk=pk)
                     .first()
                 )
                 if row is None:  # deleted meanwhile
                     continue
                 try:
-                    token = credentials.rotate(row["token"]) if row["token"] else credentials.encrypt({})
+                    tokens = {name: credentials.rotate(row[f"raw_{name}"]) for name in SECRET_FIELDS}
                 except credentials.CredentialsUnreadable:
                     unreadable.append(row["name"])
                     continue
-                Channel.objects.filter(pk=pk).update(credentials=Value(token, output_field=TextField()))
+                Channel.objects.filter(pk=pk).update(
+                    **{name: Value(token, output_field=TextField()) for name, token in tokens.items()}
+                )
                 rotated += 1
         self.stdout.write(f"Re-encrypted the credentials of {rotated} channel(s) under the newest key.")
         if unreadable:
