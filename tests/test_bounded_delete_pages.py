@@ -14,6 +14,7 @@ import tracemalloc
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -287,3 +288,14 @@ def test_the_only_channel_an_api_key_may_send_on_cannot_be_deleted(staff, admini
     shop.save()
     assert_small(staff, admin_url(channel, "delete", channel.pk), {"post": "yes"}, status=302)
     assert list(wide.channels.all()) == [spare]
+
+
+def test_the_delete_page_of_a_user_with_10000_admin_log_entries_stays_small(staff):
+    colleague = get_user_model().objects.create_user("sam", is_staff=True)
+    LogEntry.objects.bulk_create(
+        [LogEntry(user=colleague, action_flag=DELETION, object_repr=f"Person {n}") for n in range(MANY)]
+    )
+    page = assert_small(staff, admin_url(colleague, "delete", colleague.pk))
+    assert "Log entries: 10,000 (deleted with it)" in page
+    assert_small(staff, admin_url(colleague, "delete", colleague.pk), {"post": "yes"}, status=302)
+    assert not LogEntry.objects.filter(user_id=colleague.pk).exists()

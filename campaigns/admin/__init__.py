@@ -1,5 +1,5 @@
 """The campaigns app's admin pages, one screen a module; importing them registers them."""
 
-from campaigns.admin import api_keys, bulk_jobs, campaign, channel_actions, deletion, messages, templates
+from campaigns.admin import api_keys, bulk_jobs, campaign, channel_actions, deletion, messages, templates, users
 
-__all__ = ["api_keys", "bulk_jobs", "campaign", "channel_actions", "deletion", "messages", "templates"]
+__all__ = ["api_keys", "bulk_jobs", "campaign", "channel_actions", "deletion", "messages", "templates", "users"]
