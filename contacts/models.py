@@ -268,7 +268,7 @@ class Suppression(models.Model):
     class Meta:
         ordering = ["-id"]
         verbose_name = "suppressed number"
-        verbose_name_plural = "suppression list"
+        verbose_name_plural = "suppressed numbers"
 
     def __str__(self) -> str:
         return self.number

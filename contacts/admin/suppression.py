@@ -54,12 +54,14 @@ class SuppressionFileForm(forms.Form):
         label="Country for numbers without +",
         max_length=2,
         initial=settings.DEFAULT_PHONE_REGION,
+        widget=forms.TextInput(attrs={"size": 4}),
         help_text="Two letters, e.g. US or GB: how 07911 123456 is read.",
     )
     reason = forms.CharField(
         label="Reason",
         max_length=200,
         required=False,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text="Kept on every number whose row gives none, e.g. “Unsubscribed in our old SMS tool”.",
     )
 
@@ -131,9 +133,9 @@ class SuppressionAdmin(admin.ModelAdmin):
     @admin.display(description="Contact")
     def contact_link(self, row: Suppression) -> str:
         if row.number not in self._contacts_shown:
-            return "none (deleted or never added)"
+            return "—"  # deleted, or never a contact
         url = reverse("admin:contacts_contact_changelist")
-        return format_html('<a href="{}?q={}">view the contact</a>', url, row.number)
+        return format_html('<a href="{}?q={}">view</a>', url, row.number)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
@@ -214,5 +216,9 @@ class SuppressionAdmin(admin.ModelAdmin):
             shutil.rmtree(folder, ignore_errors=True)
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"can_import": self.has_add_permission(request), **(extra_context or {})}
+        extra = {
+            "can_import": self.has_add_permission(request),
+            "title": "Suppression list: numbers never messaged",
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=extra)
