@@ -6,7 +6,7 @@ it, which cannot know about campaigns:
 
 - a campaign or bulk job with messages: they are its history (archive a campaign instead);
 - a channel that sent messages or that campaigns use: their history would lose its channel; or
-  the only channel an API key may send on: the key would send on every channel;
+  the only channel an API key limited to channels may send on: the key would quietly stop working;
 - a contact list that a campaign not finished yet sends to or leaves out: deleting it would
   silently change who that campaign reaches (an exclusion list gone sends to the excluded);
 - a message template a campaign uses: the campaign would lose its text.
@@ -67,10 +67,10 @@ def channels_in_use(channels: QuerySet) -> list[str]:
 
 
 def keys_limited_to(channels: QuerySet) -> list[str]:
-    """Keys whose only channel is one of these: a key limited to no channel sends on every channel."""
+    """Limited keys whose only channels are these: with them gone, the key could send on no channel."""
     links = ApiKey.channels.through.objects.filter(apikey=OuterRef("pk"))
     only_these = (
-        ApiKey.objects.filter(revoked_at__isnull=True)
+        ApiKey.objects.filter(revoked_at__isnull=True, every_channel=False)
         .filter(Exists(links.filter(channel__in=channels)), ~Exists(links.exclude(channel__in=channels)))
         .select_related("user")
         .order_by("pk")
@@ -79,8 +79,8 @@ def keys_limited_to(channels: QuerySet) -> list[str]:
     if not named:
         return []
     return [
-        f"API keys may send only on it: {names_and_more(named, only_these.count())}. With it gone they would "
-        "send on every channel. Revoke them, or give them another channel first."
+        f"API keys may send only on it: {names_and_more(named, only_these.count())}. With it gone they could "
+        "send on no channel. Revoke them, or give them another channel first."
     ]
 
 
