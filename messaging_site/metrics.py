@@ -1,4 +1,5 @@
-"""GET /admin/metrics/: Prometheus's text format, for staff signed in to the admin or for a scraper
+"""GET /admin/metrics/: Prometheus's text format, for administrators signed in to the admin (superusers
+or staff with "Can run the job queues and read the metrics") or for a scraper
 that sends ``Authorization: Bearer <METRICS_TOKEN>`` (compared in constant time, never shown).
 
 One scrape has both collectors: ours (campaigns/reports/metrics.py: outcomes per channel, messages in
@@ -19,6 +20,7 @@ from django_rq.contrib.prometheus import RQCollector
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from campaigns.reports.metrics import MessagingCollector
+from messaging_site.permissions import OPERATE_QUEUES, denied, may_operate
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -41,6 +43,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"error": "Authorization: the bearer token is not METRICS_TOKEN."}, status=401)
     elif not (request.user.is_active and request.user.is_staff):
         return redirect_to_login(request.get_full_path(), "admin:login")
+    elif not may_operate(request.user):
+        raise denied(OPERATE_QUEUES, "read the metrics")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MessagingCollector())
     registry.register(RQCollector())

@@ -173,7 +173,9 @@ RQ_QUEUES = {
     "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # single/API messages, reconciler: listened to first
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
-RQ_SHOW_ADMIN_LINK = True
+# No second copy of django-rq's pages under /admin/django_rq/ (it checks only "staff"): /admin/rq/ is
+# the one, for administrators (messaging_site/urls.py), linked from their dashboard.
+RQ_SHOW_ADMIN_LINK = False
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")

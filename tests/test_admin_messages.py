@@ -62,7 +62,7 @@ def test_the_cancel_action_cancels_only_what_has_not_gone(staff, channel, worker
     )
     staff.post(
         "/admin/campaigns/outboundmessage/",
-        {"action": "cancel_messages", "_selected_action": [sent.pk, later.pk]},
+        {"action": "cancel_messages", "_selected_action": [sent.pk, later.pk], "post": "yes"},
     )
     assert OutboundMessage.objects.get(pk=sent.pk).status == Status.SENT
     assert OutboundMessage.objects.get(pk=later.pk).status == Status.CANCELLED

@@ -64,7 +64,7 @@ def test_the_cancel_action_stops_only_jobs_not_started(admin_client, channel):
     running = a_job(channel)
     admin_client.post(
         "/admin/campaigns/bulkjob/",
-        {"action": "cancel_jobs", "_selected_action": [waiting.pk, running.pk]},
+        {"action": "cancel_jobs", "_selected_action": [waiting.pk, running.pk], "post": "yes"},
     )
     waiting.refresh_from_db()
     running.refresh_from_db()

@@ -156,7 +156,7 @@ def test_staff_create_and_launch_a_campaign_in_the_admin(client, channel, audien
     campaign = Campaign.objects.get(name="Launch day")
     assert (campaign.kind, campaign.sender_label) == (Campaign.Kind.CAMPAIGN, "lee")
 
-    client.post("/admin/campaigns/campaign/", {"action": "launch", "_selected_action": [campaign.pk]})
+    client.post("/admin/campaigns/campaign/", {"action": "launch", "_selected_action": [campaign.pk], "post": "yes"})
     worker()
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
@@ -169,7 +169,7 @@ def test_the_admin_refuses_to_launch_a_campaign_with_nothing_to_send(client, cha
     client.force_login(get_user_model().objects.create_superuser("lee", "lee@example.com", "pw-for-tests-only"))
     campaign = Campaign.objects.create(name="Empty", channel=channel)
     response = client.post(
-        "/admin/campaigns/campaign/", {"action": "launch", "_selected_action": [campaign.pk]}, follow=True
+        "/admin/campaigns/campaign/", {"action": "launch", "_selected_action": [campaign.pk], "post": "yes"}, follow=True
     )
     assert "Empty: not launched. It has no text, media or template." in response.content.decode()
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT

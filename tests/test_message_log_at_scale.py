@@ -275,7 +275,9 @@ def test_a_campaigns_progress_counts_from_the_index_alone(log, channel):
 
 def test_cancelling_every_matching_message_touches_only_those_waiting(staff, log):
     response = staff.post(
-        LOG, {"action": "cancel_messages", "select_across": "1", "_selected_action": [log["single"][0].pk]}, follow=True
+        LOG,
+        {"action": "cancel_messages", "select_across": "1", "_selected_action": [log["single"][0].pk], "post": "yes"},
+        follow=True,
     )
     assert "Cancelled 1 message(s)." in response.content.decode()
     assert OutboundMessage.objects.get(pk=log["single"][5].pk).status == Status.CANCELLED

@@ -1,10 +1,11 @@
-"""Prometheus metrics at /admin/metrics/ for staff or a scraper's bearer token, and django-rq's pages
-for staff, linked from the admin."""
+"""Prometheus metrics at /admin/metrics/ for administrators or a scraper's bearer token, and django-rq's
+pages for administrators, linked from their dashboard."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -57,7 +58,17 @@ def test_a_user_who_is_not_staff_cannot_read_them(client):
 
 
 @pytest.mark.django_db
-def test_any_staff_member_may_read_them(client, marketing_staff):
+def test_marketing_is_refused_with_the_permission_named(client, marketing_staff):
+    client.force_login(marketing_staff)
+    refused = client.get(URL)
+    assert refused.status_code == 403
+    assert "Can run the job queues and read the metrics" in refused.content.decode()
+    assert "campaigns.operate_queues" in refused.content.decode()
+
+
+@pytest.mark.django_db
+def test_staff_given_the_operations_permission_may_read_them(client, marketing_staff):
+    marketing_staff.user_permissions.add(Permission.objects.get(codename="operate_queues"))
     client.force_login(marketing_staff)
     assert ("messaging_api_messages_pending", ()) in scrape(client)
 
@@ -138,7 +149,7 @@ def test_receipts_are_counted_as_they_move_messages(superuser_client, channel, w
 
 
 @pytest.mark.django_db
-def test_django_rq_stats_are_for_staff_and_linked_from_the_dashboard(superuser_client, client):
+def test_django_rq_stats_are_for_administrators_and_linked_from_their_dashboard(superuser_client, client):
     page = superuser_client.get(reverse("admin:index")).content.decode()
     assert 'href="/admin/rq/">Queues and workers</a>' in page
     assert 'href="/admin/metrics/">Metrics (Prometheus)</a>' in page
@@ -146,7 +157,7 @@ def test_django_rq_stats_are_for_staff_and_linked_from_the_dashboard(superuser_c
     stats = superuser_client.get("/admin/rq/")
     assert stats.status_code == 200 and "high" in stats.content.decode()
     client.logout()
-    assert client.get("/admin/rq/").status_code == 302  # the stats page is staff only
+    assert client.get("/admin/rq/").status_code == 302  # signed out: the login page
 
 
 @pytest.mark.django_db

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from campaigns.api.quota import used_today
 from campaigns.models import ApiKey
+from messaging_site import confirm
 
 SCOPE_FIELDS = ["every_channel", "channels", "contact_saving", "contact_lists", "user_id_rule", "daily_recipient_quota"]
 NOT_STAFF = "owner: that user is not active staff; only active staff users own API keys."
@@ -133,10 +135,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
             request, f"The new API key is {raw} (copy it now: it will not be shown again).", messages.WARNING
         )
 
-    @admin.action(description="Revoke selected keys")
-    def revoke_keys(self, request, queryset) -> None:
+    @admin.action(description="Revoke selected keys…", permissions=["change"])
+    def revoke_keys(self, request, queryset) -> TemplateResponse | None:
+        if not confirm.confirmed(request):
+            return confirm.ask(
+                self,
+                request,
+                queryset.filter(revoked_at__isnull=True),
+                question="Revoke these API keys?",
+                consequence="Programs using them are refused from now on. This cannot be undone.",
+                button="Yes, revoke them",
+            )
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+        return None
 
 
 def localtime(when) -> str:

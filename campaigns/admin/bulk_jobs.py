@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.response import TemplateResponse
 
 from campaigns.models import BulkJob
 from contacts.admin.deletion import BoundedDeletion
+from messaging_site import confirm
 
 
 @admin.register(BulkJob)
@@ -47,7 +49,17 @@ class BulkJobAdmin(BoundedDeletion, admin.ModelAdmin):
         counts = job.messages.order_by().values_list("status").annotate(n=Count("*"))
         return ", ".join(f"{status}: {n:,}" for status, n in sorted(counts)) or "none yet"
 
-    @admin.action(description="Cancel selected jobs (those not started yet)")
-    def cancel_jobs(self, request, queryset) -> None:
+    @admin.action(description="Cancel selected jobs (those not started yet)…", permissions=["change"])
+    def cancel_jobs(self, request, queryset) -> TemplateResponse | None:
+        if not confirm.confirmed(request):
+            return confirm.ask(
+                self,
+                request,
+                queryset.filter(status=BulkJob.Status.SCHEDULED, fanned_out_at__isnull=True),
+                question="Cancel these bulk jobs?",
+                consequence="Jobs not started yet will send nothing. This cannot be undone.",
+                button="Yes, cancel them",
+            )
         cancelled = sum(job.cancel_before_start(f"Cancelled by {request.user}.") for job in queryset)
         self.message_user(request, f"{cancelled} job(s) cancelled or already cancelled.", messages.SUCCESS)
+        return None

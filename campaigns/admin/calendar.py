@@ -12,7 +12,6 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Campaign
 from campaigns.models.staff import zone_label
+from messaging_site.permissions import denied, model_perm, refusal
 
 Status = Campaign.Status
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -62,7 +62,7 @@ def calendar_urls(model_admin: admin.ModelAdmin) -> list:
 @require_GET
 def calendar_page(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
     if not model_admin.has_view_permission(request):
-        raise PermissionDenied
+        raise denied(model_perm(Campaign, "view"), "open the campaign calendar")
     today = timezone.localdate()
     month, month_error = chosen_month(request.GET.get("month"), today)
     zone = timezone.get_current_timezone()
@@ -107,7 +107,7 @@ def chosen_month(value: str | None, today: date) -> tuple[date | None, str]:
 def calendar_feed(request: HttpRequest, model_admin: admin.ModelAdmin) -> JsonResponse:
     """Campaigns and bulk API jobs whose send time falls in [start, end), as FullCalendar events."""
     if not model_admin.has_view_permission(request):
-        return JsonResponse({"error": "You may not view campaigns."}, status=403)
+        return JsonResponse({"error": refusal(model_perm(Campaign, "view"), "read the calendar")}, status=403)
     try:
         start, end = feed_range(request.GET.get("start"), request.GET.get("end"))
     except ValueError as problem:
@@ -182,7 +182,7 @@ def local_iso(moment_: datetime) -> str:
 def reschedule(request: HttpRequest, model_admin: admin.ModelAdmin, campaign_id: int) -> JsonResponse:
     """Move a scheduled campaign to another day at the same time of day in the staff zone."""
     if not model_admin.has_change_permission(request):
-        return JsonResponse({"error": "You may not change campaigns."}, status=403)
+        return JsonResponse({"error": refusal(model_perm(Campaign, "change"), "move a campaign")}, status=403)
     campaign = Campaign.objects.filter(pk=campaign_id, kind=Campaign.Kind.CAMPAIGN).first()
     if campaign is None:
         raise Http404(f"campaign: no campaign {campaign_id}.")

@@ -10,10 +10,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -30,6 +31,8 @@ from campaigns.reports.exports import results_export_url
 from contacts.admin.deletion import BoundedDeletion
 from contacts.models import Contact
 from contacts.phones import normalise_phone
+from messaging_site import confirm
+from messaging_site.permissions import denied, model_perm, require
 
 Status = Campaign.Status
 CONTENT_FIELDS = ["channel", "template", "text", "duplicates_allowed", "window_start", "window_end", "max_lateness"]
@@ -91,12 +94,24 @@ def send_test(campaign: Campaign, to: str, user) -> OutboundMessage:
     )
 
 
-def page_context(request, campaign: Campaign) -> dict:
+def allowed_verbs(request, campaign: Campaign, may_change: bool) -> list[tuple[str, str]]:
+    """The buttons this person may press now: none without "change"; "duplicate" needs "add" too."""
+    if not may_change:
+        return []
+    may_add = request.user.has_perm(model_perm(Campaign, "add"))
+    return [
+        (verb, VERB_LABELS[verb])
+        for verb in lifecycle.verbs_for(campaign)
+        if verb in VERB_LABELS and (verb != "duplicate" or may_add)
+    ]
+
+
+def page_context(request, campaign: Campaign, may_change: bool) -> dict:
     """What the campaign page shows around the form: verbs, the pre-launch panel, progress."""
-    verbs = [(verb, VERB_LABELS[verb]) for verb in lifecycle.verbs_for(campaign) if verb in VERB_LABELS]
     context = {
         "campaign": campaign,
-        "verbs": verbs,
+        "verbs": allowed_verbs(request, campaign, may_change),
+        "may_send_test": may_change and request.user.has_perm(model_perm(OutboundMessage, "add")),
         "time_zone_name": zone_label(),
         "send_test_form": SendTestForm(),
         "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
@@ -389,23 +404,25 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
         campaign = self.get_object(request, object_id)
         extra = extra_context or {}
         if campaign is not None:
-            extra.update(page_context(request, campaign))
+            extra.update(page_context(request, campaign, self.has_change_permission(request, campaign)))
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
-    def _campaign(self, request, pk: int, change: bool = True) -> Campaign:
+    def _campaign(self, request, pk: int, change: bool = True, to: str = "change campaigns") -> Campaign:
         campaign = get_object_or_404(self.get_queryset(request), pk=pk)
         check = self.has_change_permission if change else self.has_view_permission
         if not check(request, campaign):
-            raise PermissionDenied
+            raise denied(model_perm(Campaign, "change" if change else "view"), to)
         return campaign
 
     def progress_view(self, request, pk: int) -> JsonResponse:
-        campaign = self._campaign(request, pk, change=False)
+        campaign = self._campaign(request, pk, change=False, to="watch a campaign's progress")
         return JsonResponse(progress.snapshot(campaign))
 
     @method_require_post
     def act_view(self, request, pk: int, verb: str) -> HttpResponse:
-        campaign = self._campaign(request, pk)
+        campaign = self._campaign(request, pk, to=f"{VERB_LABELS.get(verb, verb).lower()} a campaign")
+        if verb == "duplicate":  # a copy is a new campaign
+            require(request, model_perm(Campaign, "add"), to="duplicate a campaign")
         change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
         if verb not in lifecycle.verbs_for(campaign) or verb not in VERB_LABELS:
             self.message_user(
@@ -446,7 +463,8 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
 
     @method_require_post
     def send_test_view(self, request, pk: int) -> HttpResponse:
-        campaign = self._campaign(request, pk)
+        campaign = self._campaign(request, pk, to="send a test of a campaign")
+        require(request, model_perm(OutboundMessage, "add"), to="send a test of a campaign")
         change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
         form = SendTestForm(request.POST)
         if not form.is_valid():
@@ -469,8 +487,18 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
 
     # --- changelist actions (the same verbs, for many campaigns at once) -------------------------
 
-    @admin.action(description="Launch (at its scheduled time, or now if none)")
-    def launch(self, request, queryset) -> None:
+    @admin.action(description="Launch (at its scheduled time, or now if none)…", permissions=["change"])
+    def launch(self, request, queryset) -> TemplateResponse | None:
+        drafts = queryset.filter(status=Status.DRAFT)
+        if not confirm.confirmed(request):
+            return confirm.ask(
+                self,
+                request,
+                drafts,
+                question="Launch these campaigns?",
+                consequence="Each goes at its scheduled time, or now if it has none, to everyone on its lists.",
+                button="Yes, launch them",
+            )
         for campaign in queryset:
             report = prelaunch.report(campaign)
             if not report.ready:
@@ -480,18 +508,29 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
                 self.message_user(request, f"{campaign.name}: launched, starting {shown(campaign.scheduled_at)}.")
             else:
                 self.message_user(request, f"{campaign.name}: only a draft can be launched.", messages.WARNING)
+        return None
 
-    @admin.action(description="Pause")
+    @admin.action(description="Pause", permissions=["change"])
     def pause(self, request, queryset) -> None:
         paused = sum(c.pause(f"Paused by {request.user.get_username()}") for c in queryset)
         self.message_user(request, f"Paused {paused} running campaign(s).", messages.SUCCESS)
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume(self, request, queryset) -> None:
         resumed = sum(campaign.resume() for campaign in queryset)
         self.message_user(request, f"Resumed {resumed} paused campaign(s).", messages.SUCCESS)
 
-    @admin.action(description="Cancel (messages not sent yet are cancelled)")
-    def cancel(self, request, queryset) -> None:
+    @admin.action(description="Cancel (messages not sent yet are cancelled)…", permissions=["change"])
+    def cancel(self, request, queryset) -> TemplateResponse | None:
+        if not confirm.confirmed(request):
+            return confirm.ask(
+                self,
+                request,
+                queryset.exclude(status__in=[Status.COMPLETED, Status.CANCELLED]),
+                question="Cancel these campaigns?",
+                consequence="Messages not sent yet will never go. This cannot be undone.",
+                button="Yes, cancel them",
+            )
         cancelled = sum(c.cancel(f"Cancelled by {request.user.get_username()}") for c in queryset)
         self.message_user(request, f"Cancelled {cancelled} campaign(s).", messages.SUCCESS)
+        return None

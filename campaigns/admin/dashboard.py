@@ -18,6 +18,7 @@ from django.utils import timezone
 from campaigns.admin.unknown_outcomes import may_resolve
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
+from messaging_site.permissions import may_operate
 from providers.models import Channel
 
 Status = OutboundMessage.Status
@@ -97,9 +98,9 @@ def dashboard_context(request: HttpRequest) -> dict:
 
 def operations_links(user) -> list[tuple[str, str]]:
     """For administrators: the queues and workers (django-rq), the Prometheus metrics, unknown outcomes."""
-    if not (user.is_superuser or user.has_module_perms("django_rq") or may_resolve(user)):
-        return []
-    links = [("Queues and workers", reverse("django_rq:home")), ("Metrics (Prometheus)", reverse("metrics"))]
+    links = []
+    if may_operate(user):  # only links that open for this person
+        links = [("Queues and workers", reverse("django_rq:home")), ("Metrics (Prometheus)", reverse("metrics"))]
     if may_resolve(user):
         links.append(("Unknown outcomes", reverse("admin:campaigns_outboundmessage_unknown")))
     return links

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -11,6 +12,7 @@ from campaigns.admin.unknown_outcomes import unknown_outcome_urls
 from campaigns.content.personalisation import message_text
 from campaigns.forms import DONT_SEND, SEND_NOW, SendMessageForm, local_text
 from campaigns.models import OutboundMessage
+from messaging_site import confirm
 
 Status = OutboundMessage.Status
 EDITABLE = [Status.SCHEDULED, Status.QUEUED]
@@ -205,12 +207,23 @@ class OutboundMessageAdmin(MessageLogList):
             return HttpResponseRedirect(reverse("admin:campaigns_outboundmessage_add"))
         return self.response_post_save_change(request, obj)
 
-    @admin.action(description="Cancel selected messages (those not sent yet)")
-    def cancel_messages(self, request, queryset) -> None:
+    @admin.action(description="Cancel selected messages (those not sent yet)…", permissions=["change"])
+    def cancel_messages(self, request, queryset) -> TemplateResponse | None:
         # Only those still waiting (a partial index each): "select all" may be millions of messages.
-        waiting = queryset.filter(status__in=EDITABLE, claim_token__isnull=True).select_related(None).only("pk")
+        waiting = queryset.filter(status__in=EDITABLE, claim_token__isnull=True).select_related(None)
+        if not confirm.confirmed(request):
+            return confirm.ask(
+                self,
+                request,
+                waiting.only("pk", "to", "status"),
+                question="Cancel these messages?",
+                consequence="Those not sent yet will never go. This cannot be undone.",
+                button="Yes, cancel them",
+            )
+        waiting = waiting.only("pk")
         cancelled = sum(message.cancel() for message in waiting)
         self.message_user(request, f"Cancelled {cancelled} message(s).", messages.SUCCESS)
+        return None
 
 
 def editable_here(message: OutboundMessage) -> bool:

@@ -4,7 +4,6 @@ SMS length counter, media, and WhatsApp provider templates with their variables 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.utils.text import Truncator
@@ -23,6 +22,7 @@ from campaigns.content.segments import browser_tables, count_segments
 from campaigns.models import MessageTemplate
 from contacts.admin.deletion import BoundedDeletion
 from contacts.models import Contact
+from messaging_site.permissions import denied, model_perm
 
 PREVIEW_TEXT_LIMIT = 10_000
 
@@ -99,7 +99,7 @@ class MessageTemplateAdmin(BoundedDeletion, admin.ModelAdmin):
     def preview_view(self, request: HttpRequest) -> JsonResponse:
         """The message for one contact as the form stands now (nothing is saved)."""
         if not self.has_view_permission(request):
-            raise PermissionDenied
+            raise denied(model_perm(self.model, "view"), "preview a template")
         return JsonResponse(preview(request))
 
 

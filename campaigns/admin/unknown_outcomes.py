@@ -12,7 +12,6 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,6 +20,7 @@ from django.utils.http import urlencode
 from campaigns.models import OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.pipeline import unknown_outcomes as doubt
+from messaging_site.permissions import denied
 
 PERMISSION = "campaigns.resolve_outcome"
 SHOWN = 100  # messages of a group listed on the page (a decision may take the whole group)
@@ -89,7 +89,7 @@ def chosen_group(request: HttpRequest) -> tuple[int | str | None, int | None, st
 
 def unknown_outcomes_page(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
     if not may_resolve(request.user):
-        raise PermissionDenied
+        raise denied(PERMISSION, "settle messages with an unknown outcome")
     campaign, channel, group_error = chosen_group(request)
     in_group = channel is not None
     group_messages = doubt.in_doubt(campaign, channel) if in_group else OutboundMessage.objects.none()

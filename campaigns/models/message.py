@@ -65,7 +65,12 @@ class OutboundMessage(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        permissions = [("resolve_outcome", "Can resolve messages with an unknown outcome (mark or resend them)")]
+        permissions = [
+            ("resolve_outcome", "Can resolve messages with an unknown outcome (mark or resend them)"),
+            # For administrators: /admin/rq/ empties queues and deletes jobs (a campaign's wake-up
+            # included), /admin/metrics/ shows every channel's traffic (messaging_site/permissions.py).
+            ("operate_queues", "Can run the job queues and read the metrics"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "recipient_key"],

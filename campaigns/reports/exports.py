@@ -8,13 +8,13 @@ header). Registered on the campaign admin by ``results_export_url``.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from contacts.exporting import CHUNK_SIZE, FORMATS, Column, response, zone_name
+from messaging_site.permissions import denied, model_perm
 
 RESULT_FIELDS = [
     "to",
@@ -57,7 +57,7 @@ def results_export_url(model_admin: admin.ModelAdmin) -> URLPattern:
         if campaign is None:
             raise Http404(f"campaign: no campaign with id {object_id!r}.")
         if not model_admin.has_view_permission(request, campaign):
-            raise PermissionDenied
+            raise denied(model_perm(model_admin.model, "view"), "export a campaign's results")
         if file_format not in FORMATS:
             raise Http404(f"format: {file_format!r} is not one of {', '.join(FORMATS)}.")
         return export_results(request, campaign, file_format)

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, StreamingHttpResponse
@@ -17,9 +16,11 @@ from contacts.admin import bulk_actions
 from contacts.admin.deletion import BoundedDeletion, as_queryset, capped_count
 from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search_contacts
 from contacts.admin.imports import ContactImportMixin
-from contacts.admin.paging import EstimatedCountPaginator
+from contacts.admin.paging import EstimatedCountPaginator, count_or_estimate
 from contacts.exporting import FORMATS, export_contacts
 from contacts.models import Contact, ListMembership, OptInRecord, Suppression
+from messaging_site import confirm
+from messaging_site.permissions import denied, model_perm
 
 
 def suppression_kept(opted_out: int) -> str:
@@ -136,6 +137,10 @@ class ContactAdmin(
     def has_export_permission(self, request) -> bool:
         return False  # our own streamed export (the buttons above the list) replaces django-import-export's
 
+    def export_action(self, request, **kwargs):
+        """django-import-export's export page, which the streamed export replaces: nothing here."""
+        raise Http404("Contacts are exported with the CSV and XLSX buttons above the list.")
+
     def get_urls(self) -> list:
         export = path(
             "export/<str:file_format>/",
@@ -147,7 +152,7 @@ class ContactAdmin(
     def export_view(self, request, file_format: str) -> StreamingHttpResponse:
         """The contacts the changelist shows (same filters and search) as CSV or XLSX."""
         if not self.has_view_permission(request):
-            raise PermissionDenied
+            raise denied(model_perm(Contact, "view"), "export contacts")
         if file_format not in FORMATS:
             raise Http404(f"format: {file_format!r} is not one of {', '.join(FORMATS)}.")
         contacts = self.get_changelist_instance(request).get_queryset(request)
@@ -211,8 +216,21 @@ class ContactAdmin(
     def create_list(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.create_list(self, request, queryset)
 
-    @admin.action(description="Opt out (never message again)", permissions=["change"])
-    def opt_out(self, request, queryset) -> None:
+    @admin.action(description="Opt out (never message again)…", permissions=["change"])
+    def opt_out(self, request, queryset) -> TemplateResponse | None:
+        if not confirm.confirmed(request):
+            subscribed = queryset.filter(opted_out_at__isnull=True)
+            count, _ = count_or_estimate(subscribed)
+            return confirm.ask(
+                self,
+                request,
+                subscribed,
+                question="Opt these contacts out?",
+                consequence="Their numbers go on the suppression list: no campaign or message reaches them again "
+                "until each is opted back in with a reason.",
+                button="Yes, opt them out",
+                count=count,
+            )
         reason = f"Opted out by {request.user.get_username()}"
         added = Suppression.add_contacts(queryset, source=Suppression.Source.STAFF, reason=reason, by=request.user)
         self.message_user(
@@ -220,6 +238,7 @@ class ContactAdmin(
             f"{added:,} number(s) added to the suppression list; their contacts show opted out.",
             messages.SUCCESS,
         )
+        return None
 
     @admin.action(description="Opt back in… (asks why)", permissions=["change"])
     def opt_in(self, request, queryset) -> TemplateResponse | None:

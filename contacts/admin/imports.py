@@ -12,10 +12,8 @@ import shutil
 from pathlib import Path
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -30,6 +28,7 @@ from contacts.importing.jobs import check_worker, enqueue_import
 from contacts.importing.report import rejected_rows_csv
 from contacts.importing.summary import summary_lines
 from contacts.models import ContactImport, ContactList
+from messaging_site.permissions import model_perm, require
 
 log = logging.getLogger(__name__)
 TEMPLATES = "admin/contacts/import"
@@ -82,8 +81,7 @@ class ContactImportMixin:
         return self.has_add_permission(request) and self.has_change_permission(request)
 
     def _check(self, request) -> None:
-        if not self.has_import_permission(request):
-            raise PermissionDenied
+        require(request, model_perm(self.model, "add"), model_perm(self.model, "change"), to="import contacts")
 
     def _page(self, request, template: str, title: str, step: int, **context) -> TemplateResponse:
         context = {
@@ -98,8 +96,12 @@ class ContactImportMixin:
         }
         return TemplateResponse(request, f"{TEMPLATES}/{template}", context)
 
-    def _import(self, import_id: int) -> ContactImport:
-        return get_object_or_404(ContactImport.objects.select_related("target_list", "created_by"), pk=import_id)
+    def _import(self, import_id: int, rows=None) -> ContactImport:
+        rows = ContactImport.objects.select_related("target_list", "created_by") if rows is None else rows
+        found = rows.filter(pk=import_id).first()
+        if found is None:
+            raise Http404(f"import: there is no import #{import_id} (it may have been deleted).")
+        return found
 
     def _go(self, name: str, contact_import: ContactImport) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse(f"admin:contacts_contact_import_{name}", args=[contact_import.pk]))
@@ -197,7 +199,7 @@ class ContactImportMixin:
     def import_confirm_view(self, request, import_id: int) -> HttpResponseRedirect:
         self._check(request)
         with transaction.atomic():
-            contact_import = ContactImport.objects.select_for_update().get(pk=import_id)
+            contact_import = self._import(import_id, ContactImport.objects.select_for_update())
             if contact_import.file_removed_at:
                 self.message_user(request, file_removed_note(contact_import), messages.ERROR)
             elif contact_import.state == ContactImport.State.PREVIEWED:
