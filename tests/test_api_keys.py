@@ -70,7 +70,9 @@ def test_the_admin_shows_a_new_key_once(admin_client):
 def test_the_revoke_action_stops_a_key(admin_client):
     key, raw = ApiKey.issue(staff())
     assert works(raw) == 404
-    admin_client.post("/admin/campaigns/apikey/", {"action": "revoke_keys", "_selected_action": [key.pk], "post": "yes"}, follow=True)
+    admin_client.post(
+        "/admin/campaigns/apikey/", {"action": "revoke_keys", "_selected_action": [key.pk], "post": "yes"}, follow=True
+    )
     key.refresh_from_db()
     assert key.revoked_at is not None
     response = Client().get("/message/1", headers={"apikey": raw})

@@ -169,7 +169,9 @@ def test_the_admin_refuses_to_launch_a_campaign_with_nothing_to_send(client, cha
     client.force_login(get_user_model().objects.create_superuser("lee", "lee@example.com", "pw-for-tests-only"))
     campaign = Campaign.objects.create(name="Empty", channel=channel)
     response = client.post(
-        "/admin/campaigns/campaign/", {"action": "launch", "_selected_action": [campaign.pk], "post": "yes"}, follow=True
+        "/admin/campaigns/campaign/",
+        {"action": "launch", "_selected_action": [campaign.pk], "post": "yes"},
+        follow=True,
     )
     assert "Empty: not launched. It has no text, media or template." in response.content.decode()
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT

@@ -26,6 +26,8 @@ def test_staff_build_launch_and_watch_a_campaign_complete(
     page.locator("#result_list tbody tr").filter(has_text="Spring sale").locator("input.action-select").check()
     page.select_option("select[name=action]", "launch")
     page.click("button[name=index]")
+    assert "Spring sale" in page.locator(".confirm-named").inner_text()  # it asks first, naming the campaign
+    page.click("input[value='Yes, launch them']")
     assert "Spring sale: launched" in page.locator(".messagelist").inner_text()
 
     worker()

@@ -95,6 +95,7 @@ def test_staff_import_a_messy_csv_into_a_new_list_then_send_a_campaign(
     page.locator("#result_list tbody tr").filter(has_text="Welcome Kenya").locator("input.action-select").check()
     page.select_option("select[name=action]", "launch")
     page.click("button[name=index]")
+    page.click("input[value='Yes, launch them']")
     page.wait_for_selector(".messagelist")
     worker()
     campaign = Campaign.objects.get(name="Welcome Kenya")
