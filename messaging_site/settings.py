@@ -225,6 +225,9 @@ SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 # Other staff may turn it on for themselves (Two-factor sign-in at the top of any admin page).
 # On by default in production (DEBUG off); `make run`'s demo leaves it off.
 REQUIRE_2FA_FOR_SUPERUSERS = env_bool("REQUIRE_2FA_FOR_SUPERUSERS", not DEBUG)
+# The TOTP devices admin would show a device's secret (its QR code) to anyone who may view devices:
+# nobody sees another person's secret; each enrols their own on the Two-factor sign-in page.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Messaging")  # the name authenticator apps show
 # Wrong codes count as failed sign-ins for axes above; django-otp's own growing per-device delay
 # would also refuse the right code typed a second after a slip, with no way to say so.

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 import django_rq
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
@@ -27,6 +28,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rq import Queue, Worker
 from rq.job import JobStatus
 
@@ -76,6 +78,10 @@ ACTIONS = {
     ("providers.Channel", "check_credentials"): ADMINISTRATORS,
     ("providers.Channel", "resume_sending"): ADMINISTRATORS,
     ("providers.Channel", "send_test_message"): ADMINISTRATORS,
+    ("axes.AccessAttempt", "delete_selected"): ADMINISTRATORS,
+    ("axes.AccessFailureLog", "delete_selected"): ADMINISTRATORS,
+    ("axes.AccessLog", "delete_selected"): ADMINISTRATORS,
+    ("otp_totp.TOTPDevice", "delete_selected"): ADMINISTRATORS,
 }
 
 RQ_PAGES = [
@@ -111,6 +117,10 @@ RQ_PAGES = [
 # URL route (as Django spells it, under /admin/) -> who may use it.
 URLS = {
     "/admin/time-zone/": EVERY_STAFF,  # one's own time zone
+    "/admin/two-factor/": EVERY_STAFF,  # one's own authenticator app
+    "/admin/two-factor/qr.svg": EVERY_STAFF,
+    "/admin/otp_totp/totpdevice/<int:pk>/config/": NOBODY,  # another person's secret (OTP_ADMIN_HIDE_SENSITIVE_DATA)
+    "/admin/otp_totp/totpdevice/<int:pk>/qrcode/": NOBODY,
     "/admin/auth/user/<id>/password/": ADMINISTRATORS,
     "/admin/contacts/contact/export/<str:file_format>/": READERS,
     "/admin/contacts/contact/export/": GONE,  # django-import-export's, replaced by the streamed export
@@ -135,8 +145,12 @@ URLS = {
     **{f"/admin/rq/{route}": ADMINISTRATORS for route in RQ_PAGES},
 }
 
-# Django's own views refuse with a bare 403 (no message of ours to name the permission).
-DJANGOS_OWN = {"/admin/auth/user/<id>/password/"}
+# Django's and django-otp's own views refuse with a bare 403 (no message of ours to name the permission).
+LIBRARY_REFUSALS = {
+    "/admin/auth/user/<id>/password/",
+    "/admin/otp_totp/totpdevice/<int:pk>/config/",
+    "/admin/otp_totp/totpdevice/<int:pk>/qrcode/",
+}
 
 # --- finding the verbs -------------------------------------------------------------------------------
 
@@ -220,7 +234,7 @@ def state() -> dict[str, list]:
     """Every row the project keeps, and every job in the queues: what a refusal must leave alone."""
     rows = {}
     for model in apps.get_models(include_auto_created=True):
-        if model._meta.app_label in ("campaigns", "contacts", "providers") or model in (Group, get_user_model()):
+        if model._meta.app_label != "sessions" and model._meta.managed:
             rows[model._meta.label] = sorted(map(repr, model._default_manager.order_by().values_list()))
     for name in settings.RQ_QUEUES:
         queue = django_rq.get_queue(name)
@@ -290,6 +304,16 @@ def a_queued_job(failed: bool = False) -> str:
         job.set_status(JobStatus.FAILED)
         queue.failed_job_registry.add(job, ttl=600, exc_string="boom")
     return job.id
+
+
+def an_attempt() -> AccessAttempt:
+    return AccessAttempt.objects.create(
+        username="guess", ip_address="10.0.0.9", user_agent="x", get_data="", post_data="", failures_since_start=1
+    )
+
+
+def a_device(world: World) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=world.people[STAFF], name="Authenticator app", confirmed=True)
 
 
 def fresh(obj):
@@ -381,6 +405,14 @@ ACTION_PROBES = {
         ),
         lambda obj, w: fresh(obj).paused_at is None,
     ),
+    ("axes.AccessAttempt", "delete_selected"): ActionProbe(lambda w: an_attempt(), deleted),
+    ("axes.AccessFailureLog", "delete_selected"): ActionProbe(
+        lambda w: AccessFailureLog.objects.create(username="guess", ip_address="10.0.0.9", user_agent="x"), deleted
+    ),
+    ("axes.AccessLog", "delete_selected"): ActionProbe(
+        lambda w: AccessLog.objects.create(username="ann", ip_address="10.0.0.9", user_agent="x"), deleted
+    ),
+    ("otp_totp.TOTPDevice", "delete_selected"): ActionProbe(a_device, deleted),
     ("providers.Channel", "send_test_message"): ActionProbe(
         lambda w: w.channel,
         lambda obj, w: OutboundMessage.objects.filter(channel=obj, body="Test from the table").exists(),
@@ -574,6 +606,14 @@ URL_PROBES = {
     "/admin/campaigns/messagetemplate/preview/": UrlProbe(
         post(lambda w: reverse("admin:campaigns_messagetemplate_preview"), lambda w: {"body": "Hi {{ name }}"})
     ),
+    "/admin/two-factor/": UrlProbe(get(lambda w: reverse("admin:two_factor"))),
+    "/admin/two-factor/qr.svg": UrlProbe(get(lambda w: reverse("admin:two_factor_qr"))),
+    "/admin/otp_totp/totpdevice/<int:pk>/config/": UrlProbe(
+        get(lambda w: f"/admin/otp_totp/totpdevice/{made(w, 'device', a_device).pk}/config/")
+    ),
+    "/admin/otp_totp/totpdevice/<int:pk>/qrcode/": UrlProbe(
+        get(lambda w: f"/admin/otp_totp/totpdevice/{made(w, 'device', a_device).pk}/qrcode/")
+    ),
     "/admin/metrics/": UrlProbe(
         get(lambda w: reverse("metrics")), lambda response, w: b"messaging_api_messages_pending" in response.content
     ),
@@ -603,6 +643,6 @@ def test_each_admin_url_answers_only_those_allowed(route, role, world):
         assert probe.worked(response, world), f"{url} did not work for {role}: {response.status_code}"
     else:
         assert response.status_code == 403, f"{role} not refused at {url}: {response.status_code}"
-        if route not in DJANGOS_OWN:
+        if route not in LIBRARY_REFUSALS:
             assert "Permission needed: “" in refusal_text(response), "the refusal names no permission"
         assert state() == before, f"{url} changed something for {role}"
