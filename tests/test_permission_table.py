@@ -33,7 +33,7 @@ from rq import Queue, Worker
 from rq.job import JobStatus
 
 from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, OutboundMessage
-from contacts.models import Contact, ContactImport, ContactList
+from contacts.models import Contact, ContactImport, ContactList, Suppression
 from providers.models import Channel
 from tests.browser import marketing_group
 
@@ -62,6 +62,7 @@ ACTIONS = {
     ("contacts.Contact", "opt_in"): CAMPAIGN_WORK,
     ("contacts.ContactList", "delete_selected"): CAMPAIGN_WORK,
     ("contacts.ContactImport", "delete_selected"): ADMINISTRATORS,
+    ("contacts.Suppression", "delete_selected"): NOBODY,  # only START or "Opt back in…" lift a number
     ("campaigns.Campaign", "delete_selected"): CAMPAIGN_WORK,
     ("campaigns.Campaign", "launch"): CAMPAIGN_WORK,
     ("campaigns.Campaign", "pause"): CAMPAIGN_WORK,
@@ -126,6 +127,8 @@ URLS = {
     "/admin/contacts/contact/export/": GONE,  # django-import-export's, replaced by the streamed export
     "/admin/contacts/contact/process_import/": GONE,  # django-import-export's, replaced by the preview page
     "/admin/contacts/contact/import/": CAMPAIGN_WORK,
+    "/admin/contacts/suppression/export.csv": READERS,
+    "/admin/contacts/suppression/import/": ADMINISTRATORS,  # Marketing views the list, adds nothing to it
     "/admin/contacts/contact/import/<int:import_id>/": CAMPAIGN_WORK,
     "/admin/contacts/contact/import/<int:import_id>/preview/": CAMPAIGN_WORK,
     "/admin/contacts/contact/import/<int:import_id>/confirm/": CAMPAIGN_WORK,
@@ -288,6 +291,11 @@ def a_bulk_job(world: World) -> BulkJob:
     return BulkJob.objects.get(pk=job.pk)
 
 
+def a_suppressed_number() -> Suppression:
+    Suppression.add(["+447911123400"], source=Suppression.Source.STAFF, reason="Asked by phone")
+    return Suppression.objects.get(number="+447911123400")
+
+
 def an_import(world: World) -> ContactImport:
     return ContactImport.objects.create(
         file_name="people.csv", stored_path="/nonexistent/people.csv", state=ContactImport.State.DONE
@@ -369,6 +377,7 @@ ACTION_PROBES = {
         lambda w: ContactList.objects.create(name="Old list"), deleted
     ),
     ("contacts.ContactImport", "delete_selected"): ActionProbe(an_import, deleted),
+    ("contacts.Suppression", "delete_selected"): ActionProbe(lambda w: a_suppressed_number(), deleted),
     ("campaigns.Campaign", "delete_selected"): ActionProbe(a_campaign, deleted),
     ("campaigns.Campaign", "launch"): ActionProbe(a_campaign, lambda obj, w: fresh(obj).status == Status.SCHEDULED),
     ("campaigns.Campaign", "pause"): ActionProbe(lambda w: a_campaign(w, Status.RUNNING), status_is(Status.PAUSED)),
@@ -564,6 +573,11 @@ URL_PROBES = {
     ),
     "/admin/contacts/contact/export/": UrlProbe(get(lambda w: "/admin/contacts/contact/export/")),
     "/admin/contacts/contact/process_import/": UrlProbe(post(lambda w: "/admin/contacts/contact/process_import/")),
+    "/admin/contacts/suppression/export.csv": UrlProbe(
+        get(lambda w: (a_suppressed_number(), reverse("admin:contacts_suppression_export"))[1]),
+        lambda response, w: b"+447911123400" in b"".join(response.streaming_content),
+    ),
+    "/admin/contacts/suppression/import/": UrlProbe(get(lambda w: reverse("admin:contacts_suppression_import"))),
     "/admin/contacts/contact/import/": UrlProbe(get(lambda w: reverse("admin:contacts_contact_import"))),
     "/admin/contacts/contact/import/<int:import_id>/": UrlProbe(get(import_url("options"))),
     "/admin/contacts/contact/import/<int:import_id>/preview/": UrlProbe(get(import_url("preview"))),

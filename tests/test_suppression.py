@@ -205,7 +205,9 @@ def test_opting_back_in_lifts_the_number_and_keeps_who_and_why(make_contact, adm
 
 def test_the_staff_opt_out_action_suppresses_the_selection(staff, make_contact):
     ann = make_contact(ANN)
-    staff.post(reverse("admin:contacts_contact_changelist"), {"action": "opt_out", "_selected_action": [ann.pk]})
+    staff.post(
+        reverse("admin:contacts_contact_changelist"), {"action": "opt_out", "_selected_action": [ann.pk], "post": "yes"}
+    )
     row = Suppression.objects.get(number=ANN)
     assert (row.source, row.by_label, row.reason) == ("staff", "maria", "Opted out by maria")
     assert Contact.objects.get(phone=ANN).is_opted_out

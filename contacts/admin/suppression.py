@@ -11,7 +11,6 @@ import tempfile
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -27,6 +26,7 @@ from contacts.importing.errors import ImportFileError
 from contacts.importing.suppression import import_suppression_file
 from contacts.models import Contact, Suppression, mirror_on_contacts
 from contacts.phones import normalise_phone
+from messaging_site.permissions import denied, model_perm
 
 EXPORT_CHUNK = 5000
 
@@ -165,7 +165,7 @@ class SuppressionAdmin(admin.ModelAdmin):
     def export_view(self, request) -> StreamingHttpResponse:
         """The list as the page shows it (same search and filter), streamed as CSV in constant memory."""
         if not self.has_view_permission(request):
-            raise PermissionDenied
+            raise denied(model_perm(Suppression, "view"), "export the suppression list")
         rows = self.get_changelist_instance(request).queryset.order_by("id")
         fields = ["number", "suppressed_at", "reason", "source", "channel", "by_label"]
         columns = [
@@ -181,7 +181,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def import_view(self, request) -> TemplateResponse | HttpResponseRedirect:
         if not self.has_add_permission(request):
-            raise PermissionDenied
+            raise denied(model_perm(Suppression, "add"), "import a suppression file")
         form = SuppressionFileForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
