@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0012_api_key_scope"),
+        ("campaigns", "0013_api_key_every_channel"),
     ]
 
     operations = [
