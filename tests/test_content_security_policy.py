@@ -15,6 +15,9 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from axes.models import AccessAttempt
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
 from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, OutboundMessage
 from contacts.models import ContactImport
 from tests.browser import log_in, shot
@@ -79,6 +82,8 @@ def everything(db, channel, make_contact, make_list, administrator):
         sender_label="API",
     )
     ApiKey.issue(administrator)
+    TOTPDevice.objects.create(user=administrator, name="Spare phone", confirmed=False)
+    AccessAttempt.objects.create(username="mallory", ip_address="203.0.113.9", failures_since_start=2)
     django_rq.get_queue("default").enqueue("campaigns.pipeline.jobs.reconcile")  # a job for the queue pages
 
 
@@ -118,6 +123,12 @@ def other_pages() -> list[str]:
         "/admin/rq/queues/0/started/",
         "/admin/rq/queues/0/deferred/",
         "/admin/rq/workers/0/",
+        "/admin/rq/queues/0/details/",
+        "/admin/rq/queues/0/empty/",
+        "/admin/rq/queues/0/requeue-all/",
+        "/admin/rq/queues/0/failed/clear/",
+        f"/admin/rq/queues/0/{job_id}/delete/",
+        f"/admin/otp_totp/totpdevice/{TOTPDevice.objects.get().pk}/config/",
         "/api/docs",
     ]
 
@@ -145,6 +156,7 @@ def test_every_admin_page_works_under_the_policy(page, live_server, everything, 
     use_the_calendar(page, live_server)
     use_the_template_editor(page, live_server)
     import_contacts(page, live_server, tmp_path, worker)
+    open_a_finished_job(page, live_server)
 
     assert page.csp_violations == [], "\n".join(page.csp_violations)
     assert [error for error in errors if not expected(error)] == []
@@ -199,3 +211,12 @@ def import_contacts(page, live_server, tmp_path, worker) -> None:
     page.wait_for_selector("#import-next:not([hidden])")
     assert ContactImport.objects.get().state == ContactImport.State.DONE
     shot(page, "csp-import-done")
+
+
+def open_a_finished_job(page, live_server) -> None:
+    """A job that ran has results: django-rq lists them as rows that open when clicked."""
+    queue = django_rq.get_queue("default")
+    job_id = queue.finished_job_registry.get_job_ids()[0]
+    page.goto(f"{live_server.url}/admin/rq/queues/0/{job_id}/")
+    page.click("tr.rq-clickable td.rq-nowrap")
+    page.wait_for_url(f"**/admin/rq/queues/0/{job_id}/results/**")
