@@ -11,11 +11,10 @@ from datetime import timedelta
 
 import django_rq
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-
-from axes.models import AccessAttempt
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, OutboundMessage
