@@ -161,8 +161,8 @@ class _Writer:
             added = max(0, cursor.rowcount)
             cursor.execute(
                 f"UPDATE {contacts} AS c SET opted_out_at = x.suppressed_at, opt_out_reason = x.reason, "
-                f"updated_at = %s FROM {suppression} AS x "
-                f"WHERE x.number = c.phone AND c.opted_out_at IS NULL AND c.phone IN (SELECT number FROM {STAGING})",
+                f"updated_at = %s FROM {STAGING} AS s, {suppression} AS x "
+                "WHERE c.phone = s.number AND x.number = s.number AND c.opted_out_at IS NULL",
                 [now],
             )
         return added
@@ -173,6 +173,7 @@ class _Writer:
             with cursor.cursor.copy(f"COPY {STAGING} (number, suppressed_at, reason) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            cursor.execute(f"ANALYZE {STAGING}")  # the planner then joins it by the unique indexes
             return
         cursor.execute(f"DELETE FROM {STAGING}")
         adapt = connection.ops.adapt_datetimefield_value
