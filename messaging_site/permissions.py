@@ -14,7 +14,8 @@ from django.contrib.auth import get_permission_codename
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 # The dedicated permission for the job queues (/admin/rq/) and the metrics (/admin/metrics/).
 OPERATE_QUEUES = "campaigns.operate_queues"
@@ -65,3 +66,45 @@ def for_operators(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+# What each of Django's own admin views needs, by the end of its URL name ("campaigns_campaign_add").
+DJANGO_VIEW_NEEDS = {
+    "changelist": "view",
+    "change": "view",
+    "history": "view",
+    "add": "add",
+    "delete": "delete",
+    "password_change": "change",  # a user's password
+}
+DJANGO_VIEW_DOES = {"view": "open", "add": "add", "change": "change", "delete": "delete"}
+
+
+def guessed_refusal(request: HttpRequest) -> str:
+    """For Django's own admin views, which refuse without a word: the permission the page needs,
+    when the person lacks it ("" when it is not that: e.g. a message that is read-only for everyone)."""
+    from django.contrib import admin
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return ""
+    for model in admin.site._registry:
+        prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
+        view = match.url_name.removeprefix(prefix) if match.url_name else ""
+        if match.namespace == admin.site.name and match.url_name.startswith(prefix) and view in DJANGO_VIEW_NEEDS:
+            action = "change" if view == "change" and request.method == "POST" else DJANGO_VIEW_NEEDS[view]
+            perm = model_perm(model, action)
+            if not request.user.has_perm(perm):
+                return refusal(perm, f"{DJANGO_VIEW_DOES[action]} {model._meta.verbose_name_plural}")
+    return ""
+
+
+def permission_denied_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Every 403 page (handler403): the admin's look, and the permission that was missing."""
+    from django.contrib import admin
+
+    message = str(exception or "") or guessed_refusal(request)
+    context = {**admin.site.each_context(request), "title": "Not allowed", "exception": message}
+    return render(request, "403.html", context, status=403)

@@ -17,6 +17,8 @@ def job_queue_urls() -> tuple[list[URLPattern], str]:
     return [*api, *get_admin_urlpatterns(view_wrapper=for_operators)], "django_rq"
 
 
+handler403 = "messaging_site.permissions.permission_denied_page"  # names the missing permission
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/rq/", include(job_queue_urls())),  # administrators only

@@ -151,3 +151,22 @@ def test_the_dashboard_links_the_queues_only_for_administrators(client, django_u
     client.force_login(marketing_staff)
     assert "/admin/rq/" not in client.get(reverse("admin:index")).content.decode()
     assert client.get("/admin/django_rq/dashboard/").status_code == 404  # no second copy of the queues
+
+
+def test_djangos_own_pages_name_the_permission_too(client, marketing_staff):
+    client.force_login(marketing_staff)
+    refused = client.get(reverse("admin:campaigns_apikey_changelist"))
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "Permission needed: “Can view API key” (campaigns.view_apikey), to open API keys." in page
+    assert "Messaging" in page and "mia" in page.lower()  # the admin's own header and user tools
+
+
+def test_a_page_closed_to_everyone_claims_no_missing_permission(admin_client, scheduled):
+    message = OutboundMessage.objects.create(
+        channel=scheduled.channel, to="+447911123456", body="Hi", campaign=scheduled
+    )
+    refused = admin_client.post(reverse("admin:campaigns_outboundmessage_change", args=[message.pk]), {})
+    assert refused.status_code == 403
+    assert "Permission needed" not in refused.content.decode()
+    assert "This page does not allow that" in refused.content.decode()

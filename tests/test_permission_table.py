@@ -148,9 +148,8 @@ URLS = {
     **{f"/admin/rq/{route}": ADMINISTRATORS for route in RQ_PAGES},
 }
 
-# Django's and django-otp's own views refuse with a bare 403 (no message of ours to name the permission).
+# django-otp's pages refuse everyone, superusers too: there is no permission to name.
 LIBRARY_REFUSALS = {
-    "/admin/auth/user/<id>/password/",
     "/admin/otp_totp/totpdevice/<int:pk>/config/",
     "/admin/otp_totp/totpdevice/<int:pk>/qrcode/",
 }
