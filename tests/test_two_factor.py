@@ -50,10 +50,16 @@ def enrol(client, user) -> str:
     qr = client.get("/admin/two-factor/qr.svg")
     assert qr["Content-Type"] == "image/svg+xml"
     assert b"<svg" in qr.content
-    done = client.post("/admin/two-factor/", {"otp_token": totp(secret)})
+    enrol.code = totp(secret)  # the code that enrolled: used, so it signs in nobody
+    done = client.post("/admin/two-factor/", {"otp_token": enrol.code})
     assert done.status_code == 302
     client.logout()
     return secret
+
+
+def a_later_step_has_come(user) -> None:
+    """As if the next 30 s step had come: the codes used so far are behind it (without waiting)."""
+    TOTPDevice.objects.filter(user=user).update(last_t=-1)
 
 
 def sign_in(client, username: str, token: str | None = None, password: str = PASSWORD):
@@ -90,7 +96,7 @@ def test_spaces_in_the_code_do_not_matter(client, mia):
 
 def test_a_used_code_cannot_sign_in_twice(client, mia):
     secret = enrol(client, mia)
-    assert sign_in(client, "mia", totp(secret)).status_code == 200  # the code that enrolled
+    assert sign_in(client, "mia", enrol.code).status_code == 200
     code = next_totp(secret)
     assert sign_in(client, "mia", code).status_code == 302
     client.logout()
@@ -113,13 +119,15 @@ def test_wrong_codes_count_towards_the_lockout(client, mia):
 
 def test_a_staff_member_turns_it_off_with_a_current_code(client, mia):
     secret = enrol(client, mia)
-    assert sign_in(client, "mia", next_totp(secret)).status_code == 302
+    code = next_totp(secret)
+    assert sign_in(client, "mia", code).status_code == 302
     page = client.get("/admin/two-factor/").content.decode()
     assert "Two-factor sign-in is <strong>on</strong> for mia" in page
-    refused = client.post("/admin/two-factor/", {"otp_token": next_totp(secret)})  # used to sign in
+    refused = client.post("/admin/two-factor/", {"otp_token": code})  # used to sign in
     assert "does not match" in refused.content.decode()
     assert TOTPDevice.objects.filter(user=mia).exists()
-    client.post("/admin/two-factor/", {"otp_token": totp(secret, time.time() + 60)})
+    a_later_step_has_come(mia)
+    client.post("/admin/two-factor/", {"otp_token": totp(secret)})
     assert not TOTPDevice.objects.filter(user=mia).exists()
 
 
@@ -192,7 +200,10 @@ def test_in_chromium_a_staff_member_turns_on_two_factor_and_signs_in_with_it(pag
     log_in(page, live_server, "mia")
     page.click("#two-factor-link")
     page.wait_for_selector("#two-factor-qr")
-    assert page.eval_on_selector("#two-factor-qr", "img => img.naturalWidth") > 100  # the QR code drew
+    qr_code_drawn = (
+        "() => { const img = document.getElementById('two-factor-qr'); return img.complete && img.naturalWidth > 100; }"
+    )
+    page.wait_for_function(qr_code_drawn)
     shot(page, "two_factor_enrol")
     secret = page.text_content("#two-factor-secret")
     page.fill("#id_otp_token", totp(secret))
