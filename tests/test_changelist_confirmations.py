@@ -170,3 +170,20 @@ def test_a_page_closed_to_everyone_claims_no_missing_permission(admin_client, sc
     assert refused.status_code == 403
     assert "Permission needed" not in refused.content.decode()
     assert "This page does not allow that" in refused.content.decode()
+
+
+def test_list_actions_need_the_list_permissions_too(client, django_user_model):
+    editor = django_user_model.objects.create_user("ed", is_staff=True)
+    editor.user_permissions.add(*Permission.objects.filter(codename__in=["view_contact", "change_contact"]))
+    client.force_login(editor)
+    Contact.objects.create(phone="+447911123456", name="Ann")
+    page = client.get(reverse("admin:contacts_contact_changelist"))
+    offered = [name for name, _ in page.context["action_form"].fields["action"].choices if name]
+    assert offered == ["opt_out", "opt_in"]  # no list is changed or created without the list permissions
+    editor.user_permissions.add(Permission.objects.get(codename="change_contactlist"))
+    client.force_login(editor)
+    page = client.post(
+        reverse("admin:contacts_contact_changelist"),
+        {"action": "add_to_list", "_selected_action": [Contact.objects.get().pk], "index": "0"},
+    )
+    assert 'name="contact_list"' in page.content.decode() and 'name="new_list_name"' not in page.content.decode()

@@ -157,7 +157,9 @@ def add_to_list(model_admin, request, queryset: QuerySet) -> TemplateResponse | 
         contact_list, created = form.chosen_list()
         return add(contact_list, queryset, created)
 
-    form = bound(ExistingOrNewListForm, request, admin_site=model_admin.admin_site)
+    # A new list only for those who may create lists; the others choose one that exists.
+    may_create = request.user.has_perm("contacts.add_contactlist")
+    form = bound(ExistingOrNewListForm, request, admin_site=model_admin.admin_site, allow_new=may_create)
     return confirm_then(
         model_admin,
         request,

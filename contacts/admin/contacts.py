@@ -18,7 +18,7 @@ from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search
 from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator, count_or_estimate
 from contacts.exporting import FORMATS, export_contacts
-from contacts.models import Contact, ListMembership, OptInRecord, Suppression
+from contacts.models import Contact, ContactList, ListMembership, OptInRecord, Suppression
 from messaging_site import confirm
 from messaging_site.permissions import denied, model_perm
 
@@ -204,15 +204,24 @@ class ContactAdmin(
         hover = f"Opted out {when}: {contact.opt_out_reason}" if contact.opt_out_reason else f"Opted out {when}"
         return format_html('<span class="contact-opted-out" title="{}">Opted out</span> {}', hover, when.split(" ")[0])
 
-    @admin.action(description="Add to list…", permissions=["change"])
+    # An action is offered when ANY of its permissions is held (Django's rule), so each of these
+    # asks for everything its action needs.
+    def has_change_lists_permission(self, request) -> bool:
+        """Adding contacts to a list, or taking them off one, changes the list."""
+        return self.has_change_permission(request) and request.user.has_perm(model_perm(ContactList, "change"))
+
+    def has_add_lists_permission(self, request) -> bool:
+        return self.has_change_permission(request) and request.user.has_perm(model_perm(ContactList, "add"))
+
+    @admin.action(description="Add to list…", permissions=["change_lists"])
     def add_to_list(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.add_to_list(self, request, queryset)
 
-    @admin.action(description="Remove from list…", permissions=["change"])
+    @admin.action(description="Remove from list…", permissions=["change_lists"])
     def remove_from_list(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.remove_from_list(self, request, queryset)
 
-    @admin.action(description="Create a list from the selection…", permissions=["change"])
+    @admin.action(description="Create a list from the selection…", permissions=["add_lists"])
     def create_list(self, request, queryset) -> TemplateResponse | None:
         return bulk_actions.create_list(self, request, queryset)
 
