@@ -72,7 +72,8 @@ def test_a_long_fan_out_is_not_taken_for_a_lost_one_while_its_slices_go_in(chann
     campaign.lists.set([lists["customers"], lists["newsletter"]])
     long_ago = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS + 60)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, updated_at=long_ago)
-    assert insert_audience(campaign) == 4  # started long ago, still going: every slice says so
+    assert insert_audience(campaign) is None  # all in; started long ago, still going: every slice says so
+    assert campaign.messages.count() == 4
     assert start_due_campaigns() == 0  # so the reconciler starts no second fan-out beside it
 
     Campaign.objects.filter(pk=campaign.pk).update(updated_at=long_ago)  # no slice since: its worker died

@@ -8,6 +8,10 @@ A list audience never passes through Python: the database builds the rows itself
 INSERT ... SELECT (PostgreSQL and SQLite alike), one statement per slice of contact ids, each
 committed on its own, so a crash loses at most the slice in progress and a rerun skips the rest.
 Inline recipients (a bulk API job's) go in batches of bulk_create.
+
+A fan-out takes turns with the other campaigns' jobs (queueing.Turn): when its turn is over and
+other work waits on the campaign queue, it enqueues the rest of itself (where it got to) at the
+back of the queue and returns, so a 1-recipient job is never held behind a 10,000-recipient one.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline import lifecycle
-from campaigns.pipeline.queueing import CAMPAIGN_QUEUE, chunked, enqueue_after_commit, enqueue_dispatch
+from campaigns.pipeline.queueing import (
+    CAMPAIGN_QUEUE,
+    Turn,
+    campaign_job_id,
+    chunked,
+    enqueue_after_commit,
+    enqueue_dispatch,
+    parallel_for,
+)
 from contacts.models import Contact, ListMembership, Suppression
 from messaging_site.logs import logged_job
 
@@ -31,54 +43,120 @@ log = logging.getLogger(__name__)
 Status = Campaign.Status
 INSERT_BATCH = 1000
 LOOKUP_BATCH = 2000  # phones per IN (...) query, well under SQLite's parameter limit
-MAX_PARALLEL_DISPATCH = 4
+INLINE_SLICE = 1000  # inline recipients between two looks at whether the turn is over
 
 
-def enqueue_fan_out(campaign_id: int, at: datetime | None = None) -> None:
-    """Ask a worker to fan the campaign out once the transaction commits: now, or at ``at``."""
-    enqueue_after_commit(fan_out, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE)
+def enqueue_fan_out(
+    campaign_id: int, at: datetime | None = None, *, inline_from: int = 0, contacts_from: int | None = None
+) -> None:
+    """Ask a worker to fan the campaign out once the transaction commits: now, or at ``at``.
+
+    ``inline_from`` and ``contacts_from`` say where an earlier turn of it got to."""
+    resume = {"inline_from": inline_from, "contacts_from": contacts_from} if inline_from or contacts_from else None
+    job_id = lambda: campaign_job_id(campaign_id, "fan-out")  # noqa: E731
+    enqueue_after_commit(fan_out, [(campaign_id,)], at, CAMPAIGN_QUEUE, job_id, kwargs=resume)
 
 
-@logged_job("fan_out", lambda campaign_id: {"campaign": campaign_id})
-def fan_out(campaign_id: int) -> int:
-    """Create the job's messages and start sending them; returns how many messages it has.
+def _fan_out_fields(campaign_id: int, inline_from: int = 0, contacts_from: int | None = None) -> dict[str, object]:
+    """The log fields of a fan-out: its campaign, and where it carries on from when not the start."""
+    where = {"inline_from": inline_from or None, "contacts_from": contacts_from}
+    return {"campaign": campaign_id, **{name: value for name, value in where.items() if value is not None}}
+
+
+@logged_job("fan_out", _fan_out_fields)
+def fan_out(campaign_id: int, inline_from: int = 0, contacts_from: int | None = None) -> int:
+    """Create the job's messages and start sending them; returns how many messages it has (0
+    when its turn ended first: the rest of it is then queued, from where it got to).
 
     Does nothing for a job that is not due yet (rescheduled later), cancelled, or already fanned out.
     """
     if not start(campaign_id):
         return 0
     campaign = Campaign.objects.get(pk=campaign_id)
-    rows = message_rows(campaign, known_contacts(campaign.inline_recipients))
-    for batch in chunked(rows, INSERT_BATCH):
-        OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
-    inserted = 0
+    turn = Turn(campaign_id)
+    if contacts_from is None:
+        stopped_at = insert_inline(campaign, inline_from, turn)
+        if stopped_at is not None:
+            return carry_on_later(campaign_id, inline_from=stopped_at)
     if campaign.kind == Campaign.Kind.CAMPAIGN or campaign.lists.exists():
-        inserted = insert_audience(campaign)
-    refresh_statistics(inserted)
+        stopped_at = insert_audience(campaign, contacts_from, turn)
+        if stopped_at is not None:
+            return carry_on_later(campaign_id, contacts_from=stopped_at)
+    return finish(campaign_id)
+
+
+def finish(campaign_id: int) -> int:
+    """The fan-out is complete: record it, and start dispatching (once, however many runs get here).
+
+    Not for a campaign paused meanwhile (resume fans it out again, skipping the rows in) or
+    cancelled (the rows that went in since are cancelled too)."""
+    count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
+    refresh_statistics(count)
     now = timezone.now()
     with transaction.atomic():
-        count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
-        finished = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True).update(
+        finished = Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True, status=Status.RUNNING).update(
             fanned_out_at=now, recipient_count=count, updated_at=now
         )
         if finished:
-            chunks = -(-count // settings.SEND_CHUNK_SIZE)
-            enqueue_dispatch(campaign_id, parallel=max(1, min(MAX_PARALLEL_DISPATCH, chunks)))
+            enqueue_dispatch(campaign_id, parallel=parallel_for(count))
+        else:
+            cancel_if_cancelled(campaign_id)
     log.info("campaign %s fanned out into %s messages", campaign_id, count)
     return count
+
+
+def carry_on_later(campaign_id: int, **where: int) -> int:
+    """The turn is over with recipients left: the rest goes to the back of the queue.
+
+    The heartbeat keeps the reconciler from taking the fan-out for a lost one (start_due_campaigns)
+    while it waits its next turn."""
+    with transaction.atomic():
+        if heartbeat(campaign_id):
+            enqueue_fan_out(campaign_id, **where)
+        else:
+            cancel_if_cancelled(campaign_id)
+    return 0
+
+
+def heartbeat(campaign_id: int) -> bool:
+    """Touch a running campaign; False once it was paused or cancelled (its fan-out then stops)."""
+    return bool(Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).update(updated_at=timezone.now()))
+
+
+def cancel_if_cancelled(campaign_id: int) -> None:
+    """Rows a fan-out put in after its campaign was cancelled are cancelled with it."""
+    OutboundMessage.objects.filter(
+        campaign_id=campaign_id, status=OutboundMessage.Status.QUEUED, campaign__status=Status.CANCELLED
+    ).update(status=OutboundMessage.Status.CANCELLED, error_message=CANCELLED_REASON, updated_at=timezone.now())
+
+
+CANCELLED_REASON = "The campaign was cancelled."
+
+
+def insert_inline(campaign: Campaign, start_at: int, turn: Turn) -> int | None:
+    """Insert the inline recipients' rows from ``start_at``, a slice at a time; where it stopped
+    when the turn ended first, or the campaign stopped running (None once all are in)."""
+    recipients = campaign.inline_recipients
+    for low in range(start_at, len(recipients), INLINE_SLICE):
+        if low > start_at and (not heartbeat(campaign.pk) or turn.over()):
+            return low
+        rows = message_rows(campaign, low, low + INLINE_SLICE)
+        for batch in chunked(rows, INSERT_BATCH):
+            OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
+    return None
 
 
 ANALYZE_FROM_ROWS = 50_000
 
 
-def refresh_statistics(inserted: int) -> None:
-    """After a big fan-out, bring PostgreSQL's statistics of the message table up to date.
+def refresh_statistics(rows: int) -> None:
+    """After a big fan-out (``rows`` messages), bring PostgreSQL's statistics of the message table up to date.
 
     Autovacuum gets there in its own time; until then the planner believes the table as it was
     (perhaps empty) and plans the pipeline's claims and outcome writes as scans of what is now a
     million rows. ANALYZE reads a fixed sample, a second or two however large the table.
     """
-    if inserted >= ANALYZE_FROM_ROWS and connection.vendor == "postgresql":
+    if rows >= ANALYZE_FROM_ROWS and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(OutboundMessage._meta.db_table)}")
 
@@ -107,10 +185,14 @@ def known_contacts(recipients: list[dict]) -> dict[str, tuple[int | None, bool]]
     return found
 
 
-def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> Iterator[OutboundMessage]:
-    """One row per recipient; an opted-out contact's row is cancelled at once, never queued."""
+def message_rows(campaign: Campaign, low: int = 0, high: int | None = None) -> Iterator[OutboundMessage]:
+    """One row per recipient of inline_recipients[low:high]; an opted-out contact's row is
+    cancelled at once, never queued. A number repeated within the slice keeps its first row; one
+    repeated across slices has the same recipient key, so the insert skips it (ON CONFLICT)."""
+    recipients = campaign.inline_recipients[low:high]
+    contacts = known_contacts(recipients)
     seen: set[str] = set()
-    for position, recipient in enumerate(campaign.inline_recipients):
+    for position, recipient in enumerate(recipients, start=low):
         to = recipient["to"]
         if campaign.duplicates_allowed:
             key = f"{to}#{position}"
@@ -126,13 +208,14 @@ def message_rows(campaign: Campaign, contacts: dict[str, tuple[int, bool]]) -> I
         )
 
 
-def insert_audience(campaign: Campaign) -> int:
-    """Insert the list audience's rows with INSERT ... SELECT, a slice of contact ids at a time.
+def insert_audience(campaign: Campaign, start_at: int | None = None, turn: Turn | None = None) -> int | None:
+    """Insert the list audience's rows with INSERT ... SELECT, a slice of contact ids at a time,
+    from contact id ``start_at`` on; the contact id it stopped at when the turn ended first, or
+    the campaign stopped running (None once all are in).
 
     One row per number (a contact is one number) in any of the campaign's lists and none of its
     exclusion lists, or one per list membership when the campaign allows duplicates; the rows of
-    numbers on the suppression list (joined by number) are cancelled at once. Returns how many
-    rows the statements inserted.
+    numbers on the suppression list (joined by number) are cancelled at once.
 
     Each slice touches the campaign (a heartbeat), so the reconciler does not take a long fan-out
     for a lost one and start a second beside it; a fan-out that did die is started again
@@ -140,16 +223,18 @@ def insert_audience(campaign: Campaign) -> int:
     """
     bounds = Contact.objects.aggregate(low=Min("id"), high=Max("id"))
     if bounds["low"] is None:
-        return 0
+        return None
     sql, params = _audience_insert_sql(campaign)
     step = settings.CAMPAIGN_AUDIENCE_SLICE
-    inserted = 0
-    for low in range(bounds["low"], bounds["high"] + 1, step):
+    first = bounds["low"] if start_at is None else start_at
+    for low in range(first, bounds["high"] + 1, step):
+        if low > first and turn is not None and turn.over():
+            return low
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [*params, low, low + step])
-            inserted += max(0, cursor.rowcount)
-            Campaign.objects.filter(pk=campaign.pk).update(updated_at=timezone.now())
-    return inserted
+            if not heartbeat(campaign.pk):
+                return low + step  # paused or cancelled meanwhile: this slice is in, the rest waits
+    return None
 
 
 def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:

@@ -16,6 +16,7 @@ from campaigns.pipeline import sending
 from campaigns.pipeline.fanout import start_due_campaigns
 from campaigns.pipeline.queueing import (
     MAX_PARALLEL_DISPATCH,
+    Turn,
     chunked,
     enqueue_dispatch,
     enqueue_dispatch_at_opening,
@@ -57,12 +58,15 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
     summary = sending.SendSummary()
     queued = OutboundMessage.objects.filter(campaign_id=campaign_id)
     deadline = time.monotonic() + settings.SEND_JOB_BUDGET_SECONDS
+    turn = Turn(campaign_id)
+    claims = 0  # a turn sends at least one claim, so two campaigns never just hand over to each other
     while campaign := running_campaign(campaign_id):
         if not campaign.channel.can_send:
             break  # a paused channel pauses its campaigns; a switched-off one just waits
-        if time.monotonic() > deadline or urgent_work_waiting():
+        if time.monotonic() > deadline or (turn.over() if claims else urgent_work_waiting()):
             # A job never outlives its slice (RQ would kill it mid-send), nor keeps a single
-            # message or the reconciler waiting behind it: a fresh one carries on after them.
+            # message, the reconciler or another campaign's job waiting behind it for more than
+            # a turn: a fresh one carries on after them, from the back of the queue.
             enqueue_dispatch(campaign_id, parallel=1)
             return dict(summary.counts)
         sharers = sending.claims_on(campaign.channel_id) + 1
@@ -72,7 +76,8 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
             if release_waiting(campaign_id):
                 continue  # sending hours opened for some: they are queued now
             break
-        sending.send_claimed(token, summary, give_way=urgent_work_waiting)
+        sending.send_claimed(token, summary, give_way=turn.over)
+        claims += 1
         Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())  # heartbeat
     if summary.retry_ids:
         enqueue_dispatch(campaign_id, at=summary.retry_at, parallel=1)

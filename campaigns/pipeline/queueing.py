@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import cache
@@ -36,6 +38,50 @@ def urgent_work_waiting() -> bool:
         return False  # Redis away: nothing can be waiting there either
 
 
+FAIR_TURN_SECONDS = 1.0  # a campaign's job hands its worker over after this long when another campaign's work waits
+PEEK_JOBS = 100  # the head of the campaign queue a turn looks at for other work
+
+
+def other_campaign_work_waiting(campaign_id: int) -> bool:
+    """Whether a job that is not this campaign's own waits on the campaign queue (``default``).
+
+    RQ's queue is a FIFO list of job ids, and a worker runs one job to its end: a fan-out of
+    10,000 recipients or a dispatch job sending for its whole budget would keep every job behind
+    it waiting, another API key's 1-recipient job on an idle channel included. A campaign's jobs
+    carry its id in their job id (campaign_job_id), so this reads only the list's head, no job.
+    """
+    from rq import Queue
+
+    mine = f"campaign-{campaign_id}-"
+    try:
+        head = connection().lrange(f"{Queue.redis_queue_namespace_prefix}{CAMPAIGN_QUEUE}", 0, PEEK_JOBS - 1)
+    except RedisError:
+        return False  # Redis away: nothing can be waiting there either
+    return any(not job_id.decode().startswith(mine) for job_id in head)
+
+
+class Turn:
+    """A campaign job's turn on its worker: over at once when a single or API message (or the
+    reconciler) waits on ``high``, and after FAIR_TURN_SECONDS when another campaign's job waits
+    on ``default``. The job then hands over to a fresh one of its own at the back of the queue, so
+    the campaign queue goes round-robin between campaigns and bulk jobs (one turn each) instead of
+    first come, first served to the end."""
+
+    def __init__(self, campaign_id: int) -> None:
+        self.campaign_id = campaign_id
+        self.ends = time.monotonic() + FAIR_TURN_SECONDS
+
+    def over(self) -> bool:
+        if urgent_work_waiting():
+            return True
+        return time.monotonic() >= self.ends and other_campaign_work_waiting(self.campaign_id)
+
+
+def campaign_job_id(campaign_id: int, kind: str) -> str:
+    """An RQ job id naming the campaign it works for (see other_campaign_work_waiting)."""
+    return f"campaign-{campaign_id}-{kind}-{uuid.uuid4().hex[:12]}"
+
+
 def chunked(ids: Iterable[int], size: int) -> Iterator[list[int]]:
     chunk: list[int] = []
     for item in ids:
@@ -60,9 +106,16 @@ def _queue(name: str = QUEUE_NAME):
 
 
 def enqueue_after_commit(
-    func: Callable, calls: list[tuple], at: datetime | None = None, queue_name: str = QUEUE_NAME, job_id: str = ""
+    func: Callable,
+    calls: list[tuple],
+    at: datetime | None = None,
+    queue_name: str = QUEUE_NAME,
+    job_id: str | Callable[[], str] = "",
+    *,
+    kwargs: dict | None = None,
 ) -> None:
-    """Enqueue ``func(*args)`` for each args in ``calls`` once the transaction commits (now or at ``at``).
+    """Enqueue ``func(*args, **kwargs)`` for each args in ``calls`` once the transaction commits
+    (now or at ``at``). ``job_id``: a fixed id, or a function making one per job.
 
     If Redis is down then, the work is already safe in the database: the reconciler gives it a
     job later. So the failure is logged, never raised: an error answered after the commit would
@@ -72,12 +125,12 @@ def enqueue_after_commit(
     def enqueue() -> None:
         try:
             queue = _queue(queue_name)
-            options = {"job_id": job_id} if job_id else {}
             for args in calls:
+                options = {"job_id": job_id() if callable(job_id) else job_id} if job_id else {}
                 if at is None:
-                    queue.enqueue(func, *args, **options)
+                    queue.enqueue(func, args=args, kwargs=kwargs or {}, **options)
                 else:
-                    queue.enqueue_at(at, func, *args, **options)
+                    queue.enqueue_at(at, func, args=args, kwargs=kwargs or {}, **options)
         except RedisError:
             log.warning("%s not enqueued (Redis unavailable); the reconciler will retry", func.__name__, exc_info=True)
 
@@ -109,7 +162,8 @@ def enqueue_dispatch(campaign_id: int, at: datetime | None = None, parallel: int
 
     if parallel is None:
         parallel = dispatch_parallelism(campaign_id)
-    enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)] * parallel, at, queue_name=CAMPAIGN_QUEUE)
+    job_id = lambda: campaign_job_id(campaign_id, "dispatch")  # noqa: E731
+    enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)] * parallel, at, CAMPAIGN_QUEUE, job_id)
 
 
 def enqueue_dispatch_at_opening(campaign_id: int, at: datetime) -> None:
@@ -131,5 +185,22 @@ def dispatch_parallelism(campaign_id: int) -> int:
     queued = OutboundMessage.objects.filter(campaign_id=campaign_id, status=OutboundMessage.Status.QUEUED)
     # Counting stops at what would change the answer: cheap on a million-row campaign.
     enough = settings.SEND_CHUNK_SIZE * MAX_PARALLEL_DISPATCH
-    count = queued[:enough].count()
-    return max(1, min(MAX_PARALLEL_DISPATCH, -(-count // settings.SEND_CHUNK_SIZE)))
+    return parallel_for(queued[:enough].count())
+
+
+def parallel_for(messages: int) -> int:
+    """Dispatch jobs for a campaign of this many queued messages: one per chunk, at most
+    MAX_PARALLEL_DISPATCH, and no more than there are workers on the campaign queue to run them
+    (a job no worker can run yet would only stand in line before other campaigns' work)."""
+    chunks = max(1, -(-messages // settings.SEND_CHUNK_SIZE))
+    return max(1, min(MAX_PARALLEL_DISPATCH, chunks, campaign_workers() or MAX_PARALLEL_DISPATCH))
+
+
+def campaign_workers() -> int:
+    """How many workers listen to the campaign queue (0 when none has started, or Redis is away)."""
+    from rq import Queue, Worker
+
+    try:
+        return Worker.count(queue=Queue(CAMPAIGN_QUEUE, connection=connection()))
+    except RedisError:
+        return 0
