@@ -48,11 +48,12 @@ WORKER_SETTINGS = {
 class Workers:
     """`rqworker` processes, each the leader of its own process group."""
 
-    def __init__(self):
+    def __init__(self, settings: dict[str, str] | None = None):
         self.processes: list[subprocess.Popen] = []
+        self.settings = WORKER_SETTINGS if settings is None else settings
 
     def start(self) -> subprocess.Popen:
-        env = {**os.environ, **WORKER_SETTINGS, "LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "LOG_LEVEL": "WARNING", **self.settings}
         command = [sys.executable, "manage.py", "rqworker", "high", "default", "--with-scheduler", "-v", "0"]
         process = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, start_new_session=True
