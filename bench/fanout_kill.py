@@ -39,7 +39,7 @@ def build(contacts: int, endpoint_url: str) -> tuple[object, str, dict[str, bool
     from django.utils import timezone
 
     from campaigns.models import Campaign
-    from contacts.models import Contact, ContactList, ListMembership
+    from contacts.models import Contact, ContactList, ListMembership, Suppression
 
     tag = secrets.token_hex(3)
     prefix = f"+1{secrets.randbelow(800) + 200}"
@@ -62,6 +62,13 @@ def build(contacts: int, endpoint_url: str) -> tuple[object, str, dict[str, bool
             if (in_a or in_b) and not excluded:
                 audience[contact.phone] = opted_out
         ListMembership.objects.bulk_create(memberships)
+        # bulk_create skips Contact.save: the opted-out numbers go on the suppression list here,
+        # as every real writer of opted_out_at does (it is the mirror; the list is the truth).
+        Suppression.objects.bulk_create(
+            Suppression(number=contact.phone, suppressed_at=now, reason="Replied STOP", source="reply")
+            for contact in made
+            if contact.opted_out_at
+        )
     campaign = Campaign.objects.create(name=f"Fan-out {tag}", channel=channel, text="Hi {{ name }}")
     campaign.lists.set(lists[:2])
     campaign.exclude_lists.set(lists[2:])
