@@ -3,6 +3,7 @@
 from django.conf import settings
 from rq import cron
 
+from campaigns.api.idempotency import remove_expired_idempotency_keys
 from campaigns.pipeline.jobs import reconcile
 from contacts.importing.retention import remove_old_import_files
 from providers.sendbulk.dlr import poll_delivery_reports
@@ -11,3 +12,5 @@ cron.register(reconcile, "high", interval=settings.RECONCILE_INTERVAL_SECONDS, j
 cron.register(poll_delivery_reports, "default", interval=60, job_timeout=300)
 # Uploaded import files go CONTACT_IMPORT_KEEP_DAYS after upload; hourly, so within the hour.
 cron.register(remove_old_import_files, "default", interval=3600, job_timeout=600)
+# Idempotency keys are kept 24 hours; hourly, so a stored answer goes within 25 hours.
+cron.register(remove_expired_idempotency_keys, "default", interval=3600, job_timeout=600)

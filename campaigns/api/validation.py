@@ -84,6 +84,17 @@ class Problems:
 
 def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
     """The request's JSON object, or a 413 / 415 / 400 saying what is wrong with it."""
+    data = parse_json(read_body(request, limit))
+    if not isinstance(data, dict):
+        raise ApiError(400, [f"The body must be a JSON object, not {json_type(data)}."])
+    refuse_hostile_strings(data)
+    return data
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes:
+    """The body's bytes, read once (the Idempotency-Key check reads them before the view does)."""
+    if hasattr(request, "api_body"):
+        return request.api_body
     content_type = request.content_type or ""
     if content_type != JSON_TYPE:
         raise ApiError(415, [f"Content-Type: {shown(content_type)} is not supported; send {JSON_TYPE}."])
@@ -97,11 +108,8 @@ def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
     raw = request.read(limit + 1)
     if len(raw) > limit:
         raise ApiError(413, [f"The body is more than {limit:,} bytes; at most {limit:,} are accepted."])
-    data = parse_json(raw)
-    if not isinstance(data, dict):
-        raise ApiError(400, [f"The body must be a JSON object, not {json_type(data)}."])
-    refuse_hostile_strings(data)
-    return data
+    request.api_body = raw
+    return raw
 
 
 def parse_json(raw: bytes) -> object:

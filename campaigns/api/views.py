@@ -9,11 +9,13 @@ from django.shortcuts import render
 
 from campaigns.api import bulk, messages
 from campaigns.api.http import endpoint, error_response, json_response, success
+from campaigns.api.idempotency import idempotent
 from campaigns.api.openapi import document
 from campaigns.api.validation import read_json_body, shown
 from campaigns.models import ApiKey
 
 
+@idempotent(messages.MESSAGE_BODY_LIMIT)
 def post_message(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     data = read_json_body(request, messages.MESSAGE_BODY_LIMIT)
     message = messages.send_message(messages.read_message(data, api_key), api_key)
@@ -24,6 +26,7 @@ def get_message(request: HttpRequest, api_key: ApiKey, message_id: str) -> HttpR
     return success(messages.message_state(messages.find_message(message_id, api_key)))
 
 
+@idempotent(bulk.BULK_BODY_LIMIT)
 def post_bulk_job(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     data = read_json_body(request, bulk.BULK_BODY_LIMIT)
     request_ = bulk.read_bulk(data, api_key)
@@ -42,6 +45,7 @@ def get_bulk_job(request: HttpRequest, api_key: ApiKey, job_id: str) -> HttpResp
     return success(bulk.job_state(bulk.find_job(job_id, api_key)))
 
 
+@idempotent(messages.MESSAGE_BODY_LIMIT)
 def put_bulk_job(request: HttpRequest, api_key: ApiKey, job_id: str) -> HttpResponse:
     job = bulk.find_job(job_id, api_key)
     data = read_json_body(request, messages.MESSAGE_BODY_LIMIT)

@@ -2,9 +2,19 @@
 
 from campaigns.models.api_key import ApiKey
 from campaigns.models.campaign import BulkJob, Campaign
+from campaigns.models.idempotency import IdempotentRequest
 from campaigns.models.message import OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.models.tally import CampaignTally
 from campaigns.models.template import MessageTemplate
 
-__all__ = ["ApiKey", "BulkJob", "Campaign", "CampaignTally", "MessageTemplate", "OutboundMessage", "StaffProfile"]
+__all__ = [
+    "ApiKey",
+    "BulkJob",
+    "Campaign",
+    "CampaignTally",
+    "IdempotentRequest",
+    "MessageTemplate",
+    "OutboundMessage",
+    "StaffProfile",
+]
