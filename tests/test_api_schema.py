@@ -23,6 +23,20 @@ def test_the_document_is_served_and_the_docs_page_lists_every_operation():
             assert f"{method.upper()}</span> <code>{path}</code>" in page
     assert "HXb5b62575e6e4ff6129ad7c8efe1f983e" in page  # the examples are shown
     assert "<script" not in page  # no CDN, nothing to fetch
+    assert page.count("Header <code>Idempotency-Key</code>") == 3
+
+
+def test_the_idempotency_key_is_documented_where_the_server_takes_it():
+    doc = document()
+    keyed = {
+        (method, path)
+        for path, methods in doc["paths"].items()
+        for method, operation in methods.items()
+        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+    }
+    assert keyed == {("post", "/message"), ("post", "/messages/bulk"), ("put", "/messages/bulk/{job_id}")}
+    for method, path in keyed:
+        assert {"409", "422"} <= set(doc["paths"][path][method]["responses"])
 
 
 def test_every_example_in_the_document_matches_its_own_schema():

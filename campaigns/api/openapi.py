@@ -486,9 +486,12 @@ ERRORS = {
     "404": "Not found: an unknown id or channel key (or not this key's), or a number that does not exist in "
     "its country's numbering plan.",
     "409": "The request is well formed but the state forbids it: the channel is switched off, the number "
-    "opted out, or the job has already started.",
+    "opted out, or the job has already started; or a request with the same Idempotency-Key is still in "
+    "progress (retry after Retry-After to get its answer).",
     "413": "The body is larger than the operation accepts (1 MB; 10 MB for a bulk job).",
     "415": "The body is not application/json.",
+    "422": "The Idempotency-Key was used in the last 24 hours for a different request (method, path or body): "
+    "send a new key for a new request.",
     "429": "Too many requests a minute for this key, or its daily recipient quota is used up (POST /message "
     "counts 1, a bulk job its recipients, per UTC day; a bulk job that would go over is refused whole). The "
     "message names the quota and when it resets; Retry-After gives the seconds to wait.",
@@ -518,6 +521,21 @@ def json_body(schema: str, examples: dict | None = None) -> dict:
     if examples:
         content["examples"] = {name: {"value": value} for name, value in examples.items()}
     return {"required": True, "content": {"application/json": content}}
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the request safe to retry: a unique value you choose per request (a UUID, say). "
+    "The same key with the same request (method, path and body, byte for byte) within 24 hours answers the "
+    "first answer again, with the same id, status and body and the header Idempotent-Replayed: true, and "
+    "sends nothing more. The same key with another request is a 422. Keys belong to the API key that sent "
+    "them. Only a successful answer is kept: after a 4xx or 5xx the same key may be sent again. A request "
+    "sent while another with its key is still in progress waits up to 5 s for that one's answer, then "
+    "answers 409 with Retry-After. 1 to 255 printable ASCII characters; anything else is a 400.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
 
 
 def id_parameter(name: str) -> dict:
@@ -607,10 +625,11 @@ PATHS: dict[str, dict] = {
         "post": {
             "operationId": "sendMessage",
             "summary": "Send one message, now or at a scheduled time",
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": json_body("MessageRequest", MESSAGE_EXAMPLES),
             "responses": {
                 **ok("MessageSent", links={"getMessage": ("getMessage", "message_id")}),
-                **error_responses("400", "401", "403", "404", "409", "413", "415", "429", "500"),
+                **error_responses("400", "401", "403", "404", "409", "413", "415", "422", "429", "500"),
             },
         },
     },
@@ -626,13 +645,14 @@ PATHS: dict[str, dict] = {
         "post": {
             "operationId": "createBulkJob",
             "summary": "Send to up to 10,000 recipients; answered at once, sent in the background",
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": json_body("BulkRequest", BULK_EXAMPLES),
             "responses": {
                 **ok(
                     "JobCreated",
                     links={"getBulkJob": ("getBulkJob", "job_id"), "updateBulkJob": ("updateBulkJob", "job_id")},
                 ),
-                **error_responses("400", "401", "403", "404", "409", "413", "415", "429", "500"),
+                **error_responses("400", "401", "403", "404", "409", "413", "415", "422", "429", "500"),
             },
         },
     },
@@ -646,11 +666,14 @@ PATHS: dict[str, dict] = {
         "put": {
             "operationId": "updateBulkJob",
             "summary": "Reschedule or cancel a bulk job before it starts (409 after)",
-            "parameters": [id_parameter("job_id")],
+            "parameters": [id_parameter("job_id"), IDEMPOTENCY_KEY],
             "requestBody": json_body(
                 "BulkUpdate", {"reschedule": {"schedule": "2030-01-02T15:04:05-04:00"}, "cancel": {"cancel": True}}
             ),
-            "responses": {**ok("JobState"), **error_responses("400", "401", "404", "409", "413", "415", "429", "500")},
+            "responses": {
+                **ok("JobState"),
+                **error_responses("400", "401", "404", "409", "413", "415", "422", "429", "500"),
+            },
         },
     },
 }

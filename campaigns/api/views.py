@@ -78,6 +78,7 @@ def operations() -> list[dict]:
                     "description": schema.get("description", ""),
                     "fields": schema_fields(schema, schemas),
                     "examples": examples,
+                    "headers": [p for p in operation.get("parameters", []) if p["in"] == "header"],
                     "responses": {code: r["description"] for code, r in operation["responses"].items()},
                 }
             )
