@@ -53,11 +53,12 @@ class Api:
             connection.close()
         return response.status, answer, time.perf_counter() - started
 
-    def raw_post(self, path: str, body: dict) -> bytes:
+    def raw_post(self, path: str, body: dict, idempotency_key: str = "") -> bytes:
         """A whole HTTP/1.1 request, built once, for the asyncio load generator."""
         data = json.dumps(body).encode()
+        keyed = f"Idempotency-Key: {idempotency_key}\r\n" if idempotency_key else ""
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\napikey: {self.key}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\napikey: {self.key}\r\n{keyed}"
             f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
         )
         return head.encode() + data
