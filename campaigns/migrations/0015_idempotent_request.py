@@ -30,6 +30,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
+                "verbose_name": "idempotency key",
                 "constraints": [
                     models.UniqueConstraint(fields=("api_key", "key"), name="idempotency_key_once_per_api_key")
                 ],
