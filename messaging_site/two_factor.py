@@ -19,7 +19,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -177,6 +177,8 @@ def two_factor_qr_view(request: HttpRequest) -> HttpResponse:
     """The QR code of the person's own device being set up (never another's, never a confirmed one)."""
     import segno
 
+    if user_has_device(request.user):
+        raise Http404("Two-factor sign-in is on already: its secret is not shown again.")
     device = pending_device(request.user)
     out = io.BytesIO()
     segno.make(device.config_url, error="m").save(out, kind="svg", scale=5, border=2)

@@ -123,6 +123,8 @@ def test_a_staff_member_turns_it_off_with_a_current_code(client, mia):
     assert sign_in(client, "mia", code).status_code == 302
     page = client.get("/admin/two-factor/").content.decode()
     assert "Two-factor sign-in is <strong>on</strong> for mia" in page
+    assert secret not in page
+    assert client.get("/admin/two-factor/qr.svg").status_code == 404  # the secret is never shown again
     refused = client.post("/admin/two-factor/", {"otp_token": code})  # used to sign in
     assert "does not match" in refused.content.decode()
     assert TOTPDevice.objects.filter(user=mia).exists()
