@@ -138,6 +138,10 @@ def test_a_bad_key_is_a_400_naming_the_header(api_key, channel, key, says):
     assert OutboundMessage.objects.count() == 0
 
 
+def test_the_insert_names_the_models_table():
+    assert f"INSERT INTO {IdempotentRequest._meta.db_table} " in idempotency.INSERT_IF_NEW
+
+
 def test_the_longest_key_is_taken(api_key, channel):
     key = "~ " + "k" * 253
     assert post(Client(), "/message", message(channel), api_key, key).status_code == 200

@@ -21,8 +21,9 @@ import hashlib
 from collections.abc import Callable
 from functools import wraps
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from campaigns.api.http import JSON_TYPE, ApiError
 from campaigns.api.validation import read_body
@@ -34,6 +35,11 @@ MAX_LENGTH = 255
 # How long a request waits for a concurrent one with the same key to finish before its 409.
 WAIT_FOR_FIRST = "5s"
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout
+# PostgreSQL and SQLite (3.35+) alike; the table is IdempotentRequest's (a test holds them together).
+INSERT_IF_NEW = (
+    "INSERT INTO campaigns_idempotentrequest (api_key_id, key, fingerprint, body, created_at) "
+    "VALUES (%s, %s, %s, '', %s) ON CONFLICT (api_key_id, key) DO NOTHING RETURNING id"
+)
 
 
 class Refused(Exception):
@@ -100,19 +106,16 @@ def fingerprint_of(request: HttpRequest, body_limit: int) -> str:
 
 def claim(api_key: ApiKey, key: str, fingerprint: str) -> IdempotentRequest:
     """This request's new row (no answer yet), or the committed first request's, with its answer."""
-    wait_for_first(WAIT_FOR_FIRST)
+    bound_the_wait()
     for _ in range(3):  # a row found expired or just removed: insert again
         try:
-            with transaction.atomic():
-                record = IdempotentRequest.objects.create(api_key=api_key, key=key, fingerprint=fingerprint)
-            wait_for_first("DEFAULT")
-            return record
-        except IntegrityError:
-            pass
+            inserted = insert_if_new(api_key, key, fingerprint)
         except OperationalError as error:
             if is_lock_timeout(error):
                 raise in_progress() from None
             raise
+        if inserted is not None:
+            return IdempotentRequest(pk=inserted, api_key=api_key, key=key, fingerprint=fingerprint)
         first = IdempotentRequest.objects.filter(api_key=api_key, key=key).first()
         if first is None:
             continue
@@ -131,11 +134,24 @@ def claim(api_key: ApiKey, key: str, fingerprint: str) -> IdempotentRequest:
     raise in_progress()
 
 
-def wait_for_first(timeout: str) -> None:
-    """On PostgreSQL, bound how long the INSERT waits for a concurrent request with the same key."""
+def insert_if_new(api_key: ApiKey, key: str, fingerprint: str) -> int | None:
+    """The new row's id, or None when the key is taken (by a committed request: a concurrent one's
+    INSERT is waited for). One statement, and no savepoint to recover from an IntegrityError."""
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_IF_NEW, [api_key.pk, key, fingerprint, timezone.now()])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def bound_the_wait() -> None:
+    """On PostgreSQL, wait at most WAIT_FOR_FIRST for a concurrent request with the same key.
+
+    SET LOCAL lasts to the end of the transaction, so the request's own statements are bounded
+    too: a lock held that long is a fault, answered 500 with nothing kept, and safe to retry.
+    """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {timeout if timeout == 'DEFAULT' else repr(timeout)}")
+            cursor.execute(f"SET LOCAL lock_timeout = '{WAIT_FOR_FIRST}'")
 
 
 def is_lock_timeout(error: OperationalError) -> bool:
