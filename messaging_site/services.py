@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -129,6 +130,36 @@ def add_credentials_key(path: Path) -> None:
         file.write(f"CREDENTIALS_KEY={new_fernet_key()}\n")
 
 
+PUBLIC_BASE_URL_LINE = "PUBLIC_BASE_URL="
+LOOPBACK_BASE_URL = re.compile(r"^http://(127\.0\.0\.1|localhost):\d+/?$")
+
+
+def remember_public_base_url(path: Path, port: str) -> str:
+    """The PUBLIC_BASE_URL of this run, written into var/local.env so that `manage.py shell` and the
+    other commands build the same webhook addresses as the web server (a Django shell once printed
+    port 8000 while `PORT=8001 make run` served on 8001).
+
+    A line the user wrote with an outside address (a tunnel) is kept and used; a loopback one is
+    this launcher's and follows PORT.
+    """
+    ours = f"http://127.0.0.1:{port}"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if line.strip().startswith(PUBLIC_BASE_URL_LINE):
+            value = line.strip().removeprefix(PUBLIC_BASE_URL_LINE).strip()
+            if value and not LOOPBACK_BASE_URL.match(value):
+                return value.rstrip("/")
+            lines[number] = PUBLIC_BASE_URL_LINE + ours
+            break
+    else:
+        lines += [
+            "# Where providers call back: `make run` keeps it at its PORT; put your public address here.",
+            PUBLIC_BASE_URL_LINE + ours,
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ours
+
+
 def manage(*args: str) -> list[str]:
     return [PYTHON, str(BASE_DIR / "manage.py"), *args]
 
@@ -166,7 +197,8 @@ def run() -> int:
             redis.start()
             env["REDIS_URL"] = redis.url
         port = env.get("PORT", "8000")
-        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # where the fakes call back
+        if "PUBLIC_BASE_URL" not in env:  # where the fakes call back, and what the channel page shows
+            env["PUBLIC_BASE_URL"] = remember_public_base_url(var_dir / "local.env", port)
         fakes_file = var_dir / "demo_fakes.json"
         subprocess.run(manage("migrate", "--noinput", "-v", "0"), env=env, check=True, start_new_session=True)
         setup = ["setup_demo", "--port", port, "--fakes-file", str(fakes_file)]

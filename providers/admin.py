@@ -24,6 +24,7 @@ from providers.http import TransportError
 from providers.models import Channel
 from providers.registry import provider_classes, provider_for
 from providers.signals import channels_resumed
+from providers.webhook_addresses import setup_steps, unreachable_warning, webhook_addresses
 
 CREDENTIAL_PREFIX = "credential__"
 RETYPE_CREDENTIALS = "Credentials are never shown back: type them again before saving."
@@ -198,6 +199,7 @@ class ChannelAdmin(BoundedDeletion, admin.ModelAdmin):
         "created_at",
     ]
     actions = ["check_credentials", "resume_sending"]
+    change_form_template = "admin/providers/channel/change_form.html"
     main_fields = [
         "name",
         "provider",
@@ -241,6 +243,22 @@ class ChannelAdmin(BoundedDeletion, admin.ModelAdmin):
             )
         fieldsets.append(("Credentials as JSON", {"fields": ["credential_keys", "entered_for", "new_credentials"]}))
         return fieldsets
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), **self.webhook_context(request, object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def webhook_context(self, request, object_id) -> dict:
+        """The channel's webhook addresses, for those who may change it: the URLs carry its secret token."""
+        channel = self.get_object(request, object_id)
+        if channel is None or not self.has_change_permission(request, channel):
+            return {}
+        return {
+            "webhook_addresses": webhook_addresses(channel),
+            "webhook_setup": setup_steps(channel),
+            "webhook_warning": unreachable_warning() if channel.provider_class().webhooks else "",
+            "webhook_provider": channel.get_provider_display(),
+        }
 
     @admin.display(description="State")
     def state(self, channel: Channel) -> str:

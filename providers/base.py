@@ -147,6 +147,10 @@ class Provider:
     campaign_needs_template: ClassVar[bool] = False
     # Default messages per second for a new channel of this provider.
     default_rate_limit: ClassVar[float] = 10.0
+    # The webhooks this provider calls us on: the last part of each URL (Channel.webhook_url) and
+    # what it is called on the channel page; and how staff point the provider at them there.
+    webhooks: ClassVar[dict[str, str]] = {}
+    webhook_setup: ClassVar[tuple[str, ...]] = ()
 
     def batch_size(self) -> int:
         configured = self.channel.batch_size or self.max_batch_size

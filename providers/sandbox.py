@@ -30,6 +30,7 @@ RECEIPT_ATTEMPTS = 5
 class SandboxProvider(Provider):
     code = "sandbox"
     label = "Sandbox"
+    webhook_setup = ("Nothing to set up: the sandbox sends nothing out and calls no webhook.",)
     max_batch_size = 1000
     deduplicates_by_our_id = True  # nothing leaves the machine, so resending is harmless
     default_rate_limit = 100.0

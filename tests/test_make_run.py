@@ -164,6 +164,23 @@ def test_readme_commands_work_as_written_after_make_run_and_ctrl_c_stops_quietly
         if "changepassword" in command:
             assert "Password changed successfully" in result.stdout
 
+    # A Django shell builds the webhook addresses on the port make run serves on (it once said 8000).
+    printed = subprocess.run(
+        [
+            python_as_typed(),
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.PUBLIC_BASE_URL)",
+        ],
+        cwd=BASE_DIR,
+        env={k: v for k, v in make_run["env"].items() if k != "PORT"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert printed.stdout.strip() == f"http://127.0.0.1:{make_run['env']['PORT']}", printed.stderr
+
     assert make_run["launcher"].poll() is None, make_run["log"].read_text()[-3000:]
     before = len(make_run["log"].read_text().splitlines())
     # make itself was interrupted too, and says so by dying of SIGINT once the launcher is done.

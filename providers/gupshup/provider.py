@@ -56,6 +56,13 @@ class GupshupWhatsAppProvider(Provider):
     code = "gswa"
     label = "Gupshup WhatsApp"
     credential_fields = {"apikey": "API key", "app_name": "App name (src.name)"}
+    webhooks = {"events": "Callback URL (delivery reports and replies)"}
+    webhook_setup = (
+        "In the Gupshup dashboard open the app (the one named in this channel's credentials).",
+        "In its Webhooks (callback URL) settings, paste the callback address and save: Gupshup sends "
+        "both the delivery events and the replies to it.",
+        "Turn on the message events (enqueued, sent, delivered, read, failed) if Gupshup asks which to send.",
+    )
     max_batch_size = http.BATCH_MOST  # one request a message, all of a batch in flight at once
     supports_media = True
     campaign_needs_template = True  # a message we start must be an approved template

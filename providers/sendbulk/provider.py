@@ -70,6 +70,12 @@ class SendbulkProvider(Provider):
     code = "sendbulk"
     label = "Sendbulk SMS gateway"
     credential_fields = {"partner_id": "Partner ID", "apikey": "API key"}
+    webhooks = {"dlr": "Delivery reports"}
+    webhook_setup = (
+        "In the gateway's account settings (or by asking its support), set the delivery-report (DLR) "
+        "URL to the address above, as an HTTP POST. Without it, messages are never marked delivered.",
+        "Replies: the sendbulk gateways document no way to pass on replies, so this channel receives none.",
+    )
     # Newer deployments take 1,000 per request, older ones 20: set the channel's batch size to
     # match (a too-large batch still works: the gateway answers 1012 and we split it).
     max_batch_size = 1000

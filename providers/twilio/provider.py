@@ -54,6 +54,18 @@ class TwilioProvider(Provider):
 
     credential_fields = {"account_sid": "Account SID (AC...)", "auth_token": "Auth token"}
     max_batch_size = BULK_MAX_BATCH
+    webhooks = {"inbound": "Inbound messages (replies)", "status": "Status callback (delivery reports)"}
+    webhook_setup = (
+        "In the Twilio Console open the sender: the phone number (Phone Numbers, Active numbers), "
+        "the WhatsApp sender (Messaging, Senders), or, if the channel sends through a Messaging Service "
+        "(MG...), that service's Integration page.",
+        'Under "A message comes in" (a Messaging Service: "Send a webhook"), choose Webhook, paste the '
+        "inbound address, pick HTTP POST and save.",
+        "The status callback is sent with every message, so deliveries are reported without setting it. "
+        'Where Twilio asks for a "Status callback URL" (or "Delivery Status Callback"), paste the status '
+        "address.",
+        "Twilio signs every call with the channel's auth token: keep the token here the same as in the Console.",
+    )
     max_media: ClassVar[int] = 10
 
     # --- configuration ----------------------------------------------------------------------
