@@ -6,7 +6,8 @@ with PostgreSQL (set DATABASE_URL; without it SQLite is measured and the row say
 Open loop: requests are started on a fixed schedule of 200 a second, whatever the server does,
 and each answer time is counted from its scheduled start, so a server that falls behind shows
 it in the p99 instead of quietly slowing the client down. A closed-loop run then shows the most
-the two workers can take.
+the two workers can take, then the same with an Idempotency-Key (a new one each request, and
+retries of 100 keys answered from their stored answers), with the workers' CPU a request.
 """
 
 from __future__ import annotations
