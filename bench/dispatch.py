@@ -41,7 +41,7 @@ class EndpointProcess:
         command = [sys.executable, "-m", "bench.endpoint", "--port", str(self.port), "--latency", str(latency)]
         command.extend(extra or [])
         self.process = subprocess.Popen(command, cwd=BASE_DIR, stdin=subprocess.DEVNULL)
-        _wait_for_port(self.port)
+        _wait_for_port(self.port, self.process)
 
     def report(self) -> dict:
         """The endpoint's counters (strict mode: per message id, rate checks)."""
@@ -59,16 +59,35 @@ class EndpointProcess:
         self.process.wait(10)
 
 
-def _wait_for_port(port: int) -> None:
-    import socket
+def _wait_for_port(port: int, process: subprocess.Popen) -> None:
+    """Wait until ``process`` answers on ``port``: not merely until something listens there.
+
+    Two runs side by side once shared a fixed port: the second's endpoint could not bind and
+    exited, the first's answered in its place, and one endpoint counted both runs' message ids
+    (the same ids, each run on a database of its own) as sent twice.
+    """
+    import requests
 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
+        if process.poll() is not None:
+            raise SystemExit(f"The loopback endpoint on port {port} exited ({process.returncode}): is the port taken?")
+        try:
+            answered = requests.get(f"http://127.0.0.1:{port}/pid", timeout=1).json()["pid"]
+        except (requests.RequestException, ValueError, KeyError):
+            time.sleep(0.05)
+            continue
+        if answered != process.pid:
+            _stop(process)
+            raise SystemExit(f"The port {port} is another endpoint's (process {answered}), not this run's.")
+        return
+    _stop(process)
     raise SystemExit(f"The loopback endpoint did not start on port {port}.")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(10)
 
 
 def bare_loop(url: str, threads: int, requests_count: int) -> float:

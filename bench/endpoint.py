@@ -10,7 +10,8 @@ request), and answers Twilio's 201 with a message SID. Keep-alive, no chunked bo
 In strict mode it also reads our message id from the StatusCallback's ``?m=`` (every Twilio
 request carries it), counts how many times each id was accepted, answers a share of requests
 500 or 429 (with Retry-After), and records acceptance times to check the channel's rate over every
-sliding second. Stats at ``GET /stats`` as JSON, reset at ``POST /reset``.
+sliding second. Stats at ``GET /stats`` as JSON, reset at ``POST /reset``; ``GET /pid`` names the
+process answering (bench/dispatch.py checks the port it waits for is its own endpoint's).
 
 Run alone: ``python -m bench.endpoint --port 9801 --latency 0.2``; or ``Endpoint(...).start()``
 in a thread (tests).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import threading
@@ -179,6 +181,8 @@ class Endpoint:
             writer.close()
 
     async def _answer(self, head: bytes, body: bytes) -> tuple[int, bytes, bytes]:
+        if head.startswith(b"GET /pid"):
+            return 200, b'{"pid": %d}' % os.getpid(), b""
         if head.startswith(b"GET /count"):
             return 200, b'{"accepted": %d}' % self.stats.accepted, b""
         if head.startswith(b"GET /stats"):
