@@ -92,14 +92,10 @@ def wait_for(url: str, launcher: subprocess.Popen, log: Path, seconds: float = 1
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
-@pytest.fixture
-def make_run(tmp_path):
-    """`make run` in its own process group (as a terminal runs it), stopped by Ctrl-C (SIGINT)."""
-    port = free_port_block(4)
-    log = tmp_path / "run.log"
-    env = new_users_environment(tmp_path / "var", PORT=str(port), FAKES_PORT=str(port + 1))
+def launch_make_run(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`make run` in its own process group (as a terminal runs it), its output in ``log``."""
     with log.open("wb") as out:
-        launcher = subprocess.Popen(
+        return subprocess.Popen(
             ["make", "--no-print-directory", "run"],
             cwd=BASE_DIR,
             env=env,
@@ -108,6 +104,15 @@ def make_run(tmp_path):
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """`make run` in its own process group (as a terminal runs it), stopped by Ctrl-C (SIGINT)."""
+    port = free_port_block(4)
+    log = tmp_path / "run.log"
+    env = new_users_environment(tmp_path / "var", PORT=str(port), FAKES_PORT=str(port + 1))
+    launcher = launch_make_run(env, log)
     try:
         wait_for(f"http://127.0.0.1:{port}/admin/login/", launcher, log)
         yield {"env": env, "log": log, "launcher": launcher, "var": tmp_path / "var"}

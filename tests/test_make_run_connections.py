@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.test_make_run import BASE_DIR, free_port_block, new_users_environment, wait_for
+from tests.test_make_run import BASE_DIR, free_port_block, launch_make_run, new_users_environment, wait_for
 
 pytestmark = pytest.mark.slow
 REQUESTS, AT_ONCE = 240, 24
@@ -83,16 +83,7 @@ def make_run(tmp_path, database):
     env = new_users_environment(
         tmp_path / "var", PORT=str(port), FAKES_PORT=str(port + 1), API_RATE_LIMIT_PER_MINUTE="100000", **extra
     )
-    with log.open("wb") as out:
-        launcher = subprocess.Popen(
-            ["make", "--no-print-directory", "run"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    launcher = launch_make_run(env, log)
     try:
         wait_for(f"http://127.0.0.1:{port}/admin/login/", launcher, log)
         yield {"env": env, "base": f"http://127.0.0.1:{port}", "log": log}
