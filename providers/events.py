@@ -41,6 +41,14 @@ class ReceiptEvent:
 
 
 @dataclass(frozen=True)
+class InboundMedia:
+    """One attachment of an inbound message, as the provider hosts it."""
+
+    url: str
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
 class InboundEvent:
     """A message from a recipient to one of our channels."""
 
@@ -48,6 +56,10 @@ class InboundEvent:
     phone: str  # E.164
     text: str
     opt_out_word: str = ""  # what the provider decided itself (Twilio's OptOutType), which wins over the text
+    provider_message_id: str = ""  # the provider's id for it: a retried callback is stored once
+    media: tuple[InboundMedia, ...] = ()
+    profile_name: str = ""  # the name the sender's WhatsApp shows, when the provider tells
+    at: datetime | None = None  # when the provider says it was sent; None = when we heard
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,13 @@ class ReceiptBook(Protocol):
 
     def still_waiting(self, message_ids: list[int]) -> None:
         """Note that these were asked about and nothing is final yet (others go first next time)."""
+
+
+class InboundBook(Protocol):
+    """Where replies are stored and acted on (campaigns.conversations): keywords, inbox, opt-outs."""
+
+    def receive(self, events: list[InboundEvent]) -> None:
+        """Store each event once (by channel and provider id) and act on it."""
 
 
 _book: ReceiptBook | None = None

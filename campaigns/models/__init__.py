@@ -2,6 +2,7 @@
 
 from campaigns.models.api_key import ApiKey
 from campaigns.models.campaign import BulkJob, Campaign
+from campaigns.models.conversation import Conversation, InboundMessage
 from campaigns.models.idempotency import IdempotentRequest
 from campaigns.models.message import OutboundMessage
 from campaigns.models.staff import StaffProfile
@@ -13,7 +14,9 @@ __all__ = [
     "BulkJob",
     "Campaign",
     "CampaignTally",
+    "Conversation",
     "IdempotentRequest",
+    "InboundMessage",
     "MessageTemplate",
     "OutboundMessage",
     "StaffProfile",
