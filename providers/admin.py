@@ -16,13 +16,19 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from contacts.admin.deletion import BoundedDeletion
+from contacts.phones import normalise_phone
+from messaging_site.permissions import denied, model_perm
 from providers.base import ChannelError
 from providers.destinations import check_api_url
 from providers.http import TransportError
 from providers.models import Channel
 from providers.registry import provider_classes, provider_for
+from providers.sample_replies import can_send_sample_reply, send_sample_reply
 from providers.signals import channels_resumed
 from providers.webhook_addresses import setup_steps, unreachable_warning, webhook_addresses
 
@@ -184,6 +190,21 @@ class ChannelForm(forms.ModelForm):
         return channel
 
 
+class TestReplyForm(forms.Form):
+    phone = forms.CharField(
+        label="From", max_length=32, help_text="The number the reply comes from, e.g. +447911123456."
+    )
+    text = forms.CharField(
+        label="Text",
+        max_length=1600,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        initial="What time does the sale start?",
+    )
+
+    def clean_phone(self) -> str:
+        return normalise_phone(self.cleaned_data["phone"], field="From")
+
+
 @admin.register(Channel)
 class ChannelAdmin(BoundedDeletion, admin.ModelAdmin):
     form = ChannelForm
@@ -254,11 +275,53 @@ class ChannelAdmin(BoundedDeletion, admin.ModelAdmin):
         if channel is None or not self.has_change_permission(request, channel):
             return {}
         return {
+            "test_reply_url": reverse("admin:providers_channel_test_reply", args=[channel.pk])
+            if can_send_sample_reply(channel)
+            else "",
             "webhook_addresses": webhook_addresses(channel),
             "webhook_setup": setup_steps(channel),
             "webhook_warning": unreachable_warning() if channel.provider_class().webhooks else "",
             "webhook_provider": channel.get_provider_display(),
         }
+
+    def get_urls(self):
+        own = [
+            path(
+                "<path:object_id>/test-reply/",
+                self.admin_site.admin_view(self.test_reply_view),
+                name="providers_channel_test_reply",
+            )
+        ]
+        return own + super().get_urls()
+
+    def test_reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Post a reply to the channel's own inbound address, as its provider would: the address, the
+        signature or token, and the storing are all tested, and the reply lands in the inbox."""
+        channel = self.get_object(request, object_id)
+        if channel is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, channel):
+            raise denied(model_perm(Channel, "change"), "send a test reply to a channel")
+        if not can_send_sample_reply(channel):
+            self.message_user(request, f"{channel.name}: this provider passes on no replies.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:providers_channel_change", args=[channel.pk]))
+        form = TestReplyForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                outcome = send_sample_reply(channel, form.cleaned_data["phone"], form.cleaned_data["text"])
+            except ValueError as error:
+                self.message_user(request, f"The test reply did not arrive: {error}", messages.ERROR)
+            else:
+                self.message_user(request, outcome, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:providers_channel_change", args=[channel.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Send a test reply to {channel.name}",
+            "opts": self.opts,
+            "channel": channel,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/providers/channel/test_reply.html", context)
 
     @admin.display(description="State")
     def state(self, channel: Channel) -> str:

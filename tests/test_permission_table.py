@@ -145,6 +145,7 @@ URLS = {
     "/admin/campaigns/outboundmessage/unknown/": ADMINISTRATORS,
     "/admin/campaigns/messagetemplate/preview/": READERS,
     "/admin/metrics/": ADMINISTRATORS,
+    "/admin/providers/channel/<path:object_id>/test-reply/": ADMINISTRATORS,  # posts to the channel's webhook
     **{f"/admin/rq/{route}": ADMINISTRATORS for route in RQ_PAGES},
 }
 
@@ -288,6 +289,10 @@ def a_bulk_job(world: World) -> BulkJob:
         scheduled_at=later(),
     )
     return BulkJob.objects.get(pk=job.pk)
+
+
+def a_twilio_channel(world: World) -> Channel:
+    return Channel.objects.create(name="Twilio for the table", provider="twlo", sender="+15005550006")
 
 
 def a_suppressed_number() -> Suppression:
@@ -591,6 +596,10 @@ URL_PROBES = {
     "/admin/campaigns/campaign/<int:pk>/progress/": UrlProbe(
         get(lambda w: reverse("admin:campaigns_campaign_progress", args=[running_campaign(w).pk])),
         lambda response, w: "parts" in response.json(),
+    ),
+    "/admin/providers/channel/<path:object_id>/test-reply/": UrlProbe(
+        get(lambda w: reverse("admin:providers_channel_test_reply", args=[made(w, "twilio", a_twilio_channel).pk])),
+        lambda response, w: b"Send the test reply" in response.content,
     ),
     "/admin/campaigns/campaign/<int:pk>/send-test/": UrlProbe(
         post(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from providers.fakes.replies import DemoReplies, add_reply_options
 from providers.fakes.server import (
     Behaviour,
     FakeProvider,
@@ -27,6 +28,7 @@ from providers.fakes.server import (
     command_line,
     serve_until_stopped,
 )
+from providers.sample_replies import gupshup_reply
 
 SESSION_TYPES = {"text", "image", "video", "file", "audio", "sticker"}
 TEMPLATE_LIST_PREFIX = "/sm/api/v1/template/list/"
@@ -54,6 +56,7 @@ class GupshupConfig:
     # destination -> (code, reason) of an asynchronous "failed" event after "enqueued"
     fail_later: dict[str, tuple[int, str]] = field(default_factory=dict)
     events: tuple[str, ...] = ("enqueued", "sent", "delivered")
+    replies: DemoReplies = field(default_factory=DemoReplies)  # who answers after delivery (demo)
 
 
 class FakeGupshup(FakeProvider):
@@ -167,10 +170,15 @@ class FakeGupshup(FakeProvider):
         steps = ["enqueued", "failed"] if destination in self.config.fail_later else list(self.config.events)
         bodies = [self.event(step, gupshup_id, destination) for step in steps]
 
+        reply = self.config.replies.pick() if steps[-1] == "delivered" else None
+
         def post_all() -> None:
             for body in bodies:
                 time.sleep(self.behaviour.callback_delay)
                 self.post_callback(body)
+            if reply:
+                time.sleep(self.config.replies.delay)
+                self.post_callback(gupshup_reply("", app=self.config.app_name, sender=destination, text=reply).json)
 
         threading.Thread(target=post_all, daemon=True).start()
 
@@ -243,8 +251,10 @@ def main() -> None:
     parser.add_argument("--app-name", default=GupshupConfig.app_name)
     parser.add_argument("--callback-url", default="", help="our webhook: /webhooks/gswa/<webhook_token>/events")
     parser.add_argument("--event-version", type=int, choices=(2, 3), default=2)
+    add_reply_options(parser)
     args = parser.parse_args()
     config = GupshupConfig(args.apikey, args.app_name, args.callback_url, args.event_version)
+    config.replies = DemoReplies(args.reply_rate, args.reply_seed)
     serve_until_stopped(FakeGupshup(config, behaviour_from(args)), args, "fake Gupshup listening on {url}")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import requests
 
+from providers.fakes.replies import DemoReplies, add_reply_options
 from providers.fakes.server import (
     Behaviour,
     FakeProvider,
@@ -35,6 +36,7 @@ from providers.fakes.server import (
     command_line,
     serve_until_stopped,
 )
+from providers.sample_replies import twilio_reply
 from providers.twilio.signature import compute_signature
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,8 @@ class FakeTwilio(FakeProvider):
         self.send_callbacks = True
         self.messages: dict[str, dict] = {}  # sid -> the message as created
         self.callbacks: list[tuple[str, dict[str, str], int]] = []  # (url, params, our answer's status)
+        self.inbound_urls: dict[str, str] = {}  # our number -> its inbound webhook (for demo replies)
+        self.replies = DemoReplies()  # nobody replies unless told to
 
     def routes(self) -> dict[tuple[str, str], Route]:
         account = f"/2010-04-01/Accounts/{self.account_sid}"
@@ -308,9 +312,27 @@ class FakeTwilio(FakeProvider):
         steps = [{**common, "MessageStatus": "sent", "SmsStatus": "sent"}]
         if to.removeprefix("whatsapp:") in self.undeliverable:
             steps.append({**common, "MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"})
+            reply = None
         else:
             steps.append({**common, "MessageStatus": "delivered", "SmsStatus": "delivered"})
-        self._in_background(lambda: [self.post_signed(url, params) for params in steps])
+            reply = self.demo_reply(to, sender)
+
+        def report() -> None:
+            for params in steps:
+                self.post_signed(url, params)
+            if reply:
+                time.sleep(self.replies.delay)
+                reply()
+
+        self._in_background(report)
+
+    def demo_reply(self, recipient: str, our_number: str) -> Callable[[], int] | None:
+        """Some recipients answer (``replies``), on the inbound webhook of the number they got it from."""
+        url = self.inbound_urls.get(our_number.removeprefix("whatsapp:"))
+        text = self.replies.pick() if url else None
+        if not text:
+            return None
+        return lambda: self.send_inbound(url, recipient, text, to=our_number)
 
     def post_signed(self, url: str, params: dict[str, str]) -> int:
         """POST form ``params`` to ``url`` signed as Twilio signs; returns the answer's status (0 if none)."""
@@ -326,8 +348,7 @@ class FakeTwilio(FakeProvider):
 
     def send_inbound(self, url: str, sender: str, body: str, opt_out_type: str = "", to: str = "+15005550006") -> int:
         """A recipient's reply, posted to our inbound webhook now, as Twilio would."""
-        params = {"AccountSid": self.account_sid, "MessageSid": "SM" + uuid.uuid4().hex, "From": sender, "To": to}
-        params.update({"Body": body, "NumMedia": "0"})
+        params = twilio_reply(url, self.auth_token, sender=sender, to=to, text=body, account_sid=self.account_sid).form
         if opt_out_type:
             params["OptOutType"] = opt_out_type
         return self.post_signed(url, params)
@@ -338,6 +359,16 @@ class FakeTwilio(FakeProvider):
             work()
 
         threading.Thread(target=run, daemon=True).start()
+
+
+def _number_urls(parser, pairs: list[str]) -> dict[str, str]:
+    urls = {}
+    for pair in pairs:
+        number, _, url = pair.partition("=")
+        if not number.startswith("+") or not url.startswith(("http://", "https://")):
+            parser.error(f"--inbound-url: {pair!r} is not NUMBER=URL, e.g. +15005550006=http://127.0.0.1:8000/...")
+        urls[number] = url
+    return urls
 
 
 def _resource(message: dict) -> dict:
@@ -366,9 +397,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--auth-token", required=True)
     parser.add_argument("--invalid-number", action="append", default=[], help="answer 21211 for this number")
     parser.add_argument("--unsubscribed", action="append", default=[], help="answer 21610 for this number")
+    parser.add_argument(
+        "--inbound-url", action="append", default=[], help="NUMBER=URL: where replies to our NUMBER go (demo)"
+    )
+    add_reply_options(parser)
     parser.set_defaults(callback_delay=0.5)
     args = parser.parse_args(argv)
     fake = FakeTwilio(args.account_sid, args.auth_token, behaviour_from(args))
+    fake.inbound_urls.update(_number_urls(parser, args.inbound_url))
+    fake.replies = DemoReplies(args.reply_rate, args.reply_seed)
     fake.invalid_numbers.update(args.invalid_number)
     fake.unsubscribed.update(args.unsubscribed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -8,17 +8,19 @@ command writes the fakes' command lines to a file for the launcher (messaging_si
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from providers.models import Channel
 
 DEMO_TWILIO = {"account_sid": "AC" + "0" * 31 + "1", "auth_token": "demo-auth-token"}
 DEMO_GUPSHUP = {"apikey": "demo-gupshup-key", "app_name": "demo-app"}
 DEMO_SENDBULK = {"partner_id": "1234", "apikey": "demo-sendbulk-key"}
+DEMO_REPLY_RATE = 0.05  # share of the fakes' recipients who reply: enough to fill the inbox on a small campaign
 
 
 class Command(BaseCommand):
@@ -28,10 +30,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
         parser.add_argument("--fakes-port", type=int, default=8101, help="first of three ports for the fakes")
         parser.add_argument("--fakes-file", default="", help="where to write the fakes' command lines")
+        parser.add_argument(
+            "--reply-rate",
+            type=float,
+            default=None,
+            help=f"share of recipients who reply (0 for none; default DEMO_REPLY_RATE or {DEMO_REPLY_RATE})",
+        )
 
-    def handle(self, *args, port: str, fakes_port: int, fakes_file: str, **options) -> None:
+    def handle(self, *args, port: str, fakes_port: int, fakes_file: str, reply_rate, **options) -> None:
         self.create_superuser(port)
-        fakes = self.create_demo_channels(fakes_port)
+        fakes = self.create_demo_channels(fakes_port, demo_reply_rate(reply_rate))
         if fakes_file:
             Path(fakes_file).write_text(json.dumps(fakes, indent=2))
 
@@ -54,15 +62,16 @@ class Command(BaseCommand):
             self.stdout.write(f"Created the demo channel {name!r}.")
         return channel
 
-    def create_demo_channels(self, fakes_port: int) -> list[dict]:
+    def create_demo_channels(self, fakes_port: int, reply_rate: float = DEMO_REPLY_RATE) -> list[dict]:
         """The demo channels and the fakes they talk to: [{"module": ..., "args": [...]}, ...]."""
         self.channel("Demo sandbox", provider="sandbox", sender="+15005550006", rate_limit=50)
         twilio_url = f"http://127.0.0.1:{fakes_port}"
         gupshup_url = f"http://127.0.0.1:{fakes_port + 1}"
         sendbulk_url = f"http://127.0.0.1:{fakes_port + 2}"
         twilio = {"credentials": DEMO_TWILIO, "api_base_url": twilio_url, "rate_limit": 10}
-        self.channel("Demo Twilio SMS (fake)", provider="twlo", sender="+15005550006", **twilio)
-        self.channel("Demo Twilio WhatsApp (fake)", provider="twlowa", sender="+14155238886", **twilio)
+        twilio_sms = self.channel("Demo Twilio SMS (fake)", provider="twlo", sender="+15005550006", **twilio)
+        twilio_wa = self.channel("Demo Twilio WhatsApp (fake)", provider="twlowa", sender="+14155238886", **twilio)
+        replies = ("--reply-rate", str(reply_rate))
         gupshup = self.channel(
             "Demo Gupshup WhatsApp (fake)",
             provider="gswa",
@@ -85,6 +94,8 @@ class Command(BaseCommand):
                 "args": [
                     *("--port", str(fakes_port)),
                     *("--account-sid", DEMO_TWILIO["account_sid"], "--auth-token", DEMO_TWILIO["auth_token"]),
+                    *(arg for c in (twilio_sms, twilio_wa) for arg in ("--inbound-url", inbound_url_of(c))),
+                    *replies,
                 ],
             },
             {
@@ -93,6 +104,7 @@ class Command(BaseCommand):
                     *("--port", str(fakes_port + 1)),
                     *("--apikey", DEMO_GUPSHUP["apikey"], "--app-name", DEMO_GUPSHUP["app_name"]),
                     *("--callback-url", gupshup.webhook_url("events")),
+                    *replies,
                 ],
             },
             {
@@ -103,3 +115,20 @@ class Command(BaseCommand):
                 ],
             },
         ]
+
+
+def demo_reply_rate(given: float | None) -> float:
+    """--reply-rate, else the DEMO_REPLY_RATE environment variable, else 5%: a share between 0 and 1."""
+    raw = given if given is not None else os.environ.get("DEMO_REPLY_RATE", DEMO_REPLY_RATE)
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise CommandError(f"DEMO_REPLY_RATE: {raw!r} is not a number (a share such as 0.05).") from None
+    if not 0 <= rate <= 1:
+        raise CommandError(f"DEMO_REPLY_RATE: {rate} is not a share between 0 and 1.")
+    return rate
+
+
+def inbound_url_of(channel: Channel) -> str:
+    """NUMBER=URL for the Twilio fake: replies to this channel's number go to its inbound webhook."""
+    return f"{channel.sender}={channel.webhook_url('inbound')}"
