@@ -36,6 +36,7 @@ from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, Outboun
 from contacts.models import Contact, ContactImport, ContactList, Suppression
 from providers.models import Channel
 from tests.browser import marketing_group
+from tests.inbox_builders import a_conversation, a_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,10 @@ ACTIONS = {
     ("campaigns.OutboundMessage", "delete_selected"): NOBODY,  # message history is never deleted
     ("campaigns.OutboundMessage", "cancel_messages"): CAMPAIGN_WORK,
     ("campaigns.MessageTemplate", "delete_selected"): CAMPAIGN_WORK,
+    ("campaigns.Conversation", "delete_selected"): NOBODY,  # what people wrote to us is kept
+    ("campaigns.Conversation", "mark_read"): CAMPAIGN_WORK,
+    ("campaigns.Conversation", "mark_done"): CAMPAIGN_WORK,
+    ("campaigns.Conversation", "reopen"): CAMPAIGN_WORK,
     ("campaigns.ApiKey", "delete_selected"): ADMINISTRATORS,
     ("campaigns.ApiKey", "revoke_keys"): ADMINISTRATORS,
     ("providers.Channel", "delete_selected"): ADMINISTRATORS,
@@ -144,6 +149,10 @@ URLS = {
     "/admin/campaigns/campaign/calendar/<int:campaign_id>/reschedule/": CAMPAIGN_WORK,
     "/admin/campaigns/outboundmessage/unknown/": ADMINISTRATORS,
     "/admin/campaigns/messagetemplate/preview/": READERS,
+    "/admin/campaigns/conversation/updates.json": READERS,  # the inbox's live updates
+    "/admin/campaigns/conversation/<int:pk>/updates.json": READERS,  # a conversation's live updates
+    "/admin/campaigns/conversation/<int:pk>/reply/": CAMPAIGN_WORK,
+    "/admin/campaigns/conversation/<int:pk>/mark/<str:verb>/": CAMPAIGN_WORK,
     "/admin/metrics/": ADMINISTRATORS,
     "/admin/providers/channel/<path:object_id>/test-reply/": ADMINISTRATORS,  # posts to the channel's webhook
     **{f"/admin/rq/{route}": ADMINISTRATORS for route in RQ_PAGES},
@@ -328,6 +337,18 @@ def a_device(world: World) -> TOTPDevice:
     return TOTPDevice.objects.create(user=world.people[STAFF], name="Authenticator app", confirmed=True)
 
 
+def a_conversation_with_a_reply(world: World):
+    conversation = a_conversation(world.channel, world.contact.phone, contact=world.contact)
+    a_reply(conversation, "What time does the sale start?")
+    return conversation
+
+
+def a_done_conversation(world: World):
+    conversation = a_conversation_with_a_reply(world)
+    type(conversation).objects.filter(pk=conversation.pk).update(state="done")
+    return conversation
+
+
 def fresh(obj):
     return type(obj)._default_manager.filter(pk=obj.pk).first()
 
@@ -402,6 +423,14 @@ ACTION_PROBES = {
     ("campaigns.MessageTemplate", "delete_selected"): ActionProbe(
         lambda w: MessageTemplate.objects.create(name="Old", body="Hi"), deleted
     ),
+    ("campaigns.Conversation", "delete_selected"): ActionProbe(a_conversation_with_a_reply, deleted),
+    ("campaigns.Conversation", "mark_read"): ActionProbe(
+        a_conversation_with_a_reply, lambda obj, w: fresh(obj).unread_count == 0
+    ),
+    ("campaigns.Conversation", "mark_done"): ActionProbe(
+        a_conversation_with_a_reply, lambda obj, w: fresh(obj).state == "done"
+    ),
+    ("campaigns.Conversation", "reopen"): ActionProbe(a_done_conversation, lambda obj, w: fresh(obj).state == "open"),
     ("campaigns.ApiKey", "delete_selected"): ActionProbe(lambda w: ApiKey.issue(w.people[SUPERUSER])[0], deleted),
     ("campaigns.ApiKey", "revoke_keys"): ActionProbe(
         lambda w: ApiKey.issue(w.people[SUPERUSER])[0], lambda obj, w: fresh(obj).revoked_at is not None
@@ -508,6 +537,10 @@ def scheduled_campaign(world: World) -> Campaign:
 
 def running_campaign(world: World) -> Campaign:
     return made(world, "running", lambda w: a_campaign(w, Status.RUNNING, started_at=timezone.now()))
+
+
+def conversation(world: World):
+    return made(world, "conversation", a_conversation_with_a_reply)
 
 
 def rq_url(route: str, world: World) -> str:
@@ -627,6 +660,25 @@ URL_PROBES = {
     ),
     "/admin/campaigns/messagetemplate/preview/": UrlProbe(
         post(lambda w: reverse("admin:campaigns_messagetemplate_preview"), lambda w: {"body": "Hi {{ name }}"})
+    ),
+    "/admin/campaigns/conversation/updates.json": UrlProbe(
+        get(lambda w: (conversation(w), reverse("admin:campaigns_conversation_inbox_updates"))[1]),
+        lambda response, w: response.json()["unread_conversations"] == 1,
+    ),
+    "/admin/campaigns/conversation/<int:pk>/updates.json": UrlProbe(
+        get(lambda w: reverse("admin:campaigns_conversation_updates", args=[conversation(w).pk])),
+        lambda response, w: response.json()["entries"][0]["text"] == "What time does the sale start?",
+    ),
+    "/admin/campaigns/conversation/<int:pk>/reply/": UrlProbe(
+        post(
+            lambda w: reverse("admin:campaigns_conversation_reply", args=[conversation(w).pk]),
+            lambda w: {"text": "At nine"},
+        ),
+        lambda response, w: OutboundMessage.objects.filter(to=w.contact.phone, body="At nine").exists(),
+    ),
+    "/admin/campaigns/conversation/<int:pk>/mark/<str:verb>/": UrlProbe(
+        post(lambda w: reverse("admin:campaigns_conversation_mark", args=[conversation(w).pk, "done"])),
+        lambda response, w: fresh(w.made["conversation"]).state == "done",
     ),
     "/admin/two-factor/": UrlProbe(get(lambda w: reverse("admin:two_factor"))),
     "/admin/two-factor/qr.svg": UrlProbe(get(lambda w: reverse("admin:two_factor_qr"))),

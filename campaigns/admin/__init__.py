@@ -1,5 +1,15 @@
 """The campaigns app's admin pages, one screen a module; importing them registers them."""
 
-from campaigns.admin import api_keys, bulk_jobs, campaign, channel_actions, deletion, messages, templates, users
+from campaigns.admin import api_keys, bulk_jobs, campaign, channel_actions, deletion, inbox, messages, templates, users
 
-__all__ = ["api_keys", "bulk_jobs", "campaign", "channel_actions", "deletion", "messages", "templates", "users"]
+__all__ = [
+    "api_keys",
+    "bulk_jobs",
+    "campaign",
+    "channel_actions",
+    "deletion",
+    "inbox",
+    "messages",
+    "templates",
+    "users",
+]

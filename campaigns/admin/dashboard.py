@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.admin.unknown_outcomes import may_resolve
+from campaigns.conversations.inbox import unread_summary
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from messaging_site.permissions import may_operate
@@ -187,6 +188,8 @@ def running_campaigns(user) -> list[Item]:
 def needs_attention(user, sees_campaigns: bool, sees_messages: bool) -> list[Item]:
     items: list[Item] = []
     items += paused_channels(user)
+    if user.has_perm("campaigns.view_conversation"):
+        items += unread_replies()
     if sees_messages:
         items += unknown_outcomes(user)
     if sees_campaigns:
@@ -205,6 +208,23 @@ def paused_channels(user) -> list[Item]:
             kind="channel",
         )
         for channel in paused
+    ]
+
+
+def unread_replies() -> list[Item]:
+    """Conversations with replies nobody has read yet (counted up to a bound), linking to them in the inbox."""
+    unread = unread_summary()
+    if not unread.conversations:
+        return []
+    more = "+" if unread.capped else ""
+    replies = f"{unread.replies:,}{more} unread repl{'y' if unread.replies == 1 else 'ies'}"
+    return [
+        Item(
+            f"{unread.conversations:,}{more} conversation(s) with unread replies",
+            f"{replies}: read and answer them in the inbox",
+            reverse("admin:campaigns_conversation_changelist") + "?unread=yes",
+            kind="replies",
+        )
     ]
 
 
