@@ -4,6 +4,7 @@ from django.conf import settings
 from rq import cron
 
 from campaigns.api.idempotency import remove_expired_idempotency_keys
+from campaigns.events.jobs import EVENTS_QUEUE, forget_old_events, tick
 from campaigns.pipeline.jobs import reconcile
 from contacts.importing.retention import remove_old_import_files
 from providers.sendbulk.dlr import poll_delivery_reports
@@ -14,3 +15,7 @@ cron.register(poll_delivery_reports, "default", interval=60, job_timeout=300)
 cron.register(remove_old_import_files, "default", interval=3600, job_timeout=600)
 # Idempotency keys are kept 24 hours; hourly, so a stored answer goes within 25 hours.
 cron.register(remove_expired_idempotency_keys, "default", interval=3600, job_timeout=600)
+# Event webhooks: a delivery job whenever events are due and none waits (the outbox survives a
+# Redis flush and a killed worker; this is what picks it up again), and the old log forgotten daily.
+cron.register(tick, EVENTS_QUEUE, interval=5, job_timeout=60)
+cron.register(forget_old_events, EVENTS_QUEUE, interval=86400, job_timeout=3600)

@@ -171,6 +171,7 @@ REDIS_URL = env_url("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}", schemes=("r
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # single/API messages, reconciler: listened to first
+    "events": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # event webhooks: listened to last, never before sending
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 # No second copy of django-rq's pages under /admin/django_rq/ (it checks only "staff"): /admin/rq/ is
@@ -279,6 +280,24 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 # Recipients one API key may send to per UTC day (POST /message counts 1, a bulk job its recipients),
 # unless the key sets its own; 0: no quota. Over it: 429 naming the quota and when it resets.
 API_DAILY_RECIPIENT_QUOTA = env_int("API_DAILY_RECIPIENT_QUOTA", 100_000, minimum=0)
+
+# Event webhooks (campaigns/events/). An endpoint or status_callback URL that resolves to a loopback
+# or private address is refused unless this is on (DEBUG turns it on, for the demo's receiver).
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+# First retry after this many seconds, doubling (with jitter) up to an hour between tries.
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0)
+# An event not delivered this long after it happened is given up; an endpoint failing this long is switched off.
+WEBHOOK_GIVE_UP_HOURS = env_int("WEBHOOK_GIVE_UP_HOURS", 24, minimum=1, maximum=24 * 14)
+# Seconds a receiver has to answer one event.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# Events one worker has in flight to one destination at once.
+WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 32, minimum=1, maximum=512)
+# A worker's claim on events older than this had its worker die: another takes them.
+WEBHOOK_CLAIM_STALE_SECONDS = env_int("WEBHOOK_CLAIM_STALE_SECONDS", 300, minimum=1)
+# Seconds an events job runs before handing over to a fresh one.
+WEBHOOK_JOB_BUDGET_SECONDS = env_int("WEBHOOK_JOB_BUDGET_SECONDS", 60, minimum=1, maximum=3000)
+# Delivered events and attempts are kept this many days for the delivery log.
+WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30, minimum=1)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # text: "time LEVEL logger message key=value ..."; json: one object a line (messaging_site/logs.py).

@@ -12,6 +12,7 @@ from messaging_site.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests hold no real passwords
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 SEND_RETRY_BASE_SECONDS = 1.0
+WEBHOOK_ALLOW_PRIVATE_URLS = True  # receivers are loopback fakes; tests/test_event_webhooks.py turns it off
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # The live server answers each request on a new thread: a persistent connection would outlive it
 # and keep the PostgreSQL test database busy at teardown.

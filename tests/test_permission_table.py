@@ -32,7 +32,17 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rq import Queue, Worker
 from rq.job import JobStatus
 
-from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, OutboundMessage
+from campaigns.models import (
+    ApiKey,
+    BulkJob,
+    Campaign,
+    MessageTemplate,
+    OutboundMessage,
+    SigningSecret,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from contacts.models import Contact, ContactImport, ContactList, Suppression
 from providers.models import Channel
 from tests.browser import marketing_group
@@ -80,6 +90,7 @@ ACTIONS = {
     ("campaigns.Conversation", "reopen"): CAMPAIGN_WORK,
     ("campaigns.ApiKey", "delete_selected"): ADMINISTRATORS,
     ("campaigns.ApiKey", "revoke_keys"): ADMINISTRATORS,
+    ("campaigns.WebhookEndpoint", "delete_selected"): ADMINISTRATORS,
     ("providers.Channel", "delete_selected"): ADMINISTRATORS,
     ("providers.Channel", "check_credentials"): ADMINISTRATORS,
     ("providers.Channel", "resume_sending"): ADMINISTRATORS,
@@ -155,6 +166,10 @@ URLS = {
     "/admin/campaigns/conversation/<int:pk>/mark/<str:verb>/": CAMPAIGN_WORK,
     "/admin/metrics/": ADMINISTRATORS,
     "/admin/providers/channel/<path:object_id>/test-reply/": ADMINISTRATORS,  # posts to the channel's webhook
+    # Sending an event again (and a new status callback secret) needs "change webhook endpoint";
+    # reading the log, "view" (view-only staff read it, without the buttons).
+    "/admin/campaigns/webhookendpoint/<int:pk>/log/": ADMINISTRATORS,
+    "/admin/campaigns/webhookendpoint/status-callbacks/": ADMINISTRATORS,
     **{f"/admin/rq/{route}": ADMINISTRATORS for route in RQ_PAGES},
 }
 
@@ -349,6 +364,23 @@ def a_done_conversation(world: World):
     return conversation
 
 
+def an_endpoint(world: World) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        url="https://crm.example.com/hooks",
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        event_types=["message.sent"],
+    )
+
+
+def a_delivered_event(world: World) -> WebhookEvent:
+    endpoint = made(world, "endpoint", an_endpoint)
+    event = WebhookEvent.objects.create(
+        event_id="evt_1", type="message.sent", payload={}, endpoint=endpoint, status=WebhookEvent.Status.DELIVERED
+    )
+    WebhookAttempt.objects.create(event=event, endpoint=endpoint, status_code=200)
+    return event
+
+
 def fresh(obj):
     return type(obj)._default_manager.filter(pk=obj.pk).first()
 
@@ -432,6 +464,7 @@ ACTION_PROBES = {
     ),
     ("campaigns.Conversation", "reopen"): ActionProbe(a_done_conversation, lambda obj, w: fresh(obj).state == "open"),
     ("campaigns.ApiKey", "delete_selected"): ActionProbe(lambda w: ApiKey.issue(w.people[SUPERUSER])[0], deleted),
+    ("campaigns.WebhookEndpoint", "delete_selected"): ActionProbe(an_endpoint, deleted),
     ("campaigns.ApiKey", "revoke_keys"): ActionProbe(
         lambda w: ApiKey.issue(w.people[SUPERUSER])[0], lambda obj, w: fresh(obj).revoked_at is not None
     ),
@@ -687,6 +720,17 @@ URL_PROBES = {
     ),
     "/admin/otp_totp/totpdevice/<int:pk>/qrcode/": UrlProbe(
         get(lambda w: f"/admin/otp_totp/totpdevice/{made(w, 'device', a_device).pk}/qrcode/")
+    ),
+    "/admin/campaigns/webhookendpoint/<int:pk>/log/": UrlProbe(
+        post(
+            lambda w: reverse("admin:campaigns_webhookendpoint_log", args=[made(w, "endpoint", an_endpoint).pk]),
+            lambda w: {"event": made(w, "event", a_delivered_event).pk},
+        ),
+        lambda response, w: fresh(w.made["event"]).status == WebhookEvent.Status.PENDING,
+    ),
+    "/admin/campaigns/webhookendpoint/status-callbacks/": UrlProbe(
+        post(lambda w: reverse("admin:campaigns_webhookendpoint_status_callbacks"), lambda w: {"new_secret": "1"}),
+        lambda response, w: SigningSecret.objects.exists(),
     ),
     "/admin/metrics/": UrlProbe(
         get(lambda w: reverse("metrics")), lambda response, w: b"messaging_api_messages_pending" in response.content

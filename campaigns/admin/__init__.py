@@ -1,6 +1,17 @@
 """The campaigns app's admin pages, one screen a module; importing them registers them."""
 
-from campaigns.admin import api_keys, bulk_jobs, campaign, channel_actions, deletion, inbox, messages, templates, users
+from campaigns.admin import (
+    api_keys,
+    bulk_jobs,
+    campaign,
+    channel_actions,
+    deletion,
+    inbox,
+    messages,
+    templates,
+    users,
+    webhooks,
+)
 
 __all__ = [
     "api_keys",
@@ -12,4 +23,5 @@ __all__ = [
     "messages",
     "templates",
     "users",
+    "webhooks",
 ]

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from campaigns.admin.unknown_outcomes import may_resolve
 from campaigns.conversations.inbox import unread_summary
-from campaigns.models import Campaign, OutboundMessage
+from campaigns.models import Campaign, OutboundMessage, WebhookEndpoint
 from campaigns.models.staff import zone_label
 from messaging_site.permissions import may_operate
 from providers.models import Channel
@@ -190,6 +190,7 @@ def needs_attention(user, sees_campaigns: bool, sees_messages: bool) -> list[Ite
     items += paused_channels(user)
     if user.has_perm("campaigns.view_conversation"):
         items += unread_replies()
+    items += webhook_endpoints_off(user)
     if sees_messages:
         items += unknown_outcomes(user)
     if sees_campaigns:
@@ -225,6 +226,23 @@ def unread_replies() -> list[Item]:
             reverse("admin:campaigns_conversation_changelist") + "?unread=yes",
             kind="replies",
         )
+    ]
+
+
+def webhook_endpoints_off(user) -> list[Item]:
+    """Endpoints switched off after a day of failures: their systems hear nothing until a person acts."""
+    if not user.has_perm("campaigns.view_webhookendpoint"):
+        return []
+    off = WebhookEndpoint.objects.filter(enabled=False, disabled_at__isnull=False).order_by("-disabled_at")
+    return [
+        Item(
+            f"Webhook endpoint {endpoint.url} was switched off",
+            f"at {local(endpoint.disabled_at)}: {endpoint.disabled_reason}. Its events wait; fix the receiver, "
+            "then tick Enabled on its page",
+            reverse("admin:campaigns_webhookendpoint_change", args=[endpoint.pk]),
+            kind="webhook",
+        )
+        for endpoint in off[:LIST_LENGTH]
     ]
 
 

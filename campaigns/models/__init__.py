@@ -8,6 +8,7 @@ from campaigns.models.message import OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.models.tally import CampaignTally
 from campaigns.models.template import MessageTemplate
+from campaigns.models.webhook import SigningSecret, WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -19,5 +20,9 @@ __all__ = [
     "InboundMessage",
     "MessageTemplate",
     "OutboundMessage",
+    "SigningSecret",
     "StaffProfile",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -74,6 +74,8 @@ class Campaign(models.Model):
     recipient_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     sender_label = models.CharField(max_length=150, blank=True, help_text='Shown as the sender; "API" by default.')
+    # A bulk job's status_callback: its messages' events and its completion are POSTed there.
+    status_callback = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -54,6 +54,8 @@ class OutboundMessage(models.Model):
     error_message = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     sender_label = models.CharField(max_length=150, blank=True)
+    # The API request's status_callback: this message's events are POSTed there (campaigns/events/).
+    status_callback = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

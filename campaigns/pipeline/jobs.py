@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.events import record_completion
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline import sending
 from campaigns.pipeline.fanout import start_due_campaigns
@@ -114,11 +115,13 @@ def complete_if_done(campaign_id: int) -> bool:
     if OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=pending).exists():
         return False
     now = timezone.now()
-    return bool(
-        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING, fanned_out_at__isnull=False).update(
-            status=Campaign.Status.COMPLETED, finished_at=now, updated_at=now
-        )
-    )
+    with transaction.atomic():  # completed, and campaign.completed / bulk_job.completed recorded, together
+        completed = Campaign.objects.filter(
+            pk=campaign_id, status=Campaign.Status.RUNNING, fanned_out_at__isnull=False
+        ).update(status=Campaign.Status.COMPLETED, finished_at=now, updated_at=now)
+        if completed:
+            record_completion(campaign_id)
+    return bool(completed)
 
 
 @logged_job("reconcile")

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 # and API messages and the reconciler never wait behind a campaign's long dispatch jobs.
 QUEUE_NAME = "high"  # single and API messages, the reconciler
 CAMPAIGN_QUEUE = "default"  # campaign fan-out and dispatch
-WORKER_QUEUES = (QUEUE_NAME, CAMPAIGN_QUEUE)
+EVENTS_QUEUE = "events"  # event webhooks to customers' systems (campaigns/events/): only when no send waits
+WORKER_QUEUES = (QUEUE_NAME, CAMPAIGN_QUEUE, EVENTS_QUEUE)
 
 
 def urgent_work_waiting() -> bool:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.events import record_message_events
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.counters import count_outcomes
 from providers.events import AwaitingReceipt, DeliveryState, ReceiptEvent
@@ -73,7 +75,13 @@ def apply_receipt(event: ReceiptEvent) -> bool:
         changes["delivered_at"] = min(event.at or now, now)
     if status in FINAL_FAILURES:
         changes.update(error_code=event.error_code[:32], error_message=event.error_message)
-    changed = OutboundMessage.objects.filter(lookup, status__in=lower).update(**changes)
+    with transaction.atomic():  # the change and its event (campaigns/events/) commit together
+        moving = list(
+            OutboundMessage.objects.select_for_update().filter(lookup, status__in=lower).values_list("pk", flat=True)
+        )
+        changed = OutboundMessage.objects.filter(pk__in=moving, status__in=lower).update(**changes) if moving else 0
+        if changed:
+            record_message_events(moving, status)
     if changed:
         count_outcomes(event.channel_id, {status: changed})
     elif not OutboundMessage.objects.filter(lookup).exists():

@@ -30,6 +30,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.content.personalisation import render
+from campaigns.events import record_message_events
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.pipeline import sending_hours
@@ -668,7 +669,16 @@ def record_outcomes(
         if change["status"] == Status.QUEUED:
             summary.retry_ids.append(result.message_id)
             summary.retry_at = max(summary.retry_at or change["next_attempt_at"], change["next_attempt_at"])
+    with transaction.atomic():  # the outcomes and their events (campaigns/events/) commit together
+        _write_outcomes(groups, token, now)
+    opted_out = [r for r in results if r.opted_out]
+    if opted_out:
+        _opt_out_recipients([r.message_id for r in opted_out])
+
+
+def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) -> None:
     held = OutboundMessage.objects.filter(claim_token=token, status__in=(Status.QUEUED, Status.SENDING))
+    told: dict[str, list[int]] = defaultdict(list)
     for change, provider_ids in groups.items():
         fields = dict(change)
         uncounted = fields.pop("uncounted", False)
@@ -680,9 +690,12 @@ def record_outcomes(
             fields["attempts"] = F("attempts") - 1  # the provider asked us to slow down: not a failed try
         fields["provider_message_id"] = distinct.pop()
         held.filter(pk__in=list(provider_ids)).update(**fields, claim_token=None, updated_at=now)
-    opted_out = [r for r in results if r.opted_out]
-    if opted_out:
-        _opt_out_recipients([r.message_id for r in opted_out])
+    for change, provider_ids in groups.items():
+        status = dict(change)["status"]
+        if status in (Status.SENT, Status.FAILED):
+            told[status] += list(provider_ids)
+    for status, ids in told.items():
+        record_message_events(ids, status)
 
 
 def _update_with_provider_ids(

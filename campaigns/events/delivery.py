@@ -1,0 +1,298 @@
+"""Delivering the outbox: claim due events, POST them, write what happened, in batches.
+
+Batching: one event per POST (as Standard Webhooks has it: one ``webhook-id`` per body, which a
+receiver dedupes on), but a worker claims up to CLAIM_SIZE due events at once with one UPDATE,
+posts them concurrently through aiohttp over kept-alive connections (WEBHOOK_CONCURRENCY in flight
+per destination), and writes the outcomes with a few UPDATEs and one INSERT of attempts. A burst
+of events therefore costs a few statements per few hundred events and no connection set-up per event.
+
+At least once: a claim is a token on the rows, and a claim older than WEBHOOK_CLAIM_STALE_SECONDS
+(its worker was killed) is taken again. A failed try waits WEBHOOK_RETRY_BASE_SECONDS, doubling
+with jitter, up to an hour between tries; after WEBHOOK_GIVE_UP_HOURS the event is given up. An
+endpoint that fails rests (its events are not tried) for as long as its last event's backoff, and
+one failing for WEBHOOK_GIVE_UP_HOURS is switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import aiohttp
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from campaigns.events.destinations import url_problem
+from campaigns.events.signing import signed_headers, status_callback_secret
+from campaigns.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
+
+log = logging.getLogger(__name__)
+Status = WebhookEvent.Status
+CLAIM_SIZE = 500
+MAX_DELAY_SECONDS = 3600.0
+USER_AGENT = "messaging-webhooks/1"
+
+
+@dataclass
+class Outcome:
+    """What one POST got: a status code, or an error with no answer; ``tried`` False when the
+    destination was seen down in this batch and the event was not posted."""
+
+    status_code: int | None = None
+    error: str = ""
+    duration_ms: int = 0
+    tried: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class Summary:
+    delivered: int = 0
+    retrying: int = 0
+    given_up: int = 0
+    not_tried: int = 0
+    endpoints_switched_off: int = 0
+    batches: int = 0
+    counts: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+
+
+def due_events(now: datetime):
+    """Pending events that are due, unclaimed (or their worker died), whose endpoint is on and not resting."""
+    stale = now - timedelta(seconds=settings.WEBHOOK_CLAIM_STALE_SECONDS)
+    return (
+        WebhookEvent.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(claim_token__isnull=True) | Q(claimed_at__lte=stale))
+        .filter(
+            Q(endpoint__isnull=True)
+            | Q(endpoint__enabled=True, endpoint__resting_until__isnull=True)
+            | Q(endpoint__enabled=True, endpoint__resting_until__lte=now)
+        )
+    )
+
+
+def claim(limit: int = CLAIM_SIZE) -> list[WebhookEvent]:
+    """Take up to ``limit`` due events for this worker (skipping rows another worker is claiming)."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        due = due_events(now).order_by("next_attempt_at").select_for_update(skip_locked=True, of=("self",))
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        WebhookEvent.objects.filter(pk__in=ids).update(claim_token=token, claimed_at=now)
+    return list(WebhookEvent.objects.filter(claim_token=token).select_related("endpoint").order_by("id"))
+
+
+def deliver_due(budget_seconds: float, give_way: Callable[[], bool] = lambda: False) -> dict[str, int]:
+    """Deliver due events until none is due, the budget is spent, or sending needs the worker."""
+    summary = Summary()
+    deadline = time.monotonic() + budget_seconds
+    poster = Poster()
+    try:
+        while time.monotonic() < deadline:
+            events = claim()
+            if not events:
+                break
+            outcomes = poster.post_all(events)
+            record_outcomes(events, outcomes, summary)
+            summary.batches += 1
+            if give_way():
+                break
+    finally:
+        poster.close()
+    return summary.as_dict()
+
+
+def body_of(event: WebhookEvent) -> str:
+    return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)
+
+
+class Poster:
+    """One event loop and one aiohttp session for a job's batches (connections kept alive between them)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.session: aiohttp.ClientSession | None = None
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.loop.run_until_complete(self.session.close())
+        self.loop.close()
+
+    def post_all(self, events: list[WebhookEvent]) -> list[Outcome]:
+        secrets = destination_secrets(events)
+        refused = {url: url_problem(url) for url in {e.destination for e in events}}
+        return self.loop.run_until_complete(self._post_all(events, secrets, refused))
+
+    async def _post_all(self, events, secrets: dict, refused: dict[str, str]) -> list[Outcome]:
+        if self.session is None:
+            timeout = aiohttp.ClientTimeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=settings.WEBHOOK_CONCURRENCY)
+            self.session = aiohttp.ClientSession(timeout=timeout, connector=connector)
+        gates: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(settings.WEBHOOK_CONCURRENCY))
+        down: set[str] = set()  # destinations that failed in this batch with no success yet
+        up: set[str] = set()
+
+        async def post(event: WebhookEvent) -> Outcome:
+            url = event.destination
+            if refused[url]:
+                return Outcome(error=f"Not sent: {refused[url]}"[:300])
+            async with gates[url]:
+                if url in down and url not in up:
+                    return Outcome(tried=False)
+                outcome = await self._post(url, event, secrets[destination_key(event)])
+            (up if outcome.ok else down).add(url)
+            return outcome
+
+        return await asyncio.gather(*(post(event) for event in events))
+
+    async def _post(self, url: str, event: WebhookEvent, secret: str) -> Outcome:
+        body = body_of(event)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **signed_headers(secret, event.event_id, body, timezone.now()),
+        }
+        started = time.monotonic()
+        try:
+            async with self.session.post(url, data=body.encode("utf-8"), headers=headers, allow_redirects=False) as r:
+                await r.content.read(1024)  # what they wrote is theirs: never kept, never logged
+                error = "" if r.status < 300 else f"HTTP {r.status}"
+                return Outcome(status_code=r.status, error=error, duration_ms=_ms(started))
+        except TimeoutError:
+            error = f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS:g} s"
+        except aiohttp.ClientConnectorError as e:
+            error = f"Could not connect: {e.os_error.strerror or type(e.os_error).__name__}"
+        except aiohttp.ClientError as e:
+            error = f"Connection failed: {type(e).__name__}"
+        return Outcome(error=error[:300], duration_ms=_ms(started))
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def destination_key(event: WebhookEvent) -> object:
+    return event.endpoint_id or "status_callback"
+
+
+def destination_secrets(events: list[WebhookEvent]) -> dict[object, str]:
+    secrets: dict[object, str] = {}
+    for event in events:
+        key = destination_key(event)
+        if key not in secrets:
+            secrets[key] = event.endpoint.secret if event.endpoint_id else status_callback_secret()
+    return secrets
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: base, twice that, four times... at most an hour."""
+    base = min(settings.WEBHOOK_RETRY_BASE_SECONDS * (2 ** max(0, attempts - 1)), MAX_DELAY_SECONDS)
+    return timedelta(seconds=random.uniform(base / 2, base))
+
+
+def record_outcomes(events: list[WebhookEvent], outcomes: list[Outcome], summary: Summary) -> None:
+    """Write a batch's outcomes: a few UPDATEs (rows ending alike share one), one INSERT of attempts."""
+    now = timezone.now()
+    give_up_before = now - timedelta(hours=settings.WEBHOOK_GIVE_UP_HOURS)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    delays: dict[int, timedelta] = {}
+    attempts: list[WebhookAttempt] = []
+    by_endpoint: dict[int, list[tuple[WebhookEvent, Outcome]]] = defaultdict(list)
+    for event, outcome in zip(events, outcomes, strict=True):
+        if not outcome.tried:
+            groups[(("claim_token", None),)].append(event.pk)
+            summary.not_tried += 1
+            continue
+        tries = event.attempts + 1
+        change = {"claim_token": None, "last_status_code": outcome.status_code, "last_error": outcome.error}
+        if outcome.ok:
+            change.update(status=Status.DELIVERED, delivered_at=now)
+            summary.delivered += 1
+        elif event.created_at <= give_up_before or outcome.error.startswith("Not sent:"):
+            change["status"] = Status.FAILED
+            summary.given_up += 1
+        else:
+            delays.setdefault(tries, retry_delay(tries))
+            change["next_attempt_at"] = now + delays[tries]
+            summary.retrying += 1
+        groups[tuple(sorted(change.items()))].append(event.pk)
+        attempts.append(
+            WebhookAttempt(
+                event_id=event.pk,
+                endpoint_id=event.endpoint_id,
+                at=now,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
+            )
+        )
+        if event.endpoint_id:
+            by_endpoint[event.endpoint_id].append((event, outcome))
+    with transaction.atomic():
+        for change, ids in groups.items():
+            fields = dict(change)
+            if len(fields) > 1:  # tried: one more attempt
+                fields["attempts"] = F("attempts") + 1
+            WebhookEvent.objects.filter(pk__in=ids).update(**fields)
+        WebhookAttempt.objects.bulk_create(attempts)
+        for endpoint_id, results in by_endpoint.items():
+            summary.endpoints_switched_off += note_endpoint_health(endpoint_id, results, now)
+
+
+def note_endpoint_health(endpoint_id: int, results: list[tuple[WebhookEvent, Outcome]], now: datetime) -> int:
+    """An endpoint that answered is well again; one that did not rests, and after a day of failing
+    is switched off (1 when this batch switched it off)."""
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint_id)
+    if any(outcome.ok for _, outcome in results):
+        endpoints.filter(Q(failing_since__isnull=False) | Q(resting_until__isnull=False)).update(
+            failing_since=None, resting_until=None, updated_at=now
+        )
+        return 0
+    worst = max(event.attempts + 1 for event, _ in results)
+    endpoints.filter(failing_since__isnull=True).update(failing_since=now, updated_at=now)
+    endpoints.update(resting_until=now + retry_delay(worst))
+    since = now - timedelta(hours=settings.WEBHOOK_GIVE_UP_HOURS)
+    last = results[-1][1].error or f"HTTP {results[-1][1].status_code}"
+    reason = f"Failing since {{since}} for more than {settings.WEBHOOK_GIVE_UP_HOURS} hours; last answer: {last}"
+    endpoint = endpoints.filter(enabled=True, failing_since__lte=since).values_list("failing_since", flat=True).first()
+    if endpoint is None:
+        return 0
+    switched = endpoints.filter(enabled=True).update(
+        enabled=False,
+        disabled_at=now,
+        disabled_reason=reason.format(since=endpoint.strftime("%Y-%m-%d %H:%M UTC"))[:300],
+        updated_at=now,
+    )
+    if switched:
+        log.warning("webhook endpoint switched off endpoint=%s reason=%s", endpoint_id, last)
+    return switched
+
+
+def send_again(event_ids: list[int]) -> int:
+    """Put these events back in the outbox, due now (the delivery log's "send again")."""
+    now = timezone.now()
+    sent = WebhookEvent.objects.filter(pk__in=event_ids).update(
+        status=Status.PENDING, next_attempt_at=now, claim_token=None, created_at=now
+    )
+    if sent:
+        from campaigns.events.jobs import deliver_soon
+
+        deliver_soon()
+    return sent

@@ -1,0 +1,161 @@
+"""Recording events: rows in the outbox, written in the transaction of the change that caused them.
+
+The caller makes its change and calls record_events in one transaction, so an event is recorded
+exactly when its change commits (never for a change rolled back, never lost for one committed). A
+batch of events is one INSERT, however many endpoints want them. Delivery is the events workers'
+(delivery.py), started once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from campaigns.models import Campaign, OutboundMessage, WebhookEndpoint, WebhookEvent
+from campaigns.models.webhook import EventType
+
+INSERT_BATCH = 2000  # rows per INSERT statement (SQLite's variable limit, PostgreSQL's packet size)
+Status = OutboundMessage.Status
+
+# The event a message's new status is; statuses without one (queued, unknown...) are not told.
+MESSAGE_EVENTS = {
+    Status.SENT: EventType.MESSAGE_SENT,
+    Status.DELIVERED: EventType.MESSAGE_DELIVERED,
+    Status.FAILED: EventType.MESSAGE_FAILED,
+    Status.UNDELIVERED: EventType.MESSAGE_UNDELIVERED,
+    Status.READ: EventType.MESSAGE_READ,
+}
+
+
+@dataclass
+class Event:
+    """Something a customer's system may want to know: its type, what it is about, and, for a
+    message sent with one, the request's status_callback URL."""
+
+    type: str
+    data: dict
+    callback_url: str = ""
+    at: datetime | None = None
+
+
+def new_event_id() -> str:
+    """``evt_`` and 26 characters: milliseconds since the epoch first, so ids sort by time."""
+    return f"evt_{int(time.time() * 1000):013x}{secrets.token_hex(6)[:13]}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def subscribers() -> dict[str, list[int]]:
+    """Event type -> the enabled endpoints that asked for it (one query: the table is small)."""
+    wanted: dict[str, list[int]] = {}
+    for endpoint_id, types in WebhookEndpoint.objects.filter(enabled=True).values_list("id", "event_types"):
+        for event_type in types or []:
+            wanted.setdefault(event_type, []).append(endpoint_id)
+    return wanted
+
+
+def record_events(events: Iterable[Event], wanted: dict[str, list[int]] | None = None) -> int:
+    """Put ``events`` in the outbox, one row per event and destination; the number of rows.
+
+    Call it inside the transaction that makes the change the events tell of.
+    """
+    wanted = subscribers() if wanted is None else wanted
+    now = timezone.now()
+    rows = []
+    for event in events:
+        at = event.at or now
+        event_id = new_event_id()
+        payload = {"id": event_id, "type": str(event.type), "timestamp": iso(at), "data": event.data}
+        common = {"event_id": event_id, "type": str(event.type), "payload": payload, "created_at": at}
+        rows += [WebhookEvent(endpoint_id=endpoint_id, **common) for endpoint_id in wanted.get(str(event.type), ())]
+        if event.callback_url:
+            rows.append(WebhookEvent(callback_url=event.callback_url, **common))
+    if rows:
+        for start in range(0, len(rows), INSERT_BATCH):
+            WebhookEvent.objects.bulk_create(rows[start : start + INSERT_BATCH])
+        from campaigns.events.jobs import deliver_soon
+
+        deliver_soon()
+    return len(rows)
+
+
+def record_message_events(message_ids: list[int], status: str) -> int:
+    """Record the event of these messages' new ``status`` (one SELECT of them, one INSERT).
+
+    Only messages someone listens to are read: every message when an endpoint wants the event,
+    else those sent with a status_callback (theirs or their bulk job's).
+    """
+    event_type = MESSAGE_EVENTS.get(status)
+    if not message_ids or event_type is None:
+        return 0
+    wanted = subscribers()
+    messages = OutboundMessage.objects.filter(pk__in=message_ids)
+    if not wanted.get(event_type):
+        messages = messages.filter(Q(status_callback__gt="") | Q(campaign__status_callback__gt=""))
+    rows = messages.values(*MESSAGE_FIELDS, "status_callback", "campaign__status_callback", "campaign__kind")
+    return record_events((message_event(row, event_type, status) for row in rows.iterator(2000)), wanted)
+
+
+MESSAGE_FIELDS = (
+    "id",
+    "to",
+    "channel_id",
+    "campaign_id",
+    "provider_message_id",
+    "error_code",
+    "error_message",
+    "sent_at",
+    "delivered_at",
+)
+
+
+def message_event(row: dict, event_type: str, status: str) -> Event:
+    """A message's event: what it is, to whom, its new status, and its campaign or bulk job."""
+    data = {
+        "message_id": row["id"],
+        "status": str(status),
+        "to": row["to"],
+        "channel_id": row["channel_id"],
+        "provider_message_id": row["provider_message_id"],
+    }
+    if row["campaign_id"]:
+        kind = "bulk_job_id" if row["campaign__kind"] == "bulk_api" else "campaign_id"
+        data[kind] = row["campaign_id"]
+    if status in (Status.FAILED, Status.UNDELIVERED):
+        data.update(error_code=row["error_code"], error_message=row["error_message"])
+    for moment in ("sent_at", "delivered_at"):
+        if row[moment]:
+            data[moment] = iso(row[moment])
+    return Event(event_type, data, callback_url=row["status_callback"] or row["campaign__status_callback"] or "")
+
+
+def record_completion(campaign_id: int) -> int:
+    """campaign.completed or bulk_job.completed for a campaign that has just finished, with its counts."""
+    campaign = Campaign.objects.filter(pk=campaign_id).values("id", "kind", "name", "finished_at", "status_callback")
+    found = campaign.first()
+    if found is None:
+        return 0
+    bulk = found["kind"] == Campaign.Kind.BULK_API
+    counts = dict(
+        OutboundMessage.objects.filter(campaign_id=campaign_id)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    data = {
+        "bulk_job_id" if bulk else "campaign_id": found["id"],
+        "name": found["name"],
+        "finished_at": iso(found["finished_at"] or timezone.now()),
+        "messages": counts,
+    }
+    event_type = EventType.BULK_JOB_COMPLETED if bulk else EventType.CAMPAIGN_COMPLETED
+    return record_events([Event(event_type, data, callback_url=found["status_callback"] if bulk else "")])

@@ -1,0 +1,253 @@
+"""Event webhooks: signed as Standard Webhooks says, retried with backoff, switched off after a day
+of failures, never sent to a private address, and a request's status_callback told too.
+
+The receiver is a real HTTP server on loopback; the deliveries are made by the real RQ worker
+(tests/conftest.py) from the outbox rows written with the changes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from campaigns.events import Event, record_events
+from campaigns.events.delivery import deliver_due
+from campaigns.events.destinations import url_problem
+from campaigns.events.signing import new_secret, status_callback_secret
+from campaigns.models import Campaign, OutboundMessage, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from campaigns.pipeline.jobs import complete_if_done
+from campaigns.pipeline.receipts import apply_receipt
+from providers.events import DeliveryState, ReceiptEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    """A loopback receiver: keeps every request, answers ``status`` (503 while ``down``)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict, bytes]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payloads(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.requests]
+
+
+@pytest.fixture
+def receiver():
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+def endpoint_for(url: str, *types: str) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        url=url, secret=new_secret(), event_types=list(types or ["message.delivered"])
+    )
+
+
+def sent_message(channel, **fields) -> OutboundMessage:
+    now = timezone.now()
+    return OutboundMessage.objects.create(
+        channel=channel, to="+447911123456", body="Hi", status="sent", provider_message_id="SM1", sent_at=now, **fields
+    )
+
+
+def delivered(message: OutboundMessage) -> bool:
+    return apply_receipt(ReceiptEvent(message.channel_id, "SM1", DeliveryState.DELIVERED, message_id=message.pk))
+
+
+def test_a_receipt_is_told_to_the_endpoint_signed_as_standard_webhooks_says(channel, receiver, worker):
+    endpoint = endpoint_for(receiver.url, "message.delivered", "message.read")
+    message = sent_message(channel)
+    assert delivered(message)
+    worker()
+    [(headers, body)] = receiver.requests
+    payload = Webhook(endpoint.secret).verify(body, headers)  # the receiver's own library accepts it
+    assert payload["type"] == "message.delivered"
+    assert payload["id"] == headers["webhook-id"] and payload["id"].startswith("evt_")
+    assert payload["data"]["message_id"] == message.pk and payload["data"]["status"] == "delivered"
+    assert payload["timestamp"].endswith("Z")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(body, headers)  # another secret does not
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.attempts, event.last_status_code) == ("delivered", 1, 200)
+    assert WebhookAttempt.objects.get().status_code == 200
+
+
+def test_an_endpoint_gets_only_the_events_it_asked_for(channel, receiver, worker):
+    endpoint_for(receiver.url, "message.read")
+    assert delivered(sent_message(channel))
+    worker()
+    assert receiver.requests == [] and not WebhookEvent.objects.exists()
+
+
+def test_a_change_rolled_back_records_no_event(channel, receiver):
+    from django.db import transaction
+
+    endpoint_for(receiver.url)
+    message = sent_message(channel)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        delivered(message)
+        raise RuntimeError("the change fails")
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_failing_receiver_is_tried_again_later_with_growing_waits_then_delivered(channel, receiver, settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 10.0
+    endpoint = endpoint_for(receiver.url)
+    assert delivered(sent_message(channel))
+    receiver.status = 500
+    waits = []
+    for _ in range(3):
+        before = timezone.now()
+        deliver_due(30)
+        event = WebhookEvent.objects.get()
+        assert event.status == "pending" and event.last_status_code == 500
+        waits.append((event.next_attempt_at - before).total_seconds())
+        endpoint.refresh_from_db()
+        assert endpoint.failing_since is not None and endpoint.resting_until > before
+        # Time travel: the event and its endpoint are due again.
+        WebhookEvent.objects.update(next_attempt_at=timezone.now())
+        WebhookEndpoint.objects.update(resting_until=None)
+    assert 5 <= waits[0] <= 10.5 and 10 <= waits[1] <= 20.5 and 20 <= waits[2] <= 40.5, waits
+    receiver.status = 204
+    deliver_due(30)
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.attempts) == ("delivered", 4)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None and endpoint.enabled
+    assert [a.status_code for a in WebhookAttempt.objects.order_by("id")] == [500, 500, 500, 204]
+    assert len({headers["webhook-id"] for headers, _ in receiver.requests}) == 1  # one id on every try
+
+
+def test_a_resting_endpoint_is_not_tried_until_its_wait_is_over(channel, receiver):
+    endpoint_for(receiver.url)
+    assert delivered(sent_message(channel))
+    receiver.status = 503
+    deliver_due(30)
+    WebhookEvent.objects.update(next_attempt_at=timezone.now())  # the event is due, the endpoint rests
+    deliver_due(30)
+    assert len(receiver.requests) == 1
+
+
+def test_an_endpoint_failing_for_a_day_is_switched_off_and_the_dashboard_says_so(channel, receiver, admin_client):
+    endpoint = endpoint_for(receiver.url)
+    assert delivered(sent_message(channel))
+    receiver.status = 500
+    WebhookEndpoint.objects.update(failing_since=timezone.now() - timedelta(hours=24, minutes=1))
+    deliver_due(30)
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.disabled_at is not None
+    assert "HTTP 500" in endpoint.disabled_reason
+    page = admin_client.get("/admin/").content.decode()
+    assert "switched off" in page and receiver.url in page
+    # Its events wait (not tried) until it is switched on again.
+    WebhookEvent.objects.update(next_attempt_at=timezone.now())
+    deliver_due(30)
+    assert len(receiver.requests) == 1
+
+
+def test_an_event_not_delivered_within_a_day_is_given_up(channel, receiver):
+    endpoint_for(receiver.url)
+    assert delivered(sent_message(channel))
+    receiver.status = 500
+    WebhookEvent.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    deliver_due(30)
+    assert WebhookEvent.objects.get().status == "failed"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/hooks",
+        "http://127.0.0.1:8000/hooks",
+        "http://localhost/hooks",
+        "http://10.1.2.3/hooks",
+        "http://192.168.0.10/hooks",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hooks",
+        "file:///etc/passwd",
+    ],
+)
+def test_a_url_that_is_not_http_or_is_private_is_refused(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    assert url_problem(url)
+
+
+def test_a_private_url_is_allowed_by_the_setting_and_a_public_one_always(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    assert url_problem("http://127.0.0.1:9000/hooks") == ""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    assert url_problem("https://93.184.215.14/hooks") == ""
+
+
+def test_an_endpoint_that_became_private_is_not_posted_to(channel, receiver, settings):
+    endpoint_for(receiver.url)
+    assert delivered(sent_message(channel))
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    deliver_due(30)
+    assert receiver.requests == []
+    event = WebhookEvent.objects.get()
+    assert event.status == "failed" and "loopback" in event.last_error
+
+
+def test_a_status_callback_gets_the_messages_events_signed_with_the_accounts_secret(channel, receiver):
+    message = sent_message(channel, status_callback=receiver.url)
+    assert delivered(message)
+    deliver_due(30)
+    [(headers, body)] = receiver.requests
+    payload = Webhook(status_callback_secret()).verify(body, headers)
+    assert payload["type"] == "message.delivered" and payload["data"]["message_id"] == message.pk
+
+
+def test_a_finished_bulk_job_tells_its_status_callback_and_the_endpoints(channel, receiver):
+    endpoint_for(receiver.url, "bulk_job.completed", "campaign.completed")
+    job = Campaign.objects.create(
+        name="API", kind="bulk_api", channel=channel, status="running", fanned_out_at=timezone.now(),
+        status_callback=receiver.url,
+    )  # fmt: skip
+    OutboundMessage.objects.create(campaign=job, channel=channel, to="+447911123456", status="delivered")
+    assert complete_if_done(job.pk)
+    deliver_due(30)
+    payloads = receiver.payloads()
+    assert [p["type"] for p in payloads] == ["bulk_job.completed", "bulk_job.completed"]
+    assert payloads[0]["data"]["bulk_job_id"] == job.pk and payloads[0]["data"]["messages"] == {"delivered": 1}
+    assert not complete_if_done(job.pk)  # told once
+
+
+def test_a_batch_of_events_is_one_insert(receiver, django_assert_max_num_queries):
+    from django.db import connection
+
+    endpoint_for(receiver.url, "contact.opted_out")
+    endpoint_for(receiver.url, "contact.opted_out")
+    events = [Event("contact.opted_out", {"phone": f"+4479111{n:05d}"}) for n in range(1000)]
+    # One INSERT on PostgreSQL; SQLite's bound-variable limit splits it.
+    fields = [f for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
+    per_insert = connection.ops.bulk_batch_size(fields, [None] * 2000)
+    # The endpoints, then the rows (and a savepoint around them when there are several INSERTs).
+    with django_assert_max_num_queries(1 + -(-2000 // per_insert) + (2 if per_insert < 2000 else 0)):
+        assert record_events(events) == 2000
+    assert WebhookEvent.objects.values("event_id").distinct().count() == 1000
