@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -77,21 +78,23 @@ class Contact(models.Model):
         return self.opted_out_at is not None
 
     @classmethod
-    def opt_out_phone(cls, phone: str, reason: str, source: str = "reply", channel: str = "", by=None) -> None:
+    def opt_out_phone(cls, phone: str, reason: str, source: str = "reply", channel: str = "", by=None) -> bool:
         """Record that this number asked to stop (on the suppression list, mirrored on its contact);
-        creates the contact if we never saw it."""
+        creates the contact if we never saw it. True if this put the number on the list (of two
+        STOPs at once, exactly one), False if it was there already."""
         with transaction.atomic():
-            Suppression.add([phone], source=source, reason=reason, channel=channel, by=by)
+            added = Suppression.add_number(phone, source=source, reason=reason, channel=channel, by=by)
             cls.objects.get_or_create(phone=phone)
+        return added
 
     @classmethod
-    def opt_in_phone(cls, phone: str, reason: str = "Replied with an opt-in word (START)") -> None:
+    def opt_in_phone(cls, phone: str, reason: str = "Replied with an opt-in word (START)") -> bool:
         """The number replied START (or the like): take it off the suppression list and keep a record
-        of it on its contact (created if the contact was deleted meanwhile)."""
+        of it on its contact (created if the contact was deleted meanwhile). True if it was on the list."""
         with transaction.atomic():
             if Suppression.objects.filter(number=phone).exists():
                 cls.objects.get_or_create(phone=phone)
-            cls.opt_in(cls.objects.filter(phone=phone), source=OptInRecord.Source.REPLY, reason=reason)
+            return bool(cls.opt_in(cls.objects.filter(phone=phone), source=OptInRecord.Source.REPLY, reason=reason))
 
     @classmethod
     def opt_in(cls, contacts: models.QuerySet, source: str, reason: str, by=None) -> int:
@@ -295,6 +298,26 @@ class Suppression(models.Model):
             mirror_on_contacts(Contact.objects.filter(phone__in=[row.number for row in rows]))
 
     @classmethod
+    def add_number(cls, number: str, *, source: str, reason: str, channel: str = "", by=None) -> bool:
+        """Put one number on the list; True if it was not there. The unique index decides between two
+        writers at once (the second waits for the first and finds its row), so exactly one gets True."""
+        try:
+            with transaction.atomic():
+                cls.objects.create(
+                    number=number,
+                    suppressed_at=timezone.now(),
+                    reason=reason[:200],
+                    source=source,
+                    channel=channel[:200],
+                    by=by,
+                    by_label=by.get_username() if by is not None else "",
+                )
+        except IntegrityError:
+            return False
+        mirror_on_contacts(Contact.objects.filter(phone=number))
+        return True
+
+    @classmethod
     def add_contacts(cls, contacts: models.QuerySet, *, source: str, reason: str, by=None) -> int:
         """Suppress the numbers of every contact of ``contacts`` by INSERT ... SELECT; returns how
         many numbers were new on the list."""
@@ -347,6 +370,61 @@ def mirror_on_contacts(contacts: models.QuerySet) -> int:
             updated_at=timezone.now(),
         )
     )
+
+
+# How long a double opt-in join waits for its YES; one still waiting after it never happened.
+DOUBLE_OPT_IN_HOURS = 24
+
+
+class Consent(models.Model):
+    """A number's own agreement to join a list, given by texting a keyword such as JOIN: the consent
+    record (number, channel, keyword, the message that said it, and when).
+
+    Kept by number like the suppression list, so it outlives the contact and the list. Written by
+    the keyword handler (campaigns.conversations.keywords). With double opt-in it waits for an opt-in
+    word (YES) within DOUBLE_OPT_IN_HOURS, and only then is the number put on the list.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for YES"
+        JOINED = "joined", "Joined"
+
+    number = models.CharField(max_length=16, help_text="E.164: who texted the keyword.")
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="consents")
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="consents", db_index=False
+    )
+    list_name = models.CharField(max_length=200, help_text="The list's name then, kept if the list goes.")
+    channel = models.CharField(max_length=200, help_text="The channel it came on.")
+    keyword = models.CharField(max_length=20, help_text="The word texted, e.g. JOIN.")
+    message_id = models.PositiveBigIntegerField(help_text="Our id of the reply that said it (an inbound message).")
+    provider_message_id = models.CharField(max_length=100, blank=True, help_text="The provider's id of that reply.")
+    texted_at = models.DateTimeField(help_text="When the number texted the keyword.")
+    double_opt_in = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=State.choices)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the YES came (double opt-in).")
+    confirmed_by_message_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Our id of the reply that confirmed it."
+    )
+
+    class Meta:
+        ordering = ["-texted_at", "-id"]
+        verbose_name = "consent record"
+        indexes = [
+            models.Index(fields=["number", "texted_at"], name="consent_by_number"),
+            models.Index(fields=["-texted_at", "-id"], name="consent_newest"),
+            # A YES looks up the number's joins still waiting: a small index, only the waiting rows.
+            models.Index(fields=["number", "channel"], condition=models.Q(state="waiting"), name="consent_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} texted {self.keyword} to join {self.list_name}"
+
+    @property
+    def outcome(self) -> str:
+        if self.state == self.State.WAITING and self.texted_at < timezone.now() - timedelta(hours=DOUBLE_OPT_IN_HOURS):
+            return f"Expired: no YES within {DOUBLE_OPT_IN_HOURS} hours"
+        return self.get_state_display()
 
 
 class ContactImport(models.Model):

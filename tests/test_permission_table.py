@@ -36,6 +36,7 @@ from campaigns.models import (
     ApiKey,
     BulkJob,
     Campaign,
+    ChannelKeywords,
     MessageTemplate,
     OutboundMessage,
     SigningSecret,
@@ -43,7 +44,7 @@ from campaigns.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from contacts.models import Contact, ContactImport, ContactList, Suppression
+from contacts.models import Consent, Contact, ContactImport, ContactList, Suppression
 from providers.models import Channel
 from tests.browser import marketing_group
 from tests.inbox_builders import a_conversation, a_reply
@@ -74,6 +75,8 @@ ACTIONS = {
     ("contacts.ContactList", "delete_selected"): CAMPAIGN_WORK,
     ("contacts.ContactImport", "delete_selected"): ADMINISTRATORS,
     ("contacts.Suppression", "delete_selected"): NOBODY,  # only START or "Opt back in…" lift a number
+    ("contacts.Consent", "delete_selected"): NOBODY,  # the proof that a number asked to join a list
+    ("campaigns.ChannelKeywords", "delete_selected"): ADMINISTRATORS,  # back to the defaults
     ("campaigns.Campaign", "delete_selected"): CAMPAIGN_WORK,
     ("campaigns.Campaign", "launch"): CAMPAIGN_WORK,
     ("campaigns.Campaign", "pause"): CAMPAIGN_WORK,
@@ -324,6 +327,13 @@ def a_suppressed_number() -> Suppression:
     return Suppression.objects.get(number="+447911123400")
 
 
+def a_consent() -> Consent:
+    return Consent.objects.create(
+        number="+447911123401", list_name="Offers", channel="Sandbox", keyword="JOIN", message_id=1,
+        texted_at=timezone.now(), state=Consent.State.JOINED,
+    )  # fmt: skip
+
+
 def an_import(world: World) -> ContactImport:
     return ContactImport.objects.create(
         file_name="people.csv", stored_path="/nonexistent/people.csv", state=ContactImport.State.DONE
@@ -435,6 +445,10 @@ ACTION_PROBES = {
     ),
     ("contacts.ContactImport", "delete_selected"): ActionProbe(an_import, deleted),
     ("contacts.Suppression", "delete_selected"): ActionProbe(lambda w: a_suppressed_number(), deleted),
+    ("contacts.Consent", "delete_selected"): ActionProbe(lambda w: a_consent(), deleted),
+    ("campaigns.ChannelKeywords", "delete_selected"): ActionProbe(
+        lambda w: ChannelKeywords.objects.create(channel=w.channel, opt_out_words=["STOP"]), deleted
+    ),
     ("campaigns.Campaign", "delete_selected"): ActionProbe(a_campaign, deleted),
     ("campaigns.Campaign", "launch"): ActionProbe(a_campaign, lambda obj, w: fresh(obj).status == Status.SCHEDULED),
     ("campaigns.Campaign", "pause"): ActionProbe(lambda w: a_campaign(w, Status.RUNNING), status_is(Status.PAUSED)),

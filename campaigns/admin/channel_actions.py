@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from campaigns.models import OutboundMessage
+from campaigns.models import ChannelKeywords, OutboundMessage
 from contacts.phones import normalise_phone
 from providers.admin import ChannelAdmin
 from providers.models import Channel
@@ -33,6 +33,26 @@ class TestMessageForm(forms.Form):
 
 class ChannelWithMessagesAdmin(ChannelAdmin):
     actions = [*ChannelAdmin.actions, "send_test_message"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), **self.keywords_context(request, object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def keywords_context(self, request, object_id) -> dict:
+        """The channel's keywords in a line, and where to set them (for those who may see them)."""
+        if not request.user.has_perm("campaigns.view_channelkeywords"):
+            return {}
+        channel = self.get_object(request, object_id)
+        if channel is None:
+            return {}
+        keywords = ChannelKeywords.for_channel(channel)
+        if keywords.pk:
+            url = reverse("admin:campaigns_channelkeywords_change", args=[keywords.pk])
+        elif request.user.has_perm("campaigns.add_channelkeywords"):
+            url = reverse("admin:campaigns_channelkeywords_add") + f"?channel={channel.pk}"
+        else:
+            url = ""
+        return {"channel_keywords": keywords, "channel_keywords_url": url}
 
     @admin.action(description="Send a test message", permissions=["change"])
     def send_test_message(self, request, queryset):

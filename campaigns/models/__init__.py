@@ -4,6 +4,7 @@ from campaigns.models.api_key import ApiKey
 from campaigns.models.campaign import BulkJob, Campaign
 from campaigns.models.conversation import Conversation, InboundMessage
 from campaigns.models.idempotency import IdempotentRequest
+from campaigns.models.keywords import ChannelKeywords, JoinKeyword
 from campaigns.models.message import OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.models.tally import CampaignTally
@@ -15,9 +16,11 @@ __all__ = [
     "BulkJob",
     "Campaign",
     "CampaignTally",
+    "ChannelKeywords",
     "Conversation",
     "IdempotentRequest",
     "InboundMessage",
+    "JoinKeyword",
     "MessageTemplate",
     "OutboundMessage",
     "SigningSecret",

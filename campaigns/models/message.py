@@ -64,6 +64,10 @@ class OutboundMessage(models.Model):
     resolution = models.CharField(max_length=400, blank=True, help_text="What a person decided, and why.")
     resolved_by = models.CharField(max_length=150, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The opt-out confirmation (campaigns.conversations.keywords): the one message that may go to a
+    # number an opt-out word has just put on the suppression list. Set only by send_one for that
+    # reply, never editable; the send-time check lets it through, and it is never resent.
+    confirms_opt_out = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -145,15 +149,19 @@ class OutboundMessage(models.Model):
         contact: Contact | None = None,
         variables: dict | None = None,
         enqueue: bool = True,
+        confirms_opt_out: bool = False,
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
 
         ``to`` must already be E.164. Refuses a number on the suppression list and an inactive channel.
         ``enqueue=False`` leaves giving it a send job to the caller (the API batches them).
+        ``confirms_opt_out`` is for the keyword handler alone: the confirmation of an opt-out that
+        has just suppressed ``to``, sent once (the handler sends it only when its STOP put the
+        number on the list), past the suppression list.
         """
         if not channel.is_active:
             raise ValidationError(f"channel_key: the channel {channel.name!r} is switched off.")
-        if refusal := Suppression.refusal(to):
+        if not confirms_opt_out and (refusal := Suppression.refusal(to)):
             raise ValidationError(refusal)
         contact = contact or Contact.objects.filter(phone=to).first()
         scheduled = send_at is not None and send_at > timezone.now()
@@ -171,6 +179,7 @@ class OutboundMessage(models.Model):
             send_at=send_at,
             created_by=user,
             sender_label=sender_label or (user.get_username() if user else "API"),
+            confirms_opt_out=confirms_opt_out,
         )
         if enqueue:
             message.enqueue()

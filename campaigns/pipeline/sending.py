@@ -224,16 +224,20 @@ def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
 
 MESSAGE_FIELDS = (
     "id", "to", "body", "media_urls", "template", "variables", "attempts", "channel_id", "campaign_id", "contact_id",
+    "confirms_opt_out",
 )  # fmt: skip
 
 
 def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:
     """The send-time check: a number that got on the suppression list after its message was queued
     (a STOP after fan-out) is cancelled here, in the claim, before anything is sent."""
-    opted_out = Suppression.numbers_among({m.to for m in messages})
+    opted_out = Suppression.numbers_among({m.to for m in messages if not m.confirms_opt_out})
     if not opted_out:
         return messages
-    skipped = OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED, to__in=opted_out).update(
+    # An opt-out's own confirmation goes to the number it has just suppressed (that is its point).
+    skipped = OutboundMessage.objects.filter(
+        claim_token=token, status=Status.QUEUED, to__in=opted_out, confirms_opt_out=False
+    ).update(
         status=Status.CANCELLED,
         claim_token=None,
         error_code="opted_out",
@@ -241,7 +245,7 @@ def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: 
         updated_at=timezone.now(),
     )
     summary.add("opted_out", skipped)
-    return [m for m in messages if m.to not in opted_out]
+    return [m for m in messages if m.to not in opted_out or m.confirms_opt_out]
 
 
 def _send_on_channel(

@@ -190,7 +190,8 @@ def resend(ids: list[int], by: str, duplicates_accepted: bool) -> Resolved:
     if not duplicates_accepted:
         raise ValueError(f"confirm: {DUPLICATE_WARNING} Confirm that to resend.")
     with transaction.atomic():
-        rows = _still_in_doubt(ids).exclude(campaign__status=Campaign.Status.CANCELLED)
+        # Nor an opt-out confirmation: its number is suppressed, and it may be sent once at most.
+        rows = _still_in_doubt(ids).exclude(campaign__status=Campaign.Status.CANCELLED).exclude(confirms_opt_out=True)
         # The UPDATE below re-checks the doubt itself: a row settled in between is left alone.
         chosen = list(rows.values_list("id", flat=True))
         changed = _still_in_doubt(chosen).update(
