@@ -155,7 +155,7 @@ VERB_DONE = {"read": "marked read", "done": "marked done", "reopen": "reopened"}
 class ConversationAdmin(admin.ModelAdmin):
     """The inbox (this model's changelist) and a conversation's page (its change view)."""
 
-    list_display = ["who", "channel", "latest", "unread", "last_message_at", "state_badge"]
+    list_display = ["who", "channel_name", "latest", "unread", "when", "state_badge"]
     list_display_links = ["who"]
     list_filter = [UnreadFilter, KeywordFilter, "state", "channel", CampaignFilter]
     list_select_related = ["contact", "channel"]
@@ -181,6 +181,10 @@ class ConversationAdmin(admin.ModelAdmin):
             return format_html('{} <small class="inbox-number">{}</small>', contact.name, conversation.phone)
         return conversation.phone
 
+    @admin.display(description="Channel")
+    def channel_name(self, conversation: Conversation) -> str:
+        return conversation.channel.name
+
     @admin.display(description="Latest message")
     def latest(self, conversation: Conversation) -> str:
         return Truncator(conversation.last_text).chars(80) or "-"
@@ -190,6 +194,11 @@ class ConversationAdmin(admin.ModelAdmin):
         if not conversation.unread_count:
             return ""
         return format_html('<span class="inbox-unread">{}</span>', conversation.unread_count)
+
+    @admin.display(description="Time")
+    def when(self, conversation: Conversation) -> str:
+        """Of the latest message, short, in the viewer's zone (named above the list)."""
+        return inbox.short_time(conversation.last_message_at)
 
     @admin.display(description="State")
     def state_badge(self, conversation: Conversation) -> str:

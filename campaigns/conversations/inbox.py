@@ -52,6 +52,16 @@ def shown_time(moment: datetime) -> str:
     return f"{timezone.localtime(moment):%a %d %b, %H:%M}"
 
 
+def short_time(moment: datetime) -> str:
+    """For a list: the time alone today, the day and time this year, the date before."""
+    local, today = timezone.localtime(moment), timezone.localdate()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if local.year == today.year:
+        return f"{local:%a %d %b, %H:%M}"
+    return f"{local:%d %b %Y}"
+
+
 def shown_time_with_zone(moment: datetime) -> str:
     return f"{timezone.localtime(moment):%a %d %b %Y, %H:%M} {zone_label(at=moment)}"
 
@@ -159,7 +169,7 @@ def window_refusal(conversation: Conversation, now: datetime | None = None) -> s
     else:
         since = f"{who} last wrote on {shown_time_with_zone(last)}, more than 24 hours ago"
     return (
-        f"Not sent: on WhatsApp a business may write freely only within 24 hours of the contact's last message, "
+        f"On WhatsApp a business may write freely only within 24 hours of the contact's last message, "
         f"and {since}. Reach them with an approved WhatsApp template instead (a campaign or a single message with "
         "a template); once they answer, you can reply here again."
     )
@@ -185,7 +195,7 @@ def reply(conversation: Conversation, text: str, user) -> OutboundMessage:
     if not text:
         raise ValidationError("text: write the reply first (it is empty).")
     if refusal := window_refusal(conversation):
-        raise ValidationError(refusal)
+        raise ValidationError(f"Not sent: {refusal}")
     try:
         message = OutboundMessage.send_one(
             channel=conversation.channel, to=conversation.phone, text=text, user=user, contact=conversation.contact

@@ -36,6 +36,9 @@
       const oldForm = document.getElementById("changelist-form");
       if (!newForm || !oldForm) return;
       oldForm.replaceWith(document.importNode(newForm, true));
+      const count = document.querySelector("#changelist-search .quiet");
+      const newCount = fresh.querySelector("#changelist-search .quiet");
+      if (count && newCount) count.replaceChildren(...Array.from(newCount.childNodes, (n) => document.importNode(n, true)));
       const boxes = document.querySelectorAll("tr input.action-select");
       if (boxes.length && window.Actions) window.Actions(boxes); // Django's tick-all and counter, for the new rows
     }
