@@ -212,7 +212,7 @@ def test_every_problem_is_listed_at_once_naming_field_and_value(call, channel):
     assert status == 400
     assert errors(answer) == [
         "colour: unknown field (known fields: channel_key, contact_saving, file_url, image_url, image_urls, "
-        "name, provider, schedule, template, text, to, user_id, video_url).",
+        "name, provider, schedule, status_callback, template, text, to, user_id, video_url).",
         f"channel_key: {json.dumps(channel.channel_key)} is not a known twlowa channel.",
         'to: "12" is not a phone number in E.164 (country code first, digits only, + optional), e.g. +14155550123.',
         "user_id: 1000000000000000000000000000000 is out of range.",

@@ -60,7 +60,9 @@ def test_schemathesis_from_outside_with_every_check_finds_nothing(live_server, d
         "--max-examples",
         os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5"),
         "--seed",
-        os.environ.get("SCHEMATHESIS_SEED", "7"),
+        # Its 5 examples must include a malformed Idempotency-Key (asserted below): seed 7 did until
+        # status_callback changed the document's shapes; 1 does now. A new field may need another.
+        os.environ.get("SCHEMATHESIS_SEED", "1"),
         "--phases",
         os.environ.get("SCHEMATHESIS_PHASES", "examples,fuzzing,stateful"),
         "--workers",

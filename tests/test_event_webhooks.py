@@ -251,3 +251,68 @@ def test_a_batch_of_events_is_one_insert(receiver, django_assert_max_num_queries
     with django_assert_max_num_queries(1 + -(-2000 // per_insert) + (2 if per_insert < 2000 else 0)):
         assert record_events(events) == 2000
     assert WebhookEvent.objects.values("event_id").distinct().count() == 1000
+
+
+# --- status_callback on the API -------------------------------------------------------------------
+
+
+@pytest.fixture
+def call(django_user_model):
+    from django.test import Client
+
+    from campaigns.models import ApiKey
+
+    key = ApiKey.issue(django_user_model.objects.create_user("shop", is_staff=True), name="shop")[1]
+    client = Client()
+
+    def call(path: str, body: dict):
+        response = client.post(path, data=json.dumps(body), content_type="application/json", headers={"apikey": key})
+        return response.status_code, json.loads(response.content)
+
+    return call
+
+
+def test_post_message_with_a_status_callback_tells_it_the_message_went(call, channel, receiver, worker):
+    body = {"provider": "sandbox", "channel_key": channel.channel_key, "to": "+447911123456", "text": "Hi"}
+    status, answer = call("/message", {**body, "status_callback": receiver.url})
+    assert status in (200, 201, 202), answer
+    worker()
+    sent = [p for p in receiver.payloads() if p["type"] == "message.sent"]
+    assert [p["data"]["message_id"] for p in sent] == [int(answer["data"]["message_id"])]
+    headers, raw = receiver.requests[0]
+    Webhook(status_callback_secret()).verify(raw, headers)
+
+
+def test_a_bulk_job_with_a_status_callback_tells_each_message_and_its_completion(call, channel, receiver, worker):
+    recipients = [{"to": f"+4479111234{n:02d}"} for n in range(3)]
+    body = {"provider": "sandbox", "channel_key": channel.channel_key, "recipients": recipients, "text": "Hi"}
+    status, answer = call("/messages/bulk", {**body, "status_callback": receiver.url})
+    assert status in (200, 201, 202), answer
+    worker()
+    worker()  # the completion's delivery, once the last dispatch has finished
+    types = sorted(p["type"] for p in receiver.payloads())
+    assert types.count("message.sent") == 3 and types.count("bulk_job.completed") == 1, types
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "words"),
+    [
+        ("http://10.0.0.7/hooks", 403, "loopback, private or reserved"),
+        ("http://127.0.0.1:9/hooks", 403, "loopback, private or reserved"),
+        ("ftp://example.com/hooks", 400, "not an http(s) URL"),
+        (17, 400, "expected a URL"),
+    ],
+)
+def test_a_status_callback_that_is_not_public_http_is_refused_naming_the_field(
+    call, channel, settings, value, status, words
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    body = {"provider": "sandbox", "channel_key": channel.channel_key, "to": "+447911123456", "text": "Hi"}
+    for path, extra in (("/message", {}), ("/messages/bulk", {"recipients": [{"to": "+447911123456"}]})):
+        request = {**body, **extra, "status_callback": value}
+        if path == "/messages/bulk":
+            request.pop("to")
+        got, answer = call(path, request)
+        assert got == status, answer
+        assert "status_callback" in json.dumps(answer) and words in json.dumps(answer)
+    assert not OutboundMessage.objects.exists() and not Campaign.objects.exists()

@@ -31,6 +31,7 @@ from campaigns.api.validation import (
     render_template,
     schedule_field,
     shown,
+    status_callback_field,
     template_field,
     text_field,
     unknown_fields,
@@ -45,7 +46,10 @@ from providers.models import Channel
 BULK_BODY_LIMIT = 10 * 1024 * 1024
 MAX_RECIPIENTS = 10_000
 SUPPRESSION_LOOKUP = 2000  # numbers per IN (...), well under SQLite's parameter limit
-BULK_FIELDS = {"provider", "channel_key", "recipients", *CONTENT_FIELDS, "duplicates_allowed", "schedule", "user_id"}
+BULK_FIELDS = {
+    *("provider", "channel_key", "recipients", *CONTENT_FIELDS),
+    *("duplicates_allowed", "schedule", "user_id", "status_callback"),
+}
 Status = Campaign.Status
 
 
@@ -63,6 +67,7 @@ class BulkRequest:
     member: object | None
     duplicates_dropped: int = 0  # later occurrences of a number already listed (one number, any spelling)
     suppressed: list[str] = field(default_factory=list)  # numbers on the suppression list: reported, never sent
+    status_callback: str = ""  # where its messages' events and its completion go (campaigns/events/)
 
 
 def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
@@ -85,6 +90,7 @@ def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
         member=member_field(data, api_key, problems),
         duplicates_dropped=dropped,
         suppressed=suppressed_numbers(recipients),
+        status_callback=status_callback_field(data, problems),
     )
     require_content(data, problems)
     if not problems:
@@ -201,6 +207,7 @@ def create_job(job: BulkRequest, api_key: ApiKey) -> Campaign:
             recipient_count=len(job.recipients),
             created_by=job.member or api_key.user,
             sender_label=sender_label(job.member),
+            status_callback=job.status_callback,
         )
         enqueue_fan_out(campaign.pk, at=job.send_at)
     return campaign

@@ -25,6 +25,7 @@ from campaigns.api.validation import (
     provider_field,
     provider_problems,
     schedule_field,
+    status_callback_field,
     template_field,
     text_field,
     unknown_fields,
@@ -36,7 +37,10 @@ from providers.models import Channel
 
 MESSAGE_BODY_LIMIT = 1024 * 1024
 CONTENT_FIELDS = ("text", "image_url", "image_urls", "video_url", "file_url", "template")  # the bulk API's too
-MESSAGE_FIELDS = {"provider", "channel_key", "to", "name", *CONTENT_FIELDS, "contact_saving", "schedule", "user_id"}
+MESSAGE_FIELDS = {
+    *("provider", "channel_key", "to", "name", *CONTENT_FIELDS),
+    *("contact_saving", "schedule", "user_id", "status_callback"),
+}
 
 
 @dataclass
@@ -52,6 +56,7 @@ class MessageRequest:
     contact_saving: ContactSaving
     send_at: datetime | None
     member: object | None  # the team member named by user_id
+    status_callback: str = ""  # where this message's events go (campaigns/events/)
 
 
 def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
@@ -72,6 +77,7 @@ def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
         contact_saving=contact_saving_field(data, problems),
         send_at=schedule_field(data, problems),
         member=member_field(data, api_key, problems),
+        status_callback=status_callback_field(data, problems),
     )
     contact_saving_scope(message.contact_saving, api_key, problems)
     require_content(data, problems)
@@ -125,6 +131,7 @@ def queue_message(message: MessageRequest, api_key: ApiKey, contact: Contact | N
         contact=contact,
         variables={"name": message.name} if message.name else None,
         enqueue=False,
+        status_callback=message.status_callback,
     )
     if sent.status == OutboundMessage.Status.QUEUED:
         send_soon(sent.pk)

@@ -15,7 +15,14 @@ from django.conf import settings
 
 from campaigns.api import patterns
 from campaigns.api.bulk import MAX_RECIPIENTS
-from campaigns.api.validation import GUPSHUP_SECTION_LIMITS, GUPSHUP_SECTIONS, MAX_DB_ID, MAX_URL, MAX_VALUE
+from campaigns.api.validation import (
+    GUPSHUP_SECTION_LIMITS,
+    GUPSHUP_SECTIONS,
+    MAX_CALLBACK_URL,
+    MAX_DB_ID,
+    MAX_URL,
+    MAX_VALUE,
+)
 from campaigns.models import Campaign, OutboundMessage
 from providers.base import MAX_TEMPLATE_VARIABLES
 
@@ -70,6 +77,25 @@ USER_ID = (
     "id, whether or not it exists); an administrator's key may name any active staff user (404, alike for "
     "unknown and deactivated ids)."
 )
+STATUS_CALLBACK = {
+    "anyOf": [
+        {
+            "type": "string",
+            "maxLength": MAX_CALLBACK_URL,
+            "pattern": patterns.CALLBACK_URL,
+            "example": "https://example.com/hooks/messages",
+        },
+        {"type": "string", "enum": [""]},
+        {"type": "null"},
+    ],
+    "description": "An http(s) URL that gets this request's events as JSON POSTs, as Twilio's StatusCallback: "
+    "message.sent, message.delivered, message.failed, message.undelivered, message.read (and, for a bulk job, "
+    "bulk_job.completed). Each body is {id, type, timestamp, data}, signed as Standard Webhooks says "
+    "(webhook-id, webhook-timestamp, webhook-signature) with the account's status callback secret (an "
+    "administrator makes it under Webhook endpoints → Status callbacks). Delivered at least once, retried for "
+    "up to 24 hours: dedupe on webhook-id. An address that is (or resolves to) a loopback, private or reserved "
+    "one is refused with a 403.",
+}
 SCHEDULE = {
     "anyOf": [TIME, {"type": "string", "enum": [""]}, {"type": "null"}],
     "description": "RFC 3339 / ISO 8601 with its UTC offset, e.g. 2030-01-02T15:04:05-04:00. Future: "
@@ -268,6 +294,7 @@ def message_request(rules: ProviderRules) -> dict:
             "contact_saving": nullable(ref("ContactSaving")),
             "schedule": SCHEDULE,
             "user_id": nullable({**ROW_ID, "description": USER_ID}),
+            "status_callback": STATUS_CALLBACK,
         },
         "additionalProperties": False,
         "allOf": message_rules(rules),
@@ -291,6 +318,7 @@ def bulk_request(rules: ProviderRules) -> dict:
             },
             "schedule": SCHEDULE,
             "user_id": nullable({**ROW_ID, "description": USER_ID}),
+            "status_callback": STATUS_CALLBACK,
         },
         "additionalProperties": False,
         "allOf": message_rules(rules),

@@ -25,6 +25,10 @@ URL = (
     r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
     r"(?::[0-9]{1,5})?(?:[/?#][^\u0000-\u0020\u007f]*)?$"
 )
+# Where a request's events go (status_callback): http(s), a host name or an IPv4 address (loopback
+# ones too, for a receiver a setting allows), then anything but spaces and control characters.
+# Whether the address is allowed (public, resolvable) is the server's question, answered 403.
+CALLBACK_URL = r"^https?://[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?(?:[/?#][^\u0000-\u0020\u007f]*)?$"
 # E.164's shape: a country code and number, at most 15 digits, + optional. Whether such a number
 # exists in its country's numbering plan is the server's question (phonenumbers), answered 404.
 PHONE_NUMBER = r"^\+?[1-9][0-9]{6,14}$"

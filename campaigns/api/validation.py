@@ -33,6 +33,7 @@ MAX_MEDIA = 10  # Twilio's limit of MediaUrl per message
 MAX_VALUE = 1024  # one personalisation or template value
 MAX_DB_ID = 2**63 - 1
 MAX_URL = 2048
+MAX_CALLBACK_URL = 500
 MAX_ERRORS_SHOWN = 50
 FORBIDDEN = 403
 NOT_FOUND = 404
@@ -272,6 +273,30 @@ def url_value(value: object, name: str, problems: Problems) -> str:
         problems.add(f"{name}: {shown(value)} is not an http(s) URL with a host name (at most {MAX_URL} characters).")
         return ""
     return value.strip()  # a JSON Schema pattern's $ lets a final newline through: drop it
+
+
+def status_callback_field(data: dict, problems: Problems) -> str:
+    """status_callback: an http(s) URL on the public internet where this request's events go
+    (campaigns/events/); "" when absent."""
+    from campaigns.events.destinations import url_problem
+
+    value = data.get("status_callback")
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        problems.add(f"status_callback: {shown(value)} is {json_type(value)}; expected a URL.")
+        return ""
+    if len(value) > MAX_CALLBACK_URL or not patterns.matches(patterns.CALLBACK_URL, value):
+        problems.add(
+            f"status_callback: {shown(value)} is not an http(s) URL with a host name or IPv4 address "
+            f"(at most {MAX_CALLBACK_URL} characters)."
+        )
+        return ""
+    problem = url_problem(value)
+    if problem:  # well formed, but not a place we send to
+        problems.add(f"status_callback: {shown(value)} is not accepted: {problem}.", FORBIDDEN)
+        return ""
+    return value
 
 
 def media_urls(data: dict, problems: Problems) -> list[tuple[str, str]]:

@@ -150,6 +150,7 @@ class OutboundMessage(models.Model):
         variables: dict | None = None,
         enqueue: bool = True,
         confirms_opt_out: bool = False,
+        status_callback: str = "",
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
 
@@ -180,6 +181,7 @@ class OutboundMessage(models.Model):
             created_by=user,
             sender_label=sender_label or (user.get_username() if user else "API"),
             confirms_opt_out=confirms_opt_out,
+            status_callback=status_callback,
         )
         if enqueue:
             message.enqueue()
