@@ -316,3 +316,18 @@ def test_a_status_callback_that_is_not_public_http_is_refused_naming_the_field(
         assert got == status, answer
         assert "status_callback" in json.dumps(answer) and words in json.dumps(answer)
     assert not OutboundMessage.objects.exists() and not Campaign.objects.exists()
+
+
+def test_an_opt_out_is_told_once_with_the_number_and_why(receiver):
+    from campaigns.events import record_opt_outs
+    from contacts.models import Contact
+
+    endpoint = endpoint_for(receiver.url, "contact.opted_out")
+    for _ in range(2):  # a second STOP adds nothing to the list, and tells nothing
+        if Contact.opt_out_phone("+447911123456", "Replied STOP", source="reply"):
+            record_opt_outs(["+447911123456"], source="reply", reason="Replied STOP")
+    deliver_due(30)
+    [(headers, body)] = receiver.requests
+    payload = Webhook(endpoint.secret).verify(body, headers)
+    assert payload["type"] == "contact.opted_out"
+    assert payload["data"]["phone"] == "+447911123456" and payload["data"]["reason"] == "Replied STOP"

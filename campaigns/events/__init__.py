@@ -12,7 +12,17 @@ from campaigns.events.recording import (
     record_completion,
     record_events,
     record_message_events,
+    record_opt_outs,
+    record_replies,
 )
 from campaigns.models.webhook import EventType
 
-__all__ = ["Event", "EventType", "record_completion", "record_events", "record_message_events"]
+__all__ = [
+    "Event",
+    "EventType",
+    "record_completion",
+    "record_events",
+    "record_message_events",
+    "record_opt_outs",
+    "record_replies",
+]

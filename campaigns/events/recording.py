@@ -159,3 +159,39 @@ def record_completion(campaign_id: int) -> int:
     }
     event_type = EventType.BULK_JOB_COMPLETED if bulk else EventType.CAMPAIGN_COMPLETED
     return record_events([Event(event_type, data, callback_url=found["status_callback"] if bulk else "")])
+
+
+def record_replies(replies: list) -> int:
+    """message.replied for stored replies (InboundMessage rows): who wrote, what, and the message
+    they answered (and its status_callback, which hears of the reply too). For the conversations'
+    applier to call in the transaction that stores them."""
+    answered = {r.in_reply_to_id for r in replies if r.in_reply_to_id}
+    callbacks = dict(
+        OutboundMessage.objects.filter(pk__in=answered)
+        .filter(Q(status_callback__gt="") | Q(campaign__status_callback__gt=""))
+        .values_list("pk", "status_callback")
+    )
+    events = []
+    for reply in replies:
+        data = {
+            "reply_id": reply.pk,
+            "from": reply.phone,
+            "text": reply.text,
+            "media": reply.media,
+            "channel_id": reply.channel_id,
+            "provider_message_id": reply.provider_message_id,
+            "in_reply_to": reply.in_reply_to_id,
+            "campaign_id": reply.campaign_id,
+            "received_at": iso(reply.received_at),
+        }
+        callback = callbacks.get(reply.in_reply_to_id) or ""
+        events.append(Event(EventType.MESSAGE_REPLIED, data, callback_url=callback))
+    return record_events(events)
+
+
+def record_opt_outs(numbers: list[str], *, source: str, reason: str, channel: str = "") -> int:
+    """contact.opted_out for numbers that have just gone on the suppression list, in the
+    transaction that put them there."""
+    at = timezone.now()
+    data = {"source": source, "reason": reason, "channel": channel, "opted_out_at": iso(at)}
+    return record_events(Event(EventType.CONTACT_OPTED_OUT, {"phone": n, **data}, at=at) for n in numbers)

@@ -30,7 +30,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.content.personalisation import render
-from campaigns.events import record_message_events
+from campaigns.events import record_message_events, record_opt_outs
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.pipeline import sending_hours
@@ -790,7 +790,9 @@ def _opt_out_recipients(message_ids: list[int]) -> None:
     sent = OutboundMessage.objects.filter(pk__in=message_ids).values_list("to", "channel__name").distinct()
     for phone, channel in sent:
         reason = "The provider reported the recipient unsubscribed."
-        Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel)
+        with transaction.atomic():  # on the list, and contact.opted_out recorded, together
+            if Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel):
+                record_opt_outs([phone], source=Suppression.Source.PROVIDER, reason=reason, channel=channel)
 
 
 def pause_channel(channel: Channel, reason: str) -> None:
