@@ -6,6 +6,7 @@ from rq import cron
 from campaigns.api.idempotency import remove_expired_idempotency_keys
 from campaigns.events.jobs import EVENTS_QUEUE, forget_old_events, tick
 from campaigns.pipeline.jobs import reconcile
+from campaigns.whatsapp.sync import sync_all_templates
 from contacts.importing.retention import remove_old_import_files
 from providers.sendbulk.dlr import poll_delivery_reports
 
@@ -19,3 +20,5 @@ cron.register(remove_expired_idempotency_keys, "default", interval=3600, job_tim
 # Redis flush and a killed worker; this is what picks it up again), and the old log forgotten daily.
 cron.register(tick, EVENTS_QUEUE, interval=5, job_timeout=60)
 cron.register(forget_old_events, EVENTS_QUEUE, interval=86400, job_timeout=3600)
+# Approved WhatsApp templates, from each channel's provider (hourly by default).
+cron.register(sync_all_templates, "default", interval=settings.TEMPLATE_SYNC_MINUTES * 60, job_timeout=600)

@@ -269,6 +269,8 @@ SENDING_STALE_SECONDS = env_int("SENDING_STALE_SECONDS", 120, minimum=60)
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 60, minimum=5)
 # How often the reconciler looks for due or stuck work.
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 5, minimum=1, maximum=3600)
+# How often every WhatsApp channel's templates are synced from its provider (campaigns/whatsapp/sync.py).
+TEMPLATE_SYNC_MINUTES = env_int("TEMPLATE_SYNC_MINUTES", 60, minimum=5, maximum=24 * 60)
 # HTTP timeouts for calls to providers: (connect, read) in seconds.
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 5.0)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 30.0)

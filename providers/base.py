@@ -151,10 +151,21 @@ class Provider:
     # what it is called on the channel page; and how staff point the provider at them there.
     webhooks: ClassVar[dict[str, str]] = {}
     webhook_setup: ClassVar[tuple[str, ...]] = ()
+    # True where the provider lists the channel's approved templates (list_templates).
+    lists_templates: ClassVar[bool] = False
 
     def batch_size(self) -> int:
         configured = self.channel.batch_size or self.max_batch_size
         return max(1, min(configured, self.max_batch_size))
+
+    def list_templates(self) -> list:
+        """The provider's templates for this channel (providers.templates.ListedTemplate), every page.
+
+        Raises providers.templates.TemplateListUnavailable with the reason when it cannot list them.
+        """
+        from providers.templates import TemplateListUnavailable
+
+        raise TemplateListUnavailable(f"{self.label} lists no templates.")
 
     def credential_urls(self) -> list[str]:
         """The base URLs this channel, as configured now, would send its credentials to.

@@ -275,7 +275,7 @@ def test_the_pipeline_records_gupshups_id_as_sent(fake, gupshup_channel):
 
 def test_check_credentials_lists_the_apps_templates(fake, gupshup_channel):
     answer = provider_for(gupshup_channel).check_credentials()
-    assert answer == "Gupshup accepted the API key for app 'shopapp' (1 templates listed)."
+    assert answer == "Gupshup accepted the API key for app 'shopapp' (3 templates listed)."
     assert fake.received[-1].path == "/sm/api/v1/template/list/shopapp"
 
 

@@ -43,6 +43,7 @@ from campaigns.models import (
     WebhookAttempt,
     WebhookEndpoint,
     WebhookEvent,
+    WhatsAppTemplate,
 )
 from contacts.models import Consent, Contact, ContactImport, ContactList, Suppression
 from providers.models import Channel
@@ -91,6 +92,7 @@ ACTIONS = {
     ("campaigns.Conversation", "mark_read"): CAMPAIGN_WORK,
     ("campaigns.Conversation", "mark_done"): CAMPAIGN_WORK,
     ("campaigns.Conversation", "reopen"): CAMPAIGN_WORK,
+    ("campaigns.WhatsAppTemplate", "delete_selected"): NOBODY,  # a copy of the provider's list
     ("campaigns.ApiKey", "delete_selected"): ADMINISTRATORS,
     ("campaigns.ApiKey", "revoke_keys"): ADMINISTRATORS,
     ("campaigns.WebhookEndpoint", "delete_selected"): ADMINISTRATORS,
@@ -98,6 +100,7 @@ ACTIONS = {
     ("providers.Channel", "check_credentials"): ADMINISTRATORS,
     ("providers.Channel", "resume_sending"): ADMINISTRATORS,
     ("providers.Channel", "send_test_message"): ADMINISTRATORS,
+    ("providers.Channel", "sync_whatsapp_templates"): ADMINISTRATORS,
     ("axes.AccessAttempt", "delete_selected"): ADMINISTRATORS,
     ("axes.AccessFailureLog", "delete_selected"): ADMINISTRATORS,
     ("axes.AccessLog", "delete_selected"): ADMINISTRATORS,
@@ -167,6 +170,7 @@ URLS = {
     "/admin/campaigns/conversation/<int:pk>/updates.json": READERS,  # a conversation's live updates
     "/admin/campaigns/conversation/<int:pk>/reply/": CAMPAIGN_WORK,
     "/admin/campaigns/conversation/<int:pk>/mark/<str:verb>/": CAMPAIGN_WORK,
+    "/admin/campaigns/whatsapptemplate/sync/": CAMPAIGN_WORK,  # those who edit message templates
     "/admin/metrics/": ADMINISTRATORS,
     "/admin/providers/channel/<path:object_id>/test-reply/": ADMINISTRATORS,  # posts to the channel's webhook
     # Sending an event again (and a new status callback secret) needs "change webhook endpoint";
@@ -320,6 +324,10 @@ def a_bulk_job(world: World) -> BulkJob:
 
 def a_twilio_channel(world: World) -> Channel:
     return Channel.objects.create(name="Twilio for the table", provider="twlo", sender="+15005550006")
+
+
+def a_whatsapp_channel(world: World) -> Channel:
+    return Channel.objects.create(name="WhatsApp for the table", provider="twlowa", sender="+14155238886")
 
 
 def a_suppressed_number() -> Suppression:
@@ -477,6 +485,12 @@ ACTION_PROBES = {
         a_conversation_with_a_reply, lambda obj, w: fresh(obj).state == "done"
     ),
     ("campaigns.Conversation", "reopen"): ActionProbe(a_done_conversation, lambda obj, w: fresh(obj).state == "open"),
+    ("campaigns.WhatsAppTemplate", "delete_selected"): ActionProbe(
+        lambda w: WhatsAppTemplate.objects.create(
+            channel=a_whatsapp_channel(w), provider_id="HX" + "1" * 32, name="sale", last_seen_at=timezone.now()
+        ),
+        deleted,
+    ),
     ("campaigns.ApiKey", "delete_selected"): ActionProbe(lambda w: ApiKey.issue(w.people[SUPERUSER])[0], deleted),
     ("campaigns.WebhookEndpoint", "delete_selected"): ActionProbe(an_endpoint, deleted),
     ("campaigns.ApiKey", "revoke_keys"): ActionProbe(
@@ -502,6 +516,10 @@ ACTION_PROBES = {
         lambda w: AccessLog.objects.create(username="ann", ip_address="10.0.0.9", user_agent="x"), deleted
     ),
     ("otp_totp.TOTPDevice", "delete_selected"): ActionProbe(a_device, deleted),
+    ("providers.Channel", "sync_whatsapp_templates"): ActionProbe(
+        lambda w: Channel.objects.create(name="WhatsApp", provider="twlowa", sender="+14155238886"),
+        lambda obj, w: w.made["said"].startswith("Syncing the templates of WhatsApp"),
+    ),
     ("providers.Channel", "send_test_message"): ActionProbe(
         lambda w: w.channel,
         lambda obj, w: OutboundMessage.objects.filter(channel=obj, body="Test from the table").exists(),
@@ -680,6 +698,13 @@ URL_PROBES = {
     "/admin/providers/channel/<path:object_id>/test-reply/": UrlProbe(
         get(lambda w: reverse("admin:providers_channel_test_reply", args=[made(w, "twilio", a_twilio_channel).pk])),
         lambda response, w: b"Send the test reply" in response.content,
+    ),
+    "/admin/campaigns/whatsapptemplate/sync/": UrlProbe(
+        post(
+            lambda w: reverse("admin:campaigns_whatsapptemplate_sync"),
+            lambda w: {"channel": made(w, "whatsapp", a_whatsapp_channel).pk},
+        ),
+        lambda response, w: response.status_code == 302,
     ),
     "/admin/campaigns/campaign/<int:pk>/send-test/": UrlProbe(
         post(

@@ -12,6 +12,7 @@ from campaigns.admin import (
     templates,
     users,
     webhooks,
+    whatsapp_templates,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "templates",
     "users",
     "webhooks",
+    "whatsapp_templates",
 ]

@@ -15,7 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from campaigns.admin.whatsapp_templates import channel_sync_panel
 from campaigns.models import ChannelKeywords, OutboundMessage
+from campaigns.whatsapp.sync import request_sync
 from contacts.phones import normalise_phone
 from providers.admin import ChannelAdmin
 from providers.models import Channel
@@ -32,10 +34,24 @@ class TestMessageForm(forms.Form):
 
 
 class ChannelWithMessagesAdmin(ChannelAdmin):
-    actions = [*ChannelAdmin.actions, "send_test_message"]
+    actions = [*ChannelAdmin.actions, "send_test_message", "sync_whatsapp_templates"]
+
+    @admin.action(description="Sync WhatsApp templates from the provider", permissions=["change"])
+    def sync_whatsapp_templates(self, request, queryset):
+        chosen = [channel for channel in queryset if channel.provider_class().lists_templates and channel.is_active]
+        for channel in chosen:
+            request_sync(channel)
+        if chosen:
+            names = ", ".join(channel.name for channel in chosen)
+            self.message_user(request, f"Syncing the templates of {names}: see WhatsApp templates.", messages.SUCCESS)
+        else:
+            self.message_user(request, "None of these is an active WhatsApp channel: nothing to sync.", messages.ERROR)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), **self.keywords_context(request, object_id)}
+        channel = self.get_object(request, object_id)
+        if channel is not None and channel.provider_class().lists_templates:
+            extra_context["template_sync_panel"] = channel_sync_panel(channel)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def keywords_context(self, request, object_id) -> dict:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from campaigns.content.personalisation import compile_text
 from campaigns.content.segments import count_segments
 from campaigns.models import Campaign
+from campaigns.whatsapp.checks import template_refusal
 from contacts.models import ListMembership
 from providers.base import MessageRefused
 from providers.registry import provider_for
@@ -187,6 +188,8 @@ def channel_refusal(campaign: Campaign) -> str:
             f"Its channel {campaign.channel.name!r} is WhatsApp, where a message to many people must be an "
             "approved template: choose a template with a WhatsApp template id, or an SMS channel."
         )
+    if refusal := template_refusal(campaign.channel, campaign.message_provider_template()):
+        return refusal
     sample = campaign.audience_contacts().reachable().order_by("id").first() if campaign.pk else None
     message = render_message(preview_message(campaign, sample, to=sample.phone if sample else "+10000000000"))
     try:

@@ -10,6 +10,7 @@ from campaigns.models.staff import StaffProfile
 from campaigns.models.tally import CampaignTally
 from campaigns.models.template import MessageTemplate
 from campaigns.models.webhook import SigningSecret, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from campaigns.models.whatsapp import TemplateSync, WhatsAppTemplate
 
 __all__ = [
     "ApiKey",
@@ -25,7 +26,9 @@ __all__ = [
     "OutboundMessage",
     "SigningSecret",
     "StaffProfile",
+    "TemplateSync",
     "WebhookAttempt",
     "WebhookEndpoint",
     "WebhookEvent",
+    "WhatsAppTemplate",
 ]

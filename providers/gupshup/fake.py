@@ -28,6 +28,7 @@ from providers.fakes.server import (
     command_line,
     serve_until_stopped,
 )
+from providers.fakes.templates import DEMO_GUPSHUP_TEMPLATES
 from providers.sample_replies import gupshup_reply
 
 SESSION_TYPES = {"text", "image", "video", "file", "audio", "sticker"}
@@ -57,6 +58,7 @@ class GupshupConfig:
     fail_later: dict[str, tuple[int, str]] = field(default_factory=dict)
     events: tuple[str, ...] = ("enqueued", "sent", "delivered")
     replies: DemoReplies = field(default_factory=DemoReplies)  # who answers after delivery (demo)
+    templates: list[dict] = field(default_factory=lambda: list(DEMO_GUPSHUP_TEMPLATES))  # the template list
 
 
 class FakeGupshup(FakeProvider):
@@ -124,8 +126,7 @@ class FakeGupshup(FakeProvider):
         app_name = request.path[len(TEMPLATE_LIST_PREFIX) :]
         if app_name != self.config.app_name:
             return FakeResponse(400, {"status": "error", "message": "Invalid App Details"})
-        templates = [{"id": "fake-template-1", "elementName": "welcome", "status": "APPROVED"}]
-        return FakeResponse(200, {"status": "success", "templates": templates})
+        return FakeResponse(200, {"status": "success", "templates": list(self.config.templates)})
 
     # --- checks and answers ------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from providers.base import (
     shown,
     unanswered,
 )
+from providers.templates import ListedTemplate, TemplateListUnavailable, from_gupshup
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,31 @@ class GupshupWhatsAppProvider(Provider):
         if isinstance(answer, http.TransportError):
             return unanswered(message_id, answer)
         return self.classify(message_id, answer)
+
+    lists_templates = True
+
+    def list_templates(self) -> list[ListedTemplate]:
+        """The app's templates (one page: Gupshup's list is not paged)."""
+        try:
+            app_name = str((self.channel.credentials or {}).get("app_name", ""))
+            url = self.base_url() + TEMPLATE_LIST_PATH.format(app_name=quote(app_name, safe=""))
+            response = http.request("GET", url, headers=self._headers(), secrets=[self._apikey()])
+        except ChannelError as error:
+            raise TemplateListUnavailable(error.reason) from None
+        except http.TransportError as error:
+            raise TemplateListUnavailable(f"Could not reach Gupshup: {error.message}") from None
+        body = http.json_object(response)
+        if response.status_code == 429:
+            wait = http.as_int(response.headers.get("X-Rate-Limit-Retry-After-Seconds"))
+            raise TemplateListUnavailable(
+                "Gupshup lists templates 10 times a minute at most (429).", wait or http.retry_after_seconds(response)
+            )
+        if not 200 <= response.status_code < 300:
+            raise TemplateListUnavailable(
+                f"Gupshup did not list the templates: {_check_refusal(response, body, app_name)}."
+            )
+        listed = body.get("templates") if isinstance(body.get("templates"), list) else []
+        return [template for template in map(from_gupshup, listed) if template is not None]
 
     def check_credentials(self) -> str:
         super().check_credentials()  # names missing credentials

@@ -36,6 +36,7 @@ from providers.fakes.server import (
     command_line,
     serve_until_stopped,
 )
+from providers.fakes.templates import DEMO_TWILIO_CONTENT
 from providers.sample_replies import twilio_reply
 from providers.twilio.signature import compute_signature
 
@@ -93,6 +94,8 @@ class FakeTwilio(FakeProvider):
         self.callbacks: list[tuple[str, dict[str, str], int]] = []  # (url, params, our answer's status)
         self.inbound_urls: dict[str, str] = {}  # our number -> its inbound webhook (for demo replies)
         self.replies = DemoReplies()  # nobody replies unless told to
+        self.content: list[dict] = [json.loads(json.dumps(item)) for item in DEMO_TWILIO_CONTENT]  # its templates
+        self.content_refusal: FakeResponse | None = None  # answered instead of the list (a 429, say)
 
     def routes(self) -> dict[tuple[str, str], Route]:
         account = f"/2010-04-01/Accounts/{self.account_sid}"
@@ -101,6 +104,7 @@ class FakeTwilio(FakeProvider):
             ("GET", f"{account}/Messages.json"): self._authenticated(self.list_messages),
             ("GET", f"{account}.json"): self._authenticated(self.fetch_account),
             ("POST", "/v1/Messages"): self._authenticated(self.create_messages_in_bulk),
+            ("GET", "/v1/ContentAndApprovals"): self._authenticated(self.list_content),
         }
 
     # --- auth -------------------------------------------------------------------------------
@@ -301,6 +305,33 @@ class FakeTwilio(FakeProvider):
             },
         )
 
+    # --- the Content API (WhatsApp templates) -----------------------------------------------
+
+    def list_content(self, request: FakeRequest) -> FakeResponse:
+        """GET /v1/ContentAndApprovals: pages of PageSize (≤ 1000), PageToken = the next index."""
+        if self.content_refusal is not None:
+            return self.content_refusal
+        size = _query_int(request, "PageSize", 50)
+        start = _query_int(request, "PageToken", 0)
+        if not 1 <= size <= 1000:
+            raise TwilioError(400, 20001, "PageSize must be between 1 and 1000")
+        with self.lock:
+            items = self.content[start : start + size]
+            more = start + size < len(self.content)
+        url = f"{self.base_url}/v1/ContentAndApprovals"
+        page = start // size
+        next_page = f"{url}?PageSize={size}&Page={page + 1}&PageToken={start + size}" if more else None
+        meta = {
+            "page": page,
+            "page_size": size,
+            "first_page_url": f"{url}?PageSize={size}&Page=0",
+            "previous_page_url": None,
+            "url": f"{url}?PageSize={size}&Page={page}",
+            "next_page_url": next_page,
+            "key": "contents",
+        }
+        return FakeResponse(200, {"contents": items, "meta": meta})
+
     # --- calls back -------------------------------------------------------------------------
 
     def report_later(self, url: str, sid: str, to: str, sender: str) -> None:
@@ -359,6 +390,13 @@ class FakeTwilio(FakeProvider):
             work()
 
         threading.Thread(target=run, daemon=True).start()
+
+
+def _query_int(request: FakeRequest, name: str, default: int) -> int:
+    raw = (request.query.get(name) or [str(default)])[0]
+    if not raw.isdigit():
+        raise TwilioError(400, 20001, f"{name} must be a whole number")
+    return int(raw)
 
 
 def _number_urls(parser, pairs: list[str]) -> dict[str, str]:

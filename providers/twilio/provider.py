@@ -25,6 +25,7 @@ import requests
 
 from providers import http, ratelimit
 from providers.base import ChannelError, LookUp, Outcome, OutgoingMessage, Problem, Provider, SendResult, unanswered
+from providers.templates import ListedTemplate, TemplateListUnavailable, from_twilio
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ API_BASE = "https://api.twilio.com"
 # The 1:Many endpoint is a preview API (spec version 1.0.0-alpha.1): its answers are parsed
 # tolerantly, and anything it does not account for is recorded as unknown, never resent.
 BULK_API_BASE = "https://preview.messaging.twilio.com"
+CONTENT_API_BASE = "https://content.twilio.com"  # WhatsApp templates (the Content API)
+CONTENT_PAGE_SIZE = 500
+CONTENT_MOST_PAGES = 40  # 20,000 templates: far more than an account has; a loop guard
 MAX_BODY_CHARS = 1600
 # The bulk spec's own description says 100 recipients a request; Twilio's bulk products go up
 # to 10,000. Staff may raise a channel's batch size up to that.
@@ -89,7 +93,13 @@ class TwilioProvider(Provider):
         return self.credentials_may_go_to(self._bulk_api_base())
 
     def credential_urls(self) -> list[str]:
-        return [self._api_base(), self._bulk_api_base()]
+        urls = [self._api_base(), self._bulk_api_base()]
+        return [*urls, self._content_api_base()] if self.lists_templates else urls
+
+    def _content_api_base(self) -> str:
+        """options["content_api_base_url"], else the channel's API base (a proxy or local fake), else Twilio."""
+        options = self.channel.options or {}
+        return str(options.get("content_api_base_url") or self.channel.api_base_url or CONTENT_API_BASE).rstrip("/")
 
     def _api_base(self) -> str:
         return (self.channel.api_base_url or API_BASE).rstrip("/")
@@ -373,9 +383,48 @@ class TwilioWhatsAppProvider(TwilioProvider):
     default_rate_limit = 10.0  # Twilio's default for WhatsApp text
     max_media = 1  # WhatsApp carries one media file per message
     campaign_needs_template = True  # a message we start must be an approved template
+    lists_templates = True
 
     def address(self, number: str) -> str:
         return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
+
+    def list_templates(self) -> list[ListedTemplate]:
+        """Every page of the Content API's ContentAndApprovals list, following meta.next_page_url
+        (only on the address the credentials were entered for)."""
+        try:
+            url = self.credentials_may_go_to(self._content_api_base()) + "/v1/ContentAndApprovals"
+        except ChannelError as error:
+            raise TemplateListUnavailable(error.reason) from None
+        params: dict[str, str] | None = {"PageSize": str(CONTENT_PAGE_SIZE)}
+        templates: list[ListedTemplate] = []
+        for _ in range(CONTENT_MOST_PAGES):
+            body = self._content_page(url, params)
+            templates.extend(t for t in map(from_twilio, _list(body.get("contents"))) if t is not None)
+            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+            url, params = str(meta.get("next_page_url") or ""), None
+            if not url:
+                return templates
+            if not self.channel.credentials_may_go_to(url):
+                raise TemplateListUnavailable(f"Twilio's next page is on another address ({url[:80]}): not followed.")
+        raise TemplateListUnavailable(f"Twilio listed more than {CONTENT_MOST_PAGES} pages of templates.")
+
+    def _content_page(self, url: str, params: dict[str, str] | None) -> dict:
+        try:
+            response = http.request(
+                "GET", url, params=params, auth=(self.account_sid, self.auth_token), secrets=[self.auth_token]
+            )
+        except http.TransportError as error:
+            raise TemplateListUnavailable(f"Could not reach Twilio: {error.message}") from None
+        body = http.json_object(response)
+        if response.status_code == 429:
+            raise TemplateListUnavailable("Twilio asked us to slow down (429).", http.retry_after_seconds(response))
+        if response.status_code != 200:
+            code = _small_number(body.get("code"))
+            meaning = CHECK_MEANINGS.get(code or 0, f"Twilio answered HTTP {response.status_code}")
+            raise TemplateListUnavailable(
+                f"Twilio did not list the templates: {meaning}{f' (error {code})' if code else ''}."
+            )
+        return body
 
 
 # --- answers -----------------------------------------------------------------------------------

@@ -1,0 +1,8 @@
+"""WhatsApp done right: the providers' approved templates synced per channel, and the rules that keep a
+campaign from launching on a template that is gone or not approved.
+
+Providers list templates (providers.templates); this package stores them (campaigns.models.WhatsAppTemplate)
+and answers for the rest: `sync` runs a channel's sync and the hourly one, `checks` says why a
+template may not be used. It may import campaigns.models, contacts and providers; never
+campaigns.admin or campaigns.api.
+"""
