@@ -151,10 +151,25 @@ def test_a_campaigns_results_per_recipient(staff, channel, make_contact, setting
         "error",
         "sent at (Europe/Paris)",
         "delivered at (Europe/Paris)",
+        "replies",
+        "last reply",
+        "last reply at (Europe/Paris)",
+        "opted out by replying at (Europe/Paris)",
     ]
+    no_replies = ["0", "", "", ""]  # tests/test_campaign_replies.py has recipients who replied
     assert rows == [
-        ["+447911123401", "'=Ann", "delivered", "SM1", "", "", "2026-06-01 10:00:00", "2026-06-01 10:00:00"],
-        ["+447911123402", "", "failed", "", "21610", "'-unsubscribed recipient", "", ""],
+        [
+            "+447911123401",
+            "'=Ann",
+            "delivered",
+            "SM1",
+            "",
+            "",
+            "2026-06-01 10:00:00",
+            "2026-06-01 10:00:00",
+            *no_replies,
+        ],
+        ["+447911123402", "", "failed", "", "21610", "'-unsubscribed recipient", "", "", *no_replies],
     ]
     header, *rows = xlsx_rows(staff.get(f"{url}xlsx"))
     assert rows[0][6] == datetime(2026, 6, 1, 10, 0)

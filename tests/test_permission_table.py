@@ -146,6 +146,7 @@ URLS = {
     "/admin/otp_totp/totpdevice/<int:pk>/qrcode/": NOBODY,
     "/admin/auth/user/<id>/password/": ADMINISTRATORS,
     "/admin/contacts/contact/export/<str:file_format>/": READERS,
+    "/admin/contacts/contact/<int:contact_id>/timeline/": READERS,  # needs view contact and view message too
     "/admin/contacts/contact/export/": GONE,  # django-import-export's, replaced by the streamed export
     "/admin/contacts/contact/process_import/": GONE,  # django-import-export's, replaced by the preview page
     "/admin/contacts/contact/import/": CAMPAIGN_WORK,
@@ -674,6 +675,10 @@ URL_PROBES = {
         lambda response, w: b"+447911123456" in b"".join(response.streaming_content),
     ),
     "/admin/contacts/contact/export/": UrlProbe(get(lambda w: "/admin/contacts/contact/export/")),
+    "/admin/contacts/contact/<int:contact_id>/timeline/": UrlProbe(
+        get(lambda w: reverse("admin:contacts_contact_timeline", args=[w.contact.pk])),
+        lambda response, w: b'id="contact-timeline"' in response.content,
+    ),
     "/admin/contacts/contact/process_import/": UrlProbe(post(lambda w: "/admin/contacts/contact/process_import/")),
     "/admin/contacts/suppression/export.csv": UrlProbe(
         get(lambda w: (a_suppressed_number(), reverse("admin:contacts_suppression_export"))[1]),

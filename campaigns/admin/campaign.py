@@ -26,7 +26,7 @@ from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.pipeline import lifecycle
 from campaigns.pipeline.sending import render_message
-from campaigns.reports import progress
+from campaigns.reports import progress, replies
 from campaigns.reports.exports import results_export_url
 from contacts.admin.deletion import BoundedDeletion
 from contacts.models import Contact
@@ -131,8 +131,34 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
             for part, n in snapshot["parts"].items()
             if part != "waiting" or n or campaign.window_start is not None  # only where sending hours apply
         ]
+        context.update(replies_context(campaign, snapshot["parts"]))
     context["show_save_and_add_another"] = False
     return context
+
+
+def replies_context(campaign: Campaign, parts: dict[str, int]) -> dict:
+    """The replies panel: counts, rate, the latest replies linked to their conversations, opt-outs."""
+    went = parts["sent"] + parts["delivered"] + parts["failed"] + parts["unknown"]
+    found = replies.summary(campaign, sent=went)
+    conversation = url_prefix("admin:campaigns_conversation_change")
+    for row in [*found.latest, *found.latest_opt_outs]:
+        row["conversation_url"] = conversation.format(row["conversation_id"]) if conversation else ""
+    inbox = url_prefix("admin:campaigns_conversation_changelist", with_id=False)
+    return {
+        "replies": found,
+        "replies_definition": replies.DEFINITION,
+        "inbox_url": f"{inbox}?campaign={campaign.pk}" if inbox else "",
+    }
+
+
+def url_prefix(name: str, with_id: bool = True) -> str:
+    """An admin URL with "{}" for the id, or "" where no such page exists (the inbox, before it does)."""
+    from django.urls import NoReverseMatch
+
+    try:
+        return reverse(name, args=[0]).replace("/0/", "/{}/") if with_id else reverse(name)
+    except NoReverseMatch:
+        return ""
 
 
 def has_started(campaign: Campaign) -> bool:

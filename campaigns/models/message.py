@@ -34,8 +34,11 @@ class OutboundMessage(models.Model):
         Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="messages", db_index=False
     )
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages", db_index=False)
-    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages")
-    to = models.CharField(max_length=16, db_index=True, help_text="E.164")
+    # Their indexes are (contact, id) and (to, id) below: a contact's timeline, newest first.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages", db_index=False
+    )
+    to = models.CharField(max_length=16, help_text="E.164")
     # Within a campaign, the number (or number#position when duplicates are allowed): a unique key
     # that makes the fan-out safe to run twice.
     recipient_key = models.CharField(max_length=40, blank=True)
@@ -124,6 +127,10 @@ class OutboundMessage(models.Model):
                 name="msg_by_status",
             ),
             models.Index(fields=["id"], condition=Q(campaign__isnull=True), name="msg_single"),
+            # A number's or a contact's messages newest first (the contact timeline reads a page of
+            # each, campaigns/conversations/timeline.py); also every lookup by number or contact.
+            models.Index(fields=["to", "id"], name="msg_by_number"),
+            models.Index(fields=["contact", "id"], name="msg_by_contact"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,9 @@
 """A campaign's per-recipient results as a spreadsheet (CSV or XLSX), streamed.
 
 One row per message: the number, the contact's name, where the message got to, the provider's id,
-the error if any, and when it was sent and delivered in the staff member's time zone (named in the
-header). Registered on the campaign admin by ``results_export_url``.
+the error if any, when it was sent and delivered, and the recipient's replies to the campaign (how
+many, the last one and when, and when they opted out by replying), times in the staff member's time
+zone (named in the header). Registered on the campaign admin by ``results_export_url``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from campaigns.reports.replies import with_replies
 from contacts.exporting import CHUNK_SIZE, FORMATS, Column, response, zone_name
 from messaging_site.permissions import denied, model_perm
 
@@ -39,12 +41,18 @@ def result_columns() -> list[Column]:
         Column("error"),
         Column(f"sent at ({zone})"),
         Column(f"delivered at ({zone})"),
+        # What the recipient answered this campaign (campaigns/reports/replies.py says which replies count).
+        Column("replies"),
+        Column("last reply"),
+        Column(f"last reply at ({zone})"),
+        Column(f"opted out by replying at ({zone})"),
     ]
 
 
 def export_results(request, campaign: Campaign, file_format: str) -> StreamingHttpResponse:
     """Every message of ``campaign``, oldest first, as a download."""
-    rows = campaign.messages.order_by("id").values_list(*RESULT_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+    messages = campaign.messages.order_by("id").values_list(*RESULT_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+    rows = with_replies(campaign, messages, CHUNK_SIZE)
     filename = f"campaign-{campaign.pk}-results-{timezone.localdate():%Y-%m-%d}"
     return response(rows, result_columns(), file_format, filename)
 

@@ -17,6 +17,7 @@ from contacts.admin.deletion import BoundedDeletion, as_queryset, capped_count
 from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search_contacts
 from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator, count_or_estimate
+from contacts.admin.panels import contact_panels, rendered_panels
 from contacts.exporting import FORMATS, export_contacts
 from contacts.models import Contact, ContactList, ListMembership, OptInRecord, Suppression
 from messaging_site import confirm
@@ -147,7 +148,16 @@ class ContactAdmin(
             self.admin_site.admin_view(self.export_view),
             name="contacts_contact_export",
         )
-        return [export, *super().get_urls()]
+        # The pages of panels other apps add (the campaigns app's message timeline: contacts/admin/panels.py).
+        panel_urls = [url for panel in contact_panels() for url in panel.urls(self)]
+        return [export, *panel_urls, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        contact = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if contact is not None:
+            extra["panels"] = rendered_panels(request, contact)
+        return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def export_view(self, request, file_format: str) -> StreamingHttpResponse:
         """The contacts the changelist shows (same filters and search) as CSV or XLSX."""
