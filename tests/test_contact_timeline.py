@@ -135,6 +135,8 @@ def test_the_contact_page_shows_the_timeline_with_status_channel_and_linked_camp
     assert "Unreachable" in panel and "Failed" in panel and "Delivered" in panel
     assert f'href="/admin/campaigns/campaign/{spring.pk}/change/">Spring sale</a>' in panel
     assert "on Sandbox" in panel
+    conversation = history["question"].conversation_id
+    assert f'href="/admin/campaigns/conversation/{conversation}/change/" class="conversation-link"' in panel
     assert "Opted back in" in panel and "lifted" in panel
     assert "That is everything." in panel
 
