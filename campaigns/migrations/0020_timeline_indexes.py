@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
     dependencies = [
-        ("campaigns", "0018_event_webhooks"),
+        ("campaigns", "0019_channel_keywords"),
         ("contacts", "0008_suppressed_numbers"),
     ]
 
