@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
     dependencies = [
-        ("campaigns", "0019_channel_keywords"),
+        ("campaigns", "0021_whatsapp_templates_for_marketing"),
         ("contacts", "0008_suppressed_numbers"),
     ]
 
