@@ -6,8 +6,9 @@ saved, instead of a 200 followed by a failed message."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
-from campaigns.models import Campaign, OutboundMessage
+from campaigns.models import Campaign, Conversation, OutboundMessage
 from campaigns.pipeline.sending import send_messages
 from contacts.models import Contact
 from providers.base import MessageRefused, OutgoingMessage
@@ -183,7 +184,9 @@ def test_exactly_at_the_limits_is_accepted(call):
         ("twlowa", {"template": {"id": CONTENT_SID, "variables": {str(i): "v" for i in range(1, 101)}}}),
         ("gswa", {"image_url": IMG.format(1), "text": "c" * 1024}),
     ]:
-        _, body = message(provider, **fields)
+        channel, body = message(provider, **fields)
+        now = timezone.now()  # free-form WhatsApp needs the contact to have written within 24 hours
+        Conversation.objects.create(channel=channel, phone=body["to"], last_message_at=now, last_inbound_at=now)
         status, answer, _ = call("POST", "/message", body)
         assert status == 200, (provider, answer)
 

@@ -19,6 +19,7 @@ from campaigns.api.messages import CONTENT_FIELDS, require_content, sender_label
 from campaigns.api.quota import counted_against_quota
 from campaigns.api.scope import channel_scope, member_field
 from campaigns.api.validation import (
+    CONFLICT,
     Problems,
     bool_field,
     channel_field,
@@ -38,6 +39,7 @@ from campaigns.api.validation import (
     variables_field,
 )
 from campaigns.content.personalisation import render
+from campaigns.conversations.window import RULE, closed_numbers
 from campaigns.models import ApiKey, Campaign
 from campaigns.pipeline.fanout import enqueue_fan_out
 from contacts.models import Suppression
@@ -46,6 +48,7 @@ from providers.models import Channel
 BULK_BODY_LIMIT = 10 * 1024 * 1024
 MAX_RECIPIENTS = 10_000
 SUPPRESSION_LOOKUP = 2000  # numbers per IN (...), well under SQLite's parameter limit
+SHOWN_CLOSED = 5  # recipients named in a 24-hour-window refusal; the rest are counted
 BULK_FIELDS = {
     *("provider", "channel_key", "recipients", *CONTENT_FIELDS),
     *("duplicates_allowed", "schedule", "user_id", "status_callback"),
@@ -96,8 +99,27 @@ def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
     if not problems:
         for problem in rendered_problems(job, media):
             problems.add(problem)
+    if not problems and not job.template:
+        window_problems(job, problems)
     problems.raise_if_any()
     return job
+
+
+def window_problems(job: BulkRequest, problems: Problems) -> None:
+    """Free-form WhatsApp: every recipient outside the 24-hour window is named (the first few), a 409."""
+    suppressed = set(job.suppressed)
+    numbers = [recipient["to"] for recipient in job.recipients if recipient["to"] not in suppressed]
+    closed = closed_numbers(job.channel, numbers)
+    if not closed:
+        return
+    named = ", ".join(closed[:SHOWN_CLOSED])
+    more = f" and {len(closed) - SHOWN_CLOSED:,} more" if len(closed) > SHOWN_CLOSED else ""
+    field = "text" if job.text else "media_urls"
+    problems.add(
+        f"{field}: {RULE}; {len(closed):,} of the {len(numbers):,} recipients have not written within 24 hours: "
+        f"{named}{more}.",
+        status=CONFLICT,
+    )
 
 
 def suppressed_numbers(recipients: list[dict]) -> list[str]:

@@ -13,6 +13,7 @@ from campaigns.api.http import ApiError
 from campaigns.api.quota import counted_against_quota
 from campaigns.api.scope import channel_scope, contact_saving_scope, may_update_contacts, member_field, on_its_channels
 from campaigns.api.validation import (
+    CONFLICT,
     ContactSaving,
     Problems,
     channel_field,
@@ -30,6 +31,7 @@ from campaigns.api.validation import (
     text_field,
     unknown_fields,
 )
+from campaigns.conversations.window import free_text_refusal
 from campaigns.models import ApiKey, OutboundMessage
 from campaigns.pipeline.batching import send_soon
 from contacts.models import Contact, ContactList, ListMembership
@@ -89,8 +91,17 @@ def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
         context = personal_context(message.to, values)
         for problem in provider_problems(channel, message.text, media, message.template, context):
             problems.add(problem)
+    if not problems and not message.template:
+        window_field(message, problems)
     problems.raise_if_any()
     return message
+
+
+def window_field(message: MessageRequest, problems: Problems) -> None:
+    """Free-form WhatsApp outside the 24-hour window is a 409 naming the number and the rule."""
+    field = "text" if message.text else "media_urls"
+    if refusal := free_text_refusal(message.channel, message.to, field=field):
+        problems.add(refusal, status=CONFLICT)
 
 
 def require_content(data: dict, problems: Problems) -> None:

@@ -514,8 +514,9 @@ ERRORS = {
     "404": "Not found: an unknown id or channel key (or not this key's), or a number that does not exist in "
     "its country's numbering plan.",
     "409": "The request is well formed but the state forbids it: the channel is switched off, the number "
-    "opted out, or the job has already started; or a request with the same Idempotency-Key is still in "
-    "progress (retry after Retry-After to get its answer).",
+    "opted out, free-form WhatsApp (text or media) to a number that has not written to the channel within "
+    "24 hours (send an approved template instead), or the job has already started; or a request with the "
+    "same Idempotency-Key is still in progress (retry after Retry-After to get its answer).",
     "413": "The body is larger than the operation accepts (1 MB; 10 MB for a bulk job).",
     "415": "The body is not application/json.",
     "422": "The Idempotency-Key was used in the last 24 hours for a different request (method, path or body): "
