@@ -32,8 +32,16 @@ class Contact(models.Model):
     updates them in the same transaction, and a contact saved with a suppressed number shows it.
     """
 
+    class Origin(models.TextChoices):
+        ADDED = "", "Added (by staff, an import or the API)"
+        REPLY = "reply", "Came from a reply"
+
     phone = models.CharField(max_length=16, unique=True, help_text="E.164, e.g. +447700900123")
     name = models.CharField(max_length=200, blank=True)
+    # A number we never had that wrote to one of our channels gets a contact of its own, on no list:
+    # staff see where it came from, and nothing is sent to it until someone adds it to a list.
+    # db_default: the importers write contacts with their own INSERT ... SELECT.
+    origin = models.CharField(max_length=8, choices=Origin.choices, db_default="", default="", blank=True)
     extra_fields = models.JSONField(default=dict, blank=True, help_text="Values for template placeholders.")
     opted_out_at = models.DateTimeField(null=True, blank=True, db_index=True)
     opt_out_reason = models.CharField(max_length=200, blank=True)

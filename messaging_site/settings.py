@@ -250,6 +250,9 @@ MESSAGING_PROVIDERS = [
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # Numbers given without a country code are read in this region (ISO 3166 code, e.g. GB, US, KE).
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "US").upper()
+# A reply is linked to the latest message sent to its number on its channel at most this many days
+# before it (and so to that message's campaign); older, it is a reply to nothing in particular.
+INBOUND_REPLY_WINDOW_DAYS = env_int("INBOUND_REPLY_WINDOW_DAYS", 7, minimum=0, maximum=365)
 # A transient failure is retried up to this many attempts in all, with exponential backoff.
 # Eight: a provider failing one request in ten transiently still gives up on about one message
 # in a hundred million (five gave up on one in a hundred thousand: seen in the chaos bench).

@@ -3,7 +3,8 @@
 Provider webhooks and pollers read a provider's payload into these events; they never touch the
 message tables, which belong to the campaigns app above this one (dependencies run campaigns ->
 providers -> contacts). Campaigns registers its receipt book here in its AppConfig.ready.
-Inbound replies only concern contacts (STOP/START), so providers.inbound applies them itself.
+Inbound replies go the same way: campaigns registers its inbound book (campaigns.conversations),
+which stores them and acts on their keywords.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class InboundBook(Protocol):
 
 
 _book: ReceiptBook | None = None
+_inbound_book: InboundBook | None = None
 
 
 def register_receipt_book(book: ReceiptBook) -> None:
@@ -109,3 +111,19 @@ def receipt_book() -> ReceiptBook:
 
 def apply_receipt(event: ReceiptEvent) -> bool:
     return receipt_book().apply(event)
+
+
+def register_inbound_book(book: InboundBook) -> None:
+    global _inbound_book  # noqa: PLW0603 (one book per process, set once at start-up)
+    _inbound_book = book
+
+
+def inbound_book() -> InboundBook:
+    if _inbound_book is None:
+        raise ImproperlyConfigured("No inbound book is registered: is the campaigns app in INSTALLED_APPS?")
+    return _inbound_book
+
+
+def receive_inbound(events: list[InboundEvent]) -> None:
+    """Hand replies to the inbound book: each stored once and acted on."""
+    inbound_book().receive(events)

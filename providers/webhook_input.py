@@ -19,6 +19,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 MAX_BODY_BYTES = 256 * 1024  # provider callbacks are a few kB; a batch of Gupshup events stays far below
 MAX_DEPTH = 16  # Meta's deepest shape (entry[].changes[].value.statuses[].errors[]) is 8 levels
 MAX_ID_CHARS = 100  # OutboundMessage.provider_message_id
+# A reply's text: WhatsApp's own limit is 4,096 characters and Twilio's SMS 1,600, so anything longer
+# did not come from a phone. A media URL: providers' signed URLs run to a few hundred characters.
+MAX_TEXT_CHARS = 4096
+MAX_MEDIA_URL_CHARS = 2000
+MAX_MEDIA_ITEMS = 10  # Twilio's NumMedia at most
 OUR_ID = re.compile(r"[0-9]{1,18}")  # our message id in a callback URL (?m=): a bigint, ASCII digits only
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.utils import timezone
 
@@ -52,9 +54,9 @@ def v3_event(kind: str, gs_id: str = GS_ID, details: dict | None = None) -> dict
     )
 
 
-def inbound(text: str, phone: str = "447911123999") -> dict:
+def inbound(text: str, phone: str = "447911123999", message_id: str = "") -> dict:
     payload = {
-        "id": "ABEGkZlXEUjQAhBZ",
+        "id": message_id or f"ABEGkZlXEUjQAhBZ-{uuid.uuid4().hex[:8]}",
         "source": phone,
         "type": "text",
         "payload": {"text": text},
@@ -170,9 +172,11 @@ def test_an_ordinary_reply_changes_nobodys_opt_out(client, gupshup_channel):
     assert not Contact.objects.filter(opted_out_at__isnull=False).exists()
 
 
-def test_an_inbound_message_from_an_unreadable_number_is_acknowledged(client, gupshup_channel):
+def test_an_inbound_message_from_an_unreadable_number_is_refused_naming_the_field(client, gupshup_channel):
     response = post(client, gupshup_channel, inbound("STOP", phone="12"))
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert response.json()["field"] == "payload.sender.phone"
+    assert "'12'" in response.json()["error"]
     assert not Contact.objects.exists()
 
 

@@ -20,8 +20,8 @@ from campaigns.pipeline.fanout import fan_out
 from campaigns.pipeline.sending import send_messages
 from contacts.importing import engine
 from contacts.models import Contact, ContactImport, OptInRecord, Suppression
-from providers.events import InboundEvent
-from providers.inbound import apply_inbound
+from providers.events import InboundEvent, receive_inbound
+from providers.models import Channel
 
 pytestmark = pytest.mark.django_db
 Status = OutboundMessage.Status
@@ -50,8 +50,13 @@ def import_csv(tmp_path, text: str, name: str = "contacts.csv") -> ContactImport
     return engine.run(contact_import, processes=1)
 
 
+def reply(phone: str, text: str, channel=None) -> None:
+    channel = channel or Channel.objects.get_or_create(name="Replies", defaults={"provider": "sandbox"})[0]
+    receive_inbound([InboundEvent(channel.pk, phone, text)])
+
+
 def stop(phone: str, channel=None) -> None:
-    apply_inbound(InboundEvent(channel.pk if channel else 0, phone, "Stop"))
+    reply(phone, "Stop", channel)
 
 
 def test_a_stop_reply_puts_the_number_on_the_list_with_its_source_and_channel(channel, make_contact):
@@ -186,7 +191,7 @@ def test_a_start_reply_lifts_it_even_after_the_contact_was_deleted(make_contact)
     make_contact(ANN)
     stop(ANN)
     Contact.objects.filter(phone=ANN).delete()
-    apply_inbound(InboundEvent(0, ANN, "START"))
+    reply(ANN, "START")
     assert not Suppression.objects.filter(number=ANN).exists()
     contact = Contact.objects.get(phone=ANN)
     assert not contact.is_opted_out

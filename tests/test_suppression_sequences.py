@@ -22,8 +22,8 @@ from campaigns.pipeline.fanout import fan_out
 from campaigns.pipeline.sending import send_messages
 from contacts.importing import engine
 from contacts.models import Contact, ContactImport, ContactList, Suppression
-from providers.events import InboundEvent
-from providers.inbound import apply_inbound
+from providers.events import InboundEvent, receive_inbound
+from providers.models import Channel
 
 pytestmark = pytest.mark.django_db
 ANN, BOB = "+14155550101", "+14155550102"
@@ -96,7 +96,8 @@ def world(administrator, channel, tmp_path):
 def test_no_sequence_of_deletes_imports_and_api_calls_messages_a_number_that_opted_out(world):
     changes, attempts = world
     Contact.objects.create(phone=ANN, name="Ann")
-    apply_inbound(InboundEvent(0, ANN, "STOP"))
+    replies = Channel.objects.create(name="Replies", provider="sandbox")
+    receive_inbound([InboundEvent(replies.pk, ANN, "STOP")])
     played = 0
     for sequence in itertools.product(changes, repeat=3):
         if sequence[0] == sequence[1] or sequence[1] == sequence[2]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -265,7 +266,8 @@ def test_an_unknown_status_is_acknowledged(client, twilio_channel, sent_message)
 
 
 def inbound_params(body: str, sender: str = ANN, **extra: str) -> dict[str, str]:
-    params = {"AccountSid": ACCOUNT_SID, "MessageSid": SID, "From": sender, "To": SENDER, "Body": body}
+    sid = "SM" + uuid.uuid4().hex  # each reply its own id: the same id twice is one message
+    params = {"AccountSid": ACCOUNT_SID, "MessageSid": sid, "From": sender, "To": SENDER, "Body": body}
     params.update(extra)
     return params
 
@@ -313,9 +315,11 @@ def test_an_unsigned_stop_is_refused(client, twilio_channel):
     assert not Contact.objects.filter(phone=ANN).exists()
 
 
-def test_an_unreadable_sender_is_acknowledged_and_ignored(client, twilio_channel):
+def test_an_unreadable_sender_is_refused_naming_the_field(client, twilio_channel):
     response = post_signed(client, twilio_channel, "inbound", inbound_params("STOP", sender="not-a-number"))
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert response.json()["field"] == "From"
+    assert "'not-a-number'" in response.json()["error"]
     assert not Contact.objects.exists()
 
 

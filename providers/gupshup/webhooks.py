@@ -6,22 +6,21 @@ unguessable token in the URL is what keeps others out (and, when the channel lis
 addresses Gupshup calls from: providers/callback_addresses.py), so bodies are read as hostile
 (providers.webhook_input: size, nesting, NUL and lone surrogates refused with a JSON 400 naming the
 field). Events arrive out of order and more than once: the receipt book only ever moves a message
-forward, so replays change nothing.
+forward, so replays change nothing. User messages (providers.gupshup.inbound) are stored once by
+their id, however often Gupshup retries them.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from contacts.phones import normalise_phone
 from providers.callback_addresses import refused
-from providers.events import DeliveryState, InboundEvent, ReceiptEvent, apply_receipt
-from providers.inbound import apply_inbound
+from providers.events import DeliveryState, ReceiptEvent, apply_receipt, receive_inbound
+from providers.gupshup.inbound import v2_event, v3_events
 from providers.models import Channel
 from providers.webhook_input import BadInput, json_body, provider_id, refuses_hostile_input
 
@@ -76,7 +75,8 @@ def handle_callback(channel_id: int, body: object) -> int:
     if kind == "message-event":
         return int(_message_event(channel_id, payload))
     if kind == "message":
-        return int(_inbound(channel_id, _v2_sender(payload), _v2_text(payload)))
+        receive_inbound([v2_event(channel_id, body, payload)])
+        return 1
     log.info("Gupshup callback of type %r on channel %s ignored", kind, channel_id)
     return 0
 
@@ -91,17 +91,16 @@ def _message_event(channel_id: int, payload: dict) -> bool:
 
 def _handle_v3(channel_id: int, body: dict) -> int:
     """Meta's shape: entry[].changes[].value.statuses[] and .messages[]."""
-    changed = 0
+    changed, replies = 0, []
     for entry in _list(body.get("entry"), "entry"):
         for change in _list(_object(entry, "entry[]").get("changes"), "changes"):
             value = _object(_object(change, "changes[]").get("value"), "value")
             for status in _list(value.get("statuses"), "statuses"):
                 changed += _v3_status(channel_id, _object(status, "statuses[]"))
-            for item in _list(value.get("messages"), "messages"):
-                message = _object(item, "messages[]")
-                text = _object(message.get("text"), "text").get("body", "")
-                changed += _inbound(channel_id, str(message.get("from") or ""), str(text))
-    return changed
+            replies.extend(v3_events(channel_id, value))
+    if replies:
+        receive_inbound(replies)  # all of the callback's messages, or none of them (a 4xx)
+    return changed + len(replies)
 
 
 def _v3_status(channel_id: int, status: dict) -> bool:
@@ -128,27 +127,6 @@ def _receipt(channel_id: int, gupshup_id: str, event: str, code: object, reason:
             error_message=str(reason or ""),
         )
     )
-
-
-def _inbound(channel_id: int, sender: str, text: str) -> bool:
-    """A reply from a WhatsApp user: STOP/START words change their opt-out state."""
-    try:
-        phone = normalise_phone(sender, field="sender")
-    except ValidationError as error:
-        log.warning("Gupshup inbound message from an unreadable number ignored: %s", error.messages[0])
-        return False
-    return bool(apply_inbound(InboundEvent(channel_id, phone, text)))
-
-
-def _v2_sender(payload: dict) -> str:
-    sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
-    return str(sender.get("phone") or payload.get("source") or "")
-
-
-def _v2_text(payload: dict) -> str:
-    # Text messages and quick-reply buttons both carry the words in payload.payload.text.
-    inner = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
-    return str(inner.get("text") or "")
 
 
 def _object(value: object, name: str) -> dict:

@@ -22,9 +22,9 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import Contact, Suppression
 from contacts.phones import normalise_phone
-from providers.events import DeliveryState, InboundEvent, ReceiptEvent, apply_receipt
-from providers.inbound import apply_inbound
+from providers.events import DeliveryState, ReceiptEvent, apply_receipt, receive_inbound
 from providers.models import Channel
+from providers.twilio.inbound import inbound_event
 from providers.twilio.signature import is_valid_signature
 from providers.webhook_input import BadInput, form_fields, our_message_id, provider_id, refuses_hostile_input
 
@@ -132,14 +132,12 @@ def status_callback(request: HttpRequest, channel: Channel) -> HttpResponse:
 
 @twilio_webhook("inbound")
 def inbound_message(request: HttpRequest, channel: Channel) -> HttpResponse:
-    """A message from a recipient: STOP/START words (or Twilio's OptOutType) change their opt-out."""
-    form = request.POST
-    try:
-        phone = normalise_phone(form.get("From", ""), field="From")
-    except ValidationError as error:
-        log.info("Twilio inbound message on channel %s ignored: %s", channel.pk, error.messages[0])
-    else:
-        apply_inbound(InboundEvent(channel.pk, phone, form.get("Body", ""), form.get("OptOutType", "")))
+    """A message from a recipient: stored once (campaigns.conversations), its keyword acted on.
+
+    A message we cannot store (no number, a text longer than any phone sends) is refused with a
+    JSON 4xx naming the field; Twilio shows it in its debugger (error 11200) and does not retry.
+    """
+    receive_inbound([inbound_event(channel.pk, request.POST)])
     # Empty TwiML: no automatic reply (Twilio's Advanced Opt-Out answers STOP itself).
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 

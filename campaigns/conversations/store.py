@@ -1,0 +1,270 @@
+"""Storing replies: each inbound event once, linked to its contact, its conversation and the message it
+most likely answers, then acted on if it is a keyword.
+
+Built for batches (the return path hands over up to thousands of events at a time): a batch of
+1,000 costs about a dozen statements whatever its mix, not one per message. A provider's retry is
+stored once: InboundMessage is unique by (channel, provider id), the insert skips what is there
+(ON CONFLICT DO NOTHING / INSERT OR IGNORE) and says which rows it wrote, so only those count as
+unread and go through the keywords, even when two workers take the same retry at once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connections, models, router, transaction
+from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
+from django.db.models.constants import OnConflict
+from django.db.models.functions import Coalesce, Left
+from django.utils import timezone
+
+from campaigns.conversations.keywords import act_on_keyword
+from campaigns.models import Conversation, InboundMessage, OutboundMessage
+from contacts.models import Contact, mirror_on_contacts
+from providers.events import InboundEvent
+from providers.models import Channel
+from providers.webhook_input import MAX_ID_CHARS, MAX_MEDIA_URL_CHARS, MAX_TEXT_CHARS
+
+log = logging.getLogger(__name__)
+
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+ROWS_PER_STATEMENT = 1000  # keeps an INSERT under PostgreSQL's 65,535 parameters (13 a row)
+PROFILE_NAME_CHARS = InboundMessage._meta.get_field("profile_name").max_length
+
+
+@dataclass
+class Received:
+    """What became of a batch: every event is stored, a duplicate of one stored, or refused with why."""
+
+    stored: list[InboundMessage] = field(default_factory=list)
+    duplicates: int = 0
+    refused: list[tuple[InboundEvent, str]] = field(default_factory=list)
+
+
+def receive(events: Sequence[InboundEvent]) -> Received:
+    """Store each event once, link it and act on its keyword; see the module docstring."""
+    received = Received()
+    for start in range(0, len(events), ROWS_PER_STATEMENT):
+        with transaction.atomic():
+            _receive_chunk(events[start : start + ROWS_PER_STATEMENT], received)
+    return received
+
+
+def _receive_chunk(events: Sequence[InboundEvent], received: Received) -> None:
+    now = timezone.now()
+    channels = Channel.objects.in_bulk({event.channel_id for event in events})
+    accepted = _accepted(events, channels, received)
+    if not accepted:
+        return
+    contacts = contacts_by_phone(accepted)
+    conversations = conversations_by_number(accepted, contacts, now)
+    answered = replied_to(accepted, now)
+    rows = [
+        _message(event, contacts[event.phone], conversations[event.channel_id, event.phone], answered[i], now)
+        for i, event in enumerate(accepted)
+    ]
+    new_ids = insert_new(InboundMessage, rows)
+    received.duplicates += len(rows) - len(new_ids)
+    if not new_ids:
+        return
+    stored = list(InboundMessage.objects.filter(pk__in=new_ids).order_by("received_at", "id"))
+    update_conversations(new_ids, {message.conversation_id for message in stored})
+    record_keywords(stored, channels, {(e.channel_id, e.provider_message_id): e for e in accepted})
+    received.stored.extend(stored)
+    log.info("stored %d replies (%d already stored)", len(stored), len(rows) - len(stored))
+
+
+def _accepted(events: Iterable[InboundEvent], channels: dict[int, Channel], received: Received) -> list:
+    """The events to store: refused ones noted with their reason, repeats within the batch counted."""
+    accepted, seen = [], set()
+    for event in events:
+        reason = refusal(event, channels)
+        if reason:
+            log.warning("reply refused on channel %s from %r: %s", event.channel_id, event.phone, reason)
+            received.refused.append((event, reason))
+        elif event.provider_message_id and (event.channel_id, event.provider_message_id) in seen:
+            received.duplicates += 1
+        else:
+            seen.add((event.channel_id, event.provider_message_id))
+            accepted.append(event)
+    return accepted
+
+
+def refusal(event: InboundEvent, channels: dict[int, Channel]) -> str:
+    """Why this event cannot be stored, or "". The webhooks refuse all of these first; this is the
+    last guard for events from elsewhere (a queue written by an older version)."""
+    if event.channel_id not in channels:
+        return f"channel {event.channel_id} does not exist (deleted since the reply came?)."
+    if not E164.fullmatch(event.phone):
+        return f"phone: {event.phone[:30]!r} is not an E.164 number."
+    if len(event.text) > MAX_TEXT_CHARS:
+        return f"text: {len(event.text):,} characters, more than the {MAX_TEXT_CHARS:,} a reply may have."
+    if len(event.provider_message_id) > MAX_ID_CHARS:
+        return f"provider_message_id: longer than {MAX_ID_CHARS} characters."
+    if any(len(media.url) > MAX_MEDIA_URL_CHARS for media in event.media):
+        return f"media: a URL longer than {MAX_MEDIA_URL_CHARS:,} characters."
+    return ""
+
+
+def _message(event: InboundEvent, contact_id: int, conversation_id: int, answers: tuple, now: datetime):
+    outbound_id, campaign_id = answers
+    return InboundMessage(
+        channel_id=event.channel_id,
+        conversation_id=conversation_id,
+        contact_id=contact_id,
+        phone=event.phone,
+        text=event.text,
+        media=[{"url": media.url, "type": media.content_type[:100]} for media in event.media],
+        profile_name=event.profile_name[:PROFILE_NAME_CHARS],
+        provider_message_id=event.provider_message_id,
+        received_at=event.at or now,
+        in_reply_to_id=outbound_id,
+        campaign_id=campaign_id,
+    )
+
+
+def contacts_by_phone(events: Iterable[InboundEvent]) -> dict[str, int]:
+    """Each sender's contact id; a number we never had gets a contact marked as coming from a reply,
+    on no list (named as its WhatsApp profile says, if it says)."""
+    names = {event.phone: event.profile_name[:200] for event in events}
+    found = dict(Contact.objects.filter(phone__in=list(names)).order_by().values_list("phone", "pk"))
+    missing = sorted(set(names) - set(found))
+    if missing:
+        insert_new(Contact, [Contact(phone=phone, name=names[phone], origin=Contact.Origin.REPLY) for phone in missing])
+        new = Contact.objects.filter(phone__in=missing)
+        found.update(new.order_by().values_list("phone", "pk"))
+        mirror_on_contacts(new)  # a suppressed number's new contact shows it opted out
+    return found
+
+
+def conversations_by_number(events: Iterable[InboundEvent], contacts: dict[str, int], now: datetime) -> dict:
+    """Each (channel, number)'s conversation id, opening one where there is none yet."""
+    earliest: dict[tuple[int, str], datetime] = {}
+    for event in events:
+        key = (event.channel_id, event.phone)
+        earliest[key] = min(earliest.get(key, event.at or now), event.at or now)
+    found = _conversation_ids(earliest)
+    missing = [key for key in earliest if key not in found]
+    if missing:
+        # Opened as of its earliest reply here, so update_conversations takes the batch's newest.
+        new = [
+            Conversation(channel_id=c, phone=p, contact_id=contacts[p], last_message_at=earliest[c, p])
+            for c, p in missing
+        ]
+        insert_new(Conversation, new)
+        found.update(_conversation_ids(missing))
+    return found
+
+
+def _conversation_ids(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    keys = set(keys)
+    rows = (
+        Conversation.objects.filter(channel_id__in={c for c, _ in keys}, phone__in={p for _, p in keys})
+        .order_by()
+        .values_list("channel_id", "phone", "pk")
+    )
+    return {(c, p): pk for c, p, pk in rows if (c, p) in keys}
+
+
+def replied_to(events: Sequence[InboundEvent], now: datetime) -> list[tuple[int | None, int | None]]:
+    """For each event, the (message id, campaign id) it most likely answers: the latest message sent to
+    its number on its channel at most INBOUND_REPLY_WINDOW_DAYS before it; (None, None) if none was."""
+    window = timedelta(days=settings.INBOUND_REPLY_WINDOW_DAYS)
+    sent: dict[tuple[int, str], list[tuple[datetime, int, int | None]]] = defaultdict(list)
+    by_channel: dict[int, list[InboundEvent]] = defaultdict(list)
+    for event in events:
+        by_channel[event.channel_id].append(event)
+    for channel_id, group in by_channel.items():
+        times = [event.at or now for event in group]
+        rows = OutboundMessage.objects.filter(
+            channel_id=channel_id,
+            to__in={event.phone for event in group},
+            sent_at__gte=min(times) - window,
+            sent_at__lte=max(times),
+        ).values_list("to", "sent_at", "pk", "campaign_id")
+        for to, sent_at, pk, campaign_id in rows.order_by():
+            sent[channel_id, to].append((sent_at, pk, campaign_id))
+    for messages in sent.values():
+        messages.sort()
+    return [_latest_before(sent.get((e.channel_id, e.phone), []), e.at or now, window) for e in events]
+
+
+def _latest_before(sent: list, at: datetime, window: timedelta) -> tuple[int | None, int | None]:
+    # sent is sorted by (sent_at, id): the last one at or before the reply, if within the window.
+    index = bisect.bisect_right(sent, (at, float("inf"), 0)) - 1
+    if index < 0 or sent[index][0] < at - window:
+        return None, None
+    return sent[index][1], sent[index][2]
+
+
+def update_conversations(new_ids: list[int], conversation_ids: set[int]) -> None:
+    """Count the new replies as unread and move each conversation to its newest message, in one
+    statement whatever the batch; an older reply arriving late (out of order) changes only the count."""
+    new = InboundMessage.objects.filter(pk__in=new_ids, conversation=OuterRef("pk")).order_by()
+    newest = new.order_by("-received_at", "-id")
+    newest_at = Subquery(newest.values("received_at")[:1])
+    newer = models.Q(last_message_at__lte=newest_at)
+
+    def if_newer(value: models.Expression, otherwise: models.Expression, output_field=None) -> Case:
+        return Case(When(newer, then=value), default=otherwise, output_field=output_field)
+
+    an_id = models.BigIntegerField()
+
+    Conversation.objects.filter(pk__in=conversation_ids).update(
+        unread_count=F("unread_count")
+        + Coalesce(Subquery(new.values("conversation").annotate(n=Count("pk")).values("n")), 0),
+        last_message_at=if_newer(newest_at, F("last_message_at")),
+        last_text=if_newer(Left(Subquery(newest.values("text")[:1]), 200), F("last_text")),
+        last_campaign=if_newer(
+            Coalesce(Subquery(newest.values("campaign")[:1]), F("last_campaign"), output_field=an_id),
+            F("last_campaign"),
+            an_id,
+        ),
+        last_inbound_at=Case(When(last_inbound_at__gte=newest_at, then=F("last_inbound_at")), default=newest_at),
+        contact=Coalesce(F("contact"), Subquery(newest.values("contact")[:1]), output_field=an_id),
+        state=Value(Conversation.State.OPEN),
+    )
+
+
+def record_keywords(stored: list[InboundMessage], channels: dict[int, Channel], events: dict) -> None:
+    """Act on each new message's keyword (campaigns.conversations.keywords) and record it."""
+    by_keyword: dict[str, list[int]] = defaultdict(list)
+    for message in stored:
+        message.channel = channels[message.channel_id]
+        event = events.get((message.channel_id, message.provider_message_id))
+        message.keyword = act_on_keyword(message, event.opt_out_word if event else "")
+        if message.keyword:
+            by_keyword[message.keyword].append(message.pk)
+    for keyword, ids in by_keyword.items():
+        InboundMessage.objects.filter(pk__in=ids).update(keyword=keyword[:20])
+
+
+def insert_new(model: type[models.Model], rows: list[models.Model]) -> list[int]:
+    """INSERT rows, skipping any a unique constraint already has; the ids of the rows written.
+
+    Django's bulk_create(ignore_conflicts=True) says nothing about which rows went in, so this asks
+    the database itself (RETURNING, which PostgreSQL and SQLite >= 3.35 give for the rows written).
+    """
+    if not rows:
+        return []
+    db = router.db_for_write(model)
+    assert connections[db].features.can_return_rows_from_bulk_insert, "needs INSERT ... RETURNING"
+    manager = model._base_manager
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    ids = []
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        batch = rows[start : start + ROWS_PER_STATEMENT]
+        for row in batch:
+            row._prepare_related_fields_for_save(operation_name="insert_new")
+        returned = manager._insert(
+            batch, fields=fields, using=db, on_conflict=OnConflict.IGNORE, returning_fields=[model._meta.pk]
+        )
+        ids.extend(row[0] for row in returned if row is not None)
+    return ids
