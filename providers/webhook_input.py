@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -47,6 +48,7 @@ def refuses_hostile_input(view: Callable[..., HttpResponse]) -> Callable[..., Ht
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             check_size(request)
+            check_form_encoding(request)
             return view(request, *args, **kwargs)
         except BadInput as error:
             return error.response()
@@ -91,6 +93,25 @@ def form_fields(request: HttpRequest) -> QueryDict:
         for value in values:
             clean_text(value, name)
     return form
+
+
+def check_form_encoding(request: HttpRequest) -> None:
+    """A urlencoded form must be UTF-8 (what Twilio sends): Django refuses another charset with an
+    HTML page, and quietly turns bytes that are not UTF-8 into U+FFFD, text nobody wrote."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return
+    charset = (request.content_params or {}).get("charset", "utf-8").strip().lower()
+    if charset != "utf-8":  # what Django reads such a form in, and nothing else (RFC 1866)
+        raise BadInput("Content-Type", f"charset {shown(charset)}: a webhook form must be UTF-8.", 415)
+    for pair in request.body.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        readable_name = unquote_plus(name.decode("ascii", "replace"), errors="replace")
+        for part, field in ((name, "form field name"), (value, readable_name)):
+            try:
+                part.decode("ascii")
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadInput(field, "not UTF-8 text (percent-encoded bytes of another encoding).") from None
 
 
 def check_tree(data: object) -> None:

@@ -13,6 +13,7 @@ so nothing a person sent is dropped.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -21,6 +22,8 @@ from django.utils import timezone
 from contacts.phones import normalise_phone
 from providers.events import InboundEvent, InboundMedia
 from providers.webhook_input import MAX_MEDIA_URL_CHARS, MAX_TEXT_CHARS, BadInput, provider_id, shown
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPES = {"image", "file", "document", "audio", "video", "sticker", "voice"}
 EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)  # before WhatsApp Business existed: not a real time
@@ -77,7 +80,7 @@ def _content(kind: str, details: dict, where: str, *, url_key: str, type_key: st
     if kind == "text":
         text = details.get("text", details.get("body", ""))
     elif kind in MEDIA_TYPES:
-        text = details.get("caption") or details.get("filename") or ""
+        text = details.get("caption") or details.get("filename") or details.get("name") or ""
         return _text(text, f"{where}.caption"), _media(details, where, url_key, type_key)
     elif kind == "location":
         text = _location(details)
@@ -138,7 +141,9 @@ def _name(value: object) -> str:
 
 
 def moment(value: object, field: str, per_second: int) -> datetime | None:
-    """A provider's Unix time (seconds or milliseconds, number or digits); None when absent."""
+    """A provider's Unix time (seconds or milliseconds, number or digits); None when absent, or when it
+    is no time a message could have been sent (then the message is as of when we heard: a clock gone
+    wrong must not lose the message, nor pin its conversation to the top of the inbox for years)."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -148,7 +153,8 @@ def moment(value: object, field: str, per_second: int) -> datetime | None:
     except (ValueError, OverflowError, OSError):
         raise BadInput(field, f"{shown(str(value))} is not a Unix time.") from None
     if not EARLIEST <= at <= timezone.now() + CLOCK_SKEW:
-        raise BadInput(field, f"{shown(str(value))} is {at:%Y-%m-%d %H:%M} UTC, not a time a message was sent.")
+        log.warning("%s %s is %s, no time a message was sent: taken as now", field, shown(str(value)), at)
+        return None
     return at
 
 
