@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0008_suppressed_numbers"),
+        ("contacts", "0009_consent"),
     ]
 
     operations = [
