@@ -68,6 +68,15 @@ class ChannelForm(forms.ModelForm):
         max_length=200,
         help_text=Channel._meta.get_field("api_base_url").help_text,
     )
+    # Optional: a channel without a price shows "?" for its campaigns' cost, as before prices existed.
+    price_per_segment = forms.DecimalField(
+        label="Price per segment",
+        required=False,
+        min_value=0,
+        max_digits=8,
+        decimal_places=4,
+        help_text="What one SMS segment (or WhatsApp message) costs here, for campaigns' cost. Empty or 0: unknown.",
+    )
     new_credentials = forms.CharField(
         label="Credentials as JSON",
         required=False,
@@ -85,6 +94,8 @@ class ChannelForm(forms.ModelForm):
             "new_credentials",
             "rate_limit",
             "batch_size",
+            "price_per_segment",
+            "currency",
             "api_base_url",
             "callback_ips",
             "options",
@@ -106,6 +117,12 @@ class ChannelForm(forms.ModelForm):
             raise ValidationError('Credentials: expected a JSON object of text values, like {"api_key": "..."}.')
         return value
 
+    def clean_price_per_segment(self):
+        return self.cleaned_data["price_per_segment"] or 0
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].strip().upper()
+
     def clean_api_base_url(self) -> str:
         value = (self.cleaned_data.get("api_base_url") or "").strip()
         check_api_url(value, "api_base_url")
@@ -119,6 +136,8 @@ class ChannelForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if cleaned.get("price_per_segment") and not cleaned.get("currency"):
+            self.add_error("currency", "Currency: give the price's currency (USD, EUR, KES...) with the price.")
         if not self.errors:
             self._require_credentials_for_a_new_address(cleaned)
         return cleaned
@@ -227,6 +246,8 @@ class ChannelAdmin(BoundedDeletion, admin.ModelAdmin):
         "sender",
         "rate_limit",
         "batch_size",
+        "price_per_segment",
+        "currency",
         "api_base_url",
         "callback_ips",
         "options",

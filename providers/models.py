@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from providers.callback_addresses import allows, validate_callback_ips
@@ -76,6 +76,14 @@ class Channel(models.Model):
         decimal_places=4,
         default=0,
         help_text="What one message segment costs on this channel, for cost estimates (0 = unknown).",
+    )
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[A-Z]{3}$", "Currency: %(value)s is not a three-letter currency code such as USD or EUR.")
+        ],
+        help_text="The price's currency, as a three-letter code (USD, EUR, KES...).",
     )
     options = models.JSONField(default=dict, blank=True, help_text="Provider-specific settings.")
     is_active = models.BooleanField(default=True)

@@ -174,6 +174,10 @@ def test_the_panel_counts_the_audience_missing_data_segments_and_cost(staff, cha
 
     html = page_of(staff, campaign)
     assert 'data-figure="audience">3<' in html and "Ready to launch" in html
+    assert "0.15</span> estimated cost" in html  # no currency given: the amount alone
+    Channel.objects.filter(pk=channel.pk).update(currency="EUR")
+    assert "0.15 EUR</span> estimated cost" in page_of(staff, campaign)
+    assert "at 0.0500 EUR a segment" in page_of(staff, campaign)
 
     campaign.exclude_lists.set([make_list("Complained", list(customers.contacts.filter(name="Ann Smith")))])
     assert (prelaunch.report(campaign).audience, prelaunch.report(campaign).excluded) == (2, 1)

@@ -194,3 +194,18 @@ def test_send_test_message_refuses_a_bad_number_naming_it(staff, channel):
 def test_send_test_message_needs_exactly_one_channel(staff, channel, keyed_channel):
     response = run_action(staff, "send_test_message", [channel, keyed_channel])
     assert shown_messages(response) == ["Choose exactly one channel to send a test message on."]
+
+
+def test_a_price_needs_its_currency_and_the_campaign_page_shows_both(staff, keyed_channel):
+    response = staff.post(change_url(keyed_channel), change_form(keyed_channel, price_per_segment="0.0079"))
+    assert "Currency: give the price&#x27;s currency" in response.content.decode()
+    response = staff.post(change_url(keyed_channel), change_form(keyed_channel, price_per_segment="1", currency="us$"))
+    assert "Currency: US$ is not a three-letter currency code" in response.content.decode()
+    response = staff.post(
+        change_url(keyed_channel), change_form(keyed_channel, price_per_segment="0.0079", currency="usd")
+    )
+    assert response.status_code == 302
+    keyed_channel.refresh_from_db()
+    assert (str(keyed_channel.price_per_segment), keyed_channel.currency) == ("0.0079", "USD")
+    response = staff.post(change_url(keyed_channel), change_form(keyed_channel, price_per_segment="-1", currency="USD"))
+    assert "greater than or equal to 0" in response.content.decode()
