@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from campaigns.conversations import timeline
 from campaigns.models import Campaign, Conversation, InboundMessage, OutboundMessage, StaffProfile
-from contacts.models import Contact, OptInRecord, Suppression
+from contacts.models import Consent, Contact, OptInRecord, Suppression
 from tests.browser import marketing_group
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +104,17 @@ def test_pages_carry_on_where_the_last_stopped_without_repeating_or_skipping(his
     assert pages == 5
     assert seen == [described(entry) for entry in timeline.page(ann, size=50).entries]
     assert len(seen) == len(set(seen)) == 9
+
+
+def test_a_consent_record_shows_with_its_keyword_list_and_outcome(staff, channel, ann):
+    join = reply(channel, 70, "JOIN", keyword="JOIN")
+    Consent.objects.create(
+        number=PHONE, contact=ann, list_name="VIP club", channel=channel.name, keyword="JOIN", message_id=join.pk,
+        texted_at=at(70), state=Consent.State.JOINED,
+    )  # fmt: skip
+    assert [described(entry) for entry in timeline.page(ann).entries] == ["consent: ", "received: JOIN"]
+    page = staff.get(f"/admin/contacts/contact/{ann.pk}/change/").content.decode()
+    assert "Texted JOIN to join VIP club" in page and "Joined" in page and "consent record on Sandbox" in page
 
 
 def test_a_reply_survives_its_contact_and_shows_on_the_new_contact_of_the_number(channel, ann):

@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from campaigns.admin.calendar import calendar_urls
 from campaigns.admin.campaign_form import CampaignForm, prefill_date
 from campaigns.content import prelaunch
-from campaigns.models import Campaign, OutboundMessage
+from campaigns.models import Campaign, Conversation, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.pipeline import lifecycle
 from campaigns.pipeline.sending import render_message
@@ -131,15 +131,17 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
             for part, n in snapshot["parts"].items()
             if part != "waiting" or n or campaign.window_start is not None  # only where sending hours apply
         ]
-        context.update(replies_context(campaign, snapshot["parts"]))
+        context.update(replies_context(request, campaign, snapshot["parts"]))
     context["show_save_and_add_another"] = False
     return context
 
 
-def replies_context(campaign: Campaign, parts: dict[str, int]) -> dict:
+def replies_context(request, campaign: Campaign, parts: dict[str, int]) -> dict:
     """The replies panel: counts, rate, the latest replies linked to their conversations, opt-outs."""
     went = parts["sent"] + parts["delivered"] + parts["failed"] + parts["unknown"]
     found = replies.summary(campaign, sent=went)
+    if not request.user.has_perm(model_perm(Conversation, "view")):  # the inbox's pages would refuse them
+        return {"replies": found, "replies_definition": replies.DEFINITION, "inbox_url": ""}
     conversation = url_prefix("admin:campaigns_conversation_change")
     for row in [*found.latest, *found.latest_opt_outs]:
         row["conversation_url"] = conversation.format(row["conversation_id"]) if conversation else ""

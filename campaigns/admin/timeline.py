@@ -51,6 +51,7 @@ class Links:
         )
         # The inbox's conversation page (campaigns/admin/inbox.py), where there is one.
         self.conversation = self._prefix("admin:campaigns_conversation_change", request, "campaigns.view_conversation")
+        self.consent = self._prefix("admin:contacts_consent_change", request, "contacts.view_consent")
 
     @staticmethod
     def _prefix(name: str, request: HttpRequest, perm: str) -> str:
@@ -94,6 +95,8 @@ def shown_entry(entry: timeline.Entry, links: Links) -> dict:
             campaign_url=campaign_url(row, links),
             url=links.fill(links.conversation, row["conversation_id"]),
         )
+    elif entry.kind == timeline.CONSENT:
+        shown.update(row, confirmed=local(row["confirmed_at"]), url=links.fill(links.consent, row["consent_id"]))
     else:
         shown.update(row, lifted_at=local(row.get("lifted_at")))
     return shown

@@ -5,8 +5,9 @@ Three streams, each read newest first from an index and cut at ``size + 1`` rows
 - messages we sent: those to the contact's number (the (to, id) index) and those linked to the
   contact (the (contact, id) index: a number changed since), one stream ordered by id;
 - their replies, by number (the (phone, received_at) index), so replies outlive a deleted contact;
-- opt-outs and opt-ins: the suppression row of the number and the contact's opt-in records (each
-  also says when the opt-out it lifted began).
+- opt-outs, opt-ins and consents: the suppression row of the number, the contact's opt-in records
+  (each also says when the opt-out it lifted began) and the number's consent records (a keyword
+  such as JOIN texted to join a list; the (number, texted_at) index).
 
 A page is the newest ``size`` entries of the merge. "Older" carries one position per stream (keyset
 pagination: the last id or time shown of each), so a page costs the same whether it is the first
@@ -23,9 +24,9 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from campaigns.models import InboundMessage, OutboundMessage
-from contacts.models import Contact, OptInRecord, Suppression
+from contacts.models import Consent, Contact, OptInRecord, Suppression
 
-SENT, RECEIVED, OPTED_OUT, OPTED_IN = "sent", "received", "opted_out", "opted_in"
+SENT, RECEIVED, OPTED_OUT, OPTED_IN, CONSENT = "sent", "received", "opted_out", "opted_in", "consent"
 OUTBOUND_FIELDS = [
     "id", "to", "body", "template", "media_urls", "status", "error_code", "error_message", "created_at",
     "sent_at", "delivered_at", "send_at", "campaign_id", "campaign__name", "campaign__kind", "channel__name",
@@ -87,7 +88,7 @@ class Entry:
 
 
 # At one instant: the reply, then what it did (opted out or in), then anything we sent after.
-ORDER_OF_KIND = {RECEIVED: 0, OPTED_OUT: 1, OPTED_IN: 1, SENT: 2}
+ORDER_OF_KIND = {RECEIVED: 0, OPTED_OUT: 1, OPTED_IN: 1, CONSENT: 1, SENT: 2}
 
 
 @dataclass
@@ -147,8 +148,9 @@ def replies(phone: str, before: tuple[datetime, int] | None, limit: int) -> list
 
 
 def history(contact: Contact, before: datetime | None, limit: int) -> list[Entry]:
-    """Opt-outs and opt-ins of the number, newest first (a handful for nearly everyone)."""
+    """Opt-outs, opt-ins and consents of the number, newest first (a handful for nearly everyone)."""
     entries = [*suppression_entries(contact.phone), *opt_in_entries(contact, before, limit)]
+    entries.extend(consent_entries(contact.phone, before, limit))
     if before is not None:
         entries = [entry for entry in entries if entry.at < before]
     return sorted(entries, key=lambda e: e.order, reverse=True)[:limit]
@@ -182,6 +184,30 @@ def opt_in_entries(contact: Contact, before: datetime | None, limit: int) -> lis
         lifted = {"reason": record.previous_opt_out_reason, "in_force": False, "lifted_at": record.opted_in_at}
         entries.append(Entry(OPTED_OUT, record.previous_opted_out_at, record.pk, lifted))
     return entries
+
+
+def consent_entries(phone: str, before: datetime | None, limit: int) -> list[Entry]:
+    """The number's consent records: which keyword it texted to join which list, and what came of it."""
+    found = Consent.objects.filter(number=phone)
+    if before is not None:
+        found = found.filter(texted_at__lt=before)
+    return [
+        Entry(
+            CONSENT,
+            record.texted_at,
+            record.pk,
+            {
+                "keyword": record.keyword,
+                "list_name": record.list_name,
+                "channel": record.channel,
+                "outcome": record.outcome,
+                "confirmed_at": record.confirmed_at,
+                "double_opt_in": record.double_opt_in,
+                "consent_id": record.pk,
+            },
+        )
+        for record in found.order_by("-texted_at", "-pk")[:limit]
+    ]
 
 
 def _read_id(value: str | None, name: str) -> int | None:

@@ -28,7 +28,7 @@ DEFINITION = (
     "An opt-out followed the campaign when that reply was an opt-out keyword (STOP, UNSUBSCRIBE, …); "
     "opt-outs made another way (staff, an import, a provider's error) name no campaign and are not counted."
 )
-REPLY_FIELDS = ["id", "phone", "text", "keyword", "received_at", "conversation_id", "contact__name"]
+REPLY_FIELDS = ["id", "phone", "text", "keyword", "received_at", "conversation_id", "contact_id", "contact__name"]
 
 
 @dataclass
