@@ -331,3 +331,17 @@ def test_an_opt_out_is_told_once_with_the_number_and_why(receiver):
     payload = Webhook(endpoint.secret).verify(body, headers)
     assert payload["type"] == "contact.opted_out"
     assert payload["data"]["phone"] == "+447911123456" and payload["data"]["reason"] == "Replied STOP"
+
+
+def test_an_endpoint_that_asks_for_arrays_gets_a_burst_in_few_posts_each_event_with_its_id(channel, receiver):
+    endpoint = endpoint_for(receiver.url, "contact.opted_out")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(events_per_request=50)
+    record_events([Event("contact.opted_out", {"phone": f"+4479111{n:05d}"}) for n in range(120)])
+    deliver_due(30)
+    assert len(receiver.requests) == 3  # 50 + 50 + 20
+    ids = set()
+    for headers, body in receiver.requests:
+        events = Webhook(endpoint.secret).verify(body, headers)
+        assert isinstance(events, list) and not headers["webhook-id"].startswith("evt_")
+        ids.update(event["id"] for event in events)
+    assert len(ids) == 120 and WebhookEvent.objects.filter(status="delivered").count() == 120

@@ -35,7 +35,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["url", "description", "event_types", "enabled"]
+        fields = ["url", "description", "event_types", "events_per_request", "enabled"]
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -56,7 +56,7 @@ class WebhookEndpointAdmin(BoundedDeletion, admin.ModelAdmin):
     change_list_template = "admin/campaigns/webhookendpoint/change_list.html"
 
     def get_fieldsets(self, request, obj=None):
-        fields = ["url", "description", "event_types", "enabled"]
+        fields = ["url", "description", "event_types", "events_per_request", "enabled"]
         return [(None, {"fields": fields if obj is None else [*fields, "state", "created_at"]})]
 
     @admin.display(description="events")

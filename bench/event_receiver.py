@@ -1,0 +1,95 @@
+"""A customer's webhook receiver on loopback, for the events bench and the demo: it verifies every
+signature with the standardwebhooks library, counts each event id once, and can be told to be down.
+
+    python -m bench.event_receiver --port 8110 --secret whsec_... [--secret-file PATH]
+
+POST anything (one event, or an array of events): 204 if the signature verifies (401 if not), 503 while down.
+GET /control/stats: {"unique", "posts", "bad_signatures", "refused_while_down"}.
+POST /control/down?seconds=N: answer 503 for the next N seconds (0: up again).
+POST /control/secret?value=whsec_...: the secret to verify with (the endpoint's, known once it is made).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from aiohttp import web
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+
+class Receiver:
+    def __init__(self, secret: str) -> None:
+        self.webhook = Webhook(secret) if secret else None
+        self.seen: set[str] = set()
+        self.posts = 0
+        self.received = 0  # events, counting repeats
+        self.bad = 0
+        self.refused = 0
+        self.down_until = 0.0
+
+    async def event(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if time.monotonic() < self.down_until:
+            self.refused += 1
+            return web.Response(status=503)
+        self.posts += 1
+        try:
+            if self.webhook is None:
+                raise WebhookVerificationError("no secret yet")
+            self.webhook.verify(body, dict(request.headers), json_parse=False)
+        except WebhookVerificationError:
+            self.bad += 1
+            return web.Response(status=401)
+        ids = [event["id"] for event in json.loads(body)] if body.startswith(b"[") else [request.headers["webhook-id"]]
+        self.received += len(ids)  # an array of events: each has its own id
+        self.seen.update(ids)
+        return web.Response(status=204)
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "pid": os.getpid(),
+                "unique": len(self.seen),
+                "posts": self.posts,
+                "received": self.received,
+                "bad_signatures": self.bad,
+                "refused_while_down": self.refused,
+            }
+        )
+
+    async def down(self, request: web.Request) -> web.Response:
+        self.down_until = time.monotonic() + float(request.query.get("seconds", "0"))
+        return web.json_response({"down_for": float(request.query.get("seconds", "0"))})
+
+    async def secret(self, request: web.Request) -> web.Response:
+        self.webhook = Webhook(request.query["value"])
+        return web.json_response({"ok": True})
+
+
+def app(secret: str = "") -> web.Application:
+    receiver = Receiver(secret)
+    application = web.Application(client_max_size=1024 * 1024)
+    application.add_routes(
+        [
+            web.get("/control/stats", receiver.stats),
+            web.post("/control/down", receiver.down),
+            web.post("/control/secret", receiver.secret),
+            web.post("/{tail:.*}", receiver.event),
+        ]
+    )
+    return application
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8110)
+    parser.add_argument("--secret", default="")
+    args = parser.parse_args()
+    web.run_app(app(args.secret), host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()
