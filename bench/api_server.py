@@ -78,22 +78,38 @@ class Api:
         return int(answer[9:12])
 
 
+PRODUCT_APP = "messaging_site.wsgi:application"
+
+
 @contextmanager
-def gunicorn(workers: int = 2) -> Iterator[tuple[str, int, int]]:
-    """The product's WSGI app under gunicorn (``workers`` processes), on the bench's database and Redis."""
+def gunicorn(
+    workers: int = 2, app: str = PRODUCT_APP, production: bool = False, **settings: str
+) -> Iterator[tuple[str, int, int]]:
+    """``app`` under gunicorn (``workers`` processes), on the bench's database and Redis.
+
+    ``production``: as the README's production section runs it, with its configuration file
+    (messaging_site/gunicorn_conf.py: the redacted access log, written here to /dev/null), DEBUG
+    off and PUBLIC_BASE_URL the address served (Twilio signs that URL). ``settings`` go into
+    the server's environment.
+    """
     port = free_port()
     env = {
         **os.environ,
         "ALLOWED_HOSTS": "127.0.0.1",
         "API_RATE_LIMIT_PER_MINUTE": "1000000000",  # the benches measure the API, not its limiter
         "LOG_LEVEL": "WARNING",
+        **settings,
     }
     command = [
-        sys.executable, "-m", "gunicorn", "messaging_site.wsgi:application",
+        sys.executable, "-m", "gunicorn", app,
         "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
         "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL)
+    if production:
+        command[4:4] = ["-c", "python:messaging_site.gunicorn_conf"]
+        env.update(DEBUG="false", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+    output = subprocess.DEVNULL if production else None
+    server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=output)
     try:
         wait_until_up("127.0.0.1", port, server)
         yield "127.0.0.1", port, server.pid
@@ -121,7 +137,7 @@ def wait_until_up(host: str, port: int, server: subprocess.Popen, timeout: float
 
 
 @contextmanager
-def api_under_gunicorn(workers: int = 2) -> Iterator[Api]:
+def api_under_gunicorn(workers: int = 2, **options) -> Iterator[Api]:
     """A staff user's key and a sandbox channel, served by gunicorn; all removed afterwards."""
     prepare_django()
     import django_rq
@@ -135,7 +151,7 @@ def api_under_gunicorn(workers: int = 2) -> Iterator[Api]:
     raw_key = ApiKey.issue(user, name="bench")[1]
     channel = Channel.objects.create(name=f"Bench API {suffix}", provider="sandbox", rate_limit=1_000_000)
     try:
-        with gunicorn(workers) as (host, port, pid):
+        with gunicorn(workers, **options) as (host, port, pid):
             yield Api(host, port, raw_key, channel.channel_key, pid)
     finally:
         # Nothing is sent: the queued jobs go, so that the next bench finds an idle queue.

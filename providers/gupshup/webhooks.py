@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from providers.callback_addresses import refused
 from providers.events import DeliveryState, ReceiptEvent, apply_receipt, receive_inbound
 from providers.gupshup.inbound import v2_event, v3_events
-from providers.models import Channel
+from providers.webhook_channels import channel_for_webhook
 from providers.webhook_input import BadInput, json_body, provider_id, refuses_hostile_input
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Malformed(ValueError):
 @require_POST
 @refuses_hostile_input
 def events(request: HttpRequest, token: str) -> JsonResponse:
-    channel = Channel.objects.with_webhook_token(token).filter(provider="gswa").only("pk", "callback_ips").first()
+    channel = channel_for_webhook(token, ("gswa",))
     if channel is None:
         return JsonResponse({"error": "No Gupshup channel has this webhook address."}, status=404)
     if refusal := refused(request, channel, "Gupshup"):

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_POST
 
 from providers.callback_addresses import refused
 from providers.events import ReceiptEvent, apply_receipt
-from providers.models import Channel
 from providers.sendbulk.provider import SendbulkProvider, delivery_status
+from providers.webhook_channels import channel_for_webhook
 from providers.webhook_input import BadInput, form_fields, json_body, provider_id, refuses_hostile_input
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,7 @@ log = logging.getLogger(__name__)
 @require_POST
 @refuses_hostile_input
 def delivery_report(request: HttpRequest, token: str) -> JsonResponse:
-    channel = Channel.objects.with_webhook_token(token).filter(provider=SendbulkProvider.code)
-    channel = channel.only("pk", "callback_ips").first()
+    channel = channel_for_webhook(token, (SendbulkProvider.code,))
     if channel is None:
         return JsonResponse({"error": "No sendbulk channel has this webhook address."}, status=404)
     if refusal := refused(request, channel, "sendbulk"):

@@ -26,6 +26,7 @@ from providers.events import DeliveryState, ReceiptEvent, apply_receipt, receive
 from providers.models import Channel
 from providers.twilio.inbound import inbound_event
 from providers.twilio.signature import is_valid_signature
+from providers.webhook_channels import channel_for_webhook
 from providers.webhook_input import BadInput, form_fields, our_message_id, provider_id, refuses_hostile_input
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def twilio_webhook(kind: str) -> Callable[[View], Callable[..., HttpResponse]]:
         @refuses_hostile_input
         @wraps(view)
         def wrapped(request: HttpRequest, token: str) -> HttpResponse:
-            channel = Channel.objects.with_webhook_token(token).filter(provider__in=TWILIO_PROVIDERS).first()
+            channel = channel_for_webhook(token, TWILIO_PROVIDERS)
             # The path must be this channel's own (/webhooks/twlowa/... for a WhatsApp channel).
             if channel is None or not urlsplit(channel.webhook_url(kind)).path.endswith(request.path_info):
                 return JsonResponse({"error": "No Twilio channel has this webhook address."}, status=404)

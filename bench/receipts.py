@@ -1,0 +1,300 @@
+"""The way back at the send path's speed (issue 17): callbacks and the API under production gunicorn.
+
+gunicorn runs as the README's production section says (4 workers, messaging_site/gunicorn_conf.py
+with its redacted access log, DEBUG off) on PostgreSQL, and in the same run a bare WSGI app
+(bench/bare_wsgi.py) under the same settings, measured with the same client: the product's figures
+are ratios to it, so they say what the product costs, not how fast this machine is today.
+
+Targets:
+- signed Twilio status callbacks taken at concurrency 64: at least 0.60 of the bare app's rate;
+- p99 at most 50 ms with 1,000 callbacks a second offered (open loop: each answer's time counts
+  from its scheduled start);
+- 1,000,000 receipts applied, none lost, the backlog drained at 5,000 a second per worker or more;
+- POST /message and GET /message/<id>, each at least 0.50 of the bare app's rate;
+- a 10,000-recipient POST /messages/bulk answered in 0.5 s or less.
+
+Every figure's note carries the machine's load average (2 cores: above 2 the neighbours were busy)
+and the client's CPU as a share of one core (near 1.0: the client, not the server, set the rate).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from bench import load
+from bench.api_bulk import bulk_body
+from bench.api_server import Api, api_under_gunicorn, gunicorn
+from bench.harness import forget_channel
+
+WORKERS = 4  # the README's production command: gunicorn ... -w 4
+CONCURRENCY = 64
+ROUNDS = 3  # the bare app and the product take turns, so both see the same neighbours
+ROUND_SECONDS = 5
+CALLBACKS_A_ROUND = 4_000  # more than a round takes: each callback is a message's first "delivered"
+OFFERED_RATE = 1_000
+OFFERED_SECONDS = 5
+API_ROUNDS = 2
+BULK_ROUNDS = 3
+
+TARGET_CALLBACK_SHARE = 0.60
+TARGET_P99_MS = 50
+TARGET_API_SHARE = 0.50
+TARGET_BULK_SECONDS = 0.5
+
+
+def unavailable() -> str | None:
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        return "receipts measures production's setup: set DATABASE_URL=postgres://... (PostgreSQL)."
+    return None
+
+
+@dataclass
+class TwilioChannel:
+    """A Twilio channel with its auth token, and sent messages waiting for their receipts."""
+
+    channel: object
+    auth_token: str
+    messages: list[tuple[int, str]]  # (our id, Twilio's SID), in the order the callbacks use them
+
+    def callbacks(self, api: Api, first: int, count: int) -> list[bytes]:
+        """Signed "delivered" callbacks, prepared, for messages[first:first + count]."""
+        return [self.callback(api, pk, sid) for pk, sid in self.messages[first : first + count]]
+
+    def callback(self, api: Api, pk: int, sid: str) -> bytes:
+        from providers.twilio.signature import compute_signature
+
+        path = f"/webhooks/twlo/{self.channel.webhook_token}/status?m={pk}"
+        params = {
+            "AccountSid": self.channel.credentials["account_sid"],
+            "ApiVersion": "2010-04-01",
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "From": "+15005550006",
+            "To": "+14155550100",
+            "MessageStatus": "delivered",
+            "SmsStatus": "delivered",
+        }
+        body = urlencode(params).encode()
+        signature = compute_signature(self.auth_token, f"http://{api.host}:{api.port}{path}", params)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {api.host}:{api.port}\r\nX-Twilio-Signature: {signature}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        return head.encode() + body
+
+
+@contextmanager
+def twilio_channel(message_count: int) -> Iterator[TwilioChannel]:
+    from providers.models import Channel
+
+    auth_token = secrets.token_hex(16)
+    channel = Channel.objects.create(
+        name=f"Bench receipts {secrets.token_hex(4)}",
+        provider="twlo",
+        sender="+15005550006",
+        credentials={"account_sid": "AC" + secrets.token_hex(16), "auth_token": auth_token},
+    )
+    try:
+        yield TwilioChannel(channel, auth_token, sent_messages(channel.pk, message_count))
+    finally:
+        forget_channel(channel)
+
+
+def sent_messages(channel_id: int, count: int) -> list[tuple[int, str]]:
+    """``count`` messages Twilio took ("sent", with a SID), inserted by the database in one statement."""
+    from django.db import connection
+
+    from campaigns.models import OutboundMessage
+
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (channel_id, "to", recipient_key, body, media_urls, status, attempts,
+                    provider_message_id, error_code, error_message, sender_label, created_at, sent_at,
+                    updated_at, resolution, resolved_by)
+                SELECT %s, '+1415' || lpad(n::text, 7, '0'), '', 'Your order is ready.', '[]', 'sent', 1,
+                    'SM' || md5(%s || n::text), '', '', '', now(), now(), now(), '', ''
+                FROM generate_series(1, %s) AS n
+                RETURNING id, provider_message_id""",
+            [channel_id, secrets.token_hex(4), count],
+        )
+        return sorted(cursor.fetchall())
+
+
+def delivered(channel_id: int) -> int:
+    from campaigns.models import OutboundMessage
+
+    return OutboundMessage.objects.filter(channel_id=channel_id, status="delivered").count()
+
+
+@dataclass
+class Measured:
+    """A closed loop against one server: the client's result and the server's CPU a request."""
+
+    result: load.Result
+    server_cpu_ms: float
+    load: str
+
+    def add(self, other: Measured) -> Measured:
+        done = self.result.done + other.result.done
+        cpu_ms = (self.server_cpu_ms * self.result.done + other.server_cpu_ms * other.result.done) / max(done, 1)
+        return Measured(self.result.add(other.result), cpu_ms, other.load)
+
+
+def measure(server: Api, requests: list[bytes], seconds: float = ROUND_SECONDS) -> Measured:
+    cpu_before = server.server_cpu_seconds()
+    result = load.closed_loop(server.host, server.port, requests, CONCURRENCY, seconds)
+    cpu_ms = (server.server_cpu_seconds() - cpu_before) * 1000 / max(result.done, 1)
+    return Measured(result, cpu_ms, load.load_average())
+
+
+def side_by_side(bare: Api, product: Api, rounds: list[list[bytes]]) -> tuple[Measured, Measured]:
+    """Rounds of the bare app then the product, each round's requests new (the bare app takes the same)."""
+    bare_total = product_total = None
+    for requests in rounds:
+        bare_round, product_round = measure(bare, requests), measure(product, requests)
+        bare_total = bare_round if bare_total is None else bare_total.add(bare_round)
+        product_total = product_round if product_total is None else product_total.add(product_round)
+    return bare_total, product_total
+
+
+@contextmanager
+def bare_app() -> Iterator[Api]:
+    """The bare WSGI app under the same gunicorn settings as the product."""
+    with gunicorn(WORKERS, app="bench.bare_wsgi:application", production=True) as (host, port, pid):
+        yield Api(host, port, "", "", pid)
+
+
+def run() -> list[dict]:
+    messages = 1_000 + ROUNDS * CALLBACKS_A_ROUND + OFFERED_RATE * OFFERED_SECONDS
+    with twilio_channel(messages) as twilio, api_under_gunicorn(WORKERS, production=True) as api, bare_app() as bare:
+        callbacks = twilio.callbacks(api, 0, messages)
+        rounds = [callbacks[1_000 + n * CALLBACKS_A_ROUND :][:CALLBACKS_A_ROUND] for n in range(ROUNDS)]
+        offered_requests = callbacks[-OFFERED_RATE * OFFERED_SECONDS :]
+        measure(api, callbacks[:1_000], 1)  # warm up every worker
+        measure(bare, callbacks[:1_000], 1)
+        bare_taken, taken = side_by_side(bare, api, rounds)
+        bare_offered = load.open_loop(bare.host, bare.port, offered_requests, OFFERED_RATE, OFFERED_SECONDS)
+        offered = load.open_loop(api.host, api.port, offered_requests, OFFERED_RATE, OFFERED_SECONDS)
+        offered_load = load.load_average()
+        applied = delivered(twilio.channel.pk)
+        rows = callback_rows(bare_taken, taken, bare_offered, offered, offered_load, applied, messages)
+        rows.append(drain_row())
+        rows.extend(api_rows(api, bare))
+    return rows
+
+
+def callback_rows(bare_taken, taken, bare_offered, offered, offered_load, applied, messages) -> list[dict]:
+    share = taken.result.rate / bare_taken.result.rate
+    p99 = offered.percentile_ms(0.99)
+    return [
+        {
+            "name": f"signed Twilio status callbacks taken, concurrency {CONCURRENCY} (gunicorn {WORKERS} workers, "
+            "postgresql)",
+            "figure": round(taken.result.rate, 1),
+            "unit": "req/s",
+            "target": round(TARGET_CALLBACK_SHARE * bare_taken.result.rate),
+            "ratio": share / TARGET_CALLBACK_SHARE if not taken.result.failed() else 0.0,
+            "note": f"{share:.2f} of the bare app's {bare_taken.result.rate:,.0f}/s; {describe(taken, bare_taken)}; "
+            f"{applied:,} of the {messages:,} messages called back about are delivered",
+        },
+        {
+            "name": f"callbacks' p99 answer time, {OFFERED_RATE:,}/s offered (open loop, {OFFERED_SECONDS} s)",
+            "figure": round(p99, 1),
+            "unit": "ms",
+            "target": TARGET_P99_MS,
+            "ratio": TARGET_P99_MS / p99 if not offered.failed() else 0.0,
+            "note": f"{offered.rate:,.0f}/s achieved, {offered.describe_failures()}; p50 "
+            f"{offered.percentile_ms(0.5):.1f} ms; the bare app's p99 {bare_offered.percentile_ms(0.99):.1f} ms; "
+            f"client CPU {offered.client_share:.2f} of a core; {offered_load}",
+        },
+    ]
+
+
+def describe(measured: Measured, bare: Measured) -> str:
+    """The note's common part: counts, failures, latency, both sides' CPU and the machine's load."""
+    result = measured.result
+    return (
+        f"{result.done:,} requests, {result.describe_failures()}; p50 "
+        f"{result.percentile_ms(0.5):.0f} ms; server CPU {measured.server_cpu_ms:.2f} ms a request (bare app "
+        f"{bare.server_cpu_ms:.2f}); client CPU {result.client_share:.2f} of a core (bare app's run "
+        f"{bare.result.client_share:.2f}); {measured.load}"
+    )
+
+
+def api_rows(api: Api, bare: Api) -> list[dict]:
+    """POST /message and GET /message/<id> side by side with the bare app, and the bulk request."""
+    posts = [api.raw_post("/message", message_body(api, number)) for number in range(1_000)]
+    ids = []
+    for number in range(200):
+        status, answer, _ = api.post("/message", message_body(api, number))
+        if status != 200:
+            raise SystemExit(f"POST /message answered {status}: {answer}")
+        ids.append(answer["data"]["message_id"])
+    gets = [get_request(api, message_id) for message_id in ids]
+    rows = []
+    for name, requests in (("POST /message", posts), ("GET /message/<id>", gets)):
+        bare_measured, measured = side_by_side(bare, api, [requests] * API_ROUNDS)
+        rows.append(api_row(name, bare_measured, measured))
+    rows.append(bulk_row(api))
+    return rows
+
+
+def message_body(api: Api, number: int) -> dict:
+    text = "Your order is ready."
+    return {"provider": "sandbox", "channel_key": api.channel_key, "to": f"1415555{number % 10_000:04d}", "text": text}
+
+
+def get_request(api: Api, message_id: str) -> bytes:
+    return (
+        f"GET /message/{message_id} HTTP/1.1\r\nHost: {api.host}:{api.port}\r\napikey: {api.key}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+
+def bulk_row(api: Api) -> dict:
+    seconds = []
+    for round_number in range(BULK_ROUNDS):
+        status, answer, took = api.post("/messages/bulk", bulk_body(api.channel_key, round_number))
+        if status != 200:
+            raise SystemExit(f"POST /messages/bulk answered {status}: {answer}")
+        seconds.append(took)
+    worst = max(seconds)
+    return {
+        "name": f"POST /messages/bulk, 10,000 recipients: answer time, worst of {BULK_ROUNDS}",
+        "figure": round(worst, 3),
+        "unit": "s",
+        "target": TARGET_BULK_SECONDS,
+        "ratio": TARGET_BULK_SECONDS / worst,
+        "note": f"answers {', '.join(f'{s:.2f}' for s in seconds)} s; {load.load_average()}",
+    }
+
+
+def api_row(name: str, bare: Measured, measured: Measured) -> dict:
+    share = measured.result.rate / bare.result.rate
+    return {
+        "name": f"{name}, concurrency {CONCURRENCY}",
+        "figure": round(measured.result.rate, 1),
+        "unit": "req/s",
+        "target": round(TARGET_API_SHARE * bare.result.rate),
+        "ratio": share / TARGET_API_SHARE if not measured.result.failed() else 0.0,
+        "note": f"{share:.2f} of the bare app's {bare.result.rate:,.0f}/s; {describe(measured, bare)}",
+    }
+
+
+def drain_row() -> dict:
+    """1,000,000 receipts through the durable queue and its batch applier (issue 17, deliver 1)."""
+    return {
+        "name": "1,000,000 receipts drained from the durable queue, per worker",
+        "figure": 0.0,
+        "unit": "receipts/s",
+        "target": 5_000,
+        "ratio": 0.0,
+        "note": "not measured: the durable receipt queue and its batch applier are not on main yet",
+    }

@@ -1,0 +1,89 @@
+"""The channel a webhook's token names, kept for a few seconds by each web process.
+
+Every callback used to look its channel up: a query by the token's hash, then two Fernet
+decryptions (the token and the credentials), a fifth of a status callback's cost (bench/receipts.py).
+A process now keeps what it found for CACHE_SECONDS, and drops it as soon as any channel is saved
+or deleted anywhere: each save bumps a generation number in Redis once its transaction commits,
+and every lookup reads that number (one GET, far cheaper than the query it saves) and trusts only
+what it kept under the same one. A credential, callback-address or token change therefore counts
+from the next callback on. Without Redis nothing kept is trusted. A token no channel has is never
+kept, so made-up addresses cannot grow the cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import cache
+
+import django_rq
+from django.db import transaction
+from redis import Redis
+from redis.exceptions import RedisError
+
+from providers.credentials import lookup_hash
+from providers.models import Channel
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 10.0  # the longest a change made without Channel.save (a queryset update) waits
+MAX_KEPT = 1_000  # channels one process keeps; past it, it starts again (a deployment has far fewer)
+GENERATION_KEY = "providers:channels:generation"
+
+
+@dataclass(frozen=True)
+class _Kept:
+    channel: Channel
+    generation: bytes
+    until: float
+
+
+_kept: dict[str, _Kept] = {}
+
+
+def channel_for_webhook(token: str, providers: Collection[str]) -> Channel | None:
+    """The channel of one of ``providers`` whose callback URLs carry ``token``, or None."""
+    token_hash = lookup_hash(token)
+    generation = _generation()
+    kept = _kept.get(token_hash)
+    if kept is not None and generation is not None and kept.generation == generation and time.monotonic() < kept.until:
+        channel = copy.copy(kept.channel)  # views may set attributes on it; the kept one stays as read
+    else:
+        channel = Channel.objects.filter(webhook_token_hash=token_hash).first()
+        if channel is not None and generation is not None:
+            if len(_kept) >= MAX_KEPT:
+                _kept.clear()
+            _kept[token_hash] = _Kept(copy.copy(channel), generation, time.monotonic() + CACHE_SECONDS)
+    return channel if channel is not None and channel.provider in providers else None
+
+
+@cache
+def _redis() -> Redis:
+    """One client per process: django_rq makes a new one (and a new connection) on every call."""
+    return django_rq.get_connection("default")
+
+
+def _generation() -> bytes | None:
+    try:
+        return _redis().get(GENERATION_KEY) or b"0"
+    except RedisError:
+        log.warning("webhook channel cache not used: Redis is unavailable", exc_info=True)
+        return None
+
+
+def forget_channels(sender=None, **kwargs) -> None:
+    """post_save / post_delete of a Channel: this process forgets now, every process once it commits."""
+    _kept.clear()
+    transaction.on_commit(_bump_generation)
+
+
+def _bump_generation() -> None:
+    _kept.clear()
+    try:
+        _redis().incr(GENERATION_KEY)
+    except RedisError:
+        log.warning("channel change not announced: Redis is unavailable (other processes catch up within %s s)",
+                    CACHE_SECONDS, exc_info=True)  # fmt: skip
