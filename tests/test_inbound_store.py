@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from campaigns.conversations.keywords import act_on_keyword, keyword_in
 from campaigns.conversations.store import receive
-from campaigns.models import Campaign, Conversation, InboundMessage, OutboundMessage
+from campaigns.events.signing import new_secret
+from campaigns.models import Campaign, Conversation, InboundMessage, OutboundMessage, WebhookEndpoint, WebhookEvent
 from contacts.models import Contact, ContactList, Suppression
 from providers.events import InboundEvent, InboundMedia, receive_inbound
 from providers.models import Channel
@@ -254,3 +255,18 @@ def test_a_batch_of_a_thousand_replies_takes_a_few_statements(sms, django_assert
     assert Conversation.objects.count() == 1000
     assert Conversation.objects.get(phone=numbers[0]).unread_count == 2
     assert Suppression.objects.filter(number=numbers[7]).exists()
+
+
+# --- told to the event webhooks -----------------------------------------------------------------
+
+
+def test_a_new_reply_and_a_new_opt_out_are_recorded_for_the_event_webhooks_once(sms):
+    WebhookEndpoint.objects.create(
+        url="https://example.com/hook", secret=new_secret(), event_types=["message.replied", "contact.opted_out"]
+    )
+    for _ in range(2):  # the provider's retry tells nothing more
+        receive([event(sms, "STOP", sid="SM1")])
+    types = sorted(WebhookEvent.objects.values_list("type", flat=True))
+    assert types == ["contact.opted_out", "message.replied"]
+    replied = WebhookEvent.objects.get(type="message.replied").payload["data"]
+    assert (replied["from"], replied["text"], replied["provider_message_id"]) == (ANN, "STOP", "SM1")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 
+from campaigns.events import record_opt_outs
 from campaigns.models import InboundMessage
 from contacts.models import Contact, Suppression
 
@@ -43,12 +44,9 @@ def act_on_keyword(message: InboundMessage, provider_word: str = "") -> str:
     keyword = PROVIDER_WORDS.get(provider_word.strip().upper()) or keyword_in(message.text)
     said = word_of(message.text) if keyword_in(message.text) == keyword else keyword  # UNSUBSCRIBE, or Twilio's STOP
     if keyword == STOP:
-        Contact.opt_out_phone(
-            message.phone,
-            f"Replied {said}",
-            source=Suppression.Source.REPLY,
-            channel=message.channel.name,
-        )
+        reason, source, channel = f"Replied {said}", Suppression.Source.REPLY, message.channel.name
+        if Contact.opt_out_phone(message.phone, reason, source=source, channel=channel):
+            record_opt_outs([message.phone], source=source, reason=reason, channel=channel)
     elif keyword == START:
         Contact.opt_in_phone(message.phone, f"Replied {said}")
     if keyword:

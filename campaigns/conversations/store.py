@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce, Left
 from django.utils import timezone
 
 from campaigns.conversations.keywords import act_on_keyword
+from campaigns.events import record_replies
 from campaigns.models import Conversation, InboundMessage, OutboundMessage
 from contacts.models import Contact, mirror_on_contacts
 from providers.events import InboundEvent
@@ -77,6 +78,7 @@ def _receive_chunk(events: Sequence[InboundEvent], received: Received) -> None:
     stored = list(InboundMessage.objects.filter(pk__in=new_ids).order_by("received_at", "id"))
     update_conversations(new_ids, {message.conversation_id for message in stored})
     record_keywords(stored, channels, {(e.channel_id, e.provider_message_id): e for e in accepted})
+    record_replies(stored)  # message.replied for the event webhooks, in this same transaction
     received.stored.extend(stored)
     log.info("stored %d replies (%d already stored)", len(stored), len(rows) - len(stored))
 
