@@ -345,3 +345,38 @@ def test_an_endpoint_that_asks_for_arrays_gets_a_burst_in_few_posts_each_event_w
         assert isinstance(events, list) and not headers["webhook-id"].startswith("evt_")
         ids.update(event["id"] for event in events)
     assert len(ids) == 120 and WebhookEvent.objects.filter(status="delivered").count() == 120
+
+
+def test_a_reply_and_a_stop_are_told_once_each_even_when_the_provider_retries(channel, receiver):
+    from campaigns.conversations.store import receive
+    from providers.events import InboundEvent
+
+    endpoint = endpoint_for(receiver.url, "message.replied", "contact.opted_out")
+    answered = sent_message(channel, status_callback=receiver.url)
+    for _ in range(2):  # the provider's retry of the same callbacks stores and tells nothing more
+        receive(
+            [
+                InboundEvent(channel.pk, "+447911123456", "Thanks!", provider_message_id="SMr1"),
+                InboundEvent(channel.pk, "+447911123456", "STOP", provider_message_id="SMr2"),
+            ]
+        )
+    deliver_due(30)
+    by_type: dict[str, list] = {}
+    for headers, body in receiver.requests:
+        payload = verified(body, headers, endpoint.secret, status_callback_secret())
+        by_type.setdefault(payload["type"], []).append(payload["data"])
+    # The endpoint hears both replies and the opt-out; the answered message's status_callback hears the replies.
+    assert len(by_type["message.replied"]) == 4 and len(by_type["contact.opted_out"]) == 1, by_type
+    assert {d["text"] for d in by_type["message.replied"]} == {"Thanks!", "STOP"}
+    assert {d["in_reply_to"] for d in by_type["message.replied"]} == {answered.pk}
+    assert by_type["contact.opted_out"][0]["phone"] == "+447911123456"
+
+
+def verified(body: bytes, headers: dict, *secrets: str) -> dict:
+    """The payload, verified with whichever secret signed it (one event goes to both destinations)."""
+    for secret in secrets:
+        try:
+            return Webhook(secret).verify(body, headers)
+        except WebhookVerificationError:
+            continue
+    raise AssertionError("no secret verifies this body")
