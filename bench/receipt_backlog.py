@@ -96,6 +96,7 @@ def fill(channel_id: int, parts) -> int:
     """A million sent messages and a "delivered" receipt waiting for each, as the Twilio webhook writes it."""
     from django.db import connection, transaction
 
+    from bench.receipts import insert_sent_messages
     from campaigns.models import OutboundMessage
     from providers.events import DeliveryState, ReceiptEvent
 
@@ -103,15 +104,7 @@ def fill(channel_id: int, parts) -> int:
     messages = connection.ops.quote_name(OutboundMessage._meta.db_table)
     events = connection.ops.quote_name(received_event._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {messages} (channel_id, "to", recipient_key, body, media_urls, status, attempts,
-                    provider_message_id, error_code, error_message, sender_label, created_at, sent_at,
-                    updated_at, resolution, resolved_by)
-                SELECT %s, '+1415' || lpad(n::text, 7, '0'), '', 'Your order is ready.', '[]', 'sent', 1,
-                    'SM' || md5(n::text), '', '', '', now(), now(), now(), '', ''
-                FROM generate_series(1, %s) AS n""",
-            [channel_id, RECEIPTS],
-        )
+        cursor.execute(*insert_sent_messages(channel_id, RECEIPTS, "backlog"))
         cursor.execute(
             f"""INSERT INTO {events} (kind, channel_id, event, received_at)
                 SELECT 'receipt', channel_id, jsonb_build_object('provider_message_id', provider_message_id,

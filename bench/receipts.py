@@ -112,21 +112,41 @@ def sent_messages(channel_id: int, count: int) -> list[tuple[int, str]]:
     """``count`` messages Twilio took ("sent", with a SID), inserted by the database in one statement."""
     from django.db import connection
 
+    with connection.cursor() as cursor:
+        sql, params = insert_sent_messages(channel_id, count, secrets.token_hex(4))
+        cursor.execute(sql + " RETURNING id, provider_message_id", params)
+        return sorted(cursor.fetchall())
+
+
+def insert_sent_messages(channel_id: int, count: int, salt: str) -> tuple[str, list]:
+    """INSERT ... SELECT FROM generate_series: ``count`` sent messages with SIDs; every other column
+    gets its model default, so a column added later needs nothing here."""
+    from django.db import connection
+
     from campaigns.models import OutboundMessage
 
+    made = {
+        "channel_id": ("%s", [channel_id]),
+        "to": ("'+1415' || lpad(n::text, 7, '0')", []),
+        "body": ("'Your order is ready.'", []),
+        "status": ("'sent'", []),
+        "attempts": ("1", []),
+        "provider_message_id": ("'SM' || md5(%s || n::text)", [salt]),
+        "created_at": ("now()", []),
+        "sent_at": ("now()", []),
+        "updated_at": ("now()", []),
+    }
+    columns, values, params = [], [], []
+    for field in OutboundMessage._meta.concrete_fields:
+        if field.primary_key or (field.null and field.column not in made):
+            continue
+        value, value_params = made.get(field.column, ("%s", [field.get_db_prep_save(field.get_default(), connection)]))
+        columns.append(connection.ops.quote_name(field.column))
+        values.append(value)
+        params.extend(value_params)
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (channel_id, "to", recipient_key, body, media_urls, status, attempts,
-                    provider_message_id, error_code, error_message, sender_label, created_at, sent_at,
-                    updated_at, resolution, resolved_by)
-                SELECT %s, '+1415' || lpad(n::text, 7, '0'), '', 'Your order is ready.', '[]', 'sent', 1,
-                    'SM' || md5(%s || n::text), '', '', '', now(), now(), now(), '', ''
-                FROM generate_series(1, %s) AS n
-                RETURNING id, provider_message_id""",
-            [channel_id, secrets.token_hex(4), count],
-        )
-        return sorted(cursor.fetchall())
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM generate_series(1, %s) AS n"
+    return sql, [*params, count]
 
 
 def delivered(channel_id: int) -> int:
