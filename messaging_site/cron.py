@@ -6,11 +6,15 @@ from rq import cron
 from campaigns.api.idempotency import remove_expired_idempotency_keys
 from campaigns.events.jobs import EVENTS_QUEUE, forget_old_events, tick
 from campaigns.pipeline.jobs import reconcile
+from campaigns.receiving import RECEIVING_QUEUE, receive_events
 from campaigns.whatsapp.sync import sync_all_templates
 from contacts.importing.retention import remove_old_import_files
 from providers.sendbulk.dlr import poll_delivery_reports
 
 cron.register(reconcile, "high", interval=settings.RECONCILE_INTERVAL_SECONDS, job_timeout=300)
+# Receipts and replies the webhooks took: a job every second, of which one applies at a time (the
+# others return at once); short-lived results and a queue wait of at most 30 s, so none pile up.
+cron.register(receive_events, RECEIVING_QUEUE, interval=1, job_timeout=300, result_ttl=0, ttl=30)
 cron.register(poll_delivery_reports, "default", interval=60, job_timeout=300)
 # Uploaded import files go CONTACT_IMPORT_KEEP_DAYS after upload; hourly, so within the hour.
 cron.register(remove_old_import_files, "default", interval=3600, job_timeout=600)

@@ -207,8 +207,8 @@ def run() -> int:
         for fake in json.loads(fakes_file.read_text()):
             children.append(Child(fake["module"], [PYTHON, "-m", fake["module"], *fake["args"]], env))
         children.append(Child("scheduler", manage("rqcron", "messaging_site.cron", "--logging-level", "WARNING"), env))
-        worker = manage("rqworker", "high", "default", "events", "--with-scheduler", "-v", "0")
-        children.append(Child("worker", worker, env))
+        queues = ("high", "receiving", "default", "events")  # campaigns.pipeline.queueing.WORKER_QUEUES, in order
+        children.append(Child("worker", manage("rqworker", *queues, "--with-scheduler", "-v", "0"), env))
         # The development server answers each connection on a thread of its own and never closes
         # that thread's database connection: a persistent one (DATABASE_CONN_MAX_AGE) would stay
         # open, idle, after every request, until PostgreSQL refused new clients.

@@ -173,6 +173,7 @@ REDIS_URL = env_url("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}", schemes=("r
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # single/API messages, reconciler: listened to first
+    "receiving": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # receipts and replies (campaigns/receiving/)
     "events": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # event webhooks: listened to last, never before sending
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
@@ -276,6 +277,14 @@ QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 60, minimum=5)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 5, minimum=1, maximum=3600)
 # How often every WhatsApp channel's templates are synced from its provider (campaigns/whatsapp/sync.py).
 TEMPLATE_SYNC_MINUTES = env_int("TEMPLATE_SYNC_MINUTES", 60, minimum=5, maximum=24 * 60)
+# The receiving worker (campaigns/receiving/): events the webhooks took, applied this many a
+# transaction; a job applies for RECEIVING_SLICE_SECONDS, or until nothing has come for
+# RECEIVING_IDLE_SECONDS, then hands its worker over (rqcron starts the next one every second).
+RECEIVING_BATCH_SIZE = env_int("RECEIVING_BATCH_SIZE", 2000, minimum=1, maximum=20_000)
+RECEIVING_SLICE_SECONDS = env_float("RECEIVING_SLICE_SECONDS", 10.0)
+RECEIVING_IDLE_SECONDS = env_float("RECEIVING_IDLE_SECONDS", 2.0)
+# A receiving job renews its lease after every batch; a killed one's lapses after this long.
+RECEIVING_LEASE_SECONDS = env_int("RECEIVING_LEASE_SECONDS", 15, minimum=2, maximum=600)
 # HTTP timeouts for calls to providers: (connect, read) in seconds.
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 5.0)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 30.0)

@@ -19,3 +19,5 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # The suite's superusers sign in with a password only; tests/test_two_factor.py turns this back on.
 REQUIRE_2FA_FOR_SUPERUSERS = False
+# A burst worker's receiving job returns as soon as nothing waits, instead of watching for more.
+RECEIVING_IDLE_SECONDS = 0.0

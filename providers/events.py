@@ -2,19 +2,30 @@
 
 Provider webhooks and pollers read a provider's payload into these events; they never touch the
 message tables, which belong to the campaigns app above this one (dependencies run campaigns ->
-providers -> contacts). Campaigns registers its receipt book here in its AppConfig.ready.
-Inbound replies go the same way: campaigns registers its inbound book (campaigns.conversations),
-which stores them and acts on their keywords.
+providers -> contacts). Campaigns registers its receipt book and its inbound book
+(campaigns.conversations, which stores replies and acts on their keywords) here in its
+AppConfig.ready.
+
+Webhooks do not apply what they read: they ``take`` it (one INSERT of ReceivedEvent rows) and
+answer, so a provider's callback is answered in milliseconds and is safe in the database from then
+on. The receiving worker (campaigns.receiving) claims the waiting events in batches
+(``claim_waiting``), applies them and ``forget``s them in the same transaction.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import OperationalError
+
+log = logging.getLogger(__name__)
 
 
 class DeliveryState(enum.StrEnum):
@@ -39,6 +50,9 @@ class ReceiptEvent:
     message_id: int | None = None  # our id, when the provider echoes it back (finds a message not yet recorded)
     recipient: str = ""  # the number it went to: finds a bulk message whose provider id is not saved yet
     at: datetime | None = None  # when the provider says it happened; None = when we heard
+    # Set when the provider says the recipient unsubscribed (Twilio's 21610): their number goes on
+    # the suppression list, for this reason, when the receipt is applied.
+    opt_out_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,10 @@ class ReceiptBook(Protocol):
     def still_waiting(self, message_ids: list[int]) -> None:
         """Note that these were asked about and nothing is final yet (others go first next time)."""
 
+    def recorded(self, channel_id: int, provider_message_ids: list[str]) -> set[str]:
+        """Which of these provider ids a message of the channel already carries (the rest are not
+        recorded as sent yet)."""
+
 
 class InboundBook(Protocol):
     """Where replies are stored and acted on (campaigns.conversations): keywords, inbox, opt-outs."""
@@ -127,3 +145,132 @@ def inbound_book() -> InboundBook:
 def receive_inbound(events: list[InboundEvent]) -> None:
     """Hand replies to the inbound book: each stored once and acted on."""
     inbound_book().receive(events)
+
+
+# Taking events (webhooks) and handing them to the receiving worker (campaigns.receiving).
+
+Event = ReceiptEvent | InboundEvent
+BACKLOG_COUNT_CAP = 1_000_000  # counting further would take longer than a metrics scrape may
+SQLITE_LOCKED_ATTEMPTS = 20
+
+
+def take(events: Iterable[Event]) -> int:
+    """Keep these events for the receiving worker, in one INSERT; returns how many were taken.
+
+    Once this returns (and the request's transaction, if any, commits) the events are durable:
+    the webhook may answer 2xx.
+    """
+    from providers.models import ReceivedEvent
+
+    rows = [
+        ReceivedEvent(kind=_kind(event), channel_id=event.channel_id, event=event_record(event)) for event in events
+    ]
+    for attempt in range(SQLITE_LOCKED_ATTEMPTS):
+        try:
+            if rows:
+                ReceivedEvent.objects.bulk_create(rows)
+            break
+        except OperationalError as error:
+            # SQLite has one writer at a time, and an in-memory shared-cache database (the test
+            # suite's live server) answers "locked" at once instead of waiting its busy timeout.
+            if "locked" not in str(error) or attempt == SQLITE_LOCKED_ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A taken event as the receiving worker claims it; ``event`` is None when the row cannot be read."""
+
+    row_id: int
+    event: Event | None
+    received_at: datetime
+
+
+def claim_waiting(limit: int) -> list[Received]:
+    """The oldest waiting events, locked until the caller's transaction ends; other workers skip
+    them (SKIP LOCKED on PostgreSQL; SQLite has one writer at a time anyway). Call inside
+    transaction.atomic, and ``forget`` them in the same transaction once applied."""
+    from providers.models import ReceivedEvent
+
+    rows = (
+        ReceivedEvent.objects.select_for_update(skip_locked=True)
+        .order_by("id")
+        .values_list("id", "kind", "channel_id", "event", "received_at")[:limit]
+    )
+    return [Received(row_id, _read(row_id, kind, channel_id, data), at) for row_id, kind, channel_id, data, at in rows]
+
+
+def forget(row_ids: list[int]) -> None:
+    """Delete applied events (in slices: old SQLite builds take at most 999 parameters a statement)."""
+    from providers.models import ReceivedEvent
+
+    for start in range(0, len(row_ids), 900):
+        ReceivedEvent.objects.filter(pk__in=row_ids[start : start + 900]).delete()  # no relations: one DELETE
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Events taken and not applied yet."""
+
+    waiting: int  # at most BACKLOG_COUNT_CAP
+    oldest_at: datetime | None
+
+    @property
+    def capped(self) -> bool:
+        return self.waiting >= BACKLOG_COUNT_CAP
+
+
+def backlog() -> Backlog:
+    """How many events wait and since when: two reads of the primary key's index."""
+    from providers.models import ReceivedEvent
+
+    waiting = ReceivedEvent.objects.order_by()[:BACKLOG_COUNT_CAP].count()
+    oldest = ReceivedEvent.objects.order_by("id").values_list("received_at", flat=True).first()
+    return Backlog(waiting, oldest)
+
+
+def event_record(event: Event) -> dict:
+    """The event as JSON for its row: fields left at their default are left out, the channel is a column."""
+    record = {}
+    for field in fields(event):
+        value = getattr(event, field.name)
+        if field.name == "channel_id" or value == field.default:
+            continue
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif field.name == "media":
+            value = [{"url": item.url, "content_type": item.content_type} for item in value]
+        record[field.name] = value  # DeliveryState is a str: stored as its word
+    return record
+
+
+def event_from_record(kind: str, channel_id: int, record: dict) -> Event:
+    """The event a row holds (the inverse of event_record); unknown keys, from another version, are ignored."""
+    cls = ReceiptEvent if kind == "receipt" else InboundEvent
+    if kind not in ("receipt", "inbound"):
+        raise ValueError(f"unknown kind {kind!r}")
+    names = {field.name for field in fields(cls)} - {"channel_id"}
+    values = {name: value for name, value in record.items() if name in names}
+    if "state" in values:
+        values["state"] = DeliveryState(values["state"])
+    if values.get("at"):
+        values["at"] = datetime.fromisoformat(values["at"])
+    if "media" in values:
+        values["media"] = tuple(InboundMedia(**item) for item in values["media"])
+    return cls(channel_id=channel_id, **values)
+
+
+def _kind(event: Event) -> str:
+    return "receipt" if isinstance(event, ReceiptEvent) else "inbound"
+
+
+def _read(row_id: int, kind: str, channel_id: int, record: object) -> Event | None:
+    try:
+        if not isinstance(record, dict):
+            raise TypeError("not an object")
+        return event_from_record(kind, channel_id, record)
+    except (TypeError, ValueError) as error:
+        log.error("received event %s (%s on channel %s) cannot be read, dropped: %s", row_id, kind, channel_id, error)
+        return None

@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from providers.callback_addresses import allows, validate_callback_ips
 from providers.credentials import EncryptedJSONField, EncryptedTextField, lookup_hash
@@ -138,3 +139,28 @@ class Channel(models.Model):
     def webhook_url(self, kind: str) -> str:
         """The public address a provider calls back on, e.g. kind='status' or 'inbound'."""
         return f"{settings.PUBLIC_BASE_URL}/webhooks/{self.provider}/{self.webhook_token}/{kind}"
+
+
+class ReceivedEvent(models.Model):
+    """A receipt or reply a provider told us about, waiting for the receiving worker to apply it.
+
+    Webhooks answer as soon as this row is written (providers.events.take): the provider's word is
+    then safe in the database whatever happens to Redis or the workers, and the worker
+    (campaigns.receiving) applies and deletes rows in batches, in one transaction each, so a kill
+    mid-batch leaves them for the next run. The channel is a plain number, not a foreign key, so
+    taking a callback is one INSERT that no lock on the channel can slow; events of a channel
+    deleted meanwhile find no message and are dropped.
+    """
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "delivery receipt"
+        INBOUND = "inbound", "inbound message"
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    channel_id = models.BigIntegerField()
+    event = models.JSONField(help_text="The parsed event (providers.events), without its channel.")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on channel {self.channel_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"

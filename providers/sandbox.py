@@ -3,8 +3,8 @@
 It lets the whole path (admin, API, jobs, outcomes, receipts) run on a laptop without any provider
 account. Every message it accepts is recorded as sent by the pipeline, like any provider's; a
 moment later (RECEIPT_DELAY_SECONDS, or the channel's options["receipt_delay_seconds"]) an RQ job
-reports it delivered through the same receipt path as real providers' webhooks
-(providers.events -> the receipt book), so the demo shows a message's whole life.
+reports it delivered through the same receipt path as real providers' webhooks (providers.events.take,
+then the receiving worker), so the demo shows a message's whole life.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import django_rq
 from redis.exceptions import RedisError
 
 from providers.base import Outcome, OutgoingMessage, Provider, SendResult
-from providers.events import DeliveryState, ReceiptEvent, apply_receipt
+from providers.events import DeliveryState, ReceiptEvent, receipt_book, take
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,11 @@ def schedule_receipts(channel_id: int, provider_ids: list[str], delay: float, at
 
 
 def deliver(channel_id: int, provider_ids: list[str], delay: float = RECEIPT_DELAY_SECONDS, attempt: int = 1) -> int:
-    """The RQ job: each message delivered, as a provider's receipt would say. Returns how many moved."""
-    not_yet = []
-    moved = 0
-    for provider_id in provider_ids:
-        if apply_receipt(ReceiptEvent(channel_id, provider_id, DeliveryState.DELIVERED)):
-            moved += 1
-        else:
-            not_yet.append(provider_id)
+    """The RQ job: each message delivered, as a provider's receipt would say. Returns how many were
+    taken for the receiving worker."""
+    recorded = receipt_book().recorded(channel_id, provider_ids)
+    not_yet = [provider_id for provider_id in provider_ids if provider_id not in recorded]
     if not_yet and attempt < RECEIPT_ATTEMPTS:
-        # Not recorded as sent yet, or already further on: look again (a replay changes nothing).
+        # Not recorded as sent yet (the worker is still writing the outcome): look again.
         schedule_receipts(channel_id, not_yet, max(delay, 0.5), attempt + 1)
-    return moved
+    return take(ReceiptEvent(channel_id, provider_id, DeliveryState.DELIVERED) for provider_id in recorded)

@@ -15,9 +15,10 @@ from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
 from campaigns.models import OutboundMessage
-from campaigns.pipeline.queueing import WORKER_QUEUES
+from campaigns.pipeline.queueing import RECEIVING_QUEUE, WORKER_QUEUES
+from campaigns.receiving import receive_events
 from contacts.models import Contact, ContactList
-from providers.models import Channel
+from providers.models import Channel, ReceivedEvent
 from providers.ratelimit import forget_recent_bookings
 
 pytest_plugins = ["tests.browser"]  # the `page` fixture for staff journeys in Chromium
@@ -35,7 +36,11 @@ def clean_redis():
 
 
 def run_worker() -> int:
-    """Run a real RQ worker until the queue is empty; jobs scheduled for now or earlier included."""
+    """Run a real RQ worker until the queue is empty; jobs scheduled for now or earlier included.
+
+    Receipts and replies the webhooks (or a job) took are applied too: rqcron starts the receiving
+    job every second in production; here it is started whenever events wait.
+    """
     queues = [django_rq.get_queue(name) for name in WORKER_QUEUES]  # high first, as production workers
     connection = queues[0].connection
     scheduler = RQScheduler(queues, connection=connection)
@@ -43,7 +48,12 @@ def run_worker() -> int:
     scheduler.enqueue_scheduled_jobs()
     scheduler.release_locks()
     worker = SimpleWorker(queues, connection=connection)
-    worker.work(burst=True)
+    for _ in range(10):  # a job may take events, and their receiving job start more work
+        if ReceivedEvent.objects.exists():
+            django_rq.get_queue(RECEIVING_QUEUE, commit_mode="auto").enqueue(receive_events)
+        worker.work(burst=True)
+        if not ReceivedEvent.objects.exists():
+            break
     for queue in queues:
         failed = queue.failed_job_registry
         assert failed.count == 0, [queue.fetch_job(job_id).exc_info for job_id in failed.get_job_ids()]

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from contacts.models import Contact
 from providers.models import Channel
+from tests.conftest import run_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,9 @@ def sendbulk() -> Channel:
 
 def post_stop(client, channel: Channel, **meta):
     url = f"/webhooks/gswa/{channel.webhook_token}/events"
-    return client.post(url, json.dumps(STOP), content_type="application/json", **meta)
+    response = client.post(url, json.dumps(STOP), content_type="application/json", **meta)
+    run_worker()  # the receiving worker applies what the webhook took
+    return response
 
 
 def opted_out() -> bool:

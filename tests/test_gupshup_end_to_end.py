@@ -14,6 +14,7 @@ from campaigns.models import OutboundMessage
 from providers.fakes.server import Behaviour
 from providers.gupshup.fake import FakeGupshup, GupshupConfig
 from providers.models import Channel
+from tests.conftest import run_worker
 
 Status = OutboundMessage.Status
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,6 +44,7 @@ def gupshup_channel(fake, live_server) -> Channel:
 def wait_for_status(message: OutboundMessage, status: str, seconds: float = 10.0) -> OutboundMessage:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        run_worker()  # the receiving job, as rqcron starts it every second
         message.refresh_from_db()
         if message.status == status:
             return message

@@ -18,6 +18,7 @@ INSIDE_CAMPAIGNS = {
     "campaigns/content": FACES,
     "campaigns/reports": FACES,
     "campaigns/pipeline": FACES | {"campaigns.reports"},
+    "campaigns/receiving": FACES | {"campaigns.reports"},
 }
 
 

@@ -1,4 +1,4 @@
-"""The sandbox reports each message delivered a moment after sending, through the receipt book."""
+"""The sandbox reports each message delivered a moment after sending, through the receiving worker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import django_rq
 import pytest
 
 from campaigns.models import OutboundMessage
+from providers.models import ReceivedEvent
 from providers.sandbox import RECEIPT_ATTEMPTS, deliver
+from tests.conftest import run_worker
 
 pytestmark = pytest.mark.django_db
 Status = OutboundMessage.Status
@@ -42,9 +44,12 @@ def test_the_receipt_waits_while_the_message_is_not_recorded_as_sent(channel):
     job = django_rq.get_queue("default").fetch_job(job_id)
     assert job.args[1:] == (["SBnot-recorded-yet"], 0.5, 2)  # looks again, a bounded number of times
 
+    assert not ReceivedEvent.objects.exists()
+
     message.status, message.provider_message_id = Status.SENT, "SBnot-recorded-yet"
     message.save()
     assert deliver(channel.pk, ["SBnot-recorded-yet"], attempt=2) == 1
+    run_worker()
     message.refresh_from_db()
     assert message.status == Status.DELIVERED
 
@@ -58,6 +63,7 @@ def test_a_delivered_message_is_never_taken_back(channel):
     message = OutboundMessage.objects.create(
         channel=channel, to="+447911123456", body="Hi", status=Status.READ, provider_message_id="SBx"
     )
-    deliver(channel.pk, ["SBx"], attempt=RECEIPT_ATTEMPTS)
+    assert deliver(channel.pk, ["SBx"], attempt=RECEIPT_ATTEMPTS) == 1
+    run_worker()
     message.refresh_from_db()
     assert message.status == Status.READ

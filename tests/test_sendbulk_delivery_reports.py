@@ -13,9 +13,10 @@ from rq.cron import CronScheduler
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.sending import send_messages
 from providers.fakes.server import Behaviour
-from providers.models import Channel
+from providers.models import Channel, ReceivedEvent
 from providers.sendbulk.dlr import poll_delivery_reports
 from providers.sendbulk.fake import FakeSendbulk, SendbulkConfig
+from tests.conftest import run_worker
 
 Status = OutboundMessage.Status
 
@@ -142,8 +143,11 @@ def test_the_poller_runs_every_minute_from_the_cron_config():
 
 
 def push(client, channel: Channel, **report):
+    """POST a report as the gateway would, then let the receiving worker apply what was taken."""
     body = {"description": "DeliveredToTerminal", "timeTaken": "3s", "timestamp": "20250101120000", **report}
-    return client.post(f"/webhooks/sendbulk/{channel.webhook_token}/dlr", body, content_type="application/json")
+    response = client.post(f"/webhooks/sendbulk/{channel.webhook_token}/dlr", body, content_type="application/json")
+    run_worker()
+    return response
 
 
 @pytest.fixture
@@ -156,10 +160,13 @@ def sent_message(sendbulk_channel) -> OutboundMessage:
 @pytest.mark.django_db
 def test_a_pushed_report_marks_the_message_delivered_once(client, sendbulk_channel, sent_message):
     first = push(client, sendbulk_channel, messageid=70000123)
+    sent_message.refresh_from_db()
+    delivered = (sent_message.status, sent_message.delivered_at, sent_message.updated_at)
     second = push(client, sendbulk_channel, messageid="70000123")
     sent_message.refresh_from_db()
-    assert (first.json()["changed"], second.json()["changed"]) == (True, False)
-    assert sent_message.status == Status.DELIVERED
+    assert (first.json()["taken"], second.json()["taken"]) == (1, 1)
+    assert delivered[0] == Status.DELIVERED
+    assert (sent_message.status, sent_message.delivered_at, sent_message.updated_at) == delivered
 
 
 @pytest.mark.django_db
@@ -175,6 +182,7 @@ def test_a_late_failure_report_never_undoes_a_delivery(client, sendbulk_channel,
 def test_a_pushed_failure_as_form_fields_is_undelivered(client, sendbulk_channel, sent_message):
     url = f"/webhooks/sendbulk/{sendbulk_channel.webhook_token}/dlr"
     response = client.post(url, {"description": "SenderName Blacklisted", "messageid": "70000123"})
+    run_worker()
     sent_message.refresh_from_db()
     assert response.status_code == 200
     assert (sent_message.status, sent_message.error_message) == (Status.UNDELIVERED, "SenderName Blacklisted")
@@ -183,8 +191,38 @@ def test_a_pushed_failure_as_form_fields_is_undelivered(client, sendbulk_channel
 @pytest.mark.django_db
 def test_a_report_for_an_unknown_message_is_acknowledged(client, sendbulk_channel, caplog):
     response = push(client, sendbulk_channel, messageid="999")
-    assert (response.status_code, response.json()["changed"]) == (200, False)
-    assert "999" in caplog.text
+    assert (response.status_code, response.json()["taken"]) == (200, 1)
+    assert "999" in caplog.text  # the worker logged it and dropped it
+    assert not ReceivedEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_push_of_many_reports_is_taken_in_one_go(client, sendbulk_channel, sent_message):
+    other = OutboundMessage.objects.create(
+        channel=sendbulk_channel, to="+254700000011", status=Status.SENT, provider_message_id="70000124"
+    )
+    reports = [
+        {"description": "DeliveredToTerminal", "messageid": "70000123"},
+        {"description": "MessageWaiting", "messageid": "70000124"},  # nothing final: not taken
+        {"description": "DeliveryImpossible", "messageid": "70000124"},
+    ]
+    url = f"/webhooks/sendbulk/{sendbulk_channel.webhook_token}/dlr"
+    response = client.post(url, reports, content_type="application/json")
+    assert (response.status_code, response.json()["taken"]) == (200, 2)
+    assert ReceivedEvent.objects.count() == 2
+    run_worker()
+    sent_message.refresh_from_db()
+    other.refresh_from_db()
+    assert (sent_message.status, other.status) == (Status.DELIVERED, Status.UNDELIVERED)
+
+
+@pytest.mark.django_db
+def test_a_push_with_one_bad_report_is_refused_whole_naming_it(client, sendbulk_channel, sent_message):
+    reports = [{"description": "DeliveredToTerminal", "messageid": "70000123"}, {"description": "DeliveredToTerminal"}]
+    url = f"/webhooks/sendbulk/{sendbulk_channel.webhook_token}/dlr"
+    response = client.post(url, reports, content_type="application/json")
+    assert (response.status_code, response.json()["field"]) == (400, "body[1].messageid")
+    assert not ReceivedEvent.objects.exists()
 
 
 @pytest.mark.django_db
@@ -216,6 +254,7 @@ def test_a_message_is_sent_by_the_worker_and_its_pushed_report_comes_back(fake, 
     deadline = time.monotonic() + 10
     while message.status != Status.DELIVERED and time.monotonic() < deadline:
         time.sleep(0.05)
+        worker()  # the receiving job, as rqcron starts it every second
         message.refresh_from_db()
     assert message.status == Status.DELIVERED
 

@@ -10,8 +10,9 @@ import pytest
 
 from campaigns.models import OutboundMessage
 from contacts.models import Contact
-from providers.models import Channel
+from providers.models import Channel, ReceivedEvent
 from providers.twilio.signature import compute_signature, is_valid_signature
+from tests.conftest import run_worker
 from tests.test_twilio_support import ACCOUNT_SID, AUTH_TOKEN, SENDER
 
 Status = OutboundMessage.Status
@@ -93,13 +94,33 @@ def status_params(status: str, sid: str = SID, **extra: str) -> dict[str, str]:
 
 
 def post_signed(client, channel, kind, params, *, query="", token=AUTH_TOKEN, signed_url=None, signature=None):
-    """POST as Twilio would: the signature covers our public URL of the webhook, query included."""
+    """POST as Twilio would: the signature covers our public URL of the webhook, query included.
+    Then the receiving worker applies what the webhook took, as it would within a second."""
     url = channel.webhook_url(kind) + (f"?{query}" if query else "")
     if signature is None:
         signature = compute_signature(token, signed_url or url, params)
     headers = {"HTTP_X_TWILIO_SIGNATURE": signature} if signature else {}
     parts = urlsplit(url)
-    return client.post(parts.path + (f"?{parts.query}" if parts.query else ""), params, **headers)
+    response = client.post(parts.path + (f"?{parts.query}" if parts.query else ""), params, **headers)
+    run_worker()
+    return response
+
+
+def test_a_callback_is_taken_in_one_row_and_applied_by_the_worker(client, twilio_channel, sent_message):
+    params = status_params("delivered")
+    url = twilio_channel.webhook_url("status")
+    signature = compute_signature(AUTH_TOKEN, url, params)
+    response = client.post(urlsplit(url).path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 200
+    [taken] = ReceivedEvent.objects.all()
+    assert (taken.kind, taken.channel_id, taken.event["state"]) == ("receipt", twilio_channel.pk, "delivered")
+    sent_message.refresh_from_db()
+    assert sent_message.status == Status.SENT  # the answer did not wait for the update
+
+    run_worker()
+    sent_message.refresh_from_db()
+    assert sent_message.status == Status.DELIVERED
+    assert not ReceivedEvent.objects.exists()
 
 
 def test_a_signed_delivery_receipt_marks_the_message_delivered(client, twilio_channel, sent_message):
@@ -154,6 +175,7 @@ def test_the_signed_url_is_the_public_one_not_the_host_we_see(client, twilio_cha
     path = urlsplit(public_url).path.removeprefix("/gateway")  # the proxy strips its prefix
     response = client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature, HTTP_HOST="internal.local")
     assert response.status_code == 200
+    run_worker()
     sent_message.refresh_from_db()
     assert sent_message.status == Status.DELIVERED
 
@@ -241,7 +263,7 @@ def test_a_bulk_callback_racing_the_worker_finds_the_one_message_in_flight_to_th
 
 
 def test_a_callback_for_an_unknown_message_is_acknowledged_and_logged(client, twilio_channel, caplog):
-    with caplog.at_level(logging.WARNING, logger="campaigns.pipeline.receipts"):
+    with caplog.at_level(logging.WARNING, logger="campaigns.receiving.receipts"):
         response = post_signed(client, twilio_channel, "status", status_params("delivered", sid="SM" + "0" * 32))
     assert response.status_code == 200
     assert "unknown message" in caplog.text

@@ -18,6 +18,7 @@ from campaigns.models import OutboundMessage
 from providers.models import Channel
 from providers.twilio.signature import compute_signature
 from providers.webhook_input import MAX_BODY_BYTES, MAX_DEPTH
+from tests.conftest import run_worker
 from tests.test_twilio_support import ACCOUNT_SID, AUTH_TOKEN, SENDER
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +132,7 @@ def test_utf16_json_is_read_like_utf8(client, gupshup, sent):
         gupshup_url(gupshup), json.dumps(v2_delivered()).encode("utf-16"), content_type="application/json"
     )
     assert response.status_code == 200
+    run_worker()
     sent.refresh_from_db()
     assert sent.status == Status.DELIVERED
 

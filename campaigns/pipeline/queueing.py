@@ -16,12 +16,14 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
-# Two queues, and workers listen to the first before the second (`rqworker high default`): single
-# and API messages and the reconciler never wait behind a campaign's long dispatch jobs.
+# Four queues, and workers listen to them in this order (`rqworker high receiving default events`): single
+# and API messages and the reconciler never wait behind a campaign's long dispatch jobs, nor do
+# receipts (whose job hands over as soon as it is idle and other work waits).
 QUEUE_NAME = "high"  # single and API messages, the reconciler
+RECEIVING_QUEUE = "receiving"  # receipts and replies the webhooks took (campaigns/receiving/)
 CAMPAIGN_QUEUE = "default"  # campaign fan-out and dispatch
 EVENTS_QUEUE = "events"  # event webhooks to customers' systems (campaigns/events/): only when no send waits
-WORKER_QUEUES = (QUEUE_NAME, CAMPAIGN_QUEUE, EVENTS_QUEUE)
+WORKER_QUEUES = (QUEUE_NAME, RECEIVING_QUEUE, CAMPAIGN_QUEUE, EVENTS_QUEUE)
 
 
 def urgent_work_waiting() -> bool:

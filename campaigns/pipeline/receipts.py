@@ -60,6 +60,10 @@ class CampaignReceiptBook:
     def still_waiting(self, message_ids: list[int]) -> None:
         OutboundMessage.objects.filter(pk__in=message_ids, status=Status.SENT).update(updated_at=timezone.now())
 
+    def recorded(self, channel_id: int, provider_message_ids: list[str]) -> set[str]:
+        found = OutboundMessage.objects.filter(channel_id=channel_id, provider_message_id__in=provider_message_ids)
+        return set(found.values_list("provider_message_id", flat=True))
+
 
 def apply_receipt(event: ReceiptEvent) -> bool:
     """Move the message forward to the event's state; False if unknown, already there, or further on."""

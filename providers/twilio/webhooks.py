@@ -2,8 +2,10 @@
 
 Each channel has its own unguessable URLs (Channel.webhook_url), and every request must carry a
 valid X-Twilio-Signature made with that channel's auth token: anything else gets 403 and changes
-nothing. A signed form with a NUL or an unreadable field gets a JSON 400 naming it. Callbacks come
-more than once and out of order; the receipt book (campaigns.pipeline.receipts) only moves forward.
+nothing. A signed form with a NUL or an unreadable field gets a JSON 400 naming it. What a signed
+callback says is taken (providers.events.take: one INSERT) and answered at once; the receiving
+worker applies it. Callbacks come more than once and out of order; the receipt book only moves
+messages forward.
 """
 
 from __future__ import annotations
@@ -14,15 +16,12 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from contacts.models import Contact, Suppression
-from contacts.phones import normalise_phone
-from providers.events import DeliveryState, ReceiptEvent, apply_receipt, receive_inbound
+from providers.events import DeliveryState, ReceiptEvent, take
 from providers.models import Channel
 from providers.twilio.inbound import inbound_event
 from providers.twilio.signature import is_valid_signature
@@ -115,19 +114,20 @@ def status_callback(request: HttpRequest, channel: Channel) -> HttpResponse:
         log.warning("Twilio status callback without MessageSid on channel %s ignored", channel.pk)
         return HttpResponse()
     error_code, error_message = _error(twilio_status, form.get("ErrorCode", ""))
-    apply_receipt(
-        ReceiptEvent(
-            channel_id=channel.pk,
-            provider_message_id=sid,
-            state=status,
-            error_code=error_code,
-            error_message=error_message,
-            message_id=message_id,
-            recipient=form.get("To", "").removeprefix("whatsapp:"),
-        )
+    take(
+        [
+            ReceiptEvent(
+                channel_id=channel.pk,
+                provider_message_id=sid,
+                state=status,
+                error_code=error_code,
+                error_message=error_message,
+                message_id=message_id,
+                recipient=form.get("To", "").removeprefix("whatsapp:"),
+                opt_out_reason="Twilio reported the recipient unsubscribed (21610)." if error_code == "21610" else "",
+            )
+        ]
     )
-    if error_code == "21610":
-        _opt_out(form.get("To", ""), "Twilio reported the recipient unsubscribed (21610).", channel)
     return HttpResponse()
 
 
@@ -138,7 +138,7 @@ def inbound_message(request: HttpRequest, channel: Channel) -> HttpResponse:
     A message we cannot store (no number, a text longer than any phone sends) is refused with a
     JSON 4xx naming the field; Twilio shows it in its debugger (error 11200) and does not retry.
     """
-    receive_inbound([inbound_event(channel.pk, request.POST)])
+    take([inbound_event(channel.pk, request.POST)])
     # Empty TwiML: no automatic reply (Twilio's Advanced Opt-Out answers STOP itself).
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
@@ -149,11 +149,3 @@ def _error(twilio_status: str, code: str) -> tuple[str, str]:
     if not code:
         return "", ""
     return code, ERROR_TEXT.get(code, f"Twilio error {code}.")
-
-
-def _opt_out(to: str, reason: str, channel: Channel) -> None:
-    try:
-        phone = normalise_phone(to.removeprefix("whatsapp:"), field="To")
-        Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel.name)
-    except ValidationError as error:
-        log.info("could not opt out %r: %s", to, error.messages[0])
