@@ -14,6 +14,7 @@ from contacts.models import Contact
 from providers.models import Channel
 from providers.sample_replies import gupshup_reply, twilio_reply
 from providers.twilio.signature import compute_signature
+from tests.conftest import run_worker
 from tests.test_twilio_support import ACCOUNT_SID, AUTH_TOKEN, SENDER
 
 pytestmark = pytest.mark.django_db
@@ -51,21 +52,30 @@ def twilio_form(channel: Channel, text: str = "What time does the sale start?", 
     return {**reply.form, "AccountSid": ACCOUNT_SID, **extra}
 
 
+# Each post is followed by the receiving worker, which stores what the webhook took.
+
+
 def post_twilio(client, channel: Channel, form: dict):
     url = channel.webhook_url("inbound")
     signature = compute_signature(AUTH_TOKEN, url, form)
-    return client.post(urlsplit(url).path, form, HTTP_X_TWILIO_SIGNATURE=signature)
+    response = client.post(urlsplit(url).path, form, HTTP_X_TWILIO_SIGNATURE=signature)
+    run_worker()
+    return response
 
 
 def post_raw_twilio(client, channel: Channel, body: bytes, signed: dict, content_type: str):
     """A form body as bytes (an odd encoding), signed over the fields as Django reads them."""
     url = channel.webhook_url("inbound")
     signature = compute_signature(AUTH_TOKEN, url, signed)
-    return client.post(urlsplit(url).path, body, content_type=content_type, HTTP_X_TWILIO_SIGNATURE=signature)
+    response = client.post(urlsplit(url).path, body, content_type=content_type, HTTP_X_TWILIO_SIGNATURE=signature)
+    run_worker()
+    return response
 
 
 def post_gupshup(client, channel: Channel, body):
-    return client.post(urlsplit(channel.webhook_url("events")).path, body, content_type="application/json")
+    response = client.post(urlsplit(channel.webhook_url("events")).path, body, content_type="application/json")
+    run_worker()
+    return response
 
 
 def gupshup_body(kind: str = "text", inner: dict | None = None, message_id: str = "gs-1", **payload) -> dict:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("providers", "0008_twilio_content_api_address"),
+        ("providers", "0009_channel_currency"),
     ]
 
     operations = [
