@@ -26,7 +26,6 @@ def receiving():
     """(apply_batch, ReceivedEvent, event_from_record) once the durable queue is on this branch, else None."""
     try:
         from campaigns.receiving.worker import apply_batch
-
         from providers.events import event_from_record
         from providers.models import ReceivedEvent
     except ImportError:
