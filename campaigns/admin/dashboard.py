@@ -237,8 +237,8 @@ def webhook_endpoints_off(user) -> list[Item]:
     return [
         Item(
             f"Webhook endpoint {endpoint.url} was switched off",
-            f"at {local(endpoint.disabled_at)}: {endpoint.disabled_reason}. Its events wait; fix the receiver, "
-            "then tick Enabled on its page",
+            f"at {local(endpoint.disabled_at)} (failing since {local(endpoint.failing_since)}): "
+            f"{endpoint.disabled_reason}. Its events wait; fix the receiver, then tick Enabled on its page",
             reverse("admin:campaigns_webhookendpoint_change", args=[endpoint.pk]),
             kind="webhook",
         )

@@ -226,8 +226,7 @@ class Poster:
         try:
             async with self.session.post(url, data=body.encode("utf-8"), headers=headers, allow_redirects=False) as r:
                 await r.content.read(1024)  # what they wrote is theirs: never kept, never logged
-                error = "" if r.status < 300 else f"HTTP {r.status}"
-                return Outcome(status_code=r.status, error=error, duration_ms=_ms(started))
+                return Outcome(status_code=r.status, duration_ms=_ms(started))  # its status code says it all
         except TimeoutError:
             error = f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS:g} s"
         except aiohttp.ClientConnectorError as e:
@@ -345,15 +344,9 @@ def note_endpoint_health(endpoint_id: int, results: list[tuple[Claimed, Outcome]
     endpoints.update(resting_until=now + retry_delay(worst))
     since = now - timedelta(hours=settings.WEBHOOK_GIVE_UP_HOURS)
     last = results[-1][1].error or f"HTTP {results[-1][1].status_code}"
-    reason = f"Failing since {{since}} for more than {settings.WEBHOOK_GIVE_UP_HOURS} hours; last answer: {last}"
-    endpoint = endpoints.filter(enabled=True, failing_since__lte=since).values_list("failing_since", flat=True).first()
-    if endpoint is None:
-        return 0
-    switched = endpoints.filter(enabled=True).update(
-        enabled=False,
-        disabled_at=now,
-        disabled_reason=reason.format(since=endpoint.strftime("%Y-%m-%d %H:%M UTC"))[:300],
-        updated_at=now,
+    reason = f"Every delivery failed for more than {settings.WEBHOOK_GIVE_UP_HOURS} hours; last answer: {last}"
+    switched = endpoints.filter(enabled=True, failing_since__lte=since).update(
+        enabled=False, disabled_at=now, disabled_reason=reason[:300], updated_at=now
     )
     if switched:
         log.warning("webhook endpoint switched off endpoint=%s reason=%s", endpoint_id, last)
