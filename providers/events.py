@@ -214,21 +214,22 @@ def forget(row_ids: list[int]) -> None:
 class Backlog:
     """Events taken and not applied yet."""
 
-    waiting: int  # at most BACKLOG_COUNT_CAP
+    waiting: int  # counted up to ``cap`` (see capped)
     oldest_at: datetime | None
+    cap: int = BACKLOG_COUNT_CAP
 
     @property
     def capped(self) -> bool:
-        return self.waiting >= BACKLOG_COUNT_CAP
+        return self.waiting >= self.cap
 
 
-def backlog() -> Backlog:
-    """How many events wait and since when: two reads of the primary key's index."""
+def backlog(cap: int = BACKLOG_COUNT_CAP) -> Backlog:
+    """How many events wait (counted up to ``cap``) and since when: reads of the primary key's index."""
     from providers.models import ReceivedEvent
 
-    waiting = ReceivedEvent.objects.order_by()[:BACKLOG_COUNT_CAP].count()
+    waiting = ReceivedEvent.objects.order_by()[:cap].count()
     oldest = ReceivedEvent.objects.order_by("id").values_list("received_at", flat=True).first()
-    return Backlog(waiting, oldest)
+    return Backlog(waiting, oldest, cap)
 
 
 def event_record(event: Event) -> dict:

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from campaigns.admin.dashboard import first_id_since
 from campaigns.models import Campaign, OutboundMessage
+from providers.events import DeliveryState, ReceiptEvent, take
+from providers.models import ReceivedEvent
 from tests.browser import log_in, shot
 
 Status = OutboundMessage.Status
@@ -134,6 +136,27 @@ def test_running_upcoming_and_attention_link_to_their_pages(staff, channel):
     assert 'href="/admin/campaigns/outboundmessage/unknown/">3 message(s) with an unknown outcome' in page
 
 
+def receipts_waiting(channel, count: int, minutes: float) -> None:
+    """``count`` receipts the webhooks took ``minutes`` ago, not applied yet."""
+    take(ReceiptEvent(channel.pk, f"SM{i}", DeliveryState.DELIVERED) for i in range(count))
+    ReceivedEvent.objects.update(received_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_receipts_waiting_long_or_many_need_attention(staff, channel, marketing_staff, client):
+    receipts_waiting(channel, 5, minutes=0)
+    assert "waiting to be applied" not in staff.get("/admin/").content.decode()  # a few, just taken: normal
+
+    ReceivedEvent.objects.update(received_at=timezone.now() - timedelta(minutes=3))
+    page = staff.get("/admin/").content.decode()
+    assert 'href="/admin/rq/">5 receipts and replies waiting to be applied' in page
+    assert "the oldest for 3\xa0minutes" in page
+
+    client.force_login(marketing_staff)
+    page = client.get("/admin/").content.decode()
+    assert "5 receipts and replies waiting to be applied" in page
+    assert "see the job queues" not in page  # the queues are administrators' business
+
+
 def test_a_quiet_day_says_so(staff):
     page = staff.get("/admin/").content.decode()
     assert "Nothing: every channel is sending" in page
@@ -152,9 +175,11 @@ def test_the_dashboard_in_a_browser(page, live_server, nairobi_staff, channel):
     )
     channel.paused_at, channel.paused_reason = now, "Out of credit at the provider"
     channel.save()
+    receipts_waiting(channel, 3, minutes=5)
     log_in(page, live_server, "amina")
     page.wait_for_selector("#dashboard")
     shot(page, "dashboard")
+    assert "3 receipts and replies waiting to be applied" in page.inner_text("#dashboard-attention")
     assert page.inner_text("#today-delivery-rate") == "67%"
     page.click("#dashboard-running a")
     page.wait_for_url(f"**/admin/campaigns/campaign/{running.pk}/change/")

@@ -3,6 +3,8 @@ pages for administrators, linked from their dashboard."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -143,6 +145,30 @@ def test_receipts_are_counted_as_they_move_messages(superuser_client, channel, w
         found[("messaging_message_outcomes_total", (("channel", f"{channel.pk} Sandbox"), ("outcome", "delivered")))]
         == 1
     )
+
+
+def test_the_receiving_backlog_is_a_gauge_with_the_age_of_the_oldest(superuser_client, channel):
+    from django.utils import timezone
+
+    from providers.events import DeliveryState, ReceiptEvent, take
+    from providers.models import ReceivedEvent
+
+    quiet = scrape(superuser_client)
+    assert (
+        quiet[("messaging_receiving_backlog_events", ())],
+        quiet[("messaging_receiving_backlog_oldest_seconds", ())],
+    ) == (0, 0)
+
+    take(ReceiptEvent(channel.pk, f"SM{i}", DeliveryState.DELIVERED) for i in range(3))
+    ReceivedEvent.objects.filter(pk=ReceivedEvent.objects.order_by("id").first().pk).update(
+        received_at=timezone.now() - timedelta(seconds=120)
+    )
+    found = scrape(superuser_client)
+    assert found[("messaging_receiving_backlog_events", ())] == 3
+    assert 120 <= found[("messaging_receiving_backlog_oldest_seconds", ())] < 130
+
+    run_worker()
+    assert scrape(superuser_client)[("messaging_receiving_backlog_events", ())] == 0
 
 
 # --- django-rq and the links ------------------------------------------------------------------------

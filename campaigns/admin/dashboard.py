@@ -14,11 +14,13 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from campaigns.admin.unknown_outcomes import may_resolve
 from campaigns.conversations.inbox import unread_summary
 from campaigns.models import Campaign, OutboundMessage, WebhookEndpoint
 from campaigns.models.staff import zone_label
+from campaigns.receiving import backlog
 from messaging_site.permissions import may_operate
 from providers.models import Channel
 
@@ -29,6 +31,10 @@ FINAL = [Status.DELIVERED, Status.READ, Status.UNDELIVERED, Status.FAILED]
 WAITING = [Status.SCHEDULED, Status.QUEUED, Status.SENDING]
 LIST_LENGTH = 8
 UNKNOWN_SHOWN_UP_TO = 10_000
+# Receipts and replies taken but not applied: a person should look when more than this many wait, or
+# the oldest has waited longer than this (the receiving worker applies thousands a second).
+RECEIVING_BACKLOG_ROWS = 10_000
+RECEIVING_BACKLOG_SECONDS = 60
 LATE_HOLD = getattr(Campaign, "LATE_HOLD", "Waiting for you: ")
 
 
@@ -191,6 +197,7 @@ def needs_attention(user, sees_campaigns: bool, sees_messages: bool) -> list[Ite
     if user.has_perm("campaigns.view_conversation"):
         items += unread_replies()
     items += webhook_endpoints_off(user)
+    items += receiving_backlog(user)
     if sees_messages:
         items += unknown_outcomes(user)
     if sees_campaigns:
@@ -244,6 +251,26 @@ def webhook_endpoints_off(user) -> list[Item]:
         )
         for endpoint in off[:LIST_LENGTH]
     ]
+
+
+def receiving_backlog(user) -> list[Item]:
+    """Receipts and replies the webhooks took that wait for the receiving worker: many, or for long."""
+    waiting = backlog(cap=RECEIVING_BACKLOG_ROWS)
+    if not waiting.waiting or waiting.oldest_at is None:
+        return []
+    age = timezone.now() - waiting.oldest_at
+    if not waiting.capped and age.total_seconds() < RECEIVING_BACKLOG_SECONDS:
+        return []
+    shown = f"{RECEIVING_BACKLOG_ROWS:,}+" if waiting.capped else f"{waiting.waiting:,}"
+    detail = (
+        f"the oldest for {timesince(waiting.oldest_at)}: message statuses and replies shown here lag behind "
+        "until a worker listening to the receiving queue catches up"
+    )
+    url = reverse("django_rq:home") if may_operate(user) else ""
+    if url:
+        detail += "; see the job queues"
+    what = "receipt or reply" if waiting.waiting == 1 else "receipts and replies"
+    return [Item(f"{shown} {what} waiting to be applied", detail, url, kind="receiving")]
 
 
 def unknown_outcomes(user) -> list[Item]:

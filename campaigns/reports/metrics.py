@@ -8,7 +8,9 @@ Built for a message table of millions of rows and workers in separate processes:
   indexes of ``unknown`` and ``sending``) and each running campaign's messages by state (the
   campaign/status index), at most RUNNING_CAMPAIGNS_SHOWN campaigns;
 - channels: configured rate, paused or not, and how far ahead the rate limiter is booked;
-- the API's shared list of messages waiting for a drain job.
+- the API's shared list of messages waiting for a drain job;
+- the receipts and replies the webhooks took that wait for the receiving worker, and the age of
+  the oldest (two reads of that table's primary key).
 
 Queue lengths, workers and failed jobs come from django-rq's own collector, served beside this one.
 """
@@ -29,6 +31,7 @@ from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline.batching import PENDING
 from campaigns.pipeline.counters import COUNTERS
 from campaigns.pipeline.queueing import connection
+from campaigns.receiving import backlog
 from providers.models import Channel
 from providers.ratelimit import bucket_keys
 
@@ -47,6 +50,7 @@ class MessagingCollector:
         yield from self.running_campaigns()
         yield from self.channel_state(channels)
         yield self.api_pending()
+        yield from self.receiving_backlog()
 
     def outcome_counters(self, channels: dict[int, Channel]) -> Iterator[Metric]:
         outcomes = CounterMetricFamily(
@@ -135,6 +139,21 @@ class MessagingCollector:
         except RedisError:
             pass
         return gauge
+
+    def receiving_backlog(self) -> Iterator[Metric]:
+        waiting = backlog()
+        rows = GaugeMetricFamily(
+            "messaging_receiving_backlog_events",
+            f"Receipts and replies taken by the webhooks, not applied yet (counted up to {waiting.cap:,}).",
+        )
+        rows.add_metric([], waiting.waiting)
+        age = GaugeMetricFamily(
+            "messaging_receiving_backlog_oldest_seconds",
+            "How long the oldest receipt or reply not applied yet has waited (0: none waits).",
+        )
+        oldest = (timezone.now() - waiting.oldest_at).total_seconds() if waiting.oldest_at else 0.0
+        age.add_metric([], max(0.0, oldest))
+        yield from (rows, age)
 
 
 def _channel_label(channels: dict[int, Channel], channel_id: object) -> str:
