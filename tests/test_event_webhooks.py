@@ -380,3 +380,10 @@ def verified(body: bytes, headers: dict, *secrets: str) -> dict:
         except WebhookVerificationError:
             continue
     raise AssertionError("no secret verifies this body")
+
+
+def test_the_metrics_show_each_endpoints_waiting_events(channel, receiver, admin_client):
+    endpoint = endpoint_for(receiver.url)
+    record_events([Event("message.delivered", {"message_id": n}) for n in range(3)])
+    text = admin_client.get("/admin/metrics/").content.decode()
+    assert f'messaging_webhook_events_pending{{endpoint="{endpoint.pk}"}} 3.0' in text

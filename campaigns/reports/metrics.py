@@ -27,7 +27,7 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from redis.exceptions import RedisError
 
-from campaigns.models import Campaign, OutboundMessage
+from campaigns.models import Campaign, OutboundMessage, WebhookEndpoint, WebhookEvent
 from campaigns.pipeline.batching import PENDING
 from campaigns.pipeline.counters import COUNTERS
 from campaigns.pipeline.queueing import connection
@@ -51,6 +51,7 @@ class MessagingCollector:
         yield from self.channel_state(channels)
         yield self.api_pending()
         yield from self.receiving_backlog()
+        yield self.events_pending()
 
     def outcome_counters(self, channels: dict[int, Channel]) -> Iterator[Metric]:
         outcomes = CounterMetricFamily(
@@ -154,6 +155,22 @@ class MessagingCollector:
         oldest = (timezone.now() - waiting.oldest_at).total_seconds() if waiting.oldest_at else 0.0
         age.add_metric([], max(0.0, oldest))
         yield from (rows, age)
+
+    def events_pending(self) -> Metric:
+        """Event webhooks waiting in the outbox (counted up to a bound: the partial index holds only these)."""
+        gauge = GaugeMetricFamily(
+            "messaging_webhook_events_pending",
+            f"Event webhooks not delivered yet, per endpoint (counted up to {EVENTS_COUNTED_UP_TO:,}).",
+            labels=["endpoint"],
+        )
+        # By id: an endpoint's URL may carry a token of the customer's.
+        for endpoint_id in WebhookEndpoint.objects.values_list("pk", flat=True):
+            waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, endpoint_id=endpoint_id)
+            gauge.add_metric([str(endpoint_id)], waiting.order_by()[:EVENTS_COUNTED_UP_TO].count())
+        return gauge
+
+
+EVENTS_COUNTED_UP_TO = 100_000
 
 
 def _channel_label(channels: dict[int, Channel], channel_id: object) -> str:
