@@ -1,17 +1,20 @@
-"""Periodic jobs, run by `manage.py rqcron messaging_site.cron` (started by `make run`)."""
+"""Periodic jobs, run by `manage.py rqcron messaging_site.cron` (started by `make run`).
+
+The reconciler is not among them: the same command runs it in a thread of its own every
+RECONCILE_INTERVAL_SECONDS (campaigns/pipeline/housekeeping.py), so it never waits on a queue and
+never makes a campaign's job give way.
+"""
 
 from django.conf import settings
 from rq import cron
 
 from campaigns.api.idempotency import remove_expired_idempotency_keys
 from campaigns.events.jobs import EVENTS_QUEUE, forget_old_events, tick
-from campaigns.pipeline.jobs import reconcile
 from campaigns.receiving import RECEIVING_QUEUE, receive_events
 from campaigns.whatsapp.sync import sync_all_templates
 from contacts.importing.retention import remove_old_import_files
 from providers.sendbulk.dlr import poll_delivery_reports
 
-cron.register(reconcile, "high", interval=settings.RECONCILE_INTERVAL_SECONDS, job_timeout=300)
 # Receipts and replies the webhooks took: a job every second, of which one applies at a time (the
 # others return at once); short-lived results and a queue wait of at most 30 s, so none pile up.
 cron.register(receive_events, RECEIVING_QUEUE, interval=1, job_timeout=300, result_ttl=0, ttl=30)

@@ -3,7 +3,7 @@
 bench/fairness.py in its own process (its worker process must share its database): one
 `rqworker high default --with-scheduler` sends a 3,000-recipient campaign at 100 msg/s (half a
 minute); a tenth of the way in, one message goes the way POST /message sends it, and the
-reconciler is enqueued every two seconds as rqcron does. On PostgreSQL when DATABASE_URL is set.
+reconciler runs every two seconds as rqcron runs it (in its own process). On PostgreSQL when DATABASE_URL is set.
 
 The audit's case, smaller: key A posts two bulk jobs of 1,000 recipients on a 40 msg/s channel,
 key B a 1-recipient job on another, idle channel; one worker at the production settings.

@@ -220,10 +220,11 @@ def test_a_bad_line_in_the_local_settings_file_names_the_file_and_the_line(tmp_p
 
 
 @pytest.mark.parametrize(("level", "expect_enqueued"), [("WARNING", False), ("INFO", True)])
-def test_the_cron_scheduler_logs_at_the_level_it_is_given(tmp_path, level, expect_enqueued):
+def test_the_cron_scheduler_logs_at_the_level_it_is_given_and_runs_the_reconciler(tmp_path, level, expect_enqueued):
     env = new_users_environment(
         tmp_path, DEBUG="true", LOCAL_ENV_FILE="", RECONCILE_INTERVAL_SECONDS="1", REDIS_URL=os.environ["REDIS_URL"]
     )
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True, timeout=300)
     log = tmp_path / "cron.log"
     with log.open("wb") as out:
         scheduler = subprocess.Popen(
@@ -234,15 +235,17 @@ def test_the_cron_scheduler_logs_at_the_level_it_is_given(tmp_path, level, expec
             stderr=subprocess.STDOUT,
         )
     try:
-        queue = django_rq.get_queue("high")  # the reconciler's queue, taken before campaigns
+        # The reconciler runs in the scheduler itself, every second here: no worker, no queue.
         deadline = time.monotonic() + 60
-        while queue.count < 3 and time.monotonic() < deadline:  # three runs of the reconciler, at least
+        while log.read_text().count("reconcile finished") < 3 and time.monotonic() < deadline:
             assert scheduler.poll() is None, log.read_text()
             time.sleep(0.2)
-        assert queue.count >= 3, "the scheduler enqueued nothing"
+        assert log.read_text().count("reconcile finished") >= 3, log.read_text()
+        assert django_rq.get_queue("high").count == 0  # nothing of it waits where single messages do
+        assert django_rq.get_queue("default").count >= 1, "the scheduler enqueued nothing"  # its periodic jobs
     finally:
         scheduler.terminate()
         scheduler.wait(timeout=30)
     output = log.read_text()
-    assert ("Enqueued job reconcile" in output) is expect_enqueued, output
+    assert ("Enqueued job" in output) is expect_enqueued, output
     assert "Traceback" not in output
