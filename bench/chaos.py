@@ -1,31 +1,39 @@
 """Faults during a campaign, with real worker processes and a strict provider that counts every message.
 
 A Twilio channel points at bench/endpoint.py in strict mode: it reads our message id from every
-request, counts how many times each was accepted, can answer a share of requests 500 or 429 with
-Retry-After, and records acceptance times to check the channel's rate over every sliding second.
+request, logs each request as it is read (what was written to it, answered or not), counts how
+many times each id was accepted, can answer a share of requests 500 or 429 with Retry-After, and
+records acceptance times to check the channel's rate over every sliding second.
 `rqworker high default --with-scheduler` processes (each in its own process group, so kill -9
 takes its work horse too) send a list campaign; this process plays the scheduler's part and runs
-the reconciler every two seconds. Scenarios:
+the reconciler every RECONCILE_INTERVAL_SECONDS. Scenarios:
 
-- ``kill``: kill -9 one of two workers a third of the way in, start another; the campaign must
-  complete within a minute or two of the kill, nothing accepted twice, and only the batches
-  handed to the provider may be ``unknown``;
+- ``kill``: kill -9 both workers a third of the way in, start another, at the production
+  settings; the campaign must complete within 60 s of the kill, nothing accepted twice, and no
+  ``unknown`` row whose request the endpoint never read;
 - ``redis``: Redis flushed mid-campaign: it completes, nothing lost, nothing sent twice;
 - ``errors``: 10% of requests answered 500 and 5% 429 (Retry-After 1), with a Redis flush
   mid-way: every message ends sent, and the rate is never exceeded in any sliding second;
-- ``pause``: paused and resumed ten times: no duplicate, no gap;
-- ``rate``: a channel limited to N msg/s sends at >= 0.9 N.
+- ``pause``: paused and resumed ten times, each pause held 1.5 s: no duplicate, no gap, and no
+  request read more than a second after ``pause()`` returned;
+- ``rate``: a channel limited to N msg/s sends at >= 0.9 N;
+- ``slow``: the endpoint takes connections slowly (a listen backlog of 5 and a pause after each
+  accept, so SYNs are dropped and retried): no sliding second over the rate;
+- ``tls``: the endpoint speaks HTTPS with a self-signed certificate the workers trust through
+  PROVIDER_CA_BUNDLE: new connections per worker for the whole run.
 
     python -m bench.chaos --scenario kill --recipients 300 --json     one scenario, one JSON line
-    python -m bench chaos                                             all, 100,000 recipients (BENCH_CHAOS)
+    python -m bench chaos                                             all (BENCH_CHAOS recipients, 5,000)
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,8 +42,8 @@ from collections import Counter
 
 from bench.harness import BASE_DIR, prepare_django
 
-RECIPIENTS = int(os.environ.get("BENCH_CHAOS", "100000"))
-SCENARIOS = ("kill", "redis", "errors", "pause", "rate")
+RECIPIENTS = int(os.environ.get("BENCH_CHAOS", "5000"))
+SCENARIOS = ("kill", "redis", "errors", "pause", "rate", "slow", "tls")
 # Quicker than production so a small run finishes in seconds; the lease stays at its minimum.
 WORKER_SETTINGS = {
     "SENDING_STALE_SECONDS": "60",
@@ -43,21 +51,29 @@ WORKER_SETTINGS = {
     "SEND_RETRY_BASE_SECONDS": "1",
     "SEND_JOB_BUDGET_SECONDS": "30",
 }
+# The kill scenario runs at the production settings instead: recovery is measured there.
+PRODUCTION: dict[str, str] = {}
+PAUSE_HOLD_SECONDS = 1.5  # long enough to see a request that leaves a second after pause() returned
+# An edge slow to take connections: SYNs past a backlog of 5 are dropped (the client tries again a
+# second later), 200 accepted a second, and every connection closed once 3 s old, so the client
+# opens bursts of new ones all along the run (as a fresh worker process did with a fresh pool).
+SLOW_CONNECTS = ["--backlog", "5", "--accept-delay", "0.005", "--connection-seconds", "3"]
 
 
 class Workers:
     """`rqworker` processes, each the leader of its own process group."""
 
-    def __init__(self, settings: dict[str, str] | None = None):
+    def __init__(self, settings: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()):
         self.processes: list[subprocess.Popen] = []
         self.settings = WORKER_SETTINGS if settings is None else settings
+        self.extra_args = extra_args  # a baseline's worker class, say
 
     def start(self) -> subprocess.Popen:
         env = {**os.environ, "LOG_LEVEL": "WARNING", **self.settings}
         command = [sys.executable, "manage.py", "rqworker", "high", "default", "--with-scheduler", "-v", "0"]
         process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, start_new_session=True
-        )  # fmt: skip
+            [*command, *self.extra_args], cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.processes.append(process)
         return process
 
@@ -140,12 +156,22 @@ def forget(campaign, prefix: str) -> None:
     ContactList.objects.filter(pk__in=[item.pk for item in lists]).delete()
 
 
-def run_scenario(scenario: str, recipients: int, workers_count: int = 2) -> dict:
+def run_scenario(
+    scenario: str,
+    recipients: int,
+    workers_count: int = 2,
+    rate: float | None = None,
+    worker_args: tuple[str, ...] = (),
+    tls: bool | None = None,
+    slow: bool | None = None,
+) -> dict:
+    """One scenario; ``rate``, ``tls`` and ``slow`` override the scenario's own (for baselines)."""
     prepare_django()
-    os.environ.update(WORKER_SETTINGS)
+    worker_settings = PRODUCTION if scenario == "kill" else WORKER_SETTINGS
+    os.environ.update(worker_settings)
     from django.conf import settings
 
-    for name, value in WORKER_SETTINGS.items():
+    for name, value in worker_settings.items():
         setattr(settings, name, int(value))
     import django_rq
 
@@ -153,21 +179,28 @@ def run_scenario(scenario: str, recipients: int, workers_count: int = 2) -> dict
     from campaigns.models import Campaign
     from campaigns.pipeline.jobs import reconcile
 
-    # Small runs: 40 msg/s, one batch in flight at a time; big ones fast enough to finish in a minute.
-    rate = 50.0 if scenario == "rate" else (40.0 if recipients <= 2000 else 2000.0)
+    if rate is None:
+        # Small runs: 40 msg/s, one batch in flight at a time; big ones fast enough to finish in a minute.
+        rate = 50.0 if scenario == "rate" else (40.0 if recipients <= 2000 else 2000.0)
+    tls = scenario == "tls" if tls is None else tls
+    slow = scenario == "slow" if slow is None else slow
     # In its own process: arrival times taken in this busy one would be late by its own pauses.
-    faults = ["--errors", "0.10", "--throttles", "0.05"] if scenario == "errors" else []
-    endpoint = EndpointProcess(0.02, extra=["--strict", "--rate-limit", str(rate), *faults])
+    extra = ["--strict", "--rate-limit", str(rate)]
+    extra += ["--errors", "0.10", "--throttles", "0.05"] if scenario == "errors" else []
+    extra += SLOW_CONNECTS if slow else []
+    certificate = self_signed_certificate() if tls else None
+    endpoint = EndpointProcess(0.02, extra=extra, tls=certificate)
     campaign, prefix = build_campaign(recipients, endpoint.url, rate)
-    workers = Workers()
+    trusted = {"PROVIDER_CA_BUNDLE": certificate[0]} if certificate else {}
+    workers = Workers({**worker_settings, **trusted}, extra_args=worker_args)
     events: list[str] = []
+    paused: list[tuple[float, float]] = []  # (pause() returned, resumed), time.monotonic()
     try:
         campaign.launch()
         for _ in range(workers_count):
             workers.start()
         started = time.monotonic()
         deadline = started + max(240, recipients / rate * 3)
-        pauses = 0
         fault_at = None
         last_reconcile = 0.0
         while time.monotonic() < deadline:
@@ -186,55 +219,125 @@ def run_scenario(scenario: str, recipients: int, workers_count: int = 2) -> dict
                 elif scenario in ("redis", "errors"):
                     django_rq.get_connection("default").flushdb()
                     events.append(f"flushed Redis at {accepted} accepted")
-            if scenario == "pause" and pauses < 10 and accepted >= (pauses + 1) * recipients / 12:
+            if scenario == "pause" and len(paused) < 10 and accepted >= (len(paused) + 1) * recipients / 12:
                 campaign.pause("chaos")
-                time.sleep(0.3)
+                returned = time.monotonic()
+                time.sleep(PAUSE_HOLD_SECONDS)
+                paused.append((returned, time.monotonic()))
                 campaign.resume()
-                pauses += 1
-            if time.monotonic() - last_reconcile > 2:
-                reconcile()
+            if time.monotonic() - last_reconcile > settings.RECONCILE_INTERVAL_SECONDS:
+                reconcile()  # as the scheduler (rqcron) does, in its own process
                 last_reconcile = time.monotonic()
             time.sleep(0.2)
         finished = time.monotonic()
         campaign.refresh_from_db()
         report = endpoint.report()
-        statuses = Counter(campaign.messages.values_list("status", flat=True))
-        sent_ids = set(campaign.messages.filter(status="sent").values_list("id", flat=True))
-        unknown_ids = set(campaign.messages.filter(status="unknown").values_list("id", flat=True))
-        accepted_ids = set(report["accepted_ids"])
-        bursts = report["clusters"]
-        # Sustained rate: everything before the last burst over the time to that burst.
-        sustained = (report["accepted"] - bursts[-1][2]) / bursts[-1][0] if len(bursts) > 1 else 0.0
-        result = {
-            "scenario": scenario,
-            "database": _vendor(),
-            "recipients": recipients,
-            "campaign": campaign.status,
-            "statuses": dict(statuses),
-            "duplicates": len(report["duplicates"]),
-            "accepted": report["accepted"],
-            "accepted_not_sent": len(accepted_ids - sent_ids - unknown_ids),
-            "sent_not_accepted": len(sent_ids - accepted_ids),
-            "unknown": len(unknown_ids),
-            "unknown_accepted": len(unknown_ids & accepted_ids),
-            "over_rate": report["over_rate"],
-            "busiest_second": report["busiest_second"],
-            "rate": rate,
-            "measured_rate": round(sustained, 1),
-            "errors": report["errors"],
-            "throttled": report["throttled"],
-            "pauses": pauses,
-            "seconds": round(finished - started, 1),
-            "seconds_after_fault": round(finished - fault_at, 1) if fault_at else None,
-            "events": events,
-            "bursts": bursts,
-        }
+        result = figures(scenario, campaign, report, rate, recipients)
+        result.update(
+            {
+                "workers": workers_count,
+                "worker_args": list(worker_args),
+                "tls": tls,
+                "slow_connects": slow,
+                "pauses": len(paused),
+                "pause_latency": pause_latency(report["received_at"], paused),
+                "seconds": round(finished - started, 1),
+                "seconds_after_fault": round(finished - fault_at, 1) if fault_at else None,
+                "events": events,
+                "load_average": round(os.getloadavg()[0], 1),
+            }
+        )
     finally:
         workers.stop_all()
         endpoint.stop()
         django_rq.get_connection("default").flushdb()
         forget(campaign, prefix)
     return result
+
+
+def figures(scenario: str, campaign, report: dict, rate: float, recipients: int) -> dict:
+    """What the endpoint saw, against how every row ended."""
+    statuses = Counter(campaign.messages.values_list("status", flat=True))
+    sent_ids = set(campaign.messages.filter(status="sent").values_list("id", flat=True))
+    unknown_ids = set(campaign.messages.filter(status="unknown").values_list("id", flat=True))
+    accepted_ids = set(report["accepted_ids"])
+    received_ids = set(report["received_ids"])
+    bursts = report["clusters"]
+    # Sustained rate: everything before the last burst over the time to that burst.
+    sustained = (report["accepted"] - bursts[-1][2]) / bursts[-1][0] if len(bursts) > 1 and bursts[-1][0] else 0.0
+    return {
+        "scenario": scenario,
+        "database": _vendor(),
+        "recipients": recipients,
+        "campaign": campaign.status,
+        "statuses": dict(statuses),
+        "duplicates": len(report["duplicates"]),
+        "accepted": report["accepted"],
+        "accepted_not_sent": len(accepted_ids - sent_ids - unknown_ids),
+        "sent_not_accepted": len(sent_ids - accepted_ids),
+        "unknown": len(unknown_ids),
+        "unknown_accepted": len(unknown_ids & accepted_ids),
+        # The endpoint's own log: an unknown row whose request it never read never left.
+        "unknown_never_written": len(unknown_ids - received_ids),
+        "over_rate": report["over_rate"],
+        "busiest_second": report["busiest_second"],
+        "rate": rate,
+        "measured_rate": round(sustained, 1),
+        "errors": report["errors"],
+        "throttled": report["throttled"],
+        "connections": report["connections"],
+        "bursts": bursts,
+    }
+
+
+def pause_latency(received_at: list[float], paused: list[tuple[float, float]]) -> float | None:
+    """The longest time from pause() returning to the last request the endpoint read while paused."""
+    if not paused:
+        return None
+    longest = 0.0
+    for returned, resumed in paused:
+        during = [at for at in received_at if returned < at < resumed]
+        longest = max(longest, max(during, default=returned) - returned)
+    return round(longest, 3)
+
+
+def self_signed_certificate() -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, in files (the certificate is its own CA bundle)."""
+    import datetime
+    import ipaddress
+    import tempfile
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chaos bench endpoint")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tempfile.mkdtemp(prefix="chaos-tls-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    cert_path, key_path = f"{folder}/endpoint.pem", f"{folder}/endpoint.key"
+    with open(cert_path, "wb") as file:
+        file.write(certificate.public_bytes(serialization.Encoding.PEM))
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with open(key_path, "wb") as file:
+        file.write(private)
+    return cert_path, key_path
 
 
 def _vendor() -> str:
@@ -261,42 +364,144 @@ def verdict(result: dict) -> list[str]:
         problems.append(f"only {statuses.get('sent', 0)} of {result['recipients']} sent: {statuses}")
     if result["scenario"] == "kill" and statuses.get("sent", 0) + statuses.get("unknown", 0) != result["recipients"]:
         problems.append(f"rows neither sent nor unknown after the kill: {statuses}")
+    if result["unknown_never_written"]:
+        problems.append(f"{result['unknown_never_written']} unknown rows whose request the endpoint never read")
     if result["over_rate"]:
         problems.append(f"{result['over_rate']} acceptances over the rate of {result['rate']}/s")
     if result["scenario"] == "rate" and result["measured_rate"] < 0.9 * result["rate"]:
         problems.append(f"sent at {result['measured_rate']}/s on a channel limited to {result['rate']}/s")
     if result["scenario"] == "pause" and result["pauses"] < 10:
         problems.append(f"only {result['pauses']} pauses happened")
+    if result["scenario"] == "pause" and result["pause_latency"] > PAUSE_TARGET_SECONDS:
+        problems.append(f"a request left {result['pause_latency']} s after pause() returned")
+    if result["scenario"] == "kill" and result["seconds_after_fault"] > RECOVERY_TARGET_SECONDS:
+        problems.append(f"completed {result['seconds_after_fault']} s after the kill")
     return problems
 
 
+PAUSE_TARGET_SECONDS = 1.0
+RECOVERY_TARGET_SECONDS = 60.0
+CONNECTIONS_TARGET = "workers x in-flight limit"
+
+
 def run() -> list[dict]:
+    """Every scenario at BENCH_CHAOS recipients, each new figure beside its target and a baseline
+    measured in the same run (the easy case: a quick endpoint, plain HTTP, RQ's forking worker)."""
     rows = []
-    for scenario in SCENARIOS:
+    for scenario in ("kill", "redis", "errors", "rate"):
         result = run_scenario(scenario, RECIPIENTS if scenario != "rate" else min(RECIPIENTS, 3000))
-        problems = verdict(result)
-        rows.append(
-            {
-                "name": f"chaos {scenario}: {result['recipients']:,} recipients, two workers ({result['database']})",
-                "figure": result["seconds"],
-                "unit": "s",
-                "target": "no loss, no duplicate",
-                "ratio": 0.0 if problems else 1.0,
-                "note": "; ".join(problems)
-                or f"{result['statuses']}, unknown {result['unknown']}, busiest second {result['busiest_second']}, "
-                f"{result['measured_rate']}/s",
-            }
-        )
+        rows.append(scenario_row(result))
+        if scenario == "kill":
+            rows += kill_rows(result)
+    for rate in (100.0, 2000.0):
+        result = run_scenario("pause", RECIPIENTS, rate=rate)
+        rows.append(scenario_row(result))
+        rows.append(pause_row(result))
+    for rate in (100.0, 2000.0):
+        baseline = run_scenario("slow", RECIPIENTS, rate=rate, slow=False)
+        rows.append(slow_row(run_scenario("slow", RECIPIENTS, rate=rate), baseline))
+    baseline = run_scenario("tls", RECIPIENTS, worker_args=("--worker-class", "rq.Worker"))
+    rows.append(tls_row(run_scenario("tls", RECIPIENTS), baseline))
     return rows
+
+
+def scenario_row(result: dict) -> dict:
+    problems = verdict(result)
+    return {
+        "name": f"chaos {result['scenario']}: {result['recipients']:,} recipients at {result['rate']:.0f}/s, "
+        f"{result['workers']} workers ({result['database']})",
+        "figure": result["seconds"],
+        "unit": "s",
+        "target": "no loss, no duplicate",
+        "ratio": 0.0 if problems else 1.0,
+        "note": "; ".join(problems)
+        or f"{result['statuses']}, unknown {result['unknown']}, busiest second {result['busiest_second']}, "
+        f"{result['measured_rate']}/s, load {result['load_average']}",
+    }
+
+
+def kill_rows(result: dict) -> list[dict]:
+    recovery = result["seconds_after_fault"] or float("inf")
+    return [
+        {
+            "name": "kill -9: unknown rows whose request the endpoint never read",
+            "figure": result["unknown_never_written"],
+            "unit": "rows",
+            "target": "0",
+            "ratio": 1.0 if result["unknown_never_written"] == 0 else 0.0,
+            "note": f"{result['unknown']} unknown, {result['unknown_accepted']} of them accepted by the endpoint "
+            f"(before: 100 of 300-450 never left); load {result['load_average']}",
+        },
+        {
+            "name": "kill -9 of both workers to campaign completed, production settings",
+            "figure": recovery,
+            "unit": "s",
+            "target": f"<= {RECOVERY_TARGET_SECONDS:.0f} s",
+            "ratio": RECOVERY_TARGET_SECONDS / recovery if recovery else 1.0,
+            "note": f"baseline before the heartbeat: 161 s (120 s stale limit + 34 s); load {result['load_average']}",
+        },
+    ]
+
+
+def pause_row(result: dict) -> dict:
+    latency = result["pause_latency"] or 0.0
+    return {
+        "name": f"pause: latest request after pause() returned, {result['rate']:.0f} msg/s, 10 pauses",
+        "figure": latency,
+        "unit": "s",
+        "target": f"<= {PAUSE_TARGET_SECONDS:.0f} s",
+        "ratio": PAUSE_TARGET_SECONDS / latency if latency else 1.0,
+        "note": f"before: 0.4 to 2.5 s; load {result['load_average']}",
+    }
+
+
+def slow_row(result: dict, baseline: dict) -> dict:
+    problems = verdict(result)
+    return {
+        "name": f"slow-connecting endpoint (backlog 5, accepts paced), {result['rate']:.0f} msg/s, two workers: "
+        "acceptances over the rate",
+        "figure": result["over_rate"],
+        "unit": "msgs",
+        "target": "0",
+        "ratio": 0.0 if problems else 1.0,
+        "note": "; ".join(problems)
+        or f"busiest second {result['busiest_second']}, {result['connections']} connections, {result['seconds']} s; "
+        f"same-run baseline (quick endpoint): over-rate {baseline['over_rate']}, busiest {baseline['busiest_second']}, "
+        f"{baseline['seconds']} s; before: 445-1,034 over at 100/s; load {result['load_average']}",
+    }
+
+
+def tls_row(result: dict, baseline: dict) -> dict:
+    from providers.http import MAX_IN_FLIGHT
+
+    bound = result["workers"] * MAX_IN_FLIGHT
+    per_worker = result["connections"] / result["workers"]
+    problems = verdict(result)
+    return {
+        "name": f"TLS endpoint: new connections per worker, whole run ({result['recipients']:,} at "
+        f"{result['rate']:.0f}/s, {result['workers']} workers)",
+        "figure": per_worker,
+        "unit": "conns",
+        "target": f"<= {MAX_IN_FLIGHT} ({CONNECTIONS_TARGET})",
+        "ratio": 0.0 if problems else (bound / result["connections"] if result["connections"] else 1.0),
+        "note": "; ".join(problems)
+        or f"{result['connections']} in all (bound {bound}); same-run baseline, RQ's forking worker: "
+        f"{baseline['connections'] / baseline['workers']:.0f} per worker; load {result['load_average']}",
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=SCENARIOS, required=True)
     parser.add_argument("--recipients", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=None, help="the channel's msg/s (default: by size)")
+    parser.add_argument("--fast-connects", action="store_true", help="slow: the same run on a quick endpoint")
+    parser.add_argument("--forking", action="store_true", help="RQ's forking worker class (a baseline)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run_scenario(args.scenario, args.recipients)
+    worker_args = ("--worker-class", "rq.Worker") if args.forking else ()
+    slow = False if args.fast_connects else None
+    result = run_scenario(args.scenario, args.recipients, rate=args.rate, worker_args=worker_args, slow=slow)
     result["problems"] = verdict(result)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
 

@@ -33,33 +33,45 @@ BODY = {"To": "+14155550123", "From": "+14155550100", "Body": "Hello Ann, your c
 
 
 class EndpointProcess:
-    """bench.endpoint in its own process, so its CPU is not the client's."""
+    """bench.endpoint in its own process, so its CPU is not the client's.
 
-    def __init__(self, latency: float = 0.0, port: int | None = None, extra: list[str] | None = None):
+    ``tls``: (certificate, key) files to serve HTTPS with; the certificate is then also what the
+    bench trusts. The bench's own questions (/stats, /count) go over one kept-alive connection, so
+    they barely add to the endpoint's count of connections (one, plus the start-up check's)."""
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        port: int | None = None,
+        extra: list[str] | None = None,
+        tls: tuple[str, str] | None = None,
+    ):
+        import requests
+
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "bench.endpoint", "--port", str(self.port), "--latency", str(latency)]
         command.extend(extra or [])
+        command.extend(["--tls", *tls] if tls else [])
         self.process = subprocess.Popen(command, cwd=BASE_DIR, stdin=subprocess.DEVNULL)
-        _wait_for_port(self.port, self.process)
+        self.session = requests.Session()
+        self.session.verify = tls[0] if tls else True
+        _wait_for_port(self.port, self.process, self.url, self.session)
 
     def report(self) -> dict:
         """The endpoint's counters (strict mode: per message id, rate checks)."""
-        import requests
-
-        return requests.get(f"{self.url}/stats", timeout=30).json()
+        return self.session.get(f"{self.url}/stats", timeout=30).json()
 
     def accepted(self) -> int:
-        import requests
-
-        return requests.get(f"{self.url}/count", timeout=30).json()["accepted"]
+        return self.session.get(f"{self.url}/count", timeout=30).json()["accepted"]
 
     def stop(self) -> None:
+        self.session.close()
         self.process.terminate()
         self.process.wait(10)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen, url: str | None = None, session=None) -> None:
     """Wait until ``process`` answers on ``port``: not merely until something listens there.
 
     Two runs side by side once shared a fixed port: the second's endpoint could not bind and
@@ -68,12 +80,14 @@ def _wait_for_port(port: int, process: subprocess.Popen) -> None:
     """
     import requests
 
+    url = url or f"http://127.0.0.1:{port}"
+    ask = session or requests
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"The loopback endpoint on port {port} exited ({process.returncode}): is the port taken?")
         try:
-            answered = requests.get(f"http://127.0.0.1:{port}/pid", timeout=1).json()["pid"]
+            answered = ask.get(f"{url}/pid", timeout=1).json()["pid"]
         except (requests.RequestException, ValueError, KeyError):
             time.sleep(0.05)
             continue

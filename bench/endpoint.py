@@ -25,6 +25,8 @@ import json
 import os
 import random
 import re
+import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -42,6 +44,15 @@ class Behaviour:
     throttle_share: float = 0.0  # share answered 429 with Retry-After
     retry_after: float = 1.0
     rate_limit: float = 0.0  # when set (strict), requests over it in any sliding second are counted
+    # A provider's edge slow to take connections: a listen backlog this small and a pause after each
+    # accept, so that a burst of new connections overflows it and the client's SYNs are retried
+    # (a second or more to connect). 0: the usual backlog, no pause.
+    backlog: int = 0
+    accept_delay: float = 0.0
+    # Close a connection once it is this many seconds old (0: keep it), as an edge that limits
+    # keep-alive does: connections opened together close together, and the client opens a burst of
+    # new ones all along the run, not only at its start.
+    connection_seconds: float = 0.0
 
 
 @dataclass
@@ -52,6 +63,9 @@ class Stats:
     throttled: int = 0
     per_message: Counter = field(default_factory=Counter)
     accepted_at: list[float] = field(default_factory=list)
+    connections: int = 0  # TCP (or TLS) connections accepted: each one a handshake for the client
+    received: dict[int, float] = field(default_factory=dict)  # strict: message id -> when first read
+    received_at: list[float] = field(default_factory=list)  # strict: when each request was read
 
     def as_json(self, rate_limit: float) -> dict:
         duplicates = {str(k): v for k, v in self.per_message.items() if v > 1}
@@ -68,6 +82,9 @@ class Stats:
             "first_at": self.accepted_at[0] if self.accepted_at else None,
             "last_at": self.accepted_at[-1] if self.accepted_at else None,
             "clusters": clusters(self.accepted_at),
+            "connections": self.connections,
+            "received_ids": sorted(self.received),
+            "received_at": self.received_at,
         }
 
 
@@ -103,8 +120,15 @@ def over_rate(times: list[float], rate: float) -> int:
 
 
 class Endpoint:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, behaviour: Behaviour | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        behaviour: Behaviour | None = None,
+        tls: ssl.SSLContext | None = None,
+    ):
         self.host, self.port = host, port
+        self.tls = tls
         self.behaviour = behaviour or Behaviour()
         self.stats = Stats()
         self._sid = 0
@@ -115,16 +139,39 @@ class Endpoint:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     # --- serving ------------------------------------------------------------------------------
 
     async def serve(self) -> None:
-        self._server = await asyncio.start_server(self._connection, self.host, self.port, backlog=2048)
+        if self.behaviour.backlog or self.behaviour.accept_delay:
+            await self._serve_slowly()
+            return
+        self._server = await asyncio.start_server(self._connection, self.host, self.port, backlog=2048, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         async with self._server:
             await self._server.serve_forever()
+
+    async def _serve_slowly(self) -> None:
+        """Accept one connection at a time, pausing after each, from a small listen backlog: the
+        kernel drops SYNs past the backlog, and the client tries again a second later."""
+        loop = asyncio.get_running_loop()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(self.behaviour.backlog or 2048)
+        listener.setblocking(False)
+        self.port = listener.getsockname()[1]
+        self._ready.set()
+        with listener:
+            while True:
+                accepted, _ = await loop.sock_accept(listener)
+                reader = asyncio.StreamReader()
+                protocol = asyncio.StreamReaderProtocol(reader, self._connection)
+                await loop.connect_accepted_socket(lambda protocol=protocol: protocol, accepted, ssl=self.tls)
+                if self.behaviour.accept_delay:
+                    await asyncio.sleep(self.behaviour.accept_delay)
 
     def start(self) -> Endpoint:
         """Serve from a daemon thread (for tests); returns once the port is bound."""
@@ -162,6 +209,8 @@ class Endpoint:
         self.stats = Stats()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.stats.connections += 1
+        opened = time.monotonic()
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -171,10 +220,17 @@ class Endpoint:
                         length = int(line[15:])
                 body = await reader.readexactly(length) if length else b""
                 status, payload, extra = await self._answer(head, body)
+                age = self.behaviour.connection_seconds
+                closing = age and time.monotonic() - opened >= age
+                if closing:
+                    extra += b"Connection: close\r\n"
                 writer.write(
                     b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
                     % (status, len(payload), extra, payload)
                 )
+                if closing:
+                    await writer.drain()
+                    break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
@@ -191,6 +247,8 @@ class Endpoint:
             self.reset()
             return 200, b"{}", b""
         behaviour = self.behaviour
+        if behaviour.strict:
+            self._received(body)
         if behaviour.latency:
             await asyncio.sleep(behaviour.latency)
         self.stats.requests += 1
@@ -214,6 +272,15 @@ class Endpoint:
         self.stats.accepted += len(responses)
         return 200, json.dumps({"responses": responses}).encode(), b""
 
+    def _received(self, body: bytes) -> None:
+        """The endpoint's own log of what was written to it, answered or not (a worker killed while
+        waiting for the answer left it here): what an ``unknown`` row may have been."""
+        found = MESSAGE_ID.search(body)
+        if found:
+            now = time.monotonic()
+            self.stats.received.setdefault(int(found.group(1) or found.group(2)), now)
+            self.stats.received_at.append(now)
+
     def _strict(self, body: bytes) -> tuple[int, bytes, bytes]:
         behaviour, stats = self.behaviour, self.stats
         draw = random.random()
@@ -233,6 +300,12 @@ class Endpoint:
         return 201, b'{"sid": "SM%032x", "status": "queued"}' % self._sid, b""
 
 
+def server_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -242,6 +315,10 @@ def main() -> None:
     parser.add_argument("--errors", type=float, default=0.0, help="share of requests answered 500")
     parser.add_argument("--throttles", type=float, default=0.0, help="share answered 429 with Retry-After")
     parser.add_argument("--rate-limit", type=float, default=0.0, help="count acceptances over this per second")
+    parser.add_argument("--backlog", type=int, default=0, help="a small listen backlog (a slow-connecting edge)")
+    parser.add_argument("--accept-delay", type=float, default=0.0, help="seconds to pause after each accept")
+    parser.add_argument("--connection-seconds", type=float, default=0.0, help="close connections this old")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate")
     args = parser.parse_args()
     behaviour = Behaviour(
         latency=args.latency,
@@ -249,8 +326,11 @@ def main() -> None:
         error_share=args.errors,
         throttle_share=args.throttles,
         rate_limit=args.rate_limit,
+        backlog=args.backlog,
+        accept_delay=args.accept_delay,
+        connection_seconds=args.connection_seconds,
     )
-    endpoint = Endpoint(args.host, args.port, behaviour)
+    endpoint = Endpoint(args.host, args.port, behaviour, tls=server_context(*args.tls) if args.tls else None)
     try:
         asyncio.run(endpoint.serve())
     except KeyboardInterrupt:

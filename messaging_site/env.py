@@ -120,6 +120,14 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise bad(name, value, "one of true/false, yes/no, on/off, 1/0")
 
 
+def env_file(name: str) -> str:
+    """The path of an existing, readable file named by NAME, or "" when NAME is unset."""
+    value = env_str(name)
+    if value and not (Path(value).is_file() and os.access(value, os.R_OK)):
+        raise bad(name, value, "the path of a readable file")
+    return value
+
+
 def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
     value = _raw(name)
     if value is None or value == "":

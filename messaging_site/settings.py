@@ -17,6 +17,7 @@ from messaging_site.env import (
     env_choice,
     env_database,
     env_fernet_keys,
+    env_file,
     env_float,
     env_int,
     env_list,
@@ -172,11 +173,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}", schemes=("redis", "rediss", "unix"))
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
-    "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # single/API messages, reconciler: listened to first
+    "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # single/API messages: listened to first
     "receiving": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # receipts and replies (campaigns/receiving/)
     "events": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},  # event webhooks: listened to last, never before sending
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+# Workers run their jobs in one long-lived process (messaging_site/worker.py), keeping their
+# providers' connections warm across jobs; it starts afresh after so many jobs or so much memory.
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "messaging_site.worker.SendWorker"}
 # No second copy of django-rq's pages under /admin/django_rq/ (it checks only "staff"): /admin/rq/ is
 # the one, for administrators (messaging_site/urls.py), linked from their dashboard.
 RQ_SHOW_ADMIN_LINK = False
@@ -269,8 +272,9 @@ CAMPAIGN_AUDIENCE_SLICE = env_int("CAMPAIGN_AUDIENCE_SLICE", 200_000, minimum=1,
 # A send job stops after this many seconds and leaves the rest to a fresh job, so no job comes
 # near RQ's timeout (which would kill it in the middle of a provider call).
 SEND_JOB_BUDGET_SECONDS = env_int("SEND_JOB_BUDGET_SECONDS", 240, minimum=5, maximum=3000)
-# A message claimed for sending longer ago than this had its worker die under it.
-SENDING_STALE_SECONDS = env_int("SENDING_STALE_SECONDS", 120, minimum=60)
+# A claim not renewed for this long had its worker die (or its job hang): a live job renews its
+# claim every 5 s, also while it waits for the provider's answers (campaigns/pipeline/sending.py).
+SENDING_STALE_SECONDS = env_int("SENDING_STALE_SECONDS", 20, minimum=15)
 # A queued message untouched for this long lost its job (Redis flushed or restarted).
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 60, minimum=5)
 # How often the reconciler looks for due or stuck work.
@@ -285,6 +289,13 @@ RECEIVING_SLICE_SECONDS = env_float("RECEIVING_SLICE_SECONDS", 10.0)
 RECEIVING_IDLE_SECONDS = env_float("RECEIVING_IDLE_SECONDS", 2.0)
 # A receiving job renews its lease after every batch; a killed one's lapses after this long.
 RECEIVING_LEASE_SECONDS = env_int("RECEIVING_LEASE_SECONDS", 15, minimum=2, maximum=600)
+# A worker starts afresh (the same command, a new process image) after this many jobs, or once it
+# holds more than this many MB: what a leak can grow to is bounded (messaging_site/worker.py).
+WORKER_MAX_JOBS = env_int("WORKER_MAX_JOBS", 1000, minimum=1)
+WORKER_MAX_MEMORY_MB = env_int("WORKER_MAX_MEMORY_MB", 1024, minimum=64)
+# A file of CA certificates (PEM) that provider calls trust instead of the system's: a provider
+# behind a private CA, or the chaos bench's self-signed endpoint. Empty: the system's CAs.
+PROVIDER_CA_BUNDLE = env_file("PROVIDER_CA_BUNDLE")
 # HTTP timeouts for calls to providers: (connect, read) in seconds.
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 5.0)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 30.0)

@@ -21,6 +21,7 @@ import gc
 import json
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -62,6 +63,7 @@ def session() -> requests.Session:
     current = getattr(_local, "session", None)
     if current is None:
         current = requests.Session()
+        current.verify = settings.PROVIDER_CA_BUNDLE or True
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
         current.mount("http://", adapter)
         current.mount("https://", adapter)
@@ -276,8 +278,12 @@ class _AsyncSender:
         import aiohttp  # here, not at the top: a work horse that only uses ``request`` skips the import
 
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, limit_per_host=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+            connector = aiohttp.TCPConnector(
+                limit=MAX_IN_FLIGHT, limit_per_host=0, ttl_dns_cache=300, ssl=_tls_context()
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=True, trust_env=False, request_class=_request_class()
+            )
             self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def send_all(
@@ -306,14 +312,16 @@ class _AsyncSender:
         async with self._slots:
             now = time.monotonic()
             if leave_by is not None and now > leave_by:
-                late = (now - leave_by) * 1000
-                return Late(f"Not sent: it was {late:.0f} ms past the time it had to leave by; it goes again shortly.")
+                return _late(now - leave_by)
+            _write_by.set(leave_by)  # this request's own task: checked again once it has its connection
             try:
                 async with self._session.request(
                     call.method, call.url, data=body, headers=headers, timeout=limits, allow_redirects=False
                 ) as response:
                     content = await response.read()
                     answer = Answer(response.status, response.reason or "", response.headers, content)
+            except _NotWrittenInTime as late:
+                return _late(late.seconds)
             except Exception as error:  # noqa: BLE001 - every failure becomes a classified TransportError
                 return _classify_async_error(error, call.url, timeout, hidden)
         if log.isEnabledFor(logging.DEBUG):
@@ -322,6 +330,56 @@ class _AsyncSender:
             log.debug("request body: %s", redact((body or b"").decode(errors="replace"), hidden))
             log.debug("response body: %s", redact(answer.text[:2000], hidden))
         return answer
+
+
+def _tls_context() -> ssl.SSLContext | bool:
+    """The CAs provider calls trust: PROVIDER_CA_BUNDLE's when set, else the system's (True).
+
+    One context for the process's pool: its TLS sessions and connections are kept from job to job."""
+    if not settings.PROVIDER_CA_BUNDLE:
+        return True
+    return ssl.create_default_context(cafile=settings.PROVIDER_CA_BUNDLE)
+
+
+# The time the request being sent on this task must be written by (time.monotonic()), or None.
+_write_by: contextvars.ContextVar[float | None] = contextvars.ContextVar("write_by", default=None)
+
+
+class _NotWrittenInTime(Exception):
+    """Raised by the request class when its connection came too late: nothing was written."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"{seconds * 1000:.0f} ms late")
+        self.seconds = seconds
+
+
+def _late(seconds: float) -> Late:
+    return Late(f"Not sent: it was {seconds * 1000:.0f} ms past the time it had to leave by; it goes again shortly.")
+
+
+@cache
+def _request_class():
+    """aiohttp's request, checking the leave-by time once more when it has its connection.
+
+    The first check (``_send``) is made before aiohttp looks for a connection. Opening one can take
+    a second or more (a provider's edge slow to accept, SYN retries, a TLS handshake): a request
+    written then would land in a later second than its booking, beside the next booking's. So the
+    time is checked again just before the first byte is written; a request past it is not written
+    at all (``Late``, booked again), and the connection it waited for goes back to the pool unused,
+    warm for the next request.
+    """
+    import aiohttp
+
+    class LeavingOnTime(aiohttp.ClientRequest):
+        async def send(self, conn):
+            deadline = _write_by.get()
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                conn.release()  # healthy and unused: kept in the pool (aiohttp's close after this is then a no-op)
+                raise _NotWrittenInTime(now - deadline)
+            return await super().send(conn)
+
+    return LeavingOnTime
 
 
 def _classify_async_error(

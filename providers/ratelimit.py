@@ -59,7 +59,8 @@ SMALL_BATCH = 50  # ... unless that is fewer than this: so few requests leave to
 # KEYS[1]: hash with the paced schedule ("due": when the next send is due) and the total in the log.
 # KEYS[2]: list of bookings "at count", oldest first, trimmed as they leave the window.
 # ARGV: rate per second, messages wanted, window seconds, catch-up seconds, "1" when this worker
-# booked on the channel lately (so missing state means Redis lost it, not an idle channel).
+# booked on the channel lately (so missing state means Redis lost it, not an idle channel), and the
+# least time from now the booking may be (what the caller does just before it sends).
 # Returns {seconds to wait, booked time on the Redis clock}, as text (a Lua number would come back
 # truncated to an integer).
 BOOK_SCRIPT = """
@@ -67,6 +68,7 @@ local rate = tonumber(ARGV[1])
 local wanted = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
 local catch_up = tonumber(ARGV[4])
+local lead = tonumber(ARGV[6]) or 0
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'due', 'total')
@@ -78,7 +80,7 @@ if not state[1] and ARGV[5] == '1' then
 end
 local total = tonumber(state[2]) or 0
 
-local at = math.max(now, due - catch_up)
+local at = math.max(now + lead, due - catch_up)
 while true do
   local head = redis.call('LINDEX', KEYS[2], 0)
   if not head then
@@ -119,8 +121,10 @@ def bucket_keys(channel: Channel) -> list[str]:
     return [base, f"{base}:bookings"]
 
 
-def book(channel: Channel, count: int, sent_lately: Callable[[], bool] | None = None) -> tuple[float, float]:
-    """Book the earliest time ``count`` messages may go on this channel.
+def book(
+    channel: Channel, count: int, sent_lately: Callable[[], bool] | None = None, lead: float = 0.0
+) -> tuple[float, float]:
+    """Book the earliest time ``count`` messages may go on this channel, at least ``lead`` seconds from now.
 
     Returns the seconds to wait and the booked time on the Redis clock (which all workers share).
     A batch larger than the rate cannot fit any one-second window: it is booked alone, and the
@@ -138,7 +142,7 @@ def book(channel: Channel, count: int, sent_lately: Callable[[], bool] | None = 
         # A fresh worker process knows nothing of what others sent: ask once (the database).
         _asked.add(channel.pk)
         recent = sent_lately()
-    args = [rate, int(count), WINDOW_SECONDS, CATCH_UP_SECONDS, "1" if recent else "0"]
+    args = [rate, int(count), WINDOW_SECONDS, CATCH_UP_SECONDS, "1" if recent else "0", f"{max(lead, 0.0):.6f}"]
     wait, at = _book_script()(keys=bucket_keys(channel), args=args)
     _last_booked[channel.pk] = now
     return float(wait), float(at)
@@ -183,8 +187,24 @@ def take(channel: Channel, count: int, sent_lately: Callable[[], bool] | None = 
     asked once per process and channel, so that a new worker process can tell a channel whose
     bookings Redis lost from an idle one.
     """
+    due, leave_by = reserve(channel, count, sent_lately)
+    sleep_until(due)
+    return leave_by
+
+
+def reserve(
+    channel: Channel, count: int, sent_lately: Callable[[], bool] | None = None, lead: float = 0.0
+) -> tuple[float, float]:
+    """Book ``count`` messages without waiting, at least ``lead`` seconds ahead: when they are due and
+    when they must have left by (both ``time.monotonic()``). For a caller with something to do in
+    the ``lead`` before its time (the pipeline's hand-over, campaigns/pipeline/sending.py)."""
     asked = time.monotonic()
-    wait, _ = book(channel, count, sent_lately)
+    wait, _ = book(channel, count, sent_lately, lead)
+    due = asked + max(wait, 0.0)
+    return due, due + LEAVE_WITHIN_SECONDS
+
+
+def sleep_until(moment: float) -> None:
+    wait = moment - time.monotonic()
     if wait > 0:
         time.sleep(wait)
-    return asked + max(wait, 0.0) + LEAVE_WITHIN_SECONDS

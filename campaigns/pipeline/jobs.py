@@ -182,17 +182,19 @@ def requeue_lost_queued() -> int:
 
 
 def expire_stale_sending() -> int:
-    """Claims whose worker died (its lease ran out): what never left goes back to the queue, and
+    """Claims whose worker died (its heartbeat stopped): what never left goes back to the queue, and
     the batch that was in flight is resent only where that cannot duplicate, else marked unknown.
+    Their running campaigns get dispatch jobs at once, so a crash costs the lease, not a minute more.
 
-    A live worker renews its claim every LEASE_REFRESH_SECONDS and a batch is in flight for at
-    most the provider timeouts, so SENDING_STALE_SECONDS (two minutes by default) is safely past both.
+    A live job renews its claim every LEASE_REFRESH_SECONDS, also while it waits for answers, so a
+    claim not renewed for SENDING_STALE_SECONDS (20 s by default) is a dead worker's, or a hung job's.
     """
     stale = timezone.now() - timedelta(seconds=settings.SENDING_STALE_SECONDS)
-    expired = OutboundMessage.objects.filter(
-        status=Status.QUEUED, claim_token__isnull=False, claimed_at__lte=stale
-    ).update(claim_token=None, next_attempt_at=None)
+    lost = OutboundMessage.objects.filter(status=Status.QUEUED, claim_token__isnull=False, claimed_at__lte=stale)
     stuck = OutboundMessage.objects.filter(status=Status.SENDING, claimed_at__lte=stale)
+    campaigns = set(lost.exclude(campaign_id=None).values_list("campaign_id", flat=True).distinct())
+    campaigns |= set(stuck.exclude(campaign_id=None).values_list("campaign_id", flat=True).distinct())
+    expired = lost.update(claim_token=None, next_attempt_at=None)
     for code in stuck.values_list("channel__provider", flat=True).distinct():
         rows = stuck.filter(channel__provider=code)
         if provider_class(code).deduplicates_by_our_id:
@@ -205,6 +207,10 @@ def expire_stale_sending() -> int:
                 error_message="The worker stopped while sending; the provider may or may not have it. "
                 "Check with the provider before sending again.",
             )
+    for campaign_id in Campaign.objects.filter(pk__in=campaigns, status=Campaign.Status.RUNNING).values_list(
+        "pk", flat=True
+    ):
+        enqueue_dispatch(campaign_id)
     return expired
 
 

@@ -20,6 +20,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
@@ -46,8 +47,12 @@ log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 CLAIM_SECONDS = 20  # a claim should take about this long to send at the worker's share of the rate
 CLAIM_BATCHES = 8  # a claim holds at least this many provider batches, so they can overlap
-STOP_CHECK_SECONDS = 1.0  # how often a long claim asks whether its campaign was paused
-LEASE_REFRESH_SECONDS = 30  # a live worker renews its claim this often (see reconcile: SENDING_STALE_SECONDS)
+# How often a claim asks whether its campaign was paused: within a second of pause() returning,
+# no new request leaves (it is also asked just before each booked time, see _prepare_batch).
+STOP_CHECK_SECONDS = 0.25
+# The claim's heartbeat: a live job renews its claim this often, also while it waits for answers,
+# and the reconciler takes a claim not renewed for SENDING_STALE_SECONDS for a dead worker's.
+LEASE_REFRESH_SECONDS = 5
 
 
 @dataclass
@@ -260,18 +265,12 @@ def _send_on_channel(
     if hasattr(provider, "warm_up"):
         provider.warm_up()  # a first batch made late by start-up costs would crowd the next one's window
     stopped = CampaignStopCheck(messages, give_way)
-    renewed = time.monotonic()
     overlap = size >= OVERLAP_FROM_BATCH and len(messages) > size
-    flight = InFlight(provider, token, summary, ahead=batches_ahead(size) if overlap else 1)
+    flight = InFlight(provider, token, summary, ahead=batches_ahead(size) if overlap else 1, stopped=stopped)
     for start in range(0, len(messages), size):
         batch = messages[start : start + size]
-        if stopped():
-            # Paused or cancelled since the claim: what has not gone yet goes back, not lost, not sent.
-            with contextlib.suppress(ChannelError):  # a refusal now is for the next claim to meet
-                flight.finish_all()
-            _release(flight.refused + messages[start:], token)
-            _cancel_released_of_cancelled_campaigns(messages[start:])
-            summary.add("gave_way" if stopped.gave_way else "campaign_stopped", len(messages) - start)
+        if stopped() or flight.stopped_at_its_time:
+            _give_back(flight, flight.stopped_at_its_time + messages[start:], stopped.gave_way)
             return
         try:
             flight.send(batch)
@@ -283,9 +282,10 @@ def _send_on_channel(
             _release(unsent, token)
             summary.add("channel_paused", len(unsent))
             return
-        if time.monotonic() - renewed > LEASE_REFRESH_SECONDS:
-            renewed = time.monotonic()
-            renew_claim(token)
+        flight.renew_if_due()
+    if flight.stopped_at_its_time:  # the claim's last batch
+        _give_back(flight, flight.stopped_at_its_time, stopped.gave_way)
+        return
     try:
         flight.finish_all()
     except ChannelError as error:
@@ -293,6 +293,16 @@ def _send_on_channel(
         pause_channel(channel, error.reason)
         _release(flight.refused, token)
         summary.add("channel_paused", len(flight.refused))
+
+
+def _give_back(flight: InFlight, unsent: list[OutboundMessage], gave_way: bool) -> None:
+    """Paused or cancelled since the claim (or giving way): what has not gone yet goes back to the
+    queue, not lost, not sent; what is out is recorded first."""
+    with contextlib.suppress(ChannelError):  # a refusal now is for the next claim to meet
+        flight.finish_all()
+    _release(flight.refused + unsent, flight.token)
+    _cancel_released_of_cancelled_campaigns(unsent)
+    flight.summary.add("gave_way" if gave_way else "campaign_stopped", len(unsent))
 
 
 SEND_AHEAD_MOST = 8  # batches of one claim in flight at once: the next are prepared while some are out
@@ -318,27 +328,50 @@ class InFlight:
     ``refused`` then holds the batches that did not go (to go back to the queue).
     """
 
-    def __init__(self, provider, token: uuid.UUID, summary: SendSummary, ahead: int):
+    def __init__(self, provider, token: uuid.UUID, summary: SendSummary, ahead: int, stopped=None):
         self.provider, self.token, self.summary, self.ahead = provider, token, summary, ahead
         self.pending: deque[tuple[list[OutboundMessage], list[SendResult], Future]] = deque()
         self.refused: list[OutboundMessage] = []  # batches the provider refused whole, or never handed over
         self.error: ChannelError | None = None
+        self.stopped = stopped  # asked once more just before each booked time (CampaignStopCheck)
+        self.stopped_at_its_time: list[OutboundMessage] = []  # a batch held back by a pause at its time
+        self.renewed = time.monotonic()
+
+    def renew_if_due(self) -> None:
+        """The claim's heartbeat (LEASE_REFRESH_SECONDS): between batches, and while waiting for answers."""
+        if time.monotonic() - self.renewed > LEASE_REFRESH_SECONDS:
+            self.renewed = time.monotonic()
+            renew_claim(self.token)
 
     def send(self, batch: list[OutboundMessage]) -> None:
         try:
-            refused, outgoing, leave_by = _prepare_batch(self.provider, batch, self.token, self.summary)
+            refused, outgoing, leave_by = _prepare_batch(
+                self.provider, batch, self.token, self.summary, stopped=self.stopped, meanwhile=self.record_answered
+            )
         except ChannelError as error:
             self._refuse(batch, error)
             self.finish_all()  # records what is out, then raises
-        if self.ahead == 1 or not outgoing:
+        except CampaignStopped:
+            self.stopped_at_its_time = batch  # still queued in the claim: it goes back with the rest
+            return
+        if not outgoing:
             future = _sent_here(self.provider, outgoing, leave_by)
         else:
+            # Even one batch at a time is sent from the pool: this thread keeps the claim's heartbeat
+            # while it waits for the answers (up to the provider's timeouts).
             future = _send_pool().submit(_provider_send, self.provider, outgoing, leave_by)
         self.pending.append((batch, refused, future))
         while len(self.pending) >= self.ahead:
             self._finish_oldest()
         if self.error:
             self.finish_all()
+
+    def record_answered(self) -> None:
+        """Record the batches already answered, oldest first, without waiting for any: rows whose
+        answers came are not left ``sending`` (in doubt, should the worker die) while this thread
+        waits for the next batch's time."""
+        while self.pending and self.pending[0][2].done():
+            self._finish_oldest()
 
     def finish_all(self) -> None:
         while self.pending:
@@ -353,12 +386,23 @@ class InFlight:
     def _finish_oldest(self) -> None:
         batch, results, future = self.pending.popleft()
         try:
-            results = results + future.result()
+            results = results + self._answers(future)
         except ChannelError as error:
             self._refuse(batch, error)  # raised once the batches still out are recorded
             return
         attempts = {m.pk: m.attempts + 1 for m in batch}
         record_outcomes(results, self.token, self.provider.deduplicates_by_our_id, self.summary, attempts)
+
+    def _answers(self, future: Future) -> list[SendResult]:
+        while True:
+            try:
+                return future.result(timeout=LEASE_REFRESH_SECONDS)
+            except FutureTimeout:
+                self.renew_if_due()
+
+
+class CampaignStopped(Exception):
+    """The claim's campaign was paused or cancelled just before a batch's booked time: it did not go."""
 
 
 def _sent_here(provider, outgoing: list[OutgoingMessage], leave_by: float | None) -> Future:
@@ -391,8 +435,10 @@ class CampaignStopCheck:
         self.give_way = give_way  # or more urgent work waits for this worker (see queueing.urgent_work_waiting)
         self.gave_way = False
 
-    def __call__(self) -> bool:
-        if not self.campaign_ids or time.monotonic() - self.checked_at < STOP_CHECK_SECONDS:
+    def __call__(self, fresh: bool = False) -> bool:
+        """``fresh``: ask the database now if the last answer is more than a moment old."""
+        since = time.monotonic() - self.checked_at
+        if not self.campaign_ids or since < (0.0 if fresh else STOP_CHECK_SECONDS):
             return False
         self.checked_at = time.monotonic()
         if self.give_way is not None and self.give_way():
@@ -408,8 +454,13 @@ def _cancel_released_of_cancelled_campaigns(messages: list[OutboundMessage]) -> 
 
 
 def renew_claim(token: uuid.UUID) -> None:
-    """Tell the reconciler this claim's worker is alive: the rows not sent yet are still ours."""
-    OutboundMessage.objects.filter(claim_token=token, status=Status.QUEUED).update(claimed_at=timezone.now())
+    """Tell the reconciler this claim's worker is alive: its rows, those not sent yet and the batch
+    waiting for its answers, are still ours (and its campaign is being sent)."""
+    now = timezone.now()
+    rows = OutboundMessage.objects.filter(claim_token=token, status__in=(Status.QUEUED, Status.SENDING))
+    rows.update(claimed_at=now)
+    campaigns = rows.exclude(campaign_id=None).values("campaign_id").distinct()
+    Campaign.objects.filter(pk__in=campaigns, status=Campaign.Status.RUNNING).update(updated_at=now)
 
 
 def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = None) -> set[int]:
@@ -490,17 +541,17 @@ def _update_joined(
 
 
 def _prepare_batch(
-    provider, batch: list[OutboundMessage], token: uuid.UUID, summary: SendSummary
+    provider, batch: list[OutboundMessage], token: uuid.UUID, summary: SendSummary, *, stopped=None, meanwhile=None
 ) -> tuple[list[SendResult], list[OutgoingMessage], float | None]:
     """Park what is outside its sending hours, render, refuse what can never go, wait for the rate
-    limiter, hand the rest over.
+    limiter, then hand the rest over (to ``sending``).
 
     Returns the refusals, the messages to give the provider (those still ours) and the time they
     must leave by (time.monotonic(); see ratelimit.take). Sending hours are checked here, per batch
     just before it goes, not once per claim: a claim lasts up to CLAIM_SECONDS, and its last batch
     must not go after the window has closed.
     """
-    from providers.ratelimit import take
+    from providers.ratelimit import reserve, sleep_until
 
     results: list[SendResult] = []
     outgoing: list[OutgoingMessage] = []
@@ -520,14 +571,54 @@ def _prepare_batch(
     missing = provider.missing_credentials()
     if missing:
         raise ChannelError(f"Missing credentials: {', '.join(missing)}.", code="missing_credentials")
-    # Handed over first, then the wait for the rate limiter: a statement between the booked time and
-    # the send would make the batch late, and a late batch crowds the next one's window.
-    ours = hand_over(token, [m.id for m in outgoing], texts)
+    # The wait for the rate limiter first, then the hand-over: a row is ``sending`` only once its
+    # request is about to be written, so a worker killed while it waited for its slot leaves these
+    # rows queued in its claim (they go back to the queue), not ``unknown`` for a person to settle.
+    # The booking is at least as far ahead as the last hand-overs took, and the hand-over's one
+    # statement is made that long before the booked time, so it does not make the batch late; a
+    # request that still cannot leave by its time is not sent (providers.http.leaving_by) and is
+    # booked again shortly.
+    lead = HAND_OVER_TIME.seconds
+    due, leave_by = reserve(provider.channel, len(outgoing), lambda: _sent_lately(provider.channel.pk, token), lead)
+    waited = due - time.monotonic() > STOP_CHECK_SECONDS
+    if meanwhile is not None and due - time.monotonic() > 2 * lead:
+        meanwhile()  # record what was answered while this batch waits for its time
+    sleep_until(due - lead)
+    with HAND_OVER_TIME.measured():
+        if stopped is not None and waited and stopped(fresh=True):
+            # Paused while this batch waited for its time: asked again just before it (the slot is lost).
+            raise CampaignStopped
+        ours = hand_over(token, [m.id for m in outgoing], texts)
+    sleep_until(due)
     outgoing = [m for m in outgoing if m.id in ours]
     if not outgoing:
         return results, [], None
-    leave_by = take(provider.channel, len(outgoing), sent_lately=lambda: _sent_lately(provider.channel.pk, token))
     return results, outgoing, leave_by
+
+
+class HandOverTime:
+    """How long a hand-over's statement takes here lately (a moving average, capped): the pipeline
+    starts it that long before the batch's booked time, so the batch still leaves on time."""
+
+    MOST = (
+        0.05  # never more ahead than this: rows in ``sending`` so long before their slot would be in doubt for nothing
+    )
+
+    def __init__(self) -> None:
+        self.seconds = 0.01
+
+    @contextlib.contextmanager
+    def measured(self):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            took = time.monotonic() - started
+            # Up at once after a slow one (a busy machine stays busy for a while), down slowly.
+            self.seconds = min(self.MOST, max(took, 0.8 * self.seconds + 0.2 * took))
+
+
+HAND_OVER_TIME = HandOverTime()
 
 
 def hold_outside_hours(batch: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:

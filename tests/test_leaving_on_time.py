@@ -1,0 +1,59 @@
+"""A request is written only while it can still leave by its booked time, checked again when its
+connection is ready: a connection that took long to open (a provider's edge slow to accept, SYN
+retries, a TLS handshake) must not carry a request into a later second than its booking's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from bench.endpoint import Behaviour, Endpoint
+from providers import http
+
+SLOW_CONNECT_SECONDS = 1.0
+
+
+@pytest.fixture
+def endpoint():
+    with Endpoint(behaviour=Behaviour()) as running:
+        yield running
+
+
+@pytest.fixture
+def slow_connects(monkeypatch):
+    """Every new connection takes SLOW_CONNECT_SECONDS to open (as a SYN retried would, only shorter)."""
+    create = aiohttp.TCPConnector._create_connection
+
+    async def slowly(self, *args, **kwargs):
+        await asyncio.sleep(SLOW_CONNECT_SECONDS)
+        return await create(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.TCPConnector, "_create_connection", slowly)
+
+
+def post(endpoint: Endpoint) -> http.Call:
+    return http.Call("POST", f"{endpoint.base_url}/2010-04-01/Accounts/AC1/Messages.json", data={"To": "+1"})
+
+
+def test_a_request_whose_connection_opens_too_late_is_not_written_and_the_connection_is_kept(endpoint, slow_connects):
+    with http.leaving_by(time.monotonic() + SLOW_CONNECT_SECONDS / 2):  # on time when it starts to connect
+        [late] = http.request_many([post(endpoint)])
+    assert isinstance(late, http.Late)  # NotSent: retried, never unknown
+    assert endpoint.stats.requests == 0  # not a byte of it was written
+    assert endpoint.stats.connections == 1
+
+    with http.leaving_by(time.monotonic() + 5):
+        [answer] = http.request_many([post(endpoint)])
+    assert answer.status_code == 201
+    # The connection opened for the late request was kept, warm, and carried this one.
+    assert (endpoint.stats.requests, endpoint.stats.connections) == (1, 1)
+
+
+def test_a_request_on_time_on_a_slow_connection_goes(endpoint, slow_connects):
+    with http.leaving_by(time.monotonic() + SLOW_CONNECT_SECONDS + 5):
+        [answer] = http.request_many([post(endpoint)])
+    assert answer.status_code == 201
+    assert endpoint.stats.requests == 1

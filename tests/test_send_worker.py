@@ -1,0 +1,66 @@
+"""The send worker (messaging_site/worker.py): `manage.py rqworker` runs every job in its own
+long-lived process (so the providers' connections stay warm from job to job), still stops a job
+that runs past its timeout, and starts afresh in the same process after WORKER_MAX_JOBS jobs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import django_rq
+import pytest
+from rq.job import JobStatus
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def run_worker(tmp_path, **settings: str) -> subprocess.CompletedProcess:
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PYTEST_CURRENT_TEST")},
+        "DJANGO_SETTINGS_MODULE": "messaging_site.settings",
+        "LOCAL_ENV_FILE": "",
+        "SECRET_KEY": "x" * 50,
+        "DEBUG": "true",
+        "VAR_DIR": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+        **settings,
+    }
+    command = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", "high", "--burst"]
+    return subprocess.run(command, env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_jobs_run_in_the_workers_own_process_and_it_restarts_itself_after_its_maximum(tmp_path):
+    queue = django_rq.get_queue("high")
+    jobs = [queue.enqueue("os.getpid") for _ in range(5)]
+    worker = run_worker(tmp_path, WORKER_MAX_JOBS="2")
+    output = worker.stdout + worker.stderr
+    assert worker.returncode == 0, output
+    pids = {job.id: queue.fetch_job(job.id).return_value() for job in jobs}
+    # One process ran them all (no work horse forked per job), across two restarts in place (exec).
+    assert len(set(pids.values())) == 1, pids
+    assert output.count("restarts: 2 jobs run (WORKER_MAX_JOBS is 2)") == 2, output
+
+
+@pytest.mark.slow
+def test_a_job_past_its_timeout_is_stopped_and_the_worker_goes_on_with_the_next(tmp_path):
+    queue = django_rq.get_queue("high")
+    hung = queue.enqueue("time.sleep", 60, job_timeout=1)
+    after = queue.enqueue("os.getpid")
+    worker = run_worker(tmp_path)
+    output = worker.stdout + worker.stderr
+    assert worker.returncode == 0, output
+    assert queue.fetch_job(hung.id).get_status() == JobStatus.FAILED
+    assert "JobTimeoutException" in output, output
+    assert queue.fetch_job(after.id).get_status() == JobStatus.FINISHED
+
+
+def test_a_worker_holding_more_than_its_memory_maximum_restarts(settings):
+    from messaging_site.worker import memory_mb, restart_reason
+
+    settings.WORKER_MAX_MEMORY_MB, settings.WORKER_MAX_JOBS = 512, 1000
+    assert restart_reason(3, 600.0) == "600 MB in use (WORKER_MAX_MEMORY_MB is 512)"
+    assert restart_reason(3, 100.0) == ""
+    assert 10 < memory_mb() < 4096  # this process's resident memory, read from /proc
