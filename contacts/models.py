@@ -431,7 +431,7 @@ class Consent(models.Model):
     @property
     def outcome(self) -> str:
         if self.state == self.State.WAITING and self.texted_at < timezone.now() - timedelta(hours=DOUBLE_OPT_IN_HOURS):
-            return f"Expired: no YES within {DOUBLE_OPT_IN_HOURS} hours"
+            return f"Expired (no YES in {DOUBLE_OPT_IN_HOURS} h)"
         return self.get_state_display()
 
 

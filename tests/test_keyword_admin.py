@@ -3,6 +3,8 @@ link to it, and the consent records page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -142,3 +144,19 @@ def test_an_administrator_sets_a_channels_keywords_in_the_browser(page, live_ser
     keywords = ChannelKeywords.objects.get(channel=sms)
     assert keywords.opt_out_words[-3:] == ["ARRÊT", "BAJA", "PARAR"]
     assert keywords.join_keywords.get().double_opt_in
+
+
+def test_marketing_reads_the_consent_records_in_the_browser(page, live_server, marketing_staff):
+    Consent.objects.create(
+        number="+447911123456", list_name="Newsletter", channel="Acme SMS", keyword="JOIN", message_id=41,
+        provider_message_id="SM" + "ab" * 16, texted_at=timezone.now(), state=Consent.State.JOINED,
+    )  # fmt: skip
+    Consent.objects.create(
+        number="+447911123999", list_name="Newsletter", channel="Acme SMS", keyword="JOIN", message_id=42,
+        texted_at=timezone.now() - timedelta(hours=30), state=Consent.State.WAITING, double_opt_in=True,
+    )  # fmt: skip
+    log_in(page, live_server, marketing_staff.username, "/admin/contacts/consent/")
+    shot(page, "keywords-consent-records")
+    rows = page.inner_text("#result_list")
+    assert "Joined" in rows and "Expired (no YES in 24 h)" in rows
+    assert "UTC" in rows  # times named in the viewer's time zone

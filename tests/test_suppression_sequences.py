@@ -4,7 +4,8 @@ Every sequence of three of the ways a contact comes and goes (deleted, imported 
 with "opted out: no", added again by hand; never the same twice running) is played from a STOP, and
 after each step every way of sending is tried: POST /message (saving the contact into the
 campaign's list), POST /messages/bulk, a staff single message, and a campaign to the list. Then
-everything queued is sent. Not one message to the number may be anything but refused or cancelled.
+everything queued is sent. Not one message to the number may be anything but refused or cancelled,
+save the STOP's own confirmation, which goes once.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def test_no_sequence_of_deletes_imports_and_api_calls_messages_a_number_that_opt
     Contact.objects.create(phone=ANN, name="Ann")
     replies = Channel.objects.create(name="Replies", provider="sandbox")
     receive_inbound([InboundEvent(replies.pk, ANN, "STOP")])
+    confirmation = OutboundMessage.objects.get(to=ANN)
+    assert confirmation.confirms_opt_out and "unsubscribed" in confirmation.body
     played = 0
     for sequence in itertools.product(changes, repeat=3):
         if sequence[0] == sequence[1] or sequence[1] == sequence[2]:
@@ -110,7 +113,8 @@ def test_no_sequence_of_deletes_imports_and_api_calls_messages_a_number_that_opt
                         attempt()
                 queued = OutboundMessage.objects.filter(status=Status.QUEUED).values_list("id", flat=True)
                 send_messages(list(queued))
-                to_ann = OutboundMessage.objects.filter(to=ANN)
+                to_ann = OutboundMessage.objects.filter(to=ANN).exclude(pk=confirmation.pk)
+                assert not to_ann.filter(confirms_opt_out=True).exists(), sequence
                 assert Suppression.objects.filter(number=ANN).exists(), sequence
                 assert set(to_ann.values_list("status", flat=True)) <= {Status.CANCELLED}, sequence
                 assert not to_ann.exclude(provider_message_id="").exists(), sequence

@@ -142,6 +142,8 @@ def test_the_twilio_fake_makes_recipients_reply_after_delivery(
     OutboundMessage.send_one(channel=channel, to=ANN, text="Spring sale Saturday")
     worker()
     assert eventually(lambda: Suppression.objects.filter(number=ANN).exists())
+    # The fake notes its call once our answer is back, a moment after the STOP is applied.
+    assert eventually(lambda: any(url.endswith("/inbound") for url, _, _ in fake_twilio.callbacks))
     inbound = [(url, params, answer) for url, params, answer in fake_twilio.callbacks if url.endswith("/inbound")]
     assert [(params["From"], params["Body"], answer) for _, params, answer in inbound] == [(ANN, "STOP", 200)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -104,7 +105,9 @@ def test_a_stop_reply_opts_the_contact_out_and_nothing_more_is_sent(
     worker()
     queued_before_the_reply.refresh_from_db()
     assert (queued_before_the_reply.status, queued_before_the_reply.error_code) == (Status.CANCELLED, "opted_out")
-    assert calling_back.received == []
+    # What went to Twilio: the STOP's own confirmation (channel keywords), once, and nothing else.
+    [confirmation] = [parse_qs(request.body.decode()) for request in calling_back.received]
+    assert confirmation["To"] == [ANN] and confirmation["Body"][0].startswith("You have successfully been unsubscribed")
 
 
 def test_a_forged_inbound_stop_is_refused(calling_back, make_twilio_channel, make_contact):

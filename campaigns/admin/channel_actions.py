@@ -68,7 +68,8 @@ class ChannelWithMessagesAdmin(ChannelAdmin):
             url = reverse("admin:campaigns_channelkeywords_add") + f"?channel={channel.pk}"
         else:
             url = ""
-        return {"channel_keywords": keywords, "channel_keywords_url": url}
+        may_change = request.user.has_perm("campaigns.change_channelkeywords")
+        return {"channel_keywords": keywords, "channel_keywords_url": url, "channel_keywords_may_change": may_change}
 
     @admin.action(description="Send a test message", permissions=["change"])
     def send_test_message(self, request, queryset):

@@ -150,7 +150,7 @@ GROUP = "Marketing"
 VIEW = [("campaigns", "view_channelkeywords"), ("campaigns", "view_joinkeyword"), ("contacts", "view_consent")]
 
 
-def let_marketing_view(apps, schema_editor):
+def grant(apps, schema_editor):
     from django.contrib.auth.management import create_permissions
 
     for label in ("campaigns", "contacts"):
@@ -171,4 +171,4 @@ def forget(apps, schema_editor):
         group.permissions.remove(*group.permissions.filter(codename__in=[codename for _, codename in VIEW]))
 
 
-Migration.operations.append(migrations.RunPython(let_marketing_view, forget))
+Migration.operations.append(migrations.RunPython(grant, forget))

@@ -234,6 +234,11 @@ class ChannelKeywords(models.Model):
                     said = f"{self.label(name)}: {word!r} is also in {self.label(other)}; a word may mean one thing."
                     raise ValidationError({name: said})
 
+    def word_for(self, key: str) -> str:
+        """The word as this channel spells it (STOP for "stop."), or ""."""
+        words = [*self.opt_out_words, *self.opt_in_words, *self.help_words, *(join.word for join in self.joins())]
+        return next((word for word in words if keyword_key(word) == key), "")
+
     def word_list_of(self, key: str) -> str:
         """The label of the list holding the word whose keyword_key is ``key``, or ""."""
         for name in ("opt_out_words", "opt_in_words", "help_words"):

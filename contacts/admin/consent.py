@@ -20,8 +20,7 @@ def local(moment) -> str:
 
 @admin.register(Consent)
 class ConsentAdmin(admin.ModelAdmin):
-    list_display = ["number", "keyword", "list_name", "channel", "outcome", "texted", "confirmed", "message_id"]
-    list_filter = ["state", "double_opt_in"]
+    list_display = ["number", "keyword", "joined_list", "channel", "outcome", "texted"]
     search_fields = ["number"]
     search_help_text = "The start of a number (+1 415, 1415) or a whole one in any spelling (07911 123456)."
     show_full_result_count = False
@@ -55,6 +54,10 @@ class ConsentAdmin(admin.ModelAdmin):
             whole = None
         prefix = queryset.filter(number__startswith="+" + compact.lstrip("+"))
         return (prefix | queryset.filter(number=whole)) if whole else prefix, False
+
+    @admin.display(description="List", ordering="list_name")
+    def joined_list(self, row: Consent) -> str:
+        return row.list_name
 
     @admin.display(description="Texted", ordering="texted_at")
     def texted(self, row: Consent) -> str:
