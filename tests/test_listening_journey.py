@@ -132,4 +132,6 @@ def test_replies_are_read_answered_and_a_stop_outlives_its_contact(
     answer = requests.post(f"{live_server.url}/message", json=body, headers={"apikey": key}, timeout=10)
     assert answer.status_code == 409, answer.text
     assert f"to: {BOB} has opted out" in answer.text
-    assert not OutboundMessage.objects.filter(to=BOB, campaign__isnull=True).exists()
+    # Nothing went to Bob but the confirmation of his STOP (the channel's keywords send it, once).
+    [confirmation] = OutboundMessage.objects.filter(to=BOB, campaign__isnull=True)
+    assert confirmation.confirms_opt_out and confirmation.body.startswith("You have successfully been unsubscribed")
