@@ -145,7 +145,9 @@ def test_the_twilio_fake_makes_recipients_reply_after_delivery(
     # The fake notes its call once our answer is back, a moment after the STOP is applied.
     assert eventually(lambda: any(url.endswith("/inbound") for url, _, _ in fake_twilio.callbacks))
     inbound = [(url, params, answer) for url, params, answer in fake_twilio.callbacks if url.endswith("/inbound")]
-    assert [(params["From"], params["Body"], answer) for _, params, answer in inbound] == [(ANN, "STOP", 200)]
+    # Ann answers our STOP's confirmation with STOP too (everyone replies here): it confirms nothing more.
+    assert {(params["From"], params["Body"], answer) for _, params, answer in inbound} == {(ANN, "STOP", 200)}
+    assert OutboundMessage.objects.filter(to=ANN, confirms_opt_out=True).count() == 1
 
 
 def test_the_gupshup_fake_makes_recipients_reply_after_delivery(public_is_live, worker):
