@@ -2,7 +2,8 @@
 most likely answers, then acted on if it is a keyword.
 
 Built for batches (the return path hands over up to thousands of events at a time): a batch of
-1,000 costs about a dozen statements whatever its mix, not one per message. A provider's retry is
+1,000 costs about fifteen statements whatever its mix (and a few for each keyword), not one per
+message. A provider's retry is
 stored once: InboundMessage is unique by (channel, provider id), the insert skips what is there
 (ON CONFLICT DO NOTHING / INSERT OR IGNORE) and says which rows it wrote, so only those count as
 unread and go through the keywords, even when two workers take the same retry at once.
@@ -20,9 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections, models, router, transaction
-from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
 from django.db.models.constants import OnConflict
-from django.db.models.functions import Coalesce, Left
 from django.utils import timezone
 
 from campaigns.conversations.keywords import act_on_keyword
@@ -71,12 +70,13 @@ def _receive_chunk(events: Sequence[InboundEvent], received: Received) -> None:
         _message(event, contacts[event.phone], conversations[event.channel_id, event.phone], answered[i], now)
         for i, event in enumerate(accepted)
     ]
+    rows.sort(key=lambda row: (row.channel_id, row.provider_message_id))  # one order for every worker
     new_ids = insert_new(InboundMessage, rows)
     received.duplicates += len(rows) - len(new_ids)
     if not new_ids:
         return
     stored = list(InboundMessage.objects.filter(pk__in=new_ids).order_by("received_at", "id"))
-    update_conversations(new_ids, {message.conversation_id for message in stored})
+    update_conversations(stored)
     record_keywords(stored, channels, {(e.channel_id, e.provider_message_id): e for e in accepted})
     record_replies(stored)  # message.replied for the event webhooks, in this same transaction
     received.stored.extend(stored)
@@ -153,7 +153,7 @@ def conversations_by_number(events: Iterable[InboundEvent], contacts: dict[str, 
         key = (event.channel_id, event.phone)
         earliest[key] = min(earliest.get(key, event.at or now), event.at or now)
     found = _conversation_ids(earliest)
-    missing = [key for key in earliest if key not in found]
+    missing = sorted(key for key in earliest if key not in found)  # one order: no deadlock between workers
     if missing:
         # Opened as of its earliest reply here, so update_conversations takes the batch's newest.
         new = [
@@ -206,33 +206,67 @@ def _latest_before(sent: list, at: datetime, window: timedelta) -> tuple[int | N
     return sent[index][1], sent[index][2]
 
 
-def update_conversations(new_ids: list[int], conversation_ids: set[int]) -> None:
-    """Count the new replies as unread and move each conversation to its newest message, in one
-    statement whatever the batch; an older reply arriving late (out of order) changes only the count."""
-    new = InboundMessage.objects.filter(pk__in=new_ids, conversation=OuterRef("pk")).order_by()
-    newest = new.order_by("-received_at", "-id")
-    newest_at = Subquery(newest.values("received_at")[:1])
-    newer = models.Q(last_message_at__lte=newest_at)
+def update_conversations(stored: list[InboundMessage]) -> None:
+    """Count the new replies as unread and move each conversation to its newest message; an older
+    reply arriving late (out of order) adds to the count and changes nothing else.
 
-    def if_newer(value: models.Expression, otherwise: models.Expression, output_field=None) -> Case:
-        return Case(When(newer, then=value), default=otherwise, output_field=output_field)
-
-    an_id = models.BigIntegerField()
-
-    Conversation.objects.filter(pk__in=conversation_ids).update(
-        unread_count=F("unread_count")
-        + Coalesce(Subquery(new.values("conversation").annotate(n=Count("pk")).values("n")), 0),
-        last_message_at=if_newer(newest_at, F("last_message_at")),
-        last_text=if_newer(Left(Subquery(newest.values("text")[:1]), 200), F("last_text")),
-        last_campaign=if_newer(
-            Coalesce(Subquery(newest.values("campaign")[:1]), F("last_campaign"), output_field=an_id),
-            F("last_campaign"),
-            an_id,
-        ),
-        last_inbound_at=Case(When(last_inbound_at__gte=newest_at, then=F("last_inbound_at")), default=newest_at),
-        contact=Coalesce(F("contact"), Subquery(newest.values("contact")[:1]), output_field=an_id),
-        state=Value(Conversation.State.OPEN),
+    The conversations are locked (in id order, so two workers cannot deadlock on them), worked out
+    here and written back in one UPDATE: correlated subqueries per row cost more than the rest of
+    the batch together."""
+    by_conversation: dict[int, list[InboundMessage]] = defaultdict(list)
+    for message in stored:
+        by_conversation[message.conversation_id].append(message)
+    conversations = list(
+        Conversation.objects.select_for_update().filter(pk__in=list(by_conversation)).order_by("pk").only(*TRACKED)
     )
+    for conversation in conversations:
+        _move_forward(conversation, by_conversation[conversation.pk])
+    write_back(conversations)
+
+
+TRACKED = ["unread_count", "state", "last_message_at", "last_inbound_at", "last_text", "last_campaign", "contact"]
+# PostgreSQL types a VALUES list from its contents, so each column says its type (SQLite needs none).
+POSTGRES_TYPES = ["bigint", "integer", "varchar", "timestamptz", "timestamptz", "varchar", "bigint", "bigint"]
+
+
+def write_back(conversations: list[Conversation]) -> None:
+    """UPDATE ... FROM a VALUES list: one statement for a thousand rows (Django's bulk_update builds a
+    CASE per field and row, and took seconds for a batch)."""
+    db = router.db_for_write(Conversation)
+    connection = connections[db]
+    fields = [Conversation._meta.pk] + [Conversation._meta.get_field(name) for name in TRACKED]
+    columns = [field.column for field in fields]
+    casts = POSTGRES_TYPES if connection.vendor == "postgresql" else [""] * len(fields)
+    row_sql = "(" + ", ".join(f"%s::{cast}" if cast else "%s" for cast in casts) + ")"
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
+    sets = ", ".join(f"{connection.ops.quote_name(c)} = v.{connection.ops.quote_name(c)}" for c in columns[1:])
+    for start in range(0, len(conversations), ROWS_PER_STATEMENT):
+        batch = conversations[start : start + ROWS_PER_STATEMENT]
+        params = [
+            field.get_db_prep_save(getattr(conversation, field.attname), connection)
+            for conversation in batch
+            for field in fields
+        ]
+        values = ", ".join([row_sql] * len(batch))
+        # Built from our own table and column names only; every value is a parameter.
+        sql = f"WITH v ({names}) AS (VALUES {values}) UPDATE {table} SET {sets} FROM v WHERE {table}.id = v.id"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def _move_forward(conversation: Conversation, messages: list[InboundMessage]) -> None:
+    newest = max(messages, key=lambda message: (message.received_at, message.pk))
+    conversation.unread_count += len(messages)
+    conversation.state = Conversation.State.OPEN
+    if conversation.last_inbound_at is None or conversation.last_inbound_at < newest.received_at:
+        conversation.last_inbound_at = newest.received_at
+    if conversation.contact_id is None:  # its contact was deleted: the number's new one
+        conversation.contact_id = newest.contact_id
+    if conversation.last_message_at <= newest.received_at:
+        conversation.last_message_at = newest.received_at
+        conversation.last_text = newest.text[:200]
+        conversation.last_campaign_id = newest.campaign_id or conversation.last_campaign_id
 
 
 def record_keywords(stored: list[InboundMessage], channels: dict[int, Channel], events: dict) -> None:
