@@ -140,12 +140,12 @@ def _name(value: object) -> str:
     return value.strip()[:200] if isinstance(value, str) else ""
 
 
-def moment(value: object, field: str, per_second: int) -> datetime | None:
-    """A provider's Unix time (seconds or milliseconds, number or digits); None when absent, or when it
+def moment(value: object, field: str, per_second: int) -> datetime:
+    """A provider's Unix time (seconds or milliseconds, number or digits); now when absent, or when it
     is no time a message could have been sent (then the message is as of when we heard: a clock gone
     wrong must not lose the message, nor pin its conversation to the top of the inbox for years)."""
     if value is None or value == "":
-        return None
+        return timezone.now()
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise BadInput(field, f"expected a Unix time, not {type(value).__name__}.")
     try:
@@ -154,7 +154,7 @@ def moment(value: object, field: str, per_second: int) -> datetime | None:
         raise BadInput(field, f"{shown(str(value))} is not a Unix time.") from None
     if not EARLIEST <= at <= timezone.now() + CLOCK_SKEW:
         log.warning("%s %s is %s, no time a message was sent: taken as now", field, shown(str(value)), at)
-        return None
+        return timezone.now()
     return at
 
 

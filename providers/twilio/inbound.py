@@ -3,13 +3,15 @@
 Twilio posts a form (../shared/PROVIDERS.md): MessageSid, From, To, Body, NumMedia with MediaUrlN and
 MediaContentTypeN, and on WhatsApp ProfileName and WaId, with From as "whatsapp:+E164" (or, on newer
 accounts, "whatsapp:" and a business-scoped id: then WaId gives the number). OptOutType is set when
-Twilio's Advanced Opt-Out decided a keyword itself. Twilio gives no time: the event is as of now.
+Twilio's Advanced Opt-Out decided a keyword itself. Twilio gives no time: the event is as of the
+moment the webhook heard it (the receiving worker may apply it later).
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django.utils import timezone
 
 from contacts.phones import normalise_phone
 from providers.events import InboundEvent, InboundMedia
@@ -40,6 +42,7 @@ def inbound_event(channel_id: int, form: QueryDict) -> InboundEvent:
         provider_message_id=sid,
         media=media(form),
         profile_name=form.get("ProfileName", "").strip(),
+        at=timezone.now(),
     )
 
 
