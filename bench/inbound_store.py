@@ -1,11 +1,11 @@
 """Storing replies (campaigns.conversations.store): how many a second the inbound book takes.
 
-Two ways in: batches of 1,000 (what a return-path worker hands over) and one reply a call (what a
-webhook does while it stores as it answers). The replies are a campaign's: a third from numbers we
+Two batch sizes: 1,000 (what the receiving worker, campaigns.receiving, hands over from a backlog)
+and 100 (replies trickling in, a second's worth at a time). The replies are a campaign's: a third from numbers we
 have as contacts, half answering a message sent in the window (linked to it and its campaign), one
 in fifty a STOP, one in twenty a provider's retry of an earlier reply. Targets on the 2-core
-reference machine: 1,000 replies a second in batches (the rate the return path's bench offers
-callbacks at), 100 a second one by one. BENCH_INBOUND_REPLIES changes the count (default 20,000).
+reference machine: 1,000 replies a second in batches of 1,000 (the rate the return path's bench
+offers callbacks at), 500 in batches of 100. BENCH_INBOUND_REPLIES changes the count (default 20,000).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import time
 from bench.harness import prepare_django
 
 REPLIES = int(os.environ.get("BENCH_INBOUND_REPLIES", "20000"))
-SINGLE = max(REPLIES // 10, 100)
-BATCH = 1000
+SMALL = max(REPLIES // 10, 100)
+BATCH, SMALL_BATCH = 1000, 100
 TARGET_BATCHED = 1000.0
-TARGET_SINGLE = 100.0
+TARGET_SMALL = 500.0
 PREFIX = "+1629"  # a US area code kept for this bench's numbers
 
 
@@ -73,15 +73,15 @@ def run() -> list[dict]:
 
     channel = Channel.objects.create(name=f"Bench replies {time.time_ns()}", provider="sandbox", sender="+15005550006")
     campaign = Campaign.objects.create(name="Bench replies", channel=channel)
-    batched, single = numbers(REPLIES, 0), numbers(SINGLE, REPLIES)
-    prepare(channel, batched + single, campaign)
+    batched, small = numbers(REPLIES, 0), numbers(SMALL, REPLIES)
+    prepare(channel, batched + small, campaign)
     events = events_for(channel.pk, batched, "B")
     batched_seconds = timed(receive_inbound, [events[i : i + BATCH] for i in range(0, len(events), BATCH)])
-    one_by_one = events_for(channel.pk, single, "S")
-    single_seconds = timed(receive_inbound, [[event] for event in one_by_one])
+    trickle = events_for(channel.pk, small, "S")
+    small_seconds = timed(receive_inbound, [trickle[i : i + SMALL_BATCH] for i in range(0, len(trickle), SMALL_BATCH)])
     stored = InboundMessage.objects.filter(channel=channel).count()
     linked = InboundMessage.objects.filter(channel=channel, campaign=campaign).count()
-    expected = (REPLIES + SINGLE) - (REPLIES // 20 + SINGLE // 20)
+    expected = (REPLIES + SMALL) - (REPLIES // 20 + SMALL // 20)
     note = f"{connection.vendor}; {stored:,} stored (expected {expected:,}), {linked:,} linked to the campaign"
 
     InboundMessage.objects.filter(channel=channel).delete()
@@ -91,7 +91,7 @@ def run() -> list[dict]:
     channel.delete()
     Contact.objects.filter(phone__startswith=PREFIX).delete()
     Suppression.objects.filter(number__startswith=PREFIX).delete()
-    batched_rate, single_rate = len(events) / batched_seconds, len(one_by_one) / single_seconds
+    batched_rate, small_rate = len(events) / batched_seconds, len(trickle) / small_seconds
     return [
         {
             "name": f"replies stored in batches of {BATCH:,} ({len(events):,})",
@@ -102,11 +102,11 @@ def run() -> list[dict]:
             "note": note,
         },
         {
-            "name": f"replies stored one a call ({len(one_by_one):,})",
-            "figure": round(single_rate),
+            "name": f"replies stored in batches of {SMALL_BATCH} ({len(trickle):,})",
+            "figure": round(small_rate),
             "unit": "replies/s",
-            "target": TARGET_SINGLE,
-            "ratio": round(single_rate / TARGET_SINGLE, 2),
-            "note": "as a webhook stores while it answers",
+            "target": TARGET_SMALL,
+            "ratio": round(small_rate / TARGET_SMALL, 2),
+            "note": "replies trickling in",
         },
     ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from campaigns.conversations.store import Received, receive
+from campaigns.conversations.store import Outcome, receive
 from providers.events import InboundEvent
 
 
 class ConversationBook:
     """providers.events.InboundBook: replies stored once, linked and acted on (store.receive)."""
 
-    def receive(self, events: list[InboundEvent]) -> Received:
+    def receive(self, events: list[InboundEvent]) -> Outcome:
         return receive(events)

@@ -40,7 +40,7 @@ PROFILE_NAME_CHARS = InboundMessage._meta.get_field("profile_name").max_length
 
 
 @dataclass
-class Received:
+class Outcome:
     """What became of a batch: every event is stored, a duplicate of one stored, or refused with why."""
 
     stored: list[InboundMessage] = field(default_factory=list)
@@ -48,19 +48,19 @@ class Received:
     refused: list[tuple[InboundEvent, str]] = field(default_factory=list)
 
 
-def receive(events: Sequence[InboundEvent]) -> Received:
+def receive(events: Sequence[InboundEvent]) -> Outcome:
     """Store each event once, link it and act on its keyword; see the module docstring."""
-    received = Received()
+    outcome = Outcome()
     for start in range(0, len(events), ROWS_PER_STATEMENT):
         with transaction.atomic():
-            _receive_chunk(events[start : start + ROWS_PER_STATEMENT], received)
-    return received
+            _receive_chunk(events[start : start + ROWS_PER_STATEMENT], outcome)
+    return outcome
 
 
-def _receive_chunk(events: Sequence[InboundEvent], received: Received) -> None:
+def _receive_chunk(events: Sequence[InboundEvent], outcome: Outcome) -> None:
     now = timezone.now()
     channels = Channel.objects.in_bulk({event.channel_id for event in events})
-    accepted = _accepted(events, channels, received)
+    accepted = _accepted(events, channels, outcome)
     if not accepted:
         return
     contacts = contacts_by_phone(accepted)
@@ -72,27 +72,27 @@ def _receive_chunk(events: Sequence[InboundEvent], received: Received) -> None:
     ]
     rows.sort(key=lambda row: (row.channel_id, row.provider_message_id))  # one order for every worker
     new_ids = insert_new(InboundMessage, rows)
-    received.duplicates += len(rows) - len(new_ids)
+    outcome.duplicates += len(rows) - len(new_ids)
     if not new_ids:
         return
     stored = list(InboundMessage.objects.filter(pk__in=new_ids).order_by("received_at", "id"))
     update_conversations(stored)
     record_keywords(stored, channels, {(e.channel_id, e.provider_message_id): e for e in accepted})
     record_replies(stored)  # message.replied for the event webhooks, in this same transaction
-    received.stored.extend(stored)
+    outcome.stored.extend(stored)
     log.info("stored %d replies (%d already stored)", len(stored), len(rows) - len(stored))
 
 
-def _accepted(events: Iterable[InboundEvent], channels: dict[int, Channel], received: Received) -> list:
+def _accepted(events: Iterable[InboundEvent], channels: dict[int, Channel], outcome: Outcome) -> list:
     """The events to store: refused ones noted with their reason, repeats within the batch counted."""
     accepted, seen = [], set()
     for event in events:
         reason = refusal(event, channels)
         if reason:
             log.warning("reply refused on channel %s from %r: %s", event.channel_id, event.phone, reason)
-            received.refused.append((event, reason))
+            outcome.refused.append((event, reason))
         elif event.provider_message_id and (event.channel_id, event.provider_message_id) in seen:
-            received.duplicates += 1
+            outcome.duplicates += 1
         else:
             seen.add((event.channel_id, event.provider_message_id))
             accepted.append(event)

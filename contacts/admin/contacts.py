@@ -14,7 +14,7 @@ from import_export.admin import ImportExportModelAdmin
 
 from contacts.admin import bulk_actions
 from contacts.admin.deletion import BoundedDeletion, as_queryset, capped_count
-from contacts.admin.filters import ContactListFilter, SubscriptionFilter, search_contacts
+from contacts.admin.filters import ContactListFilter, OriginFilter, SubscriptionFilter, search_contacts
 from contacts.admin.imports import ContactImportMixin
 from contacts.admin.paging import EstimatedCountPaginator, count_or_estimate
 from contacts.admin.panels import contact_panels, rendered_panels
@@ -117,7 +117,7 @@ class ContactAdmin(
     show_full_result_count = False  # COUNT(*) over a million contacts on every page is slow
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice would be as slow
     list_display = ["phone", "name", "subscription", "created"]
-    list_filter = [SubscriptionFilter, ContactListFilter]
+    list_filter = [SubscriptionFilter, OriginFilter, ContactListFilter]
     search_fields = ["phone", "name"]  # shows the box; get_search_results does the searching
     search_help_text = (
         "A number finds phones starting with it (+44 7911, 447911, or a whole 07911 123456); "
@@ -126,9 +126,9 @@ class ContactAdmin(
     fieldsets = [
         (None, {"fields": ["phone", "name", "extra_fields"]}),
         ("Subscription", {"fields": ["subscription", "opt_out_reason"]}),
-        ("Record", {"fields": ["created", "updated"]}),
+        ("Record", {"fields": ["origin", "created", "updated"]}),
     ]
-    readonly_fields = ["subscription", "opt_out_reason", "created", "updated"]
+    readonly_fields = ["subscription", "opt_out_reason", "origin", "created", "updated"]
     inlines = [MembershipInline, OptInRecordInline]
     actions = ["add_to_list", "remove_from_list", "create_list", "opt_out", "opt_in"]
 

@@ -33,6 +33,21 @@ class SubscriptionFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OriginFilter(admin.SimpleListFilter):
+    """Contacts that came from a reply to one of our channels (a partial index holds just them)."""
+
+    title = "origin"
+    parameter_name = "origin"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [("reply", "Came from a reply")]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value() == "reply":
+            return queryset.filter(origin="reply")
+        return queryset
+
+
 class ContactListFilter(admin.SimpleListFilter):
     """Contacts in one list, chosen by ``?list=<id>``.
 
