@@ -117,10 +117,9 @@ class MessageBook:
         ours = {e.message_id for e in events if e.message_id is not None}
         theirs = {e.provider_message_id for e in events if e.message_id is None and e.provider_message_id}
         channels = {e.channel_id for e in events}
-        query = Q(pk__in=ours) | Q(channel_id__in=channels, provider_message_id__in=theirs) & ~Q(provider_message_id="")
         self.messages: dict[int, Message] = {}
         self.by_provider_id: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for row in OutboundMessage.objects.filter(query).values_list(*FIELDS).iterator(chunk_size=2000):
+        for row in _named(ours, theirs, channels):
             self.add(Message(*row))
 
     def add(self, message: Message) -> Message:
@@ -162,10 +161,34 @@ class MessageBook:
 
 FIELDS = ("pk", "channel_id", "status", "provider_message_id", "delivered_at", "error_code", "error_message")
 COLUMNS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message")
+# On PostgreSQL the ids travel as arrays, one parameter each: psycopg's reading of thousands of
+# placeholders in one statement cost more than the database's work.
+ARRAY_TYPES = ("bigint[]", "text[]", "text[]", "timestamptz[]", "text[]", "text[]", "text[]")
+
+
+def _named(ours: set[int], theirs: set[str], channels: set[int]) -> list[tuple]:
+    """The messages with our ids, or with the providers' ids on the batch's channels."""
+    if connection.vendor != "postgresql":
+        query = Q(pk__in=ours) | Q(channel_id__in=channels, provider_message_id__in=theirs) & ~Q(provider_message_id="")
+        return list(OutboundMessage.objects.filter(query).values_list(*FIELDS))
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    columns = ", ".join(("id", *FIELDS[1:]))
+    # Two index scans (the primary key, msg_provider_id), not one OR the planner reads as a scan.
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE id = ANY(%s::bigint[]) UNION ALL "  # noqa: S608 - names are ours
+        f"SELECT {columns} FROM {table} WHERE channel_id = ANY(%s::bigint[]) "
+        "AND provider_message_id = ANY(%s::text[]) AND provider_message_id <> ''"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(ours), list(channels), list(theirs)])
+        return cursor.fetchall()
 
 
 def write(messages: list[Message], now: datetime) -> set[int]:
-    """One UPDATE ... FROM (VALUES ...) per slice; returns the ids it moved (those still as read)."""
+    """One UPDATE ... FROM (VALUES ...) per slice (unnest of arrays on PostgreSQL); returns the ids it
+    moved (those still as read)."""
+    if connection.vendor == "postgresql":
+        return _write_arrays(messages, now)
     written: set[int] = set()
     per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // 8))
     for start in range(0, len(messages), per_statement):
@@ -173,23 +196,42 @@ def write(messages: list[Message], now: datetime) -> set[int]:
     return written
 
 
+def _assignments() -> str:
+    meta, quote = OutboundMessage._meta, connection.ops.quote_name
+    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = v.column{i}" for i, name in enumerate(COLUMNS, 2))
+    return assignments + f", {quote('updated_at')} = %s, {quote('claim_token')} = NULL"
+
+
+def _write_arrays(messages: list[Message], now: datetime) -> set[int]:
+    if not messages:
+        return set()
+    columns = [[m.pk for m in messages]]
+    columns += [[getattr(m, name) for m in messages] for name in COLUMNS]
+    columns.append([m.read_status for m in messages])
+    arrays = ", ".join(f"%s::{array}" for array in ARRAY_TYPES)
+    names = ", ".join(f"column{i}" for i in range(1, 8))
+    sql = (
+        f"UPDATE {connection.ops.quote_name(OutboundMessage._meta.db_table)} AS m SET {_assignments()} "  # noqa: S608 - names are ours, every value a parameter
+        f"FROM unnest({arrays}) AS v({names}) WHERE m.id = v.column1 AND m.status = v.column7 RETURNING m.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *columns])
+        return {pk for (pk,) in cursor.fetchall()}
+
+
 def _write_slice(messages: list[Message], now: datetime) -> set[int]:
     if not messages:
         return set()
     meta = OutboundMessage._meta
     quote = connection.ops.quote_name
-    postgres = connection.vendor == "postgresql"
-    # PostgreSQL types the VALUES columns from their casts; SQLite keeps whatever it is given.
-    casts = ("bigint", "text", "text", "timestamptz", "text", "text", "text") if postgres else ("",) * 7
-    row = "(" + ", ".join(f"%s::{cast}" if cast else "%s" for cast in casts) + ")"
+    row = "(" + ", ".join(["%s"] * 7) + ")"
     params: list[object] = []
     for message in messages:
         params.append(message.pk)
         params.extend(meta.get_field(name).get_db_prep_save(getattr(message, name), connection) for name in COLUMNS)
         params.append(message.read_status)
-    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = v.column{i}" for i, name in enumerate(COLUMNS, 2))
+    assignments = _assignments()
     updated_at = meta.get_field("updated_at").get_db_prep_save(now, connection)
-    assignments += f", {quote('updated_at')} = %s, {quote('claim_token')} = NULL"
     sql = (
         f"UPDATE {quote(meta.db_table)} AS m SET {assignments} FROM (VALUES {', '.join([row] * len(messages))}) AS v "  # noqa: S608 - names are ours, every value a parameter
         f"WHERE m.{quote('id')} = v.column1 AND m.{quote('status')} = v.column7 RETURNING {quote('id')}"
