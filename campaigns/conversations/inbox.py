@@ -8,22 +8,19 @@ count here stops at a bound. The admin pages (campaigns/admin/inbox.py) only cal
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.content.personalisation import message_text
+from campaigns.conversations.window import FREE_TEXT_WINDOW, keeps_window
 from campaigns.models import Conversation, InboundMessage, OutboundMessage
 from campaigns.models.staff import zone_label
-from providers.registry import provider_class
 
 PAGE = 30  # messages a conversation page shows; "Older messages" pages back from the oldest shown
 UNREAD_SHOWN_UP_TO = 1000  # the dashboard counts conversations with unread replies up to here
-# WhatsApp lets a business write freely only within this time of the contact's own latest message
-# (its "customer service window"); after it only an approved template may start a conversation again.
-FREE_TEXT_WINDOW = timedelta(hours=24)
 REPLY_MAX_LENGTH = 1600  # ten SMS parts; WhatsApp takes 4,096
 
 
@@ -93,7 +90,7 @@ def inbound_entry(message: InboundMessage) -> Entry:
 
 
 def outbound_rows(conversation: Conversation):
-    """Our messages to this number on this channel: the number's index on ``to`` finds them."""
+    """Our messages to this number on this channel: the (to, id) index finds them, newest first."""
     return OutboundMessage.objects.filter(to=conversation.phone, channel_id=conversation.channel_id)
 
 
@@ -101,7 +98,7 @@ def outbound_entries(conversation: Conversation, before: datetime | None, limit:
     rows = outbound_rows(conversation)
     if before is not None:
         rows = rows.filter(created_at__lt=before)
-    rows = rows.select_related("campaign__template", "contact").order_by("-created_at", "-id")
+    rows = rows.select_related("campaign__template", "contact").order_by("-id")  # ids grow with created_at
     return [outbound_entry(message) for message in rows[:limit]]
 
 
@@ -150,14 +147,10 @@ def timeline(conversation: Conversation, before: datetime | None = None, limit: 
 # --- replying -----------------------------------------------------------------------------------------
 
 
-def needs_template_outside_window(conversation: Conversation) -> bool:
-    """WhatsApp channels: the providers that only let us start a conversation with an approved template."""
-    return bool(getattr(provider_class(conversation.channel.provider), "campaign_needs_template", False))
-
-
 def window_refusal(conversation: Conversation, now: datetime | None = None) -> str:
-    """Why free text cannot go to this conversation now, in staff words ("" when it can)."""
-    if not needs_template_outside_window(conversation):
+    """Why free text cannot go to this conversation now, in staff words ("" when it can): WhatsApp's
+    24-hour rule (campaigns/conversations/window.py) as the reply box says it."""
+    if not keeps_window(conversation.channel):
         return ""
     now = now or timezone.now()
     last = conversation.last_inbound_at
@@ -177,7 +170,7 @@ def window_refusal(conversation: Conversation, now: datetime | None = None) -> s
 
 def window_closes_at(conversation: Conversation) -> datetime | None:
     """When free text stops being allowed (WhatsApp channels within the window), else None."""
-    if not needs_template_outside_window(conversation) or conversation.last_inbound_at is None:
+    if not keeps_window(conversation.channel) or conversation.last_inbound_at is None:
         return None
     closes = conversation.last_inbound_at + FREE_TEXT_WINDOW
     return closes if closes > timezone.now() else None
@@ -255,12 +248,11 @@ def unread_summary() -> Unread:
     return Unread(conversations=len(counts), replies=sum(counts), capped=capped)
 
 
-def latest_change(conversations=None) -> str:
-    """A token that changes whenever a conversation gets a message, is read, or changes state: what the
-    inbox's live updates poll (two index look-ups, whatever the table's size)."""
-    rows = Conversation.objects.all() if conversations is None else conversations
-    newest = rows.order_by("-last_message_at", "-id").values_list("id", "last_message_at").first()
-    unread = unread_summary()
+def latest_change(unread: Unread | None = None) -> str:
+    """A token that changes whenever a conversation gets a message or is read: what the inbox's live
+    updates poll (the newest conversation, from conv_newest, and the bounded unread figures)."""
+    newest = Conversation.objects.order_by("-last_message_at", "-id").values_list("id", "last_message_at").first()
+    unread = unread or unread_summary()
     return f"{newest[0]}@{newest[1].isoformat()}/{unread.conversations}/{unread.replies}" if newest else "empty"
 
 

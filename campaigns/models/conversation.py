@@ -94,6 +94,8 @@ class InboundMessage(models.Model):
             # A campaign's page: how many numbers replied, and opted out by replying (index-only counts).
             models.Index(fields=["campaign", "phone"], name="inbound_numbers_by_campaign"),
             models.Index(fields=["campaign", "phone"], condition=Q(keyword="STOP"), name="inbound_stops_by_campaign"),
+            # The inbox's "keyword replies" filter: conversations with one, a small index whatever the table.
+            models.Index(fields=["conversation"], condition=~Q(keyword=""), name="inbound_keyword_replies"),
         ]
 
     def __str__(self) -> str:
