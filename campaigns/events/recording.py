@@ -8,19 +8,20 @@ batch of events is one INSERT, however many endpoints want them. Delivery is the
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage, WebhookEndpoint, WebhookEvent
 from campaigns.models.webhook import EventType
 
-INSERT_BATCH = 2000  # rows per INSERT statement (SQLite's variable limit, PostgreSQL's packet size)
 Status = OutboundMessage.Status
 
 # The event a message's new status is; statuses without one (queued, unknown...) are not told.
@@ -69,22 +70,51 @@ def record_events(events: Iterable[Event], wanted: dict[str, list[int]] | None =
     """
     wanted = subscribers() if wanted is None else wanted
     now = timezone.now()
-    rows = []
+    rows: list[tuple] = []
     for event in events:
         at = event.at or now
-        event_id = new_event_id()
-        payload = {"id": event_id, "type": str(event.type), "timestamp": iso(at), "data": event.data}
-        common = {"event_id": event_id, "type": str(event.type), "payload": payload, "created_at": at}
-        rows += [WebhookEvent(endpoint_id=endpoint_id, **common) for endpoint_id in wanted.get(str(event.type), ())]
+        event_id, event_type = new_event_id(), str(event.type)
+        payload = json.dumps({"id": event_id, "type": event_type, "timestamp": iso(at), "data": event.data})
+        rows += [(event_id, event_type, payload, endpoint_id, "", at) for endpoint_id in wanted.get(event_type, ())]
         if event.callback_url:
-            rows.append(WebhookEvent(callback_url=event.callback_url, **common))
+            rows.append((event_id, event_type, payload, None, event.callback_url, at))
     if rows:
-        for start in range(0, len(rows), INSERT_BATCH):
-            WebhookEvent.objects.bulk_create(rows[start : start + INSERT_BATCH])
+        insert_rows(rows)
         from campaigns.events.jobs import deliver_soon
 
         deliver_soon()
     return len(rows)
+
+
+COLUMNS = (
+    "event_id, type, payload, endpoint_id, callback_url, created_at, next_attempt_at, status, attempts, last_error"
+)
+
+
+def insert_rows(rows: list[tuple]) -> None:
+    """(event_id, type, payload JSON, endpoint_id, callback_url, at) rows into the outbox, pending and due.
+
+    One statement on PostgreSQL (INSERT ... SELECT FROM unnest of one array per column), one
+    prepared statement run for every row elsewhere (executemany). Django's bulk_create built each
+    row's model and SQL in Python: 2 ms of CPU per row, 20 times the database's own work.
+    """
+    table = connection.ops.quote_name(WebhookEvent._meta.db_table)
+    pending = WebhookEvent.Status.PENDING
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = list(zip(*rows, strict=True))
+            cursor.execute(
+                f"INSERT INTO {table} ({COLUMNS}) SELECT e, t, p, ep, cb, at, at, %s, 0, '' FROM unnest("  # noqa: S608 - names are ours, every value a parameter
+                "%s::text[], %s::text[], %s::jsonb[], %s::bigint[], %s::text[], %s::timestamptz[]"
+                ") AS r(e, t, p, ep, cb, at)",
+                [pending, *(list(column) for column in columns)],
+            )
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"INSERT INTO {table} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, '')",  # noqa: S608 - as above
+            [(e, t, p, ep, cb, adapt(at), adapt(at), pending) for e, t, p, ep, cb, at in rows],
+        )
 
 
 def record_message_events(message_ids: list[int], status: str) -> int:
