@@ -75,6 +75,9 @@ class InboundEvent:
     media: tuple[InboundMedia, ...] = ()
     profile_name: str = ""  # the name the sender's WhatsApp shows, when the provider tells
     at: datetime | None = None  # when the provider says it was sent; None = when we heard
+    # The provider's id of our message the person answered, when their app quoted it (a WhatsApp
+    # reply: Twilio's OriginalRepliedMessageSid, Gupshup's context.gsId): beats guessing by time.
+    replied_to_provider_id: str = ""
 
 
 @dataclass(frozen=True)

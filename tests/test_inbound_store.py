@@ -121,6 +121,22 @@ def test_a_reply_answers_the_latest_message_to_that_number_on_that_channel(sms, 
     assert Conversation.objects.get().last_campaign == campaign
 
 
+def test_the_message_a_reply_quotes_beats_the_latest(sms):
+    campaign = Campaign.objects.create(name="Sale", channel=sms)
+    quoted = sent(sms, ago=timedelta(days=20), campaign=campaign)  # outside the window, and not the latest
+    OutboundMessage.objects.filter(pk=quoted.pk).update(provider_message_id="SMquoted")
+    sent(sms, ago=timedelta(hours=1))
+    receive([event(sms, "Yes, that one", replied_to_provider_id="SMquoted")])
+    message = InboundMessage.objects.get()
+    assert (message.in_reply_to, message.campaign) == (quoted, campaign)
+
+
+def test_a_quote_of_a_message_we_do_not_know_falls_back_to_the_latest(sms):
+    latest = sent(sms, ago=timedelta(hours=1))
+    receive([event(sms, "Hm", replied_to_provider_id="SMunknown")])
+    assert InboundMessage.objects.get().in_reply_to == latest
+
+
 def test_a_message_sent_after_the_reply_is_not_what_it_answers(sms):
     earlier = sent(sms, ago=timedelta(hours=3))
     sent(sms, ago=timedelta(minutes=1))

@@ -143,6 +143,17 @@ def test_a_reply_is_linked_to_the_campaign_message_it_answers(client, sms):
     assert (message.in_reply_to, message.campaign) == (outbound, campaign)
 
 
+def test_a_whatsapp_reply_quoting_a_message_is_linked_to_it(client, whatsapp, gupshup):
+    twilio_sent = OutboundMessage.objects.create(channel=whatsapp, to=ANN, status="read", provider_message_id="SMq")
+    gupshup_sent = OutboundMessage.objects.create(channel=gupshup, to=ANN, status="read", provider_message_id="gs-q")
+    post_twilio(client, whatsapp, twilio_form(whatsapp, "This one", OriginalRepliedMessageSid="SMq"))
+    post_gupshup(client, gupshup, gupshup_body(context={"id": "wamid.Q", "gsId": "gs-q"}))
+    assert {m.channel_id: m.in_reply_to for m in InboundMessage.objects.all()} == {
+        whatsapp.pk: twilio_sent,
+        gupshup.pk: gupshup_sent,
+    }
+
+
 def test_a_stop_reply_is_recorded_as_the_keyword_and_opts_the_number_out(client, sms):
     post_twilio(client, sms, twilio_form(sms, "Stop."))
     assert InboundMessage.objects.get().keyword == "STOP"

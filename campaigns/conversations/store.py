@@ -176,13 +176,16 @@ def _conversation_ids(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], 
 
 
 def replied_to(events: Sequence[InboundEvent], now: datetime) -> list[tuple[int | None, int | None]]:
-    """For each event, the (message id, campaign id) it most likely answers: the latest message sent to
-    its number on its channel at most INBOUND_REPLY_WINDOW_DAYS before it; (None, None) if none was."""
+    """For each event, the (message id, campaign id) it answers: the one its app quoted, when the
+    provider says; else the latest message sent to its number on its channel at most
+    INBOUND_REPLY_WINDOW_DAYS before it; (None, None) if none was."""
+    quoted = quoted_messages(events)
     window = timedelta(days=settings.INBOUND_REPLY_WINDOW_DAYS)
     sent: dict[tuple[int, str], list[tuple[datetime, int, int | None]]] = defaultdict(list)
     by_channel: dict[int, list[InboundEvent]] = defaultdict(list)
     for event in events:
-        by_channel[event.channel_id].append(event)
+        if (event.channel_id, event.replied_to_provider_id) not in quoted:
+            by_channel[event.channel_id].append(event)
     for channel_id, group in by_channel.items():
         times = [event.at or now for event in group]
         rows = OutboundMessage.objects.filter(
@@ -195,7 +198,26 @@ def replied_to(events: Sequence[InboundEvent], now: datetime) -> list[tuple[int 
             sent[channel_id, to].append((sent_at, pk, campaign_id))
     for messages in sent.values():
         messages.sort()
-    return [_latest_before(sent.get((e.channel_id, e.phone), []), e.at or now, window) for e in events]
+    return [
+        quoted.get((e.channel_id, e.replied_to_provider_id))
+        or _latest_before(sent.get((e.channel_id, e.phone), []), e.at or now, window)
+        for e in events
+    ]
+
+
+def quoted_messages(events: Sequence[InboundEvent]) -> dict[tuple[int, str], tuple[int, int | None]]:
+    """(channel, provider id) -> (message id, campaign id) of the messages replies quote (one query)."""
+    wanted = {(e.channel_id, e.replied_to_provider_id) for e in events if e.replied_to_provider_id}
+    if not wanted:
+        return {}
+    rows = (
+        OutboundMessage.objects.filter(
+            channel_id__in={c for c, _ in wanted}, provider_message_id__in={p for _, p in wanted}
+        )
+        .exclude(provider_message_id="")  # lets PostgreSQL use the partial index msg_provider_id
+        .values_list("channel_id", "provider_message_id", "pk", "campaign_id")
+    )
+    return {(c, p): (pk, campaign) for c, p, pk, campaign in rows.order_by() if (c, p) in wanted}
 
 
 def _latest_before(sent: list, at: datetime, window: timedelta) -> tuple[int | None, int | None]:

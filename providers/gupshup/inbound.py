@@ -44,6 +44,7 @@ def v2_event(channel_id: int, body: dict, payload: dict) -> InboundEvent:
         media=media,
         profile_name=_name(sender.get("name")),
         at=moment(body.get("timestamp"), "timestamp", per_second=1000),
+        replied_to_provider_id=_context_id(payload.get("context"), "payload.context"),
     )
 
 
@@ -70,6 +71,7 @@ def v3_events(channel_id: int, value: dict) -> list[InboundEvent]:
                 media=media,
                 profile_name=names.get(sender) or (next(iter(names.values())) if len(names) == 1 else ""),
                 at=moment(message.get("timestamp"), f"messages[{index}].timestamp", per_second=1),
+                replied_to_provider_id=_context_id(message.get("context"), f"messages[{index}].context"),
             )
         )
     return events
@@ -134,6 +136,12 @@ def _required_id(value: object, field: str) -> str:
     if not found:
         raise BadInput(field, "missing: a message without Gupshup's id could not be told from its retries.")
     return found
+
+
+def _context_id(value: object, field: str) -> str:
+    """Gupshup's id of the message a reply quotes (the one we stored when sending), else ""."""
+    context = _object(value, field)
+    return provider_id(context.get("gsId") or context.get("gs_id"), f"{field}.gsId")
 
 
 def _name(value: object) -> str:

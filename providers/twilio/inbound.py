@@ -43,6 +43,7 @@ def inbound_event(channel_id: int, form: QueryDict) -> InboundEvent:
         media=media(form),
         profile_name=form.get("ProfileName", "").strip(),
         at=timezone.now(),
+        replied_to_provider_id=provider_id(form.get("OriginalRepliedMessageSid"), "OriginalRepliedMessageSid"),
     )
 
 
