@@ -26,6 +26,7 @@ class Result:
     times: list[float] = field(default_factory=list)  # each answer's time in s (open loop: from its scheduled start)
     failures: dict[int, int] = field(default_factory=dict)  # status (0: no answer) -> how many
     client_cpu: float = 0.0  # this process's CPU seconds over the run
+    answered: set[int] = field(default_factory=set)  # which of the prepared requests got a 200 at least once
 
     @property
     def done(self) -> int:
@@ -50,7 +51,8 @@ class Result:
         for status, count in other.failures.items():
             failures[status] = failures.get(status, 0) + count
         cpu = self.client_cpu + other.client_cpu
-        return Result(self.seconds + other.seconds, self.times + other.times, failures, cpu)
+        answered = self.answered | other.answered
+        return Result(self.seconds + other.seconds, self.times + other.times, failures, cpu, answered)
 
     def failed(self) -> int:
         return sum(self.failures.values())
@@ -109,7 +111,9 @@ async def _closed_loop(host: str, port: int, requests: list[bytes], concurrency:
             sent = time.perf_counter()
             status = await exchange(host, port, requests[number % len(requests)])
             result.times.append(time.perf_counter() - sent)
-            if status != 200:
+            if status == 200:
+                result.answered.add(number % len(requests))
+            else:
                 result.failures[status] = result.failures.get(status, 0) + 1
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
@@ -133,7 +137,9 @@ async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, s
     async def one(number: int, due: float) -> None:
         status = await exchange(host, port, requests[number % len(requests)])
         result.times.append(loop.time() - due)
-        if status != 200:
+        if status == 200:
+            result.answered.add(number % len(requests))
+        else:
             result.failures[status] = result.failures.get(status, 0) + 1
 
     tasks = []
