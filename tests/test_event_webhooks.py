@@ -384,3 +384,17 @@ def test_the_metrics_show_each_endpoints_waiting_events(channel, receiver, admin
     record_events([Event("message.delivered", {"message_id": n}) for n in range(3)])
     text = admin_client.get("/admin/metrics/").content.decode()
     assert f'messaging_webhook_events_pending{{endpoint="{endpoint.pk}"}} 3.0' in text
+
+
+def test_deleting_an_endpoint_deletes_its_events_and_attempts_and_leaves_the_others(channel, receiver, admin_client):
+    endpoint = endpoint_for(receiver.url, "contact.opted_out")
+    other = endpoint_for(receiver.url, "contact.opted_out")
+    record_events([Event("contact.opted_out", {"phone": f"+4479111{n:05d}"}) for n in range(300)])
+    receiver.status = 500
+    deliver_due(30)
+    assert WebhookAttempt.objects.filter(endpoint=endpoint).exists()
+    response = admin_client.post(f"/admin/campaigns/webhookendpoint/{endpoint.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not WebhookEvent.objects.filter(endpoint_id=endpoint.pk).exists()
+    assert not WebhookAttempt.objects.filter(endpoint_id=endpoint.pk).exists()
+    assert WebhookEvent.objects.filter(endpoint=other).count() == 300  # the other endpoint's stay

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,6 +19,7 @@ from django.utils.html import format_html
 
 from campaigns.events.delivery import send_again
 from campaigns.events.destinations import url_problem
+from campaigns.events.jobs import forget_outbox
 from campaigns.events.signing import new_secret, replace_status_callback_secret
 from campaigns.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 from campaigns.models.staff import zone_label
@@ -92,6 +94,16 @@ class WebhookEndpointAdmin(BoundedDeletion, admin.ModelAdmin):
             # Switched on again by a person: it starts afresh, and its waiting events go now.
             obj.disabled_at, obj.disabled_reason, obj.failing_since, obj.resting_until = None, "", None, None
         obj.save()
+
+    def delete_model(self, request, obj: WebhookEndpoint) -> None:
+        with transaction.atomic():
+            forget_outbox([obj.pk])
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            forget_outbox(list(queryset.values_list("pk", flat=True)))
+            super().delete_queryset(request, queryset)
 
     def get_urls(self):
         view = self.admin_site.admin_view
