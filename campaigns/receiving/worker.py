@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from redis.exceptions import RedisError
 
 from campaigns.pipeline.counters import count_outcomes
-from campaigns.pipeline.queueing import CAMPAIGN_QUEUE, RECEIVING_QUEUE, connection, urgent_work_waiting
+from campaigns.pipeline.queueing import RECEIVING_QUEUE, WORKER_QUEUES, connection
 from campaigns.receiving.receipts import apply_receipts
 from providers.events import InboundEvent, ReceiptEvent, Received, claim_waiting, forget, inbound_book
 
@@ -106,13 +106,14 @@ def _count_after_commit(batch: Batch) -> None:
 
 def receive_events() -> dict[str, int]:
     """The RQ job: apply batches for RECEIVING_SLICE_SECONDS, or until nothing has come for
-    RECEIVING_IDLE_SECONDS (at once when other work waits for this worker); another job started
-    meanwhile returns at once (the lease)."""
+    RECEIVING_IDLE_SECONDS (at once when work waits on another queue of this worker); another job
+    started meanwhile returns at once (the lease)."""
     token = uuid.uuid4().hex
     if not _take_lease(token):
         return {"batches": 0, "events": 0}
     totals = Batch()
     batches = 0
+    others = _other_queues()
     try:
         ends = time.monotonic() + settings.RECEIVING_SLICE_SECONDS
         idle_since = None
@@ -131,7 +132,7 @@ def receive_events() -> dict[str, int]:
                 idle_since = None
                 continue
             idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since >= settings.RECEIVING_IDLE_SECONDS or _other_work_waiting():
+            if time.monotonic() - idle_since >= settings.RECEIVING_IDLE_SECONDS or _other_work_waiting(others):
                 break
             time.sleep(IDLE_POLL_SECONDS)
     finally:
@@ -148,15 +149,35 @@ def receive_events() -> dict[str, int]:
     return {"batches": batches, "events": totals.rows}
 
 
-def _other_work_waiting() -> bool:
+def _other_work_waiting(queues: list[str]) -> bool:
+    """Whether a job waits on another queue this worker listens to (a dedicated `rqworker receiving`
+    has none, and keeps watching for receipts)."""
     from rq import Queue
 
-    if urgent_work_waiting():
-        return True
     try:
-        return bool(connection().llen(f"{Queue.redis_queue_namespace_prefix}{CAMPAIGN_QUEUE}"))
+        pipe = connection().pipeline(transaction=False)
+        for name in queues:
+            pipe.llen(f"{Queue.redis_queue_namespace_prefix}{name}")
+        return any(pipe.execute())
     except RedisError:
         return False
+
+
+def _other_queues() -> list[str]:
+    """The queues besides receiving that the worker running this job listens to (all of
+    WORKER_QUEUES when that cannot be told: outside a worker, or Redis away)."""
+    from rq import get_current_job
+    from rq.worker import Worker
+
+    others = [name for name in WORKER_QUEUES if name != RECEIVING_QUEUE]
+    job = get_current_job()
+    if job is None or not job.worker_name:
+        return others
+    try:
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection())
+    except RedisError:
+        return others
+    return others if worker is None else [name for name in worker.queue_names() if name != RECEIVING_QUEUE]
 
 
 def _take_lease(token: str) -> bool:
