@@ -1,12 +1,13 @@
 """Storing replies: each inbound event once, linked to its contact, its conversation and the message it
 most likely answers, then acted on if it is a keyword.
 
-Built for batches (the return path hands over up to thousands of events at a time): a batch of
-1,000 costs about fifteen statements whatever its mix (and a few for each keyword), not one per
-message. A provider's retry is
-stored once: InboundMessage is unique by (channel, provider id), the insert skips what is there
-(ON CONFLICT DO NOTHING / INSERT OR IGNORE) and says which rows it wrote, so only those count as
-unread and go through the keywords, even when two workers take the same retry at once.
+Built for batches (the receiving worker, campaigns.receiving, hands over up to thousands at a time):
+a batch of 1,000 costs about fifteen statements whatever its mix (and a few for each keyword), not
+one per message. A provider's retry is stored once: InboundMessage is unique by (channel, provider
+id), the insert skips what is there (ON CONFLICT DO NOTHING / INSERT OR IGNORE) and says which rows
+it wrote, so only those count as unread and go through the keywords, even when two workers take the
+same retry at once. A refused event (its channel deleted meanwhile, a number that is not E.164) is
+logged with its reason and left out; the rest of its batch is stored.
 """
 
 from __future__ import annotations
