@@ -96,6 +96,8 @@ class InboundMessage(models.Model):
             models.Index(fields=["campaign", "phone"], condition=Q(keyword="STOP"), name="inbound_stops_by_campaign"),
             # The inbox's "keyword replies" filter: conversations with one, a small index whatever the table.
             models.Index(fields=["conversation"], condition=~Q(keyword=""), name="inbound_keyword_replies"),
+            # Deleting outbound messages (SET_NULL here) finds their replies without reading them all.
+            models.Index(fields=["in_reply_to"], condition=Q(in_reply_to__isnull=False), name="inbound_answering"),
         ]
 
     def __str__(self) -> str:
