@@ -71,9 +71,9 @@ def spring(channel, make_contact) -> Campaign:
 
 
 def test_the_summary_counts_replies_numbers_rate_and_opt_outs(spring):
-    found = replies.summary(spring, sent=4)
-    assert (found.replies, found.numbers, found.opt_outs, found.still_opted_out) == (4, 3, 2, 1)
-    assert found.rate_text == "75.0%"  # 3 numbers replied of 4 messages sent
+    found = replies.summary(spring, sent=5)
+    assert (found.replies, found.opt_outs, found.still_opted_out) == (4, 2, 1)
+    assert found.rate_text == "80.0%"  # 4 replies to 5 messages sent
     assert [row["text"] for row in found.latest] == [
         "And does it include shoes?",
         "Stop.",
@@ -96,7 +96,7 @@ def test_the_campaign_page_shows_replies_rate_latest_and_opt_outs(staff, spring)
     page = staff.get(f"/admin/campaigns/campaign/{spring.pk}/change/").content.decode()
     panel = page[page.index('id="campaign-replies"') :]
     assert '<span class="number" data-figure="replies">4</span>' in panel
-    assert '<span class="number" data-figure="reply-rate">75.0%</span>' in panel
+    assert '<span class="number" data-figure="reply-rate">100.0%</span>' in panel  # 4 replies, 4 went out
     assert '<span class="number" data-figure="opt-outs">2</span>' in panel
     assert "1 still on the suppression list" in panel
     assert panel.index("And does it include shoes?") < panel.index("What time does it start?")

@@ -65,7 +65,7 @@ def test_marketing_reads_a_campaigns_replies_and_a_contacts_timeline(page, live_
     browser.log_in(page, live_server, "mia", f"/admin/campaigns/campaign/{spring.pk}/change/")
     replies = page.locator("#campaign-replies")
     assert replies.locator('[data-figure="replies"]').inner_text() == "2"
-    assert replies.locator('[data-figure="reply-rate"]').inner_text() == "66.7%"  # 2 numbers of 3 sent
+    assert replies.locator('[data-figure="reply-rate"]').inner_text() == "66.7%"  # 2 replies to 3 messages sent
     assert replies.locator('[data-figure="opt-outs"]').inner_text() == "1"
     assert "AFRICA/NAIROBI (EAT" in replies.locator("#latest-replies thead").inner_text().upper()  # headers in capitals
     assert "still opted out" in replies.locator("#latest-opt-outs").inner_text()

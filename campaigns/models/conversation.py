@@ -91,7 +91,8 @@ class InboundMessage(models.Model):
             models.Index(fields=["conversation", "received_at"], name="inbound_by_conversation"),
             models.Index(fields=["campaign", "received_at"], name="inbound_by_campaign"),
             models.Index(fields=["phone", "received_at"], name="inbound_by_phone"),
-            # A campaign's page: how many numbers replied, and opted out by replying (index-only counts).
+            # A campaign's replies: its export looks them up by number; its page counts the numbers that
+            # opted out by replying (index-only, STOP rows alone).
             models.Index(fields=["campaign", "phone"], name="inbound_numbers_by_campaign"),
             models.Index(fields=["campaign", "phone"], condition=Q(keyword="STOP"), name="inbound_stops_by_campaign"),
             # The inbox's "keyword replies" filter: conversations with one, a small index whatever the table.

@@ -7,8 +7,8 @@ synonyms, stored as the keyword STOP). Opt-outs by other ways (staff, an import,
 error) name no campaign and are not counted here.
 
 Cheap at any size: counts and the latest rows come from the reply table's campaign indexes
-((campaign, received_at), and (campaign, phone) whole and for STOP only), never from the campaign's
-messages, and every list is cut short. The export looks replies up by number a chunk at a time.
+((campaign, received_at), (campaign, phone), and (campaign, phone) for STOP only), never from the
+campaign's messages, and every list is cut short. The export looks replies up by number a chunk at a time.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ REPLY_FIELDS = ["id", "phone", "text", "keyword", "received_at", "conversation_i
 @dataclass
 class CampaignReplies:
     replies: int  # reply messages
-    numbers: int  # numbers that replied
     sent: int  # the campaign's messages that went out
     latest: list[dict]
     opt_outs: int  # numbers that opted out by replying to it
@@ -43,8 +42,9 @@ class CampaignReplies:
 
     @property
     def rate(self) -> float | None:
-        """Numbers that replied, out of messages sent; None before anything went."""
-        return self.numbers / self.sent if self.sent else None
+        """Replies out of messages sent; None before anything went. (Numbers that replied would need a
+        DISTINCT over every reply of the campaign: twice the time at 100,000 replies.)"""
+        return self.replies / self.sent if self.sent else None
 
     @property
     def rate_text(self) -> str:
@@ -67,7 +67,6 @@ def summary(campaign: Campaign, sent: int) -> CampaignReplies:
         row["still_opted_out"] = row["phone"] in still
     return CampaignReplies(
         replies=replies.count(),
-        numbers=replies.order_by().values("phone").distinct().count(),
         sent=sent,
         latest=list(replies.order_by("-received_at", "-id").values(*REPLY_FIELDS)[:LATEST_SHOWN]),
         opt_outs=opted_out_numbers.count(),
@@ -90,8 +89,8 @@ class RecipientReplies:
 
 
 def replies_by_number(campaign: Campaign, numbers: Iterable[str]) -> dict[str, RecipientReplies]:
-    """The replies to ``campaign`` from each of ``numbers`` (a chunk of the export: the (phone,
-    received_at) index, one probe a number)."""
+    """The replies to ``campaign`` from each of ``numbers`` (a chunk of the export: the (campaign,
+    phone) index, one probe a number)."""
     found: dict[str, RecipientReplies] = {}
     rows = (
         InboundMessage.objects.filter(campaign=campaign, phone__in=list(numbers))
