@@ -56,6 +56,7 @@ class EndpointProcess:
         self.process = subprocess.Popen(command, cwd=BASE_DIR, stdin=subprocess.DEVNULL)
         self.session = requests.Session()
         self.session.verify = tls[0] if tls else True
+        self.session.trust_env = False  # else REQUESTS_CA_BUNDLE, where set, wins over the certificate
         _wait_for_port(self.port, self.process, self.url, self.session)
 
     def report(self) -> dict:

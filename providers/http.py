@@ -63,7 +63,6 @@ def session() -> requests.Session:
     current = getattr(_local, "session", None)
     if current is None:
         current = requests.Session()
-        current.verify = settings.PROVIDER_CA_BUNDLE or True
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
         current.mount("http://", adapter)
         current.mount("https://", adapter)
@@ -85,6 +84,8 @@ def request(
     # Never follow a redirect: requests drops Authorization on a cross-host redirect, but not an
     # apikey header, and a 307 resends the body with its credentials to wherever it points.
     kwargs.setdefault("allow_redirects", False)
+    if settings.PROVIDER_CA_BUNDLE:  # per request: a session's own would lose to REQUESTS_CA_BUNDLE
+        kwargs.setdefault("verify", settings.PROVIDER_CA_BUNDLE)
     started = time.monotonic()
     try:
         response = session().request(method, url, timeout=timeout, **kwargs)
