@@ -48,6 +48,9 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         ("SECURE_SSL_REDIRECT", "sometimes"),
         ("SECURE_HSTS_SECONDS", "a year"),
         ("SECURE_HSTS_PRELOAD", "later"),
+        ("PROVIDER_CA_BUNDLE", "/no/such/ca-bundle.pem"),
+        ("WORKER_MAX_JOBS", "0"),
+        ("SENDING_STALE_SECONDS", "5"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(name, value):

@@ -23,6 +23,7 @@ BATCH = 40  # the channel's rate: one batch a window
 # allowance) off its booked time and share a sliding second with the next. `make bench ARGS=chaos`
 # reports the strict figure.
 OVER_RATE_TOLERANCE = BATCH
+PAUSE_TOLERANCE_SECONDS = 1.0
 
 
 def chaos(scenario: str) -> dict:
@@ -46,7 +47,12 @@ def test_kill_9_of_the_workers_mid_campaign_leaves_only_the_batch_in_flight_unkn
     # Two workers were killed: at most the one batch each had handed over can be in doubt; the
     # rest of their claims never left and went back to the queue when the lease ran out.
     assert report["unknown"] <= 2 * BATCH, report
-    assert report["seconds_after_fault"] < 150, report  # a minute or two, not SENDING_STALE's old 15
+    # A row becomes sending only just before its request is written: an unknown row the endpoint
+    # never read can only be one of a batch being written at the very moment of the kill.
+    assert report["unknown_never_written"] <= BATCH, report
+    # At the production settings: the claims' heartbeat stops with the workers, the reconciler
+    # releases their rows 20 s later and re-dispatches the campaign at once (161 s before).
+    assert report["seconds_after_fault"] < 60, report
     assert report["over_rate"] <= OVER_RATE_TOLERANCE, report
 
 
@@ -74,6 +80,9 @@ def test_ten_pauses_and_resumes_leave_no_duplicate_and_no_gap():
     assert_every_message_accounted_for(report)
     assert report["statuses"] == {"sent": RECIPIENTS}, report
     assert report["over_rate"] <= OVER_RATE_TOLERANCE, report
+    # No request read more than a second after pause() returned (the bench holds the target; here a
+    # loaded machine gets the same slack as the rate: one batch's time).
+    assert report["pause_latency"] < 1.0 + PAUSE_TOLERANCE_SECONDS, report
 
 
 @pytest.mark.slow

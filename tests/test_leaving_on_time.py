@@ -64,3 +64,25 @@ def test_a_request_on_time_on_a_slow_connection_goes(endpoint, slow_connects):
         [answer] = http.request_many([post(endpoint)])
     assert answer.status_code == 201
     assert endpoint.stats.requests == 1
+
+
+def test_a_provider_behind_a_certificate_trusted_through_the_ca_bundle_setting(tmp_path, settings):
+    """The chaos bench's TLS endpoint is self-signed; production may use a private CA the same way."""
+    from bench.chaos import self_signed_certificate
+    from bench.endpoint import server_context
+
+    certificate, key = self_signed_certificate()
+    with Endpoint(behaviour=Behaviour(), tls=server_context(certificate, key)) as tls:
+        call = post(tls)
+        untrusted = http._AsyncSender()  # a pool of its own: the process's is made with its settings once
+        [refused] = asyncio.run_coroutine_threadsafe(untrusted.send_all([call], (5, 5)), untrusted.loop).result()
+        assert isinstance(refused, http.NotSent)  # an unknown certificate: nothing was sent
+
+        settings.PROVIDER_CA_BUNDLE = certificate
+        trusting = http._AsyncSender()
+        [answer] = asyncio.run_coroutine_threadsafe(trusting.send_all([call], (5, 5)), trusting.loop).result()
+        assert answer.status_code == 201
+        assert http.request("POST", call.url, data=call.data).status_code == 201  # the one-request path too
+        assert tls.stats.requests == 2
+        for sender in (untrusted, trusting):
+            sender.close()
