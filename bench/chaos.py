@@ -360,10 +360,13 @@ def verdict(result: dict) -> list[str]:
         )
     if sum(statuses.values()) != result["recipients"]:
         problems.append(f"{sum(statuses.values())} rows for {result['recipients']} recipients")
-    if result["scenario"] != "kill" and statuses.get("sent", 0) != result["recipients"]:
+    # Killed workers, and an edge that closes connections (one closed under a request just written
+    # is a reset mid-request), may leave rows unknown: rightly, their requests may have arrived.
+    in_doubt_allowed = result["scenario"] in ("kill", "slow")
+    if not in_doubt_allowed and statuses.get("sent", 0) != result["recipients"]:
         problems.append(f"only {statuses.get('sent', 0)} of {result['recipients']} sent: {statuses}")
-    if result["scenario"] == "kill" and statuses.get("sent", 0) + statuses.get("unknown", 0) != result["recipients"]:
-        problems.append(f"rows neither sent nor unknown after the kill: {statuses}")
+    if in_doubt_allowed and statuses.get("sent", 0) + statuses.get("unknown", 0) != result["recipients"]:
+        problems.append(f"rows neither sent nor unknown: {statuses}")
     if result["unknown_never_written"]:
         problems.append(f"{result['unknown_never_written']} unknown rows whose request the endpoint never read")
     if result["over_rate"]:
@@ -464,10 +467,16 @@ def slow_row(result: dict, baseline: dict) -> dict:
         "unit": "msgs",
         "target": "0",
         "ratio": 0.0 if problems else 1.0,
-        "note": "; ".join(problems)
-        or f"busiest second {result['busiest_second']}, {result['connections']} connections, {result['seconds']} s; "
-        f"same-run baseline (quick endpoint): over-rate {baseline['over_rate']}, busiest {baseline['busiest_second']}, "
-        f"{baseline['seconds']} s; before: 445-1,034 over at 100/s; load {result['load_average']}",
+        "note": "; ".join(
+            [
+                *problems,
+                f"busiest second {result['busiest_second']}, {result['connections']} connections, "
+                f"{result['measured_rate']}/s",
+                f"same-run baseline (quick endpoint): over-rate {baseline['over_rate']}, busiest "
+                f"{baseline['busiest_second']}, {baseline['measured_rate']}/s",
+                f"before: 445-1,034 over at 100/s; load {result['load_average']}",
+            ]
+        ),
     }
 
 
