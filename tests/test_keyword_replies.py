@@ -21,6 +21,7 @@ from campaigns.models import ChannelKeywords, InboundMessage, JoinKeyword, Outbo
 from campaigns.pipeline import unknown_outcomes
 from contacts.models import Consent, Contact, ContactList, Suppression
 from providers.events import InboundEvent, receive_inbound
+from tests import test_gupshup_webhooks as gupshup
 from tests import test_twilio_support as support
 from tests.test_twilio_webhooks import inbound_params, post_signed
 
@@ -29,6 +30,7 @@ fake_twilio, twilio_server, make_twilio_channel = (
     support.twilio_server,
     support.make_twilio_channel,
 )
+gupshup_channel = gupshup.gupshup_channel
 pytestmark = pytest.mark.django_db
 ANN, BOB = "+447911123456", "+447911123999"
 Status = OutboundMessage.Status
@@ -305,3 +307,25 @@ def test_answers_of_a_batch_go_in_one_send_job(twilio, django_capture_on_commit_
         receive_inbound(events)
     assert OutboundMessage.objects.count() == 20
     assert django_rq.get_queue("high").count + django_rq.get_queue("default").count == 1
+
+
+def test_a_whatsapp_join_through_gupshup_waits_for_its_yes(
+    client, gupshup_channel, newsletter, django_capture_on_commit_callbacks
+):
+    join_word(gupshup_channel, newsletter, double_opt_in=True)
+    joined, confirmed = gupshup.inbound("Join!"), gupshup.inbound("yes")
+    confirmed["timestamp"] = joined["timestamp"] + 3_600_000  # an hour later
+    with django_capture_on_commit_callbacks(execute=True):
+        assert gupshup.post(client, gupshup_channel, joined).status_code == 200
+    consent = Consent.objects.get()
+    assert (consent.number, consent.channel, consent.state) == ("+447911123999", "Gupshup", Consent.State.WAITING)
+    assert not newsletter.contacts.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert gupshup.post(client, gupshup_channel, confirmed).status_code == 200
+    consent.refresh_from_db()
+    assert consent.state == Consent.State.JOINED and newsletter.contacts.filter(phone="+447911123999").exists()
+    answers = OutboundMessage.objects.filter(channel=gupshup_channel, to="+447911123999").order_by("id")
+    assert [body[:20] for body in answers.values_list("body", flat=True)] == [
+        "Reply YES within 24 ",
+        "Thanks, you have joi",
+    ]
