@@ -10,6 +10,7 @@ from rq import cron
 
 from campaigns.api.idempotency import remove_expired_idempotency_keys
 from campaigns.events.jobs import EVENTS_QUEUE, forget_old_events, tick
+from campaigns.links import count_clicks
 from campaigns.receiving import RECEIVING_QUEUE, receive_events
 from campaigns.whatsapp.sync import sync_all_templates
 from contacts.importing.retention import remove_old_import_files
@@ -18,6 +19,8 @@ from providers.sendbulk.dlr import poll_delivery_reports
 # Receipts and replies the webhooks took: a job every second, of which one applies at a time (the
 # others return at once); short-lived results and a queue wait of at most 30 s, so none pile up.
 cron.register(receive_events, RECEIVING_QUEUE, interval=1, job_timeout=300, result_ttl=0, ttl=30)
+# Clicks on tracked links, folded into their links' counts (the click log survives a Redis flush).
+cron.register(count_clicks, RECEIVING_QUEUE, interval=5, job_timeout=120, result_ttl=0, ttl=30)
 cron.register(poll_delivery_reports, "default", interval=60, job_timeout=300)
 # Uploaded import files go CONTACT_IMPORT_KEEP_DAYS after upload; hourly, so within the hour.
 cron.register(remove_old_import_files, "default", interval=3600, job_timeout=600)

@@ -12,7 +12,8 @@ for; these views are csrf_exempt anyway), X-Frame-Options and django-axes. Their
 fixed Content-Security-Policy that allows nothing, in place of the pages' policy that django-csp
 builds for each response.
 
-Machine paths: /webhooks/..., /message..., /messages/... (not /api/docs: a page, with its policy).
+Machine paths: /webhooks/..., /message..., /messages/..., /l/<code> (a tracked link's redirect; not
+/api/docs: a page, with its policy).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from messaging_site.middleware import StaffTimeZoneMiddleware
 from messaging_site.sign_in import SessionLimitsMiddleware
 from messaging_site.two_factor import SecondFactorMiddleware
 
-MACHINE_PATH = re.compile(r"/(?:webhooks/|messages?(?:/|$))")
+MACHINE_PATH = re.compile(r"/(?:webhooks/|messages?(?:/|$)|l/)")
 # JSON and TwiML answers load nothing and may be framed by nobody.
 MACHINE_POLICY = "default-src 'none'; frame-ancestors 'none'"
 

@@ -254,6 +254,12 @@ MESSAGING_PROVIDERS = [
 # The public base URL the providers call us back on (status webhooks). Behind a reverse proxy it
 # must be the outside address, because Twilio signs the URL it called, not the one we see.
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Tracked links (campaigns/links/): recipients get <SHORT_LINK_BASE_URL><code>, which answers
+# /l/<code> here; a shorter domain of its own may point at /l/. Links live SHORT_LINK_DAYS.
+SHORT_LINK_BASE_URL = env_url("SHORT_LINK_BASE_URL", PUBLIC_BASE_URL.rstrip("/") + "/l/")
+SHORT_LINK_DAYS = env_int("SHORT_LINK_DAYS", 90, minimum=1, maximum=3650)
+# Clicks answered are folded into their links' counts this many a transaction.
+CLICK_BATCH_SIZE = env_int("CLICK_BATCH_SIZE", 2000, minimum=1, maximum=20_000)
 # Numbers given without a country code are read in this region (ISO 3166 code, e.g. GB, US, KE).
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "US").upper()
 # A reply is linked to the latest message sent to its number on its channel at most this many days

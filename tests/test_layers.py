@@ -19,6 +19,7 @@ INSIDE_CAMPAIGNS = {
     "campaigns/reports": FACES,
     "campaigns/pipeline": FACES | {"campaigns.reports"},
     "campaigns/receiving": FACES | {"campaigns.reports"},
+    "campaigns/links": FACES | {"campaigns.reports", "campaigns.pipeline"},
 }
 
 

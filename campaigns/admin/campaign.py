@@ -35,7 +35,10 @@ from messaging_site import confirm
 from messaging_site.permissions import denied, model_perm, require
 
 Status = Campaign.Status
-CONTENT_FIELDS = ["channel", "template", "text", "duplicates_allowed", "window_start", "window_end", "max_lateness"]
+CONTENT_FIELDS = [
+    *("channel", "template", "text", "track_links", "link_utm", "duplicates_allowed"),
+    *("window_start", "window_end", "max_lateness"),
+]
 # Fields shown, once a campaign has started, as sentences rather than raw values.
 READ_ONLY_SHOWN = {
     "scheduled_at": "send_at",
@@ -257,7 +260,7 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
     readonly_fields = ["status", "status_reason", "recipient_count", "started", "finished", "sender_label"]
     actions = ["launch", "pause", "resume", "cancel"]
     fieldsets = [
-        ("Message", {"fields": ["name", "channel", "template", "text"]}),
+        ("Message", {"fields": ["name", "channel", "template", "text", "track_links", "link_utm"]}),
         ("Audience", {"fields": ["lists", "exclude_lists", "duplicates_allowed"]}),
         ("When", {"fields": ["scheduled_at", "window_start", "window_end", "max_lateness"]}),
     ]

@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from campaigns.links import utm_problem
 from campaigns.models import Campaign
 from campaigns.models.staff import zone_label
 from campaigns.pipeline.lifecycle import duration_words
@@ -48,6 +49,8 @@ class CampaignForm(forms.ModelForm):
             "channel",
             "template",
             "text",
+            "track_links",
+            "link_utm",
             "lists",
             "exclude_lists",
             "duplicates_allowed",
@@ -76,6 +79,13 @@ class CampaignForm(forms.ModelForm):
         if "max_lateness" in self.fields:
             current = self.instance.max_lateness if self.instance.pk else timedelta(seconds=int(DEFAULT_LATENESS))
             self.initial["max_lateness"] = str(int(current.total_seconds())) if current else ""
+
+    def clean_link_utm(self) -> str:
+        value = self.cleaned_data.get("link_utm", "").strip()
+        problem = utm_problem(value)
+        if problem:
+            raise ValidationError(problem)
+        return value
 
     def clean_scheduled_at(self) -> datetime | None:
         at = self.cleaned_data.get("scheduled_at")

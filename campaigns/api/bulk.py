@@ -51,7 +51,7 @@ SUPPRESSION_LOOKUP = 2000  # numbers per IN (...), well under SQLite's parameter
 SHOWN_CLOSED = 5  # recipients named in a 24-hour-window refusal; the rest are counted
 BULK_FIELDS = {
     *("provider", "channel_key", "recipients", *CONTENT_FIELDS),
-    *("duplicates_allowed", "schedule", "user_id", "status_callback"),
+    *("duplicates_allowed", "track_links", "schedule", "user_id", "status_callback"),
 }
 Status = Campaign.Status
 
@@ -71,6 +71,7 @@ class BulkRequest:
     duplicates_dropped: int = 0  # later occurrences of a number already listed (one number, any spelling)
     suppressed: list[str] = field(default_factory=list)  # numbers on the suppression list: reported, never sent
     status_callback: str = ""  # where its messages' events and its completion go (campaigns/events/)
+    track_links: bool = True  # each URL becomes a short link per recipient (campaigns/links/)
 
 
 def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
@@ -94,6 +95,7 @@ def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
         duplicates_dropped=dropped,
         suppressed=suppressed_numbers(recipients),
         status_callback=status_callback_field(data, problems),
+        track_links=bool_field(data, "track_links", problems, default=True),
     )
     require_content(data, problems)
     if not problems:
@@ -230,6 +232,7 @@ def create_job(job: BulkRequest, api_key: ApiKey) -> Campaign:
             created_by=job.member or api_key.user,
             sender_label=sender_label(job.member),
             status_callback=job.status_callback,
+            track_links=job.track_links,
         )
         enqueue_fan_out(campaign.pk, at=job.send_at)
     return campaign

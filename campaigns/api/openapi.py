@@ -316,6 +316,13 @@ def bulk_request(rules: ProviderRules) -> dict:
                 "default": False,
                 "description": "false: only the first occurrence of a number (in any spelling) is sent.",
             },
+            "track_links": {
+                "type": ["boolean", "null"],
+                "default": True,
+                "description": "true: each http(s) address in the text becomes a short link of its own for "
+                "each recipient, which answers with a redirect and counts their clicks (link-preview "
+                "fetchers are not counted). false: addresses are sent as written.",
+            },
             "schedule": SCHEDULE,
             "user_id": nullable({**ROW_ID, "description": USER_ID}),
             "status_callback": STATUS_CALLBACK,

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campaigns.content.personalisation import compile_text
 from campaigns.content.segments import count_segments
+from campaigns.links import CODE_LENGTH, with_short_links
 from campaigns.models import Campaign
 from campaigns.whatsapp.checks import template_refusal
 from contacts.models import ListMembership
@@ -160,12 +161,22 @@ def estimate_segments(campaign: Campaign, result: Report) -> None:
     from campaigns.pipeline.sending import render_message
 
     sample = campaign.audience_contacts().reachable().distinct().order_by("id")[:SAMPLE_SIZE]
-    counts = [segments_of(render_message(preview_message(campaign, contact)).text) for contact in sample]
+    counts = [
+        segments_of(as_sent(campaign, render_message(preview_message(campaign, contact)).text)) for contact in sample
+    ]
     if not counts:
         return
     result.encoding = "UCS-2" if any(encoding == "UCS-2" for encoding, _ in counts) else "GSM-7"
     result.segments_per_message = sum(segments for _, segments in counts) / len(counts)
     result.segments_total = round(result.segments_per_message * result.audience)
+
+
+def as_sent(campaign: Campaign, text: str) -> str:
+    """``text`` as its recipient gets it: each URL a short link when the campaign tracks links, and
+    the segments counted are the short link's, not the original address's."""
+    if not campaign.track_links:
+        return text
+    return with_short_links(text, lambda: "0" * CODE_LENGTH)[0]
 
 
 def preview_message(campaign: Campaign, contact, to: str = ""):

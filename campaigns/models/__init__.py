@@ -5,6 +5,7 @@ from campaigns.models.campaign import BulkJob, Campaign
 from campaigns.models.conversation import Conversation, InboundMessage
 from campaigns.models.idempotency import IdempotentRequest
 from campaigns.models.keywords import ChannelKeywords, JoinKeyword
+from campaigns.models.link import LinkClick, ShortLink
 from campaigns.models.message import OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.models.tally import CampaignTally
@@ -22,8 +23,10 @@ __all__ = [
     "IdempotentRequest",
     "InboundMessage",
     "JoinKeyword",
+    "LinkClick",
     "MessageTemplate",
     "OutboundMessage",
+    "ShortLink",
     "SigningSecret",
     "StaffProfile",
     "TemplateSync",

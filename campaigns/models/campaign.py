@@ -76,6 +76,18 @@ class Campaign(models.Model):
     sender_label = models.CharField(max_length=150, blank=True, help_text='Shown as the sender; "API" by default.')
     # A bulk job's status_callback: its messages' events and its completion are POSTed there.
     status_callback = models.CharField(max_length=500, blank=True)
+    # Link tracking (campaigns/links/): each URL in the text becomes a short link per recipient.
+    track_links = models.BooleanField(
+        "Track links",
+        default=True,
+        help_text="Each web address in the text becomes a short link for each recipient, which counts their clicks.",
+    )
+    link_utm = models.CharField(
+        "UTM parameters",
+        max_length=300,
+        blank=True,
+        help_text="Added to each tracked link's address on a click, e.g. utm_source=sms&utm_campaign=spring.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from campaigns.content.personalisation import render
 from campaigns.events import record_message_events, record_opt_outs
+from campaigns.links import LinkBatch
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.pipeline import sending_hours
@@ -556,8 +557,9 @@ def _prepare_batch(
     results: list[SendResult] = []
     outgoing: list[OutgoingMessage] = []
     texts: dict[int, str] = {}  # campaign messages' rendered texts, kept as they go
+    links = LinkBatch()  # their URLs as tracked short links (campaigns/links/)
     for message in hold_outside_hours(batch, token, summary):
-        rendered = render_message(message)
+        rendered = links.shorten(message, render_message(message))
         try:
             provider.validate(rendered)
         except MessageRefused as refusal:
@@ -566,6 +568,7 @@ def _prepare_batch(
         outgoing.append(rendered)
         if message.campaign_id is not None and not message.body:
             texts[message.pk] = rendered.text
+    outgoing, texts = links.save(outgoing, texts)
     if not outgoing:
         return results, [], None
     missing = provider.missing_credentials()
