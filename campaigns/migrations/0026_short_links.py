@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0024_inbox_keyword_index"),
+        ("campaigns", "0025_inbound_answering_index"),
     ]
 
     operations = [
