@@ -11,7 +11,7 @@ SIGKILL and Redis is flushed, and a new worker is started.
 
     make bench ARGS=events                                  # 1,000,000 events, a 60 s outage
     EVENTS_BENCH_OUTAGE=600 make bench ARGS=events          # the issue's 10-minute outage
-    python -m bench.events --events 3000 --outage 8 --json  # tests/test_event_faults.py
+    python -m bench.events --events 3000 --outage 8 --per-request 1 --json  # tests/test_event_faults.py
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class Processes:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def record(count: int, url: str) -> tuple[str, float]:
+def record(count: int, url: str, per_request: int) -> tuple[str, float]:
     """The endpoint (its secret) and the seconds taken to record ``count`` events."""
     from django.db import transaction
 
@@ -116,7 +116,7 @@ def record(count: int, url: str) -> tuple[str, float]:
 
     secret = new_secret()
     WebhookEndpoint.objects.create(
-        url=f"{url}/hooks", secret=secret, event_types=["message.delivered"], events_per_request=PER_REQUEST
+        url=f"{url}/hooks", secret=secret, event_types=["message.delivered"], events_per_request=per_request
     )
     started = time.monotonic()
     for start in range(0, count, RECORD_BATCH):
@@ -130,7 +130,7 @@ def record(count: int, url: str) -> tuple[str, float]:
     return secret, time.monotonic() - started
 
 
-def run_scenario(count: int, outage: float, workers_count: int = 2) -> dict:
+def run_scenario(count: int, outage: float, workers_count: int = 2, per_request: int = PER_REQUEST) -> dict:
     os.environ.update(WORKER_SETTINGS)
     prepare_django()
     import django_rq
@@ -139,7 +139,7 @@ def run_scenario(count: int, outage: float, workers_count: int = 2) -> dict:
     processes = Processes()
     report: dict = {"events": count, "outage_seconds": outage}
     try:
-        secret, recording = record(count, receiver.url)
+        secret, recording = record(count, receiver.url, per_request)
         receiver.call("POST", "/control/secret", value=secret)
         report["recorded_per_second"] = round(count / recording)
         started = time.monotonic()
@@ -237,9 +237,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--outage", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--per-request", type=int, default=PER_REQUEST, help="the endpoint's events_per_request")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = run_scenario(args.events, args.outage, args.workers)
+    report = run_scenario(args.events, args.outage, args.workers, args.per_request)
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
 
 

@@ -18,7 +18,8 @@ EVENTS = 3000
 
 @pytest.mark.slow
 def test_no_event_is_lost_across_a_receiver_outage_a_worker_kill_and_a_redis_flush():
-    report = run_scenario("bench.events", "--events", str(EVENTS), "--outage", "8")
+    # One event a POST: slow enough (a few seconds) that the outage and the kill fall in the middle.
+    report = run_scenario("bench.events", "--events", str(EVENTS), "--outage", "8", "--per-request", "1")
     assert report["lost"] == 0, report
     assert report["arrived"] == EVENTS, report
     assert report["bad_signatures"] == 0, report
