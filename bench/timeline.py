@@ -302,11 +302,7 @@ def clean_up(area: str, tag: str) -> None:
         found = cursor.fetchone()
         if found:
             channel = found[0]
-            cursor.execute("DELETE FROM campaigns_inboundmessage WHERE channel_id = %s", [channel])
-            # Deleting a message checks that no reply points at it, by reading the replies' table (no
-            # index on in_reply_to): without its million dead rows cleared first, that is a million scans.
-            cursor.execute("VACUUM campaigns_inboundmessage")
-            for table in ("campaigns_conversation", "campaigns_outboundmessage"):
+            for table in ("campaigns_inboundmessage", "campaigns_conversation", "campaigns_outboundmessage"):
                 cursor.execute(f"DELETE FROM {table} WHERE channel_id = %s", [channel])
             cursor.execute("DELETE FROM campaigns_campaign WHERE channel_id = %s", [channel])
             cursor.execute("DELETE FROM providers_channel WHERE id = %s", [channel])
