@@ -92,13 +92,15 @@ async def exchange(host: str, port: int, request: bytes) -> int:
     return await answered
 
 
-def closed_loop(host: str, port: int, requests: list[bytes], concurrency: int, seconds: float) -> Result:
+def closed_loop(host: str, port: int, requests: list[bytes], concurrency: int, seconds: float, ok: int = 200) -> Result:
     """For ``seconds``, keep ``concurrency`` requests in flight (cycling through ``requests``), each
-    started as soon as one answers."""
-    return asyncio.run(_closed_loop(host, port, requests, concurrency, seconds))
+    started as soon as one answers; an answer other than ``ok`` (a redirect's 302, say) is a failure."""
+    return asyncio.run(_closed_loop(host, port, requests, concurrency, seconds, ok))
 
 
-async def _closed_loop(host: str, port: int, requests: list[bytes], concurrency: int, seconds: float) -> Result:
+async def _closed_loop(
+    host: str, port: int, requests: list[bytes], concurrency: int, seconds: float, ok: int = 200
+) -> Result:
     result = Result(0.0)
     cpu, started = time.process_time(), time.perf_counter()
     stop = started + seconds
@@ -111,7 +113,7 @@ async def _closed_loop(host: str, port: int, requests: list[bytes], concurrency:
             sent = time.perf_counter()
             status = await exchange(host, port, requests[number % len(requests)])
             result.times.append(time.perf_counter() - sent)
-            if status == 200:
+            if status == ok:
                 result.answered.add(number % len(requests))
             else:
                 result.failures[status] = result.failures.get(status, 0) + 1

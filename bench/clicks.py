@@ -1,0 +1,177 @@
+"""Tracked links' redirects in a burst (issue 18): GET /l/<code> under production gunicorn.
+
+gunicorn runs as the README's production section says (4 workers, DEBUG off) on PostgreSQL, and
+in the same run the bare WSGI app (bench/bare_wsgi.py) under the same settings, with the same
+client, taking turns in rounds so both see the same neighbours (as bench/receipts.py does).
+
+Targets:
+- redirects answered at concurrency 64: at least 0.60 of the bare app's rate;
+- every click answered 302 is counted: after the click worker's batches (campaigns/links/clicks.py)
+  the links' click counts add up to the clicks answered, none lost.
+
+Each redirect reads its link (one indexed SELECT, the campaign's UTM by a LEFT JOIN) and logs the
+click with one INSERT; the worker folds the log into first_click_at / click_count in batches.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bench import load
+from bench.api_server import Api, gunicorn
+from bench.harness import forget_channel, prepare_django
+from bench.receipts import bare_app
+
+WORKERS = 4
+CONCURRENCY = 64
+ROUNDS = 3
+ROUND_SECONDS = 5
+LINKS = 20_000  # a campaign's recipients' links; the burst cycles through them
+AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+TARGET_SHARE = 0.60
+
+
+def unavailable() -> str | None:
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        return "clicks measures production's setup: set DATABASE_URL=postgres://... (PostgreSQL)."
+    return None
+
+
+@dataclass
+class Measured:
+    result: load.Result
+    server_cpu_ms: float
+    load: str
+
+
+def measure(server: Api, requests: list[bytes], ok: int) -> Measured:
+    cpu_before = server.server_cpu_seconds()
+    result = load.closed_loop(server.host, server.port, requests, CONCURRENCY, ROUND_SECONDS, ok=ok)
+    cpu_ms = (server.server_cpu_seconds() - cpu_before) * 1000 / max(result.done, 1)
+    return Measured(result, cpu_ms, load.load_average())
+
+
+def together(rounds: list[Measured]) -> Measured:
+    result = rounds[0].result
+    for other in rounds[1:]:
+        result = result.add(other.result)
+    cpu_ms = sum(r.server_cpu_ms * r.result.done for r in rounds) / max(result.done, 1)
+    return Measured(result, cpu_ms, rounds[-1].load)
+
+
+@contextmanager
+def campaign_links(count: int) -> Iterator[list[str]]:
+    """A campaign with UTM parameters and ``count`` live short links; all removed afterwards."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.links.codes import new_code
+    from campaigns.models import Campaign, LinkClick, ShortLink
+    from providers.models import Channel
+
+    channel = Channel.objects.create(name=f"Bench clicks {secrets.token_hex(4)}", provider="sandbox")
+    campaign = Campaign.objects.create(
+        name="Bench clicks", channel=channel, text="https://shop.example/sale", link_utm="utm_source=sms"
+    )
+    now = timezone.now()
+    codes = list({new_code() for _ in range(count)})
+    links = [
+        ShortLink(
+            code=code,
+            message_id=0,
+            campaign=campaign,
+            url=f"https://shop.example/sale?r={n}",
+            created_at=now,
+            expires_at=now + timedelta(days=90),
+        )
+        for n, code in enumerate(codes)
+    ]
+    ShortLink.objects.bulk_create(links, batch_size=5_000)
+    try:
+        yield codes
+    finally:
+        ids = ShortLink.objects.filter(campaign=campaign).values("pk")
+        LinkClick.objects.filter(link_id__in=ids).delete()
+        ShortLink.objects.filter(campaign=campaign).delete()
+        forget_channel(channel)
+
+
+def click_request(server: Api, code: str) -> bytes:
+    return (
+        f"GET /l/{code} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nUser-Agent: {AGENT}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+
+def apply_all() -> tuple[int, float]:
+    """The click worker's part: batches until none wait; (clicks applied, seconds)."""
+    from campaigns.links import apply_clicks
+
+    started, applied = time.perf_counter(), 0
+    while done := apply_clicks():
+        applied += done
+    return applied, time.perf_counter() - started
+
+
+def counted(codes: list[str]) -> int:
+    from django.db.models import Sum
+
+    from campaigns.models import ShortLink
+
+    return ShortLink.objects.filter(code__in=codes).aggregate(total=Sum("click_count"))["total"] or 0
+
+
+def run() -> list[dict]:
+    prepare_django()
+    with (
+        campaign_links(LINKS) as codes,
+        gunicorn(WORKERS, production=True) as (host, port, pid),
+        bare_app() as bare,
+    ):
+        product = Api(host, port, "", "", pid)
+        requests = [click_request(product, code) for code in codes]
+        warm = measure(product, requests[:500], ok=302)  # every worker warmed up (and its clicks counted too)
+        measure(bare, requests[:500], ok=200)
+        bare_rounds, product_rounds = [], []
+        for _ in range(ROUNDS):
+            bare_rounds.append(measure(bare, requests, ok=200))
+            product_rounds.append(measure(product, requests, ok=302))
+        bare_total, taken = together(bare_rounds), together([warm, *product_rounds])
+        answered = taken.result.done - taken.result.failed()
+        applied, seconds = apply_all()
+        total = counted(codes)
+    measured = together(product_rounds)
+    return rows(bare_total, measured, answered, applied, seconds, total)
+
+
+def rows(bare: Measured, measured: Measured, answered: int, applied: int, seconds: float, total: int) -> list[dict]:
+    share = measured.result.rate / bare.result.rate
+    lost = max(0, answered - total)
+    return [
+        {
+            "name": f"GET /l/<code> redirects, concurrency {CONCURRENCY} (gunicorn {WORKERS} workers, postgresql)",
+            "figure": round(measured.result.rate, 1),
+            "unit": "req/s",
+            "target": round(TARGET_SHARE * bare.result.rate),
+            "ratio": share / TARGET_SHARE if not measured.result.failed() else 0.0,
+            "note": f"{share:.2f} of the bare app's {bare.result.rate:,.0f}/s; {measured.result.done:,} requests, "
+            f"{measured.result.describe_failures()}; p50 {measured.result.percentile_ms(0.5):.0f} ms; server CPU "
+            f"{measured.server_cpu_ms:.2f} ms a request (bare app {bare.server_cpu_ms:.2f}); client CPU "
+            f"{measured.result.client_share:.2f} of a core; {measured.load}",
+        },
+        {
+            "name": "clicks answered 302 and not counted after the click worker's batches",
+            "figure": lost,
+            "unit": "clicks",
+            "target": 0,
+            "ratio": 1.0 if lost == 0 and answered else 0.0,
+            "note": f"{answered:,} clicks answered 302, {total:,} counted on their links; the worker applied "
+            f"{applied:,} logged clicks in {seconds:.1f} s ({applied / max(seconds, 1e-9):,.0f}/s)",
+        },
+    ]
