@@ -222,3 +222,24 @@ def test_the_prelaunch_panel_counts_the_short_links_length(campaign, settings):
     Campaign.objects.filter(pk=campaign.pk).update(track_links=False)
     campaign.refresh_from_db()
     assert prelaunch.report(campaign).segments_total == 4  # the 171-character address: two segments each
+
+
+# --- the campaign form -------------------------------------------------------------------------
+
+
+def test_the_campaign_form_tracks_links_by_default_and_names_a_bad_utm_value(page, live_server, administrator):
+    from tests.browser import log_in, shot
+
+    log_in(page, live_server, administrator.username, "/admin/campaigns/campaign/add/")
+    assert page.is_checked("#id_track_links")
+    page.fill("#id_name", "Spring sale")
+    page.fill("#id_text", "See https://shop.example/sale")
+    page.fill("#id_link_utm", "utm_source=sms&source=x")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".errorlist")
+    errors = page.inner_text(".field-link_utm .errorlist")
+    assert errors == (
+        "UTM parameters: “source=x” in “utm_source=sms&source=x” is not a utm_name=value pair "
+        "(e.g. utm_source=sms&utm_campaign=spring)."
+    )
+    shot(page, "links/campaign_form_utm_error")
