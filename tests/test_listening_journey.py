@@ -41,7 +41,16 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
 def twilio(fake_twilio, live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
     fake_twilio.send_callbacks = True
+    # Status callbacks come 3 s after each send, once the worker that sent it is done writing: the
+    # test database (SQLite in memory) takes one writer at a time, and the fake never retries a
+    # callback that failed. The test waits for them, reading only, before it writes again.
+    fake_twilio.behaviour.callback_delay = 3.0
     return fake_twilio
+
+
+def callbacks_answered(twilio, count: int) -> bool:
+    """Wait until ``count`` status callbacks were all answered 200."""
+    return eventually(lambda: [status for _, _, status in twilio.callbacks] == [200] * count, timeout=30)
 
 
 def test_replies_are_read_answered_and_a_stop_outlives_its_contact(
@@ -57,7 +66,7 @@ def test_replies_are_read_answered_and_a_stop_outlives_its_contact(
     campaign.lists.add(customers)
     assert campaign.launch()
     worker()
-    assert eventually(lambda: [status for _, _, status in twilio.callbacks] == [200] * 6)  # sent, delivered x3
+    assert callbacks_answered(twilio, 6)  # sent, then delivered, for each of the three
     worker()  # applies what the webhooks took
     assert campaign.messages.filter(status="delivered").count() == 3
 
@@ -65,9 +74,11 @@ def test_replies_are_read_answered_and_a_stop_outlives_its_contact(
     inbound = channel.webhook_url("inbound")
     assert twilio.send_inbound(inbound, ANN, QUESTION, to=channel.sender) == 200
     assert twilio.send_inbound(inbound, BOB, "Stop.", to=channel.sender) == 200
-    worker()
+    worker()  # stores both, and sends Bob the confirmation of his STOP
     assert InboundMessage.objects.count() == 2
     assert Suppression.objects.filter(number=BOB).exists()
+    assert callbacks_answered(twilio, 8)  # the confirmation's
+    worker()
 
     # The campaign's page shows both replies and the opt-out that followed.
     log_in(page, live_server, marketing_staff.username, f"/admin/campaigns/campaign/{campaign.pk}/change/")
@@ -91,6 +102,8 @@ def test_replies_are_read_answered_and_a_stop_outlives_its_contact(
     page.click("#send-reply")
     page.wait_for_selector(".messagelist")
     shot(page, "listening/3-answered")
+    worker()
+    assert callbacks_answered(twilio, 10)  # the answer's
     worker()
     assert [r.form["Body"] for r in twilio.received if r.form.get("To") == [ANN]][-1] == [
         "It starts at 9:00 on Saturday, Ann."
