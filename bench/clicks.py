@@ -11,6 +11,13 @@ Targets:
 
 Each redirect reads its link (one indexed SELECT, the campaign's UTM by a LEFT JOIN) and logs the
 click with one INSERT; the worker folds the log into first_click_at / click_count in batches.
+
+Measured on the 2-core machine shared with other sessions (load 4.6): 344 redirects/s, 0.23 of the
+bare app's 1,477/s, short of the target; every click answered counted (8,634 of 8,634). The ORM's
+SELECT then INSERT cost 3.0 ms of worker CPU a redirect; one statement on a raw cursor (a CTE) 1.8
+ms, against the bare app's 0.4. What is left is Django's request path (handler, the middleware that
+guards every request, the connection's health check): the next step is answering /l/ in a WSGI
+route in front of Django, and measuring it on an idle machine.
 """
 
 from __future__ import annotations
