@@ -5,7 +5,8 @@ signature with the standardwebhooks library, counts each event id once, and can 
 
 POST anything (one event, or an array of events): 204 if the signature verifies (401 if not), 503 while down.
 GET /control/stats: {"unique", "posts", "bad_signatures", "refused_while_down"}.
-POST /control/down?seconds=N: answer 503 for the next N seconds (0: up again).
+POST /control/down?seconds=N: answer 503 for the next N seconds (0: up again); with after=K, from
+the moment the K-th event arrives.
 POST /control/secret?value=whsec_...: the secret to verify with (the endpoint's, known once it is made).
 """
 
@@ -29,6 +30,9 @@ class Receiver:
         self.bad = 0
         self.refused = 0
         self.down_until = 0.0
+        self.down_after: int | None = None  # go down by itself once this many events arrived
+        self.down_for = 0.0
+        self.went_down_at = 0.0
 
     async def event(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -46,6 +50,10 @@ class Receiver:
         ids = [event["id"] for event in json.loads(body)] if body.startswith(b"[") else [request.headers["webhook-id"]]
         self.received += len(ids)  # an array of events: each has its own id
         self.seen.update(ids)
+        if self.down_after is not None and len(self.seen) >= self.down_after:
+            self.down_after = None  # the outage starts exactly there, however fast the events come
+            self.went_down_at = time.monotonic()
+            self.down_until = self.went_down_at + self.down_for
         return web.Response(status=204)
 
     async def stats(self, request: web.Request) -> web.Response:
@@ -57,11 +65,16 @@ class Receiver:
                 "received": self.received,
                 "bad_signatures": self.bad,
                 "refused_while_down": self.refused,
+                "down_for_seconds_yet": max(0.0, time.monotonic() - self.went_down_at) if self.went_down_at else None,
             }
         )
 
     async def down(self, request: web.Request) -> web.Response:
-        self.down_until = time.monotonic() + float(request.query.get("seconds", "0"))
+        if "after" in request.query:
+            self.down_after, self.down_for = int(request.query["after"]), float(request.query.get("seconds", "0"))
+            return web.json_response({"down_after": self.down_after})
+        self.went_down_at = time.monotonic()
+        self.down_until = self.went_down_at + float(request.query.get("seconds", "0"))
         return web.json_response({"down_for": float(request.query.get("seconds", "0"))})
 
     async def secret(self, request: web.Request) -> web.Response:
