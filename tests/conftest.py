@@ -35,6 +35,20 @@ def clean_redis():
     yield
 
 
+@pytest.fixture(autouse=True)
+def connection_left_usable():
+    """Give the next test a usable connection. In the shared in-memory SQLite database a worker run
+    by a test can race the live server's threads (one writer at a time); a transaction that lost the
+    race may leave Django's connection outside autocommit, and every later test would then fail on
+    its first on_commit. PostgreSQL never gets here."""
+    yield
+    from django.db import connection
+
+    if connection.connection is not None and not connection.in_atomic_block and not connection.autocommit:
+        connection.rollback()
+        connection.set_autocommit(True)
+
+
 def run_worker() -> int:
     """Run a real RQ worker until the queue is empty; jobs scheduled for now or earlier included.
 
