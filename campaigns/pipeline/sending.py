@@ -435,14 +435,16 @@ class CampaignStopCheck:
         self.checked_at = time.monotonic()  # the claim itself was made for a running campaign
         self.give_way = give_way  # or more urgent work waits for this worker (see queueing.urgent_work_waiting)
         self.gave_way = False
+        self.handed_over = False  # a batch of this claim has gone: it may give way at a booked time
 
-    def __call__(self, fresh: bool = False) -> bool:
-        """``fresh``: ask the database now if the last answer is more than a moment old."""
+    def __call__(self, fresh: bool = False, may_give_way: bool = True) -> bool:
+        """``fresh``: ask the database now if the last answer is more than a moment old.
+        ``may_give_way=False``: only a pause or a cancel stops it (a batch at its booked time)."""
         since = time.monotonic() - self.checked_at
         if not self.campaign_ids or since < (0.0 if fresh else STOP_CHECK_SECONDS):
             return False
         self.checked_at = time.monotonic()
-        if self.give_way is not None and self.give_way():
+        if may_give_way and self.give_way is not None and self.give_way():
             self.gave_way = True
             return True
         return Campaign.objects.filter(pk__in=self.campaign_ids).exclude(status=Campaign.Status.RUNNING).exists()
@@ -588,10 +590,15 @@ def _prepare_batch(
         meanwhile()  # record what was answered while this batch waits for its time
     sleep_until(due - lead)
     with HAND_OVER_TIME.measured():
-        if stopped is not None and waited and stopped(fresh=True):
+        # A claim gives way at a booked time only once it has sent a batch: one that gave its first
+        # slot away would leave its successor to book after it, and two campaigns taking turns would
+        # then push each other's slots ahead for ever without sending (the fairness bench saw it).
+        if stopped is not None and waited and stopped(fresh=True, may_give_way=stopped.handed_over):
             # Paused while this batch waited for its time: asked again just before it (the slot is lost).
             raise CampaignStopped
         ours = hand_over(token, [m.id for m in outgoing], texts)
+        if stopped is not None:
+            stopped.handed_over = True
     sleep_until(due)
     outgoing = [m for m in outgoing if m.id in ours]
     if not outgoing:
