@@ -17,7 +17,7 @@ from django.db import models
 from contacts.models import ContactList
 from providers.models import Channel
 
-# Twilio's Advanced Opt-Out defaults (../shared/PROVIDERS.md): the words US carriers expect.
+# Twilio's Advanced Opt-Out defaults (its "Default keywords" list): the words US carriers expect.
 DEFAULT_OPT_OUT_WORDS = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
 DEFAULT_OPT_IN_WORDS = ["START", "YES", "UNSTOP"]
 DEFAULT_HELP_WORDS = ["HELP", "INFO"]

@@ -1,6 +1,6 @@
 """Reading Gupshup's inbound user messages into InboundEvents, or refusing them naming the field.
 
-Two shapes arrive at the one callback URL (../shared/PROVIDERS.md):
+Two shapes arrive at the one callback URL (Gupshup's "inbound message events", v2 and Meta's v3):
 - v2: {"app", "timestamp": ms, "type": "message", "payload": {"id", "source", "type", "payload": {...},
   "sender": {"phone", "name"}}}, the inner payload {"text"} for text, {"caption", "url", "contentType"}
   for image/file/audio/video/sticker, {"latitude", "longitude", "name", "address"} for a location,

@@ -1,6 +1,6 @@
 """Reading a Twilio inbound message (SMS or WhatsApp) into an InboundEvent, or refusing it naming the field.
 
-Twilio posts a form (../shared/PROVIDERS.md): MessageSid, From, To, Body, NumMedia with MediaUrlN and
+Twilio posts a form (its messaging webhook parameters): MessageSid, From, To, Body, NumMedia with MediaUrlN and
 MediaContentTypeN, and on WhatsApp ProfileName and WaId, with From as "whatsapp:+E164" (or, on newer
 accounts, "whatsapp:" and a business-scoped id: then WaId gives the number). OptOutType is set when
 Twilio's Advanced Opt-Out decided a keyword itself. Twilio gives no time: the event is as of the
