@@ -3,15 +3,13 @@ when (Marketing reads them; nobody edits or deletes one: they are the proof of c
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from contacts.admin.filters import PHONE_LIKE, PHONE_PUNCTUATION
+from contacts.admin.filters import search_numbers
 from contacts.admin.paging import EstimatedCountPaginator
 from contacts.models import Consent
-from contacts.phones import normalise_phone
 
 
 def local(moment) -> str:
@@ -42,18 +40,7 @@ class ConsentAdmin(admin.ModelAdmin):
         return False  # the proof of consent is kept
 
     def get_search_results(self, request, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        compact = PHONE_PUNCTUATION.sub("", term)
-        if not term:
-            return queryset, False
-        if not PHONE_LIKE.fullmatch(compact):
-            return queryset.none(), False
-        try:
-            whole = normalise_phone(term)
-        except forms.ValidationError:
-            whole = None
-        prefix = queryset.filter(number__startswith="+" + compact.lstrip("+"))
-        return (prefix | queryset.filter(number=whole)) if whole else prefix, False
+        return search_numbers(queryset, search_term)
 
     @admin.display(description="List", ordering="list_name")
     def joined_list(self, row: Consent) -> str:

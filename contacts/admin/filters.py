@@ -99,13 +99,25 @@ def search_contacts(queryset: QuerySet, term: str) -> QuerySet:
     return queryset.filter(name__icontains=term)
 
 
-def phone_matches(term: str, compact: str) -> Q:
-    matches = Q(phone__startswith="+" + compact.lstrip("+"))
+def phone_matches(term: str, compact: str, field: str = "phone") -> Q:
+    matches = Q(**{f"{field}__startswith": "+" + compact.lstrip("+")})
     try:
-        matches |= Q(phone=normalise_phone(term))
+        matches |= Q(**{field: normalise_phone(term)})
     except ValidationError:
         pass  # not a whole number: the prefix alone
     return matches
+
+
+def search_numbers(queryset: QuerySet, term: str, field: str = "number") -> tuple[QuerySet, bool]:
+    """A ModelAdmin's get_search_results for a list of numbers: a number's start, or a whole number in
+    any spelling (both use the field's unique index); anything that is not a number finds nothing."""
+    term = term.strip()
+    if not term:
+        return queryset, False
+    compact = PHONE_PUNCTUATION.sub("", term)
+    if not PHONE_LIKE.fullmatch(compact):
+        return queryset.none(), False
+    return queryset.filter(phone_matches(term, compact, field)), False
 
 
 def describe_filters(request) -> list[str]:

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from contacts.admin.filters import PHONE_LIKE, PHONE_PUNCTUATION
+from contacts.admin.filters import search_numbers
 from contacts.admin.paging import EstimatedCountPaginator
 from contacts.exporting import Column, response
 from contacts.importing.engine import max_upload_bytes, safe_file_name
@@ -108,19 +108,7 @@ class SuppressionAdmin(admin.ModelAdmin):
         return False  # only START or "Opt back in…" (with its reason, on the contact) lift it
 
     def get_search_results(self, request, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        """A number's start, or a whole number in any spelling: both use the unique index."""
-        term = search_term.strip()
-        compact = PHONE_PUNCTUATION.sub("", term)
-        if not term:
-            return queryset, False
-        if not PHONE_LIKE.fullmatch(compact):
-            return queryset.none(), False
-        try:
-            whole = normalise_phone(term)
-        except forms.ValidationError:
-            whole = None
-        prefix = queryset.filter(number__startswith="+" + compact.lstrip("+"))
-        return (prefix | queryset.filter(number=whole)) if whole else prefix, False
+        return search_numbers(queryset, search_term)
 
     @admin.display(description="Opted out", ordering="suppressed_at")
     def opted_out(self, row: Suppression) -> str:
