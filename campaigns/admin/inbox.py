@@ -20,7 +20,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,6 +29,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from campaigns.admin.campaign import method_require_post
 from campaigns.admin.message_log import whole_number
 from campaigns.conversations import inbox
 from campaigns.models import Campaign, Conversation, OutboundMessage
@@ -153,17 +154,6 @@ class InboxPaginator(EstimatedCountPaginator):
     deep pages skip over ids alone, not over joined rows."""
 
     deferred_from_offset = 0
-
-
-def post_only(view):
-    """Verbs change things: only a POST (with its CSRF token, checked by the middleware) does."""
-
-    def only_post(self, request, *args, **kwargs):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        return view(self, request, *args, **kwargs)
-
-    return only_post
 
 
 VERB_DONE = {"read": "marked read", "done": "marked done", "reopen": "reopened"}
@@ -337,7 +327,7 @@ class ConversationAdmin(admin.ModelAdmin):
             return ""
         return reverse("admin:contacts_contact_change", args=[conversation.contact_id])
 
-    @post_only
+    @method_require_post
     def reply_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         conversation = self._conversation(request, pk, change=True, to="reply to a conversation")
         require(request, model_perm(OutboundMessage, "add"), to="reply to a conversation")
@@ -360,7 +350,7 @@ class ConversationAdmin(admin.ModelAdmin):
         )
         return HttpResponseRedirect(page_url)
 
-    @post_only
+    @method_require_post
     def mark_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponse:
         conversation = self._conversation(request, pk, change=True, to="mark conversations read or done")
         page_url = reverse("admin:campaigns_conversation_change", args=[conversation.pk])
