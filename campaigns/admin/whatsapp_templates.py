@@ -9,11 +9,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from campaigns.models import MessageTemplate, TemplateSync, WhatsAppTemplate
+from campaigns.whatsapp.checks import shown_at
 from campaigns.whatsapp.sync import request_sync, syncing_channels
 from messaging_site.permissions import model_perm, require
 from providers.models import Channel
@@ -76,14 +76,14 @@ class WhatsAppTemplateAdmin(admin.ModelAdmin):
     @admin.display(description="Approval", ordering="status")
     def approval(self, template: WhatsAppTemplate) -> str:
         if template.missing_since:
-            return f"Deleted at the provider (not listed since {_when(template.missing_since)})"
+            return f"Deleted at the provider (not listed since {shown_at(template.missing_since)})"
         if template.status == "rejected" and template.rejection_reason:
             return f"Rejected: {template.rejection_reason}"
         return (template.status or "unknown").capitalize()
 
     def get_urls(self):
         own = [
-            path("sync/", self.admin_site.admin_view(self.sync_view), name="campaigns_whatsapptemplate_sync"),
+            path("sync/", self.admin_site.admin_view(sync_now), name="campaigns_whatsapptemplate_sync"),
         ]
         return own + super().get_urls()
 
@@ -95,14 +95,10 @@ class WhatsAppTemplateAdmin(admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    @staticmethod
-    def sync_view(request: HttpRequest) -> HttpResponse:
-        """POST: queue a sync of one channel (``channel``) or of every WhatsApp channel."""
-        return sync_now(request)
-
 
 @require_POST
 def sync_now(request: HttpRequest) -> HttpResponse:
+    """POST: queue a sync of one channel (``channel``) or of every WhatsApp channel."""
     require(request, SYNC_PERMISSION, to="sync WhatsApp templates from the providers")
     channels = syncing_channels()
     if request.POST.get("channel"):
@@ -127,10 +123,10 @@ def sync_states() -> list[dict]:
         rows.append(
             {
                 "channel": channel,
-                "worked": _when(state.last_worked_at) if state and state.last_worked_at else "",
+                "worked": shown_at(state.last_worked_at) if state and state.last_worked_at else "",
                 "listed": state.listed if state else 0,
                 "error": state.last_error if state else "",
-                "tried": _when(state.last_tried_at) if state and state.last_tried_at else "",
+                "tried": shown_at(state.last_tried_at) if state and state.last_tried_at else "",
             }
         )
     return rows
@@ -143,12 +139,7 @@ def channel_sync_panel(channel: Channel) -> str:
     link = reverse("admin:campaigns_whatsapptemplate_changelist") + f"?channel__id__exact={channel.pk}"
     parts = [f"{count} listed"]
     if state and state.last_worked_at:
-        parts.append(f"last synced {_when(state.last_worked_at)}")
+        parts.append(f"last synced {shown_at(state.last_worked_at)}")
     if state and state.last_error:
         parts.append(f"the latest sync failed: {state.last_error}")
     return format_html('<a href="{}">WhatsApp templates</a>: {}.', link, "; ".join(parts))
-
-
-def _when(moment) -> str:
-    local = timezone.localtime(moment)
-    return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"

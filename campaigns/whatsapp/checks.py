@@ -26,12 +26,12 @@ def template_refusal(channel: Channel, provider_template: dict | None) -> str:
     if found is None:
         return (
             f"The WhatsApp template {template_id} is not one of the {synced.listed} templates {provider} lists "
-            f"for {channel.name!r} (synced {_when(synced.last_worked_at)}): choose a listed one, or sync again."
+            f"for {channel.name!r} (synced {shown_at(synced.last_worked_at)}): choose a listed one, or sync again."
         )
     if found.missing_since is not None:
         return (
             f"The WhatsApp template “{found}” was deleted at {provider}: no sync has listed it since "
-            f"{_when(found.missing_since)}."
+            f"{shown_at(found.missing_since)}."
         )
     if found.status != "approved":
         reason = f": {found.rejection_reason}" if found.rejection_reason else ""
@@ -41,6 +41,7 @@ def template_refusal(channel: Channel, provider_template: dict | None) -> str:
     return ""
 
 
-def _when(moment) -> str:
+def shown_at(moment) -> str:
+    """A sync's time as the template pages and the launch refusal say it: in the viewer's zone, named."""
     local = timezone.localtime(moment)
     return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
