@@ -38,7 +38,7 @@ class ListedFilter(admin.SimpleListFilter):
 
 @admin.register(WhatsAppTemplate)
 class WhatsAppTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "language", "approval", "channel", "category"]
+    list_display = ["name", "language", "approval", "channel_name"]
     list_filter = ["channel", "status", "category", ListedFilter]
     search_fields = ["name", "provider_id", "body"]
     list_select_related = ["channel"]
@@ -72,6 +72,10 @@ class WhatsAppTemplateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Channel", ordering="channel__name")
+    def channel_name(self, template: WhatsAppTemplate) -> str:
+        return template.channel.name  # the category is a filter: the list stays within the page
 
     @admin.display(description="Approval", ordering="status")
     def approval(self, template: WhatsAppTemplate) -> str:
