@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from campaigns.models import TemplateSync, WhatsAppTemplate
 from providers.models import Channel
-from providers.registry import provider_for
+from providers.registry import provider_classes, provider_for
 from providers.templates import ListedTemplate, TemplateListUnavailable
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ STORED_FIELDS = [name for name in ListedTemplate.__dataclass_fields__ if name !=
 
 def syncing_channels():
     """The channels whose provider lists templates."""
-    codes = [code for code, cls in _provider_classes().items() if cls.lists_templates]
+    codes = [code for code, cls in provider_classes().items() if cls.lists_templates]
     return Channel.objects.filter(provider__in=codes, is_active=True)
 
 
@@ -90,18 +90,15 @@ def store(channel: Channel, listed: list[ListedTemplate], now) -> None:
     existing = {t.provider_id: t for t in WhatsAppTemplate.objects.filter(channel=channel)}
     changed, new = [], []
     for provider_id, template in unique.items():
-        values = {name: value for name, value in asdict(template).items() if name in STORED_FIELDS}
+        values = {name: _fit(name, value) for name, value in asdict(template).items() if name in STORED_FIELDS}
         row = existing.get(provider_id)
         if row is None:
             new.append(WhatsAppTemplate(channel=channel, provider_id=provider_id, last_seen_at=now, **values))
             continue
         for name, value in values.items():
-            setattr(row, name, _fit(name, value))
+            setattr(row, name, value)
         row.last_seen_at, row.missing_since = now, None
         changed.append(row)
-    for row in new:
-        for name in STORED_FIELDS:
-            setattr(row, name, _fit(name, getattr(row, name)))
     WhatsAppTemplate.objects.bulk_create(new, batch_size=500)
     WhatsAppTemplate.objects.bulk_update(changed, [*STORED_FIELDS, "last_seen_at", "missing_since"], batch_size=500)
     WhatsAppTemplate.objects.filter(channel=channel, missing_since__isnull=True).exclude(
@@ -139,9 +136,3 @@ def _seconds_to_wait(channel: Channel, state: TemplateSync | None = None) -> flo
         least = MIN_SECONDS_BETWEEN.get(channel.provider, DEFAULT_MIN_SECONDS)
         waits.append(least - (now - state.last_tried_at).total_seconds())
     return max(waits)
-
-
-def _provider_classes():
-    from providers.registry import provider_classes
-
-    return provider_classes()
