@@ -46,9 +46,11 @@ def open_numbers(channel: Channel, numbers: Iterable[str], now: datetime | None 
 
 def free_text_refusal(channel: Channel, number: str, field: str = "text", now: datetime | None = None) -> str:
     """Why free-form WhatsApp to ``number`` is refused now (field, number and rule named); empty if it may go."""
-    if not keeps_window(channel) or number in open_numbers(channel, [number], now):
+    if not keeps_window(channel):
         return ""
     last = Conversation.objects.filter(channel=channel, phone=number).values_list("last_inbound_at", flat=True).first()
+    if last is not None and last >= (now or timezone.now()) - FREE_TEXT_WINDOW:
+        return ""
     when = "has never written to it" if last is None else f"last wrote at {last:%Y-%m-%d %H:%M} UTC"
     return f"{field}: {RULE}, and {number} {when}."
 
