@@ -88,9 +88,11 @@ def test_the_fake_posts_a_users_message_which_opens_the_24_hour_window(fake, gup
     assert "never written" in free_text_refusal(gupshup_channel, "+447911123456")
     assert fake.send_inbound("+447911123456", "Is the sale still on?") == 200
     deadline = time.monotonic() + 10
-    while not Conversation.objects.filter(channel=gupshup_channel, phone="+447911123456").exclude(
-        last_inbound_at=None
-    ).exists():
+    while (
+        not Conversation.objects.filter(channel=gupshup_channel, phone="+447911123456")
+        .exclude(last_inbound_at=None)
+        .exists()
+    ):
         assert time.monotonic() < deadline, "the inbound message was never stored"
         run_worker()  # the receiving job, as rqcron starts it every second
         time.sleep(0.05)
