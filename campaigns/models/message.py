@@ -46,6 +46,12 @@ class OutboundMessage(models.Model):
     media_urls = models.JSONField(default=list, blank=True)
     template = models.JSONField(null=True, blank=True, help_text="Provider template: id and variables.")
     variables = models.JSONField(null=True, blank=True, help_text="This recipient's personalisation values.")
+    # A WhatsApp template message as it was handed over (campaigns/whatsapp/preview.py): the template's
+    # id and name, the values sent and the preview. Written once, at the first hand-over; a retry
+    # sends these same values (campaigns.pipeline.sending.render_message), never rendered anew.
+    sent_template = models.JSONField(
+        null=True, blank=True, editable=False, help_text="The WhatsApp template as sent: id, name, values, preview."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     send_at = models.DateTimeField(null=True, blank=True, help_text="When it is to go; empty means now.")
     next_attempt_at = models.DateTimeField(null=True, blank=True)

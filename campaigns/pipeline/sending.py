@@ -12,6 +12,7 @@ left and simply goes back to the queue when the claim's lease runs out.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import random
@@ -37,6 +38,7 @@ from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.pipeline import sending_hours
 from campaigns.pipeline.counters import count_outcomes
+from campaigns.whatsapp.preview import sent_record, templates_by_id
 from contacts.models import Contact, Suppression
 from messaging_site.logs import job_log
 from providers import http
@@ -466,13 +468,17 @@ def renew_claim(token: uuid.UUID) -> None:
     Campaign.objects.filter(pk__in=campaigns, status=Campaign.Status.RUNNING).update(updated_at=now)
 
 
-def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = None) -> set[int]:
+def hand_over(
+    token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = None, templates: dict[int, dict] | None = None
+) -> set[int]:
     """Move the batch about to be sent from claimed to ``sending``; the ids that are still ours.
 
     ``texts`` are the rendered texts of campaign messages, kept as their body in the same
     statement: the message log then shows what the recipient got, whatever later becomes of the
     template or the contact. One statement (a second only when some rows were taken from us:
-    cancelled, or our lease expired). From here on a crash leaves these rows in doubt, and only these.
+    cancelled, or our lease expired; and one more for WhatsApp template messages: ``templates``,
+    what each is sent with, kept as its sent_template). From here on a crash leaves these rows in
+    doubt, and only these.
     """
     texts = texts or {}
     now = timezone.now()
@@ -484,6 +490,8 @@ def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = N
     moved = _hand_over_with_texts(token, texts, now) if texts else 0
     if plain:
         moved += OutboundMessage.objects.filter(pk__in=plain, claim_token=token, status=Status.QUEUED).update(**fields)
+    if templates:
+        _keep_sent_templates(token, templates)
     if moved == len(ids):
         return set(ids)
     return set(
@@ -506,15 +514,37 @@ def _hand_over_with_texts(token: uuid.UUID, texts: dict[int, str], now) -> int:
     )
 
 
+def _keep_sent_templates(token: uuid.UUID, templates: dict[int, dict]) -> int:
+    """Each template message's record of what it is sent with (id, name, values, preview): one statement."""
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    return _update_joined(
+        "sent_template",
+        {pk: json.dumps(record) for pk, record in templates.items()},
+        [],
+        [],
+        where=f"{table}.claim_token = %s AND {table}.status = %s AND {table}.sent_template IS NULL",
+        where_params=[_token_value(token), Status.SENDING.value],
+        cast="jsonb",
+    )
+
+
 def _token_value(token: uuid.UUID) -> object:
     return OutboundMessage._meta.get_field("claim_token").get_db_prep_save(token, connection)
 
 
 def _update_joined(
-    column: str, values: dict[int, str], assignments: list[str], params: list, *, where: str, where_params: list
+    column: str,
+    values: dict[int, str],
+    assignments: list[str],
+    params: list,
+    *,
+    where: str,
+    where_params: list,
+    cast: str = "",
 ) -> int:
     """One UPDATE of the messages named in ``values`` (id -> text): each gets its own text in
     ``column``, all get ``assignments``, where ``where`` still holds. Returns the rows changed.
+    ``cast``: PostgreSQL's type for the column when it is not text (jsonb).
 
     Joined to the (id, text) pairs rather than one UPDATE per row, or a CASE per row: on a fast
     channel these writes are most of the pipeline's cost.
@@ -522,7 +552,12 @@ def _update_joined(
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     ids, texts = list(values), list(values.values())
     sets = ", ".join(
-        [*assignments, f"{column} = v.value" if connection.vendor == "postgresql" else f"{column} = v.column2"]
+        [
+            *assignments,
+            f"{column} = v.value{'::' + cast if cast else ''}"
+            if connection.vendor == "postgresql"
+            else f"{column} = v.column2",
+        ]
     )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -559,6 +594,8 @@ def _prepare_batch(
     results: list[SendResult] = []
     outgoing: list[OutgoingMessage] = []
     texts: dict[int, str] = {}  # campaign messages' rendered texts, kept as they go
+    templates: dict[int, dict] = {}  # WhatsApp template messages' records of what they are sent with
+    synced = SyncedTemplates()
     links = LinkBatch()  # their URLs as tracked short links (campaigns/links/)
     for message in hold_outside_hours(batch, token, summary):
         rendered = links.shorten(message, render_message(message))
@@ -570,6 +607,8 @@ def _prepare_batch(
         outgoing.append(rendered)
         if message.campaign_id is not None and not message.body:
             texts[message.pk] = rendered.text
+        if rendered.template and not message.sent_template:
+            templates[message.pk] = synced.record(message.channel_id, rendered.template)
     outgoing, texts = links.save(outgoing, texts)
     if not outgoing:
         return results, [], None
@@ -596,7 +635,7 @@ def _prepare_batch(
         if stopped is not None and waited and stopped(fresh=True, may_give_way=stopped.handed_over):
             # Paused while this batch waited for its time: asked again just before it (the slot is lost).
             raise CampaignStopped
-        ours = hand_over(token, [m.id for m in outgoing], texts)
+        ours = hand_over(token, [m.id for m in outgoing], texts, templates)
         if stopped is not None:
             stopped.handed_over = True
     sleep_until(due)
@@ -604,6 +643,20 @@ def _prepare_batch(
     if not outgoing:
         return results, [], None
     return results, outgoing, leave_by
+
+
+class SyncedTemplates:
+    """The synced WhatsApp templates a batch sends, each looked up once (by channel and provider id)."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[int, str], object] = {}
+
+    def record(self, channel_id: int, template: dict) -> dict:
+        template_id = str(template.get("id") or "")
+        key = (channel_id, template_id)
+        if key not in self.known:
+            self.known[key] = templates_by_id(channel_id, {template_id}).get(template_id)
+        return sent_record(self.known[key], template)
 
 
 class HandOverTime:
@@ -714,7 +767,9 @@ def render_message(message: OutboundMessage) -> OutgoingMessage:
     media = message.media_urls or (campaign.message_media() if campaign else [])
     template = message.template or (campaign.message_provider_template() if campaign else None)
     context = personalisation_context(message)
-    if template and template.get("variables"):
+    if message.sent_template:  # handed over before: the same template and values again
+        template = {"id": message.sent_template["id"], "variables": message.sent_template["variables"]}
+    elif template and template.get("variables"):
         template = {**template, "variables": _render_values(template["variables"], context)}
     kept = campaign is not None and bool(message.body)
     return OutgoingMessage(

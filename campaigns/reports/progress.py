@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.conversations.window import failure_words
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.pipeline.sending import next_opening
@@ -86,8 +87,14 @@ def failures(campaign: Campaign) -> list[dict[str, object]]:
         .annotate(n=Count("*"))
         .order_by("-n")[:TOP_REASONS]
     )
+    provider = campaign.channel.provider
     return [
-        {"status": status, "code": code, "reason": message or code or "No reason given", "count": n}
+        {
+            "status": status,
+            "code": code,
+            "reason": failure_words(provider, code, message) or message or code or "No reason given",
+            "count": n,
+        }
         for status, code, message, n in rows
     ]
 
