@@ -17,7 +17,8 @@ from providers.fakes.templates import TWILIO_SPRING_SALE
 from tests import test_twilio_support as support
 
 pytestmark = pytest.mark.django_db(transaction=True)
-twilio_server, fake_twilio, make_twilio_channel = support.twilio_server, support.fake_twilio, support.make_twilio_channel
+twilio_server, fake_twilio = support.twilio_server, support.fake_twilio
+make_twilio_channel = support.make_twilio_channel
 SPRING_SALE = {"id": TWILIO_SPRING_SALE, "variables": {"1": '{{ first_name|default:"friend" }}', "2": "Saturday"}}
 
 

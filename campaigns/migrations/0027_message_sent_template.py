@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0026_short_links'),
+        ("campaigns", "0026_short_links"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboundmessage',
-            name='sent_template',
-            field=models.JSONField(blank=True, editable=False, help_text='The WhatsApp template as sent: id, name, values, preview.', null=True),
+            model_name="outboundmessage",
+            name="sent_template",
+            field=models.JSONField(
+                blank=True,
+                editable=False,
+                help_text="The WhatsApp template as sent: id, name, values, preview.",
+                null=True,
+            ),
         ),
     ]
