@@ -124,7 +124,9 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
         "sending_hours": hours_text(campaign) if campaign.window_start and campaign.window_end else "",
     }
     if not context["started"]:
-        context["report"] = prelaunch.report(campaign, at=campaign.scheduled_at)
+        report = context["report"] = prelaunch.report(campaign, at=campaign.scheduled_at)
+        if report.problems:  # no Launch button while the panel lists what blocks it
+            context["verbs"] = [(verb, label) for verb, label in context["verbs"] if verb != "launch"]
     else:
         snapshot = context["snapshot"] = progress.snapshot(campaign)
         total = snapshot["total"] or 1
