@@ -1,5 +1,6 @@
 """The campaigns app's models, one concern a module; import them from here."""
 
+from campaigns.models.analytics import CampaignBreakdown, CampaignBucket, HourlyOutcomes
 from campaigns.models.api_key import ApiKey
 from campaigns.models.campaign import BulkJob, Campaign
 from campaigns.models.conversation import Conversation, InboundMessage
@@ -17,9 +18,12 @@ __all__ = [
     "ApiKey",
     "BulkJob",
     "Campaign",
+    "CampaignBreakdown",
+    "CampaignBucket",
     "CampaignTally",
     "ChannelKeywords",
     "Conversation",
+    "HourlyOutcomes",
     "IdempotentRequest",
     "InboundMessage",
     "JoinKeyword",

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from campaigns.analytics import tally_sends
 from campaigns.content.personalisation import render
 from campaigns.events import record_message_events, record_opt_outs
 from campaigns.links import LinkBatch
@@ -839,6 +840,10 @@ def record_outcomes(
 def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) -> None:
     held = OutboundMessage.objects.filter(claim_token=token, status__in=(Status.QUEUED, Status.SENDING))
     told: dict[str, list[int]] = defaultdict(list)
+    ending = _ending(groups)
+    # Read (and locked) before the UPDATEs: exactly the rows they will move, for the analytics tallies.
+    moving = held.filter(pk__in=list(ending)).select_for_update().order_by("pk")
+    moving = list(moving.values_list("pk", "campaign_id", "channel_id", "to", "body")) if ending else []
     for change, provider_ids in groups.items():
         fields = dict(change)
         uncounted = fields.pop("uncounted", False)
@@ -856,6 +861,18 @@ def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) 
             told[status] += list(provider_ids)
     for status, ids in told.items():
         record_message_events(ids, status)
+    tally_sends(moving, ending, now)
+
+
+def _ending(groups: dict[tuple, dict[int, str]]) -> dict[int, tuple[str, str, str]]:
+    """The messages these outcomes end (sent or failed): id -> (status, error code, error message)."""
+    ending = {}
+    for change, provider_ids in groups.items():
+        fields = dict(change)
+        if fields["status"] in (Status.SENT, Status.FAILED):
+            outcome = (fields["status"], fields["error_code"], fields["error_message"])
+            ending.update(dict.fromkeys(provider_ids, outcome))
+    return ending
 
 
 def _update_with_provider_ids(
