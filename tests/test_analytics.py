@@ -19,6 +19,7 @@ from campaigns.pipeline.receipts import apply_receipt
 from campaigns.receiving.receipts import apply_receipts
 from providers.events import DeliveryState, InboundEvent, ReceiptEvent
 from providers.sandbox import deliver
+from tests.browser import log_in, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ANN, BOB, CHLOE = "+447911123401", "+254712345678", "+14165550123"
@@ -216,3 +217,60 @@ def test_country_of_a_number():
     ]
     assert country_of("+447700900123") == "GB"  # a fictional range: the calling code's main country
     assert timezone.now()
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+def filled_campaign(campaign, worker, client) -> Campaign:
+    messages = sent_campaign(campaign, worker)
+    apply_receipts(
+        [
+            receipt(messages[ANN], "delivered"),
+            receipt(messages[CHLOE], "delivered"),
+            receipt(messages[BOB], "undelivered", "30003", "Unreachable destination handset."),
+        ]
+    )
+    link = ShortLink.objects.get(message__to=ANN)
+    for _ in range(2):
+        client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    apply_clicks()
+    receive([InboundEvent(campaign.channel_id, CHLOE, "STOP", provider_message_id="R1")])
+    campaign.refresh_from_db()
+    return campaign
+
+
+def test_the_page_shows_funnel_failures_countries_cost_and_exports_them(campaign, worker, client, administrator):
+    filled_campaign(campaign, worker, client)
+    client.force_login(administrator)
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/?step=hour").content.decode()
+    assert 'id="campaign-analytics"' in page and "vendor/chartjs/chart.umd.min.js" in page
+    assert 'data-figure="delivered">2<' in page and 'data-rate="clicked">50.0%<' in page
+    assert "Unreachable destination handset." in page and ">Kenya<" in page and "0.15 USD" in page
+    assert 'class="current" aria-current="true">Hours<' in page
+
+    export = client.get(f"/admin/campaigns/campaign/{campaign.pk}/analytics.csv")
+    assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
+    text = b"".join(export.streaming_content).decode()
+    assert "funnel,Delivered,count,2" in text and "failures by error code,30003,messages,1" in text
+    assert "cost,actual cost,USD,0.15" in text and "by country,Kenya (KE),failed,1" in text
+
+
+def test_a_person_sees_the_funnel_and_the_chart_drawn_in_their_time_zone(
+    campaign, worker, client, page, live_server, nairobi_staff
+):
+    filled_campaign(campaign, worker, client)
+    log_in(page, live_server, "amina", f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    page.wait_for_selector("#analytics-chart[data-drawn=true]")
+    assert page.evaluate("() => typeof window.Chart") == "function"
+    assert page.inner_text("[data-figure=sent]") == "3"
+    assert page.inner_text("[data-rate=delivered]") == "66.7%"
+    assert "Africa/Nairobi" in page.inner_text(".chart-steps")
+    assert (
+        page.evaluate(
+            "() => document.getElementById('analytics-chart').chart.data.datasets[0].data.reduce((a, b) => a + b)"
+        )
+        == 3
+    )
+    page.locator("#campaign-analytics").scroll_into_view_if_needed()
+    shot(page, "campaign-analytics")

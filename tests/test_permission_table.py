@@ -160,6 +160,7 @@ URLS = {
     "/admin/contacts/contact/import/<int:import_id>/rejected.csv": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<int:pk>/act/<str:verb>/": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<int:pk>/progress/": READERS,
+    "/admin/campaigns/campaign/<int:pk>/analytics.csv": READERS,
     "/admin/campaigns/campaign/<int:pk>/send-test/": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<path:object_id>/results.<str:file_format>": READERS,
     "/admin/campaigns/campaign/calendar/": READERS,
@@ -717,6 +718,9 @@ URL_PROBES = {
             lambda w: {"to": "+447911123457"},
         ),
         lambda response, w: OutboundMessage.objects.filter(to="+447911123457").exists(),
+    ),
+    "/admin/campaigns/campaign/<int:pk>/analytics.csv": UrlProbe(
+        get(lambda w: reverse("admin:campaigns_campaign_analytics_export", args=[running_campaign(w).pk]))
     ),
     "/admin/campaigns/campaign/<path:object_id>/results.<str:file_format>": UrlProbe(
         get(lambda w: reverse("admin:campaigns_campaign_export_results", args=[running_campaign(w).pk, "csv"]))

@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from campaigns import analytics
 from campaigns.admin.calendar import calendar_urls
 from campaigns.admin.campaign_form import CampaignForm, prefill_date
 from campaigns.content import prelaunch
@@ -137,8 +138,25 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
             if part != "waiting" or n or campaign.window_start is not None  # only where sending hours apply
         ]
         context.update(replies_context(request, campaign, snapshot["parts"]))
+        context.update(analytics_context(campaign, request.GET.get("step", "")))
     context["show_save_and_add_another"] = False
     return context
+
+
+def analytics_context(campaign: Campaign, step: str) -> dict:
+    """The analytics panel: funnel, chart (its data for Chart.js), failures, countries, cost."""
+    found = analytics.campaign_analytics(campaign, step)
+    chart = found["chart"]
+    change = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    return {
+        "analytics": found,
+        "analytics_chart": {**chart, "zone": zone_label()},
+        "analytics_steps": [(name, label, f"{change}?step={name}#campaign-analytics") for name, label in STEP_LINKS],
+        "analytics_export_url": reverse("admin:campaigns_campaign_analytics_export", args=[campaign.pk]),
+    }
+
+
+STEP_LINKS = (("5min", "5 minutes"), ("hour", "Hours"), ("day", "Days"))
 
 
 def replies_context(request, campaign: Campaign, parts: dict[str, int]) -> dict:
@@ -425,6 +443,11 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
                 "<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="campaigns_campaign_progress"
             ),
             path(
+                "<int:pk>/analytics.csv",
+                self.admin_site.admin_view(self.analytics_export_view),
+                name="campaigns_campaign_analytics_export",
+            ),
+            path(
                 "<int:pk>/send-test/",
                 self.admin_site.admin_view(self.send_test_view),
                 name="campaigns_campaign_send_test",
@@ -446,6 +469,10 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
         if not check(request, campaign):
             raise denied(model_perm(Campaign, "change" if change else "view"), to)
         return campaign
+
+    def analytics_export_view(self, request, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk, change=False, to="export a campaign's analytics")
+        return analytics.export_analytics(campaign, request.GET.get("step", ""))
 
     def progress_view(self, request, pk: int) -> JsonResponse:
         campaign = self._campaign(request, pk, change=False, to="watch a campaign's progress")

@@ -10,6 +10,7 @@ May import: campaigns.models, campaigns.content, contacts, providers. Below pipe
 links/, conversations/ and reports/, which import it; never imports them (tests/test_layers.py).
 """
 
+from campaigns.analytics.export import export_analytics
 from campaigns.analytics.outcomes import tally_clicks, tally_receipts, tally_replies, tally_sends
 from campaigns.analytics.reading import (
     STEPS,
@@ -31,6 +32,7 @@ __all__ = [
     "countries",
     "country_of",
     "daily",
+    "export_analytics",
     "failures",
     "funnel",
     "recent_campaigns",

@@ -167,6 +167,7 @@ def countries(campaign_id: int) -> list[dict[str, object]]:
             "sent": row.sent,
             "delivered": row.delivered,
             "delivery_rate": rate(row.delivered, row.sent),
+            "delivery_rate_text": f"{rate(row.delivered, row.sent) or 0:.1%}",
             "failed": row.failed,
             "clicked": row.unique_clicks,
             "replied": row.repliers,
