@@ -4,73 +4,95 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0027_message_sent_template'),
+        ("campaigns", "0027_message_sent_template"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CampaignBreakdown',
+            name="CampaignBreakdown",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sent', models.BigIntegerField(default=0, help_text='Messages a provider took.')),
-                ('delivered', models.BigIntegerField(default=0)),
-                ('failed', models.BigIntegerField(default=0, help_text='Failed or undelivered, at sending or by receipt.')),
-                ('clicks', models.BigIntegerField(default=0, help_text="Every click on the recipients' short links.")),
-                ('unique_clicks', models.BigIntegerField(default=0, help_text="Recipients' first clicks.")),
-                ('replies', models.BigIntegerField(default=0, help_text='Every reply.')),
-                ('repliers', models.BigIntegerField(default=0, help_text="Recipients' first replies.")),
-                ('opt_outs', models.BigIntegerField(default=0, help_text='Replies that opted the number out.')),
-                ('segments', models.BigIntegerField(default=0, help_text='Segments of the messages sent (the cost).')),
-                ('campaign_id', models.BigIntegerField()),
-                ('kind', models.CharField(choices=[('error', 'Error code'), ('country', 'Country')], max_length=8)),
-                ('key', models.CharField(blank=True, help_text='The error code or the ISO country code.', max_length=32)),
-                ('meaning', models.CharField(blank=True, help_text="An error code's meaning, as last reported.", max_length=300)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sent", models.BigIntegerField(default=0, help_text="Messages a provider took.")),
+                ("delivered", models.BigIntegerField(default=0)),
+                (
+                    "failed",
+                    models.BigIntegerField(default=0, help_text="Failed or undelivered, at sending or by receipt."),
+                ),
+                ("clicks", models.BigIntegerField(default=0, help_text="Every click on the recipients' short links.")),
+                ("unique_clicks", models.BigIntegerField(default=0, help_text="Recipients' first clicks.")),
+                ("replies", models.BigIntegerField(default=0, help_text="Every reply.")),
+                ("repliers", models.BigIntegerField(default=0, help_text="Recipients' first replies.")),
+                ("opt_outs", models.BigIntegerField(default=0, help_text="Replies that opted the number out.")),
+                ("segments", models.BigIntegerField(default=0, help_text="Segments of the messages sent (the cost).")),
+                ("campaign_id", models.BigIntegerField()),
+                ("kind", models.CharField(choices=[("error", "Error code"), ("country", "Country")], max_length=8)),
+                (
+                    "key",
+                    models.CharField(blank=True, help_text="The error code or the ISO country code.", max_length=32),
+                ),
+                (
+                    "meaning",
+                    models.CharField(
+                        blank=True, help_text="An error code's meaning, as last reported.", max_length=300
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('campaign_id', 'kind', 'key'), name='one_breakdown_per_key')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("campaign_id", "kind", "key"), name="one_breakdown_per_key")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CampaignBucket',
+            name="CampaignBucket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sent', models.BigIntegerField(default=0, help_text='Messages a provider took.')),
-                ('delivered', models.BigIntegerField(default=0)),
-                ('failed', models.BigIntegerField(default=0, help_text='Failed or undelivered, at sending or by receipt.')),
-                ('clicks', models.BigIntegerField(default=0, help_text="Every click on the recipients' short links.")),
-                ('unique_clicks', models.BigIntegerField(default=0, help_text="Recipients' first clicks.")),
-                ('replies', models.BigIntegerField(default=0, help_text='Every reply.')),
-                ('repliers', models.BigIntegerField(default=0, help_text="Recipients' first replies.")),
-                ('opt_outs', models.BigIntegerField(default=0, help_text='Replies that opted the number out.')),
-                ('segments', models.BigIntegerField(default=0, help_text='Segments of the messages sent (the cost).')),
-                ('campaign_id', models.BigIntegerField()),
-                ('channel_id', models.BigIntegerField()),
-                ('start', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sent", models.BigIntegerField(default=0, help_text="Messages a provider took.")),
+                ("delivered", models.BigIntegerField(default=0)),
+                (
+                    "failed",
+                    models.BigIntegerField(default=0, help_text="Failed or undelivered, at sending or by receipt."),
+                ),
+                ("clicks", models.BigIntegerField(default=0, help_text="Every click on the recipients' short links.")),
+                ("unique_clicks", models.BigIntegerField(default=0, help_text="Recipients' first clicks.")),
+                ("replies", models.BigIntegerField(default=0, help_text="Every reply.")),
+                ("repliers", models.BigIntegerField(default=0, help_text="Recipients' first replies.")),
+                ("opt_outs", models.BigIntegerField(default=0, help_text="Replies that opted the number out.")),
+                ("segments", models.BigIntegerField(default=0, help_text="Segments of the messages sent (the cost).")),
+                ("campaign_id", models.BigIntegerField()),
+                ("channel_id", models.BigIntegerField()),
+                ("start", models.DateTimeField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('campaign_id', 'start', 'channel_id'), name='one_bucket_per_campaign_time')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign_id", "start", "channel_id"), name="one_bucket_per_campaign_time"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='HourlyOutcomes',
+            name="HourlyOutcomes",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sent', models.BigIntegerField(default=0, help_text='Messages a provider took.')),
-                ('delivered', models.BigIntegerField(default=0)),
-                ('failed', models.BigIntegerField(default=0, help_text='Failed or undelivered, at sending or by receipt.')),
-                ('clicks', models.BigIntegerField(default=0, help_text="Every click on the recipients' short links.")),
-                ('unique_clicks', models.BigIntegerField(default=0, help_text="Recipients' first clicks.")),
-                ('replies', models.BigIntegerField(default=0, help_text='Every reply.')),
-                ('repliers', models.BigIntegerField(default=0, help_text="Recipients' first replies.")),
-                ('opt_outs', models.BigIntegerField(default=0, help_text='Replies that opted the number out.')),
-                ('segments', models.BigIntegerField(default=0, help_text='Segments of the messages sent (the cost).')),
-                ('channel_id', models.BigIntegerField()),
-                ('hour', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sent", models.BigIntegerField(default=0, help_text="Messages a provider took.")),
+                ("delivered", models.BigIntegerField(default=0)),
+                (
+                    "failed",
+                    models.BigIntegerField(default=0, help_text="Failed or undelivered, at sending or by receipt."),
+                ),
+                ("clicks", models.BigIntegerField(default=0, help_text="Every click on the recipients' short links.")),
+                ("unique_clicks", models.BigIntegerField(default=0, help_text="Recipients' first clicks.")),
+                ("replies", models.BigIntegerField(default=0, help_text="Every reply.")),
+                ("repliers", models.BigIntegerField(default=0, help_text="Recipients' first replies.")),
+                ("opt_outs", models.BigIntegerField(default=0, help_text="Replies that opted the number out.")),
+                ("segments", models.BigIntegerField(default=0, help_text="Segments of the messages sent (the cost).")),
+                ("channel_id", models.BigIntegerField()),
+                ("hour", models.DateTimeField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('hour', 'channel_id'), name='one_hour_per_channel')],
+                "constraints": [models.UniqueConstraint(fields=("hour", "channel_id"), name="one_hour_per_channel")],
             },
         ),
     ]
