@@ -7,6 +7,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Providers report receipts and resumed channels; campaigns applies them (providers never
         # import campaigns: dependencies run campaigns -> providers -> contacts).
+        import campaigns.variants  # noqa: F401 - gives SQLite connections the A/B bucket function
         from campaigns.conversations.book import ConversationBook
         from campaigns.pipeline.receipts import CampaignReceiptBook, resume_campaigns_with_channels
         from providers.events import register_inbound_book, register_receipt_book

@@ -22,6 +22,7 @@ INSIDE_CAMPAIGNS = {
     "campaigns/pipeline": FACES | {"campaigns.reports"},
     "campaigns/receiving": FACES | {"campaigns.reports"},
     "campaigns/links": FACES | {"campaigns.reports", "campaigns.pipeline"},
+    "campaigns/variants": FACES | {"campaigns.reports"},
 }
 
 

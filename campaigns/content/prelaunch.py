@@ -16,6 +16,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Trim
 from django.utils import timezone
 
+from campaigns import variants
 from campaigns.content.personalisation import compile_text
 from campaigns.content.segments import count_segments
 from campaigns.conversations.window import FREE_TEXT_WINDOW, keeps_window
@@ -83,9 +84,11 @@ def text_problems(campaign: Campaign) -> list[str]:
 
 def texts_of(campaign: Campaign) -> list[str]:
     """Every text personalised per recipient: the body and a provider template's variable values."""
-    texts = [campaign.message_text()]
-    template = campaign.message_provider_template() or {}
-    texts.extend(_strings(template.get("variables") or {}))
+    texts = []
+    for content in [campaign, *(campaign.variants.all() if campaign.pk else [])]:  # and each A/B variant's
+        texts.append(content.message_text())
+        template = content.message_provider_template() or {}
+        texts.extend(_strings(template.get("variables") or {}))
     return [text for text in texts if text]
 
 
@@ -191,7 +194,8 @@ def preview_message(campaign: Campaign, contact, to: str = ""):
     from campaigns.models import OutboundMessage
 
     phone = to or (contact.phone if contact is not None else "")
-    return OutboundMessage(campaign=campaign, channel=campaign.channel, contact=contact, to=phone)
+    variant = variants.preview_variant(campaign, phone)  # an A/B campaign's: the one its split gives this number
+    return OutboundMessage(campaign=campaign, channel=campaign.channel, contact=contact, to=phone, variant=variant)
 
 
 def free_form_whatsapp(campaign: Campaign) -> bool:

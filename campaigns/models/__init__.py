@@ -11,6 +11,7 @@ from campaigns.models.message import OutboundMessage
 from campaigns.models.staff import StaffProfile
 from campaigns.models.tally import CampaignTally
 from campaigns.models.template import MessageTemplate
+from campaigns.models.variant import CampaignVariant
 from campaigns.models.webhook import SigningSecret, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from campaigns.models.whatsapp import TemplateSync, WhatsAppTemplate
 
@@ -21,6 +22,7 @@ __all__ = [
     "CampaignBreakdown",
     "CampaignBucket",
     "CampaignTally",
+    "CampaignVariant",
     "ChannelKeywords",
     "Conversation",
     "HourlyOutcomes",

@@ -73,6 +73,9 @@ class OutboundMessage(models.Model):
     resolution = models.CharField(max_length=400, blank=True, help_text="What a person decided, and why.")
     resolved_by = models.CharField(max_length=150, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # A campaign's A/B variant this recipient got (CampaignVariant.position; campaigns/variants/).
+    # Empty for a campaign without variants, and for a test's rest until the winner is chosen.
+    variant = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     # The opt-out confirmation (campaigns.conversations.keywords): the one message that may go to a
     # number an opt-out word has just put on the suppression list. Set only by send_one for that
     # reply, never editable; the send-time check lets it through, and it is never resent.
@@ -107,6 +110,8 @@ class OutboundMessage(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="msg_queued_due"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="msg_sending_claimed"),
             models.Index(fields=["campaign", "status"], name="msg_campaign_status"),
+            # Results per A/B variant: one GROUP BY over the campaign's rows of this index alone.
+            models.Index(fields=["campaign", "variant", "status"], name="msg_campaign_variant"),
             # Sent messages still waiting for a delivery report, oldest-asked first (sendbulk poller).
             models.Index(
                 fields=["channel", "updated_at"], condition=Q(status="sent"), name="msg_sent_awaiting_receipt"

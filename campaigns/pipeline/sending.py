@@ -37,6 +37,7 @@ from campaigns.events import record_message_events, record_opt_outs
 from campaigns.links import LinkBatch
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
+from campaigns.models.variant import content_of
 from campaigns.pipeline import sending_hours
 from campaigns.pipeline.counters import count_outcomes
 from campaigns.whatsapp.preview import sent_record, templates_by_id
@@ -118,7 +119,8 @@ def release_waiting(campaign_id: int) -> int:
 def next_opening(campaign_id: int) -> timezone.datetime | None:
     """When the first of a campaign's messages waiting for their sending hours may go (msg_campaign_waiting)."""
     return (
-        OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.SCHEDULED)
+        # Not an A/B test's rest (scheduled with no time until its winner is chosen).
+        OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.SCHEDULED, send_at__isnull=False)
         .order_by("send_at")
         .values_list("send_at", flat=True)
         .first()
@@ -223,7 +225,11 @@ def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
         .only(*MESSAGE_FIELDS, "contact__name", "contact__extra_fields")
     )
     channels = Channel.objects.in_bulk({m.channel_id for m in messages})
-    campaigns = Campaign.objects.select_related("template").in_bulk({m.campaign_id for m in messages} - {None})
+    campaigns = (
+        Campaign.objects.select_related("template")
+        .prefetch_related("variants__template")
+        .in_bulk({m.campaign_id for m in messages} - {None})
+    )
     for message in messages:
         message.channel = channels[message.channel_id]
         if message.campaign_id is not None:
@@ -233,7 +239,7 @@ def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
 
 MESSAGE_FIELDS = (
     "id", "to", "body", "media_urls", "template", "variables", "attempts", "channel_id", "campaign_id", "contact_id",
-    "confirms_opt_out",
+    "confirms_opt_out", "variant",
 )  # fmt: skip
 
 
@@ -764,9 +770,10 @@ def render_message(message: OutboundMessage) -> OutgoingMessage:
     rendered for that send (hand_over): a retry sends that same text again, not rendered anew.
     """
     campaign = message.campaign
-    text = message.body or (campaign.message_text() if campaign else "")
-    media = message.media_urls or (campaign.message_media() if campaign else [])
-    template = message.template or (campaign.message_provider_template() if campaign else None)
+    content = content_of(campaign, message.variant) if campaign else None  # its A/B variant's, if any
+    text = message.body or (content.message_text() if content else "")
+    media = message.media_urls or (content.message_media() if content else [])
+    template = message.template or (content.message_provider_template() if content else None)
     context = personalisation_context(message)
     if message.sent_template:  # handed over before: the same template and values again
         template = {"id": message.sent_template["id"], "variables": message.sent_template["variables"]}
