@@ -274,3 +274,36 @@ def test_a_person_sees_the_funnel_and_the_chart_drawn_in_their_time_zone(
     )
     page.locator("#campaign-analytics").scroll_into_view_if_needed()
     shot(page, "campaign-analytics")
+
+
+# --- the dashboard -----------------------------------------------------------------------------
+
+
+def test_the_dashboard_charts_the_last_7_and_30_days_and_compares_campaigns(
+    campaign, worker, client, page, live_server, nairobi_staff
+):
+    filled_campaign(campaign, worker, client)
+    now = timezone.now()
+    for days_ago, sent in ((3, 40), (12, 100)):
+        HourlyOutcomes.objects.create(
+            hour=(now - timedelta(days=days_ago)).replace(minute=0, second=0, microsecond=0),
+            channel_id=campaign.channel_id,
+            sent=sent,
+            delivered=sent // 2,
+            clicks=5,
+            replies=2,
+            opt_outs=1,
+            segments=sent,
+        )
+    log_in(page, live_server, "amina")
+    page.wait_for_selector("#trend-activity[data-drawn=true]")
+    assert page.inner_text("#trend-sent") == "43"  # today's 3 and 40 three days ago; not 12 days ago
+    assert "Africa/Nairobi" in page.inner_text("#dashboard-trends h2")
+    assert "Spring sale" in page.inner_text("#dashboard-compare")
+    assert "66.7%" in page.inner_text(f"#dashboard-compare tr[data-campaign='{campaign.pk}']")
+    page.click("#dashboard-trends a:has-text('30 days')")
+    page.wait_for_selector("#trend-activity[data-drawn=true]")
+    assert page.inner_text("#trend-sent") == "143" and page.inner_text("#trend-cost") == "7.15 USD"
+    assert page.evaluate("() => document.getElementById('trend-activity').chart.data.labels.length") == 30
+    page.locator("#dashboard-trends").scroll_into_view_if_needed()
+    shot(page, "dashboard-trends")

@@ -264,7 +264,11 @@ def daily(days: int, zone=None, now: datetime | None = None) -> dict[str, object
     figures["delivery_rate"] = [
         round(100 * d / s, 1) if s else None for d, s in zip(figures["delivered"], figures["sent"], strict=True)
     ]
-    return {"days": days, "labels": labels, "figures": figures, "cost": daily_cost(segments, days)}
+    cost = daily_cost(segments, days)
+    summed = {name: sum(values) for name, values in figures.items() if name != "delivery_rate"}
+    summed["delivery_rate"] = f"{rate(summed['delivered'], summed['sent']) or 0:.1%}" if summed["sent"] else "—"
+    summed["cost"] = [(currency, round(sum(values), 2)) for currency, values in cost.items()]
+    return {"days": days, "labels": labels, "figures": figures, "cost": cost, "totals": summed}
 
 
 def daily_cost(segments: dict[int, list[int]], days: int) -> dict[str, list[float]]:
