@@ -372,6 +372,9 @@ def test_a_person_picks_the_winner_and_a_pick_after_the_end_is_refused(staff, ch
     page = staff.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     assert "Pick B as the winner" in page
     assert reloaded(campaign).status == Status.RUNNING  # the rest waits for the person, however long
+    progress = staff.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/").json()
+    rest = campaign.messages.filter(variant__isnull=True).count()
+    assert (progress["parts"]["winner"], progress["parts"]["waiting"]) == (rest, 0)  # not "waiting for hours"
 
     response = staff.post(f"/admin/campaigns/campaign/{campaign.pk}/winner/", {"variant": "2"}, follow=True)
     assert "Variant B is the winner: it goes to the rest now." in response.content.decode()

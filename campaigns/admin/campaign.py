@@ -141,6 +141,7 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
             (part, progress.LABELS[part], n)
             for part, n in snapshot["parts"].items()
             if part != "waiting" or n or campaign.window_start is not None  # only where sending hours apply
+            if part != "winner" or n  # only while an A/B test's rest waits
         ]
         context.update(replies_context(request, campaign, snapshot["parts"]))
         context.update(analytics_context(campaign, request.GET.get("step", "")))

@@ -16,6 +16,7 @@ from django.urls import reverse
 from campaigns import variants
 from campaigns.models import Campaign, CampaignVariant
 from campaigns.models.variant import MOST_VARIANTS, letter
+from messaging_site.permissions import model_perm
 
 FEWEST_VARIANTS = 2
 
@@ -82,14 +83,21 @@ class VariantInline(admin.TabularInline):
 
         return obj is None or editable(obj)
 
+    # Variants are part of the campaign's content: whoever may write the campaign may write them.
+    def _may_write(self, request, obj) -> bool:
+        return self._editable(obj) and request.user.has_perm(model_perm(Campaign, "change" if obj else "add"))
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(model_perm(Campaign, "view")) or self._may_write(request, obj)
+
     def has_add_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_add_permission(request, obj)
+        return self._may_write(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_change_permission(request, obj)
+        return self._may_write(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_delete_permission(request, obj)
+        return self._may_write(request, obj)
 
 
 def save_variants(formset) -> None:

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
+from campaigns.models.staff import zone_label
 from campaigns.models.variant import letter
 from campaigns.pipeline.queueing import CAMPAIGN_QUEUE, campaign_job_id, enqueue_after_commit, enqueue_dispatch
 from campaigns.variants.results import results
@@ -128,7 +129,7 @@ def pick_winner(campaign: Campaign, position: int, who: str) -> str:
     refusal = pick_refusal(campaign, position)
     if refusal:
         return refusal
-    stamp = f"{timezone.localtime():%d %b %Y %H:%M}"
+    stamp = f"{timezone.localtime():%d %b %Y %H:%M} ({zone_label()})"  # the picker's zone, named
     if not choose(campaign.pk, position, f"Picked by {who} on {stamp}."):
         return f"“{campaign}” changed meanwhile: reload the page to see its winner."
     send_rest(campaign.pk)
