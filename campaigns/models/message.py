@@ -169,6 +169,7 @@ class OutboundMessage(models.Model):
         enqueue: bool = True,
         confirms_opt_out: bool = False,
         status_callback: str = "",
+        looked_up: bool = False,
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
 
@@ -176,13 +177,16 @@ class OutboundMessage(models.Model):
         ``enqueue=False`` leaves giving it a send job to the caller (the API batches them).
         ``confirms_opt_out`` is for the keyword handler alone: the confirmation of an opt-out that
         has just suppressed ``to``, sent once (the handler sends it only when its STOP put the
-        number on the list), past the suppression list.
+        number on the list), past the suppression list. ``looked_up``: the caller refused ``to`` if
+        suppressed and found its ``contact`` (None: none) just before, in one query (the API does:
+        Suppression.refusal_and_contact).
         """
         if not channel.is_active:
             raise ValidationError(f"channel_key: the channel {channel.name!r} is switched off.")
-        if not confirms_opt_out and (refusal := Suppression.refusal(to)):
+        if not confirms_opt_out and not looked_up and (refusal := Suppression.refusal(to)):
             raise ValidationError(refusal)
-        contact = contact or Contact.objects.filter(phone=to).first()
+        if not looked_up:
+            contact = contact or Contact.objects.filter(phone=to).first()
         scheduled = send_at is not None and send_at > timezone.now()
         # One INSERT needs no transaction of its own; enqueue() waits for the caller's commit
         # when there is one, and runs at once otherwise (the row is already committed).
