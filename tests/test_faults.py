@@ -47,8 +47,9 @@ def test_kill_9_of_the_workers_mid_campaign_leaves_only_the_batch_in_flight_unkn
     # Two workers were killed: at most the one batch each had handed over can be in doubt; the
     # rest of their claims never left and went back to the queue when the lease ran out.
     assert report["unknown"] <= 2 * BATCH, report
-    # A row becomes sending only just before its request is written: an unknown row the endpoint
-    # never read can only be one of a batch being written at the very moment of the kill.
+    # Each batch is noted as it leaves, and struck off again where its requests were not written:
+    # an unknown row the endpoint never read can only be one of a batch noted at the very moment
+    # of the kill, its requests not written yet.
     assert report["unknown_never_written"] <= BATCH, report
     # At the production settings: the claims' heartbeat stops with the workers, the reconciler
     # releases their rows 20 s later and re-dispatches the campaign at once (161 s before).

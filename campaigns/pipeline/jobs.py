@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.events import record_completion
 from campaigns.models import Campaign, OutboundMessage
-from campaigns.pipeline import sending
+from campaigns.pipeline import sending, written
 from campaigns.pipeline.fanout import start_due_campaigns
 from campaigns.pipeline.queueing import (
     MAX_PARALLEL_DISPATCH,
@@ -24,7 +24,6 @@ from campaigns.pipeline.queueing import (
     enqueue_send,
     urgent_work_waiting,
 )
-from campaigns.variants import wake_lost_winner_steps
 from messaging_site.logs import logged_job
 from providers.registry import provider_class, provider_for
 
@@ -138,7 +137,6 @@ def reconcile() -> dict[str, int]:
         "expired": expire_stale_sending(),
         "campaigns_resumed": resume_stalled_campaigns(),
         "campaigns_started": start_due_campaigns(),
-        "winner_steps": wake_lost_winner_steps(),  # A/B tests whose winner job Redis lost
     }
 
 
@@ -188,6 +186,10 @@ def expire_stale_sending() -> int:
     the batch that was in flight is resent only where that cannot duplicate, else marked unknown.
     Their running campaigns get dispatch jobs at once, so a crash costs the lease, not a minute more.
 
+    Of a batch in flight, the rows whose requests were never written (the claim's record, kept in
+    Redis, does not hold them: campaigns/pipeline/written.py) go back to the queue too: they never
+    left. Where the record cannot be trusted (Redis lost it), every row of the batch is unknown.
+
     A live job renews its claim every LEASE_REFRESH_SECONDS, also while it waits for answers, so a
     claim not renewed for SENDING_STALE_SECONDS (20 s by default) is a dead worker's, or a hung job's.
     """
@@ -201,19 +203,37 @@ def expire_stale_sending() -> int:
         rows = stuck.filter(channel__provider=code)
         if provider_class(code).deduplicates_by_our_id:
             expired += rows.update(status=Status.QUEUED, claim_token=None, next_attempt_at=None)
-        else:
-            expired += rows.update(
-                status=Status.UNKNOWN,
-                claim_token=None,
-                error_code="worker_lost",
-                error_message="The worker stopped while sending; the provider may or may not have it. "
-                "Check with the provider before sending again.",
-            )
+            continue
+        for token in rows.values_list("claim_token", flat=True).distinct():
+            expired += _settle_lost_batch(rows.filter(claim_token=token), token)
     for campaign_id in Campaign.objects.filter(pk__in=campaigns, status=Campaign.Status.RUNNING).values_list(
         "pk", flat=True
     ):
         enqueue_dispatch(campaign_id)
     return expired
+
+
+def _settle_lost_batch(rows, token) -> int:
+    """A dead claim's rows in ``sending``: those whose requests were never written back to the queue
+    (their try not counted), the others ``unknown``."""
+    written_ids = written.close_record(token) if token is not None else None
+    never_written = 0
+    if written_ids is not None:
+        # Only its batches in flight are ``sending``: a few hundred rows at most.
+        unsent = [pk for pk in rows.filter(status=Status.SENDING).values_list("id", flat=True) if pk not in written_ids]
+        never_written = rows.filter(pk__in=unsent, status=Status.SENDING).update(
+            status=Status.QUEUED, claim_token=None, next_attempt_at=None, attempts=F("attempts") - 1
+        )
+    in_doubt = rows.filter(status=Status.SENDING).update(
+        status=Status.UNKNOWN,
+        claim_token=None,
+        error_code="worker_lost",
+        error_message="The worker stopped while sending; the provider may or may not have it. "
+        "Check with the provider before sending again.",
+    )
+    if token is not None:
+        log.info("claim %s lost: %d rows never written back to the queue, %d unknown", token, never_written, in_doubt)
+    return never_written + in_doubt
 
 
 def resume_stalled_campaigns() -> int:

@@ -183,18 +183,11 @@ class FakeGupshup(FakeProvider):
 
         threading.Thread(target=post_all, daemon=True).start()
 
-    def post_callback(self, body: dict) -> int:
-        """POST one callback; the answer's status, 0 when nothing answered."""
+    def post_callback(self, body: dict) -> None:
         try:
-            return requests.post(self.config.callback_url, json=body, timeout=10).status_code
+            requests.post(self.config.callback_url, json=body, timeout=10)
         except requests.RequestException:
-            return 0  # a real Gupshup retries a few times; the demo does not need to
-
-    def send_inbound(self, sender: str, text: str, name: str = "Test reply") -> int:
-        """A WhatsApp user's message (``sender``: digits or E.164), posted to the callback URL now, as
-        Gupshup would post it; the status our webhook answered (0 when nothing answered)."""
-        reply = gupshup_reply("", app=self.config.app_name, sender=sender.lstrip("+"), text=text, name=name)
-        return self.post_callback(reply.json)
+            pass  # a real Gupshup retries a few times; the demo does not need to
 
     def event(self, kind: str, gupshup_id: str, destination: str) -> dict:
         """One message event in the configured callback format."""

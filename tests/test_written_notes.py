@@ -1,0 +1,132 @@
+"""`unknown` only for requests that may have left: each batch is noted (in Redis, per claim) as it
+leaves, those of its requests not written are struck off again, and after a crash the reconciler
+sends a dead claim's unnoted rows back to the queue and marks only the noted ones unknown; a
+record Redis may have lost proves nothing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+import django_rq
+import pytest
+from django.utils import timezone
+
+from bench.endpoint import Behaviour, Endpoint
+from campaigns.models import OutboundMessage
+from campaigns.pipeline import written
+from campaigns.pipeline.jobs import expire_stale_sending
+from campaigns.pipeline.sending import _provider_send
+from providers.base import LATE, Outcome, OutgoingMessage
+from providers.models import Channel
+from providers.registry import provider_for
+from tests import test_twilio_support as support
+from tests.conftest import run_worker
+
+Status = OutboundMessage.Status
+twilio_server, fake_twilio = support.twilio_server, support.fake_twilio
+make_twilio_channel = support.make_twilio_channel
+
+
+@pytest.fixture
+def endpoint():
+    with Endpoint(behaviour=Behaviour(strict=True)) as running:
+        yield running
+
+
+@pytest.fixture
+def provider(db, endpoint):
+    credentials = {"account_sid": support.ACCOUNT_SID, "auth_token": support.AUTH_TOKEN}
+    channel = Channel.objects.create(
+        name="Twilio", provider="twlo", sender=support.SENDER, credentials=credentials, api_base_url=endpoint.base_url
+    )
+    return provider_for(channel)
+
+
+def batch(*ids: int) -> list[OutgoingMessage]:
+    return [OutgoingMessage(id=pk, to=f"+4479111234{pk:02d}", text="Hello") for pk in ids]
+
+
+def test_a_batch_is_noted_as_it_leaves(provider, endpoint):
+    token = uuid.uuid4()
+    written.open_record(token)
+    results = _provider_send(provider, batch(1, 2), time.monotonic() + 5, written.Record(token))
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 2
+    assert written.close_record(token) == {1, 2} == set(endpoint.stats.received)
+
+
+def test_a_batch_held_back_as_late_is_struck_off_again(provider, endpoint):
+    token = uuid.uuid4()
+    written.open_record(token)
+    results = _provider_send(provider, batch(1, 2), time.monotonic() - 1, written.Record(token))
+    assert [r.error_code for r in results] == [LATE] * 2
+    assert written.close_record(token) == set()  # trusted, and empty: neither left
+    assert endpoint.stats.requests == 0
+
+
+def test_once_the_reconciler_closed_a_claims_record_none_of_its_batches_is_sent(provider, endpoint):
+    """A hung worker waking up after its claim was taken over sends nothing the queue now has."""
+    token = uuid.uuid4()
+    written.open_record(token)
+    assert written.close_record(token) == set()
+    results = _provider_send(provider, batch(1), time.monotonic() + 5, written.Record(token))
+    assert [(r.outcome, r.error_code) for r in results] == [(Outcome.RETRY, "not_sent")]  # a retry, never unknown
+    assert endpoint.stats.requests == 0
+
+
+# --- the reconciler ------------------------------------------------------------------------------------
+
+
+def handed_over(channel: Channel, count: int, token: uuid.UUID) -> list[OutboundMessage]:
+    """Rows as a worker killed with a batch in flight leaves them: ``sending``, past the lease."""
+    then = timezone.now() - timedelta(minutes=5)
+    fields = {"body": "Hello", "status": Status.SENDING, "claim_token": token, "claimed_at": then, "attempts": 1}
+    return [OutboundMessage.objects.create(channel=channel, to=f"+4479111234{n:02d}", **fields) for n in range(count)]
+
+
+@pytest.fixture
+def twilio_channel(db) -> Channel:
+    credentials = {"account_sid": support.ACCOUNT_SID, "auth_token": support.AUTH_TOKEN}
+    return Channel.objects.create(name="Twilio", provider="twlo", sender=support.SENDER, credentials=credentials)
+
+
+def outcomes(rows: list[OutboundMessage]) -> list[tuple[str, int, bool]]:
+    found = OutboundMessage.objects.in_bulk([m.pk for m in rows])
+    return [(found[m.pk].status, found[m.pk].attempts, found[m.pk].claim_token is None) for m in rows]
+
+
+def test_a_dead_claims_rows_never_written_go_back_to_the_queue_and_only_the_written_are_unknown(twilio_channel):
+    token = uuid.uuid4()
+    written.open_record(token)
+    first, second, third = handed_over(twilio_channel, 3, token)
+    assert written.Record(token).leaving([first.pk])
+    assert expire_stale_sending() == 3
+    assert outcomes([first, second, third]) == [
+        (Status.UNKNOWN, 1, True),  # its request may have reached the provider
+        (Status.QUEUED, 0, True),  # never written: sent again, the try not counted
+        (Status.QUEUED, 0, True),
+    ]
+
+
+@pytest.mark.parametrize("lost", ["flushed", "older_redis"])
+def test_a_record_redis_may_have_lost_proves_nothing(twilio_channel, lost):
+    token = uuid.uuid4()
+    connection = django_rq.get_connection("default")
+    if lost == "flushed":
+        written.open_record(token)
+        connection.flushdb()
+    else:  # opened before a restart that restored an older snapshot: notes made since are missing
+        connection.sadd(written.record_key(token), "open:a-redis-run-before-the-restart")
+    rows = handed_over(twilio_channel, 2, token)
+    expire_stale_sending()
+    assert outcomes(rows) == [(Status.UNKNOWN, 1, True)] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_claim_leaves_no_record(fake_twilio, make_twilio_channel):
+    message = OutboundMessage.send_one(channel=make_twilio_channel(), to="+447911123456", text="Hi")
+    run_worker()
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert list(django_rq.get_connection("default").scan_iter("written:*")) == []
