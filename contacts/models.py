@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -351,8 +351,28 @@ class Suppression(models.Model):
 
     @classmethod
     def numbers_among(cls, numbers: Iterable[str]) -> set[str]:
-        """Which of these numbers are suppressed (callers pass at most a few thousand at a time)."""
-        return set(cls.objects.filter(number__in=list(numbers)).values_list("number", flat=True))
+        """Which of these numbers are suppressed (callers pass at most a few thousand at a time, or
+        any number on PostgreSQL, where they go as one array parameter: binding 10,000 IN parameters
+        cost a bulk request a fifth of its time)."""
+        numbers = list(numbers)
+        if connection.vendor != "postgresql":
+            return set(cls.objects.filter(number__in=numbers).values_list("number", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT number FROM {cls._meta.db_table} WHERE number = ANY(%s)", [numbers])  # noqa: S608
+            return {number for (number,) in cursor.fetchall()}
+
+    @classmethod
+    def refusal_and_contact(cls, number: str, field: str = "to") -> tuple[str, int | None]:
+        """refusal(number) and the id of the contact with that number (None: none), in one query
+        when the number may go: what a single message needs before its INSERT (POST /message)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {cls._meta.db_table} WHERE number = %s), "  # noqa: S608 - table names
+                f"(SELECT id FROM {Contact._meta.db_table} WHERE phone = %s)",
+                [number, number],
+            )
+            suppressed, contact_id = cursor.fetchone()
+        return (cls.refusal(number, field) if suppressed else ""), contact_id
 
     @classmethod
     def refusal(cls, number: str, field: str = "to") -> str:

@@ -45,6 +45,8 @@ def people_only(middleware: type) -> type:
     """``middleware`` for people's pages; webhook and API requests go straight past it."""
 
     class PeopleOnly(middleware):
+        passes_machine_requests = True  # the fast lane (messaging_site/fast_lane.py) leaves it out
+
         def __call__(self, request: HttpRequest) -> HttpResponse:
             if is_machine_request(request):
                 return self.get_response(request)
@@ -65,6 +67,8 @@ def people_only(middleware: type) -> type:
 
 class ContentSecurityPolicy(people_only(CSPMiddleware)):
     """django-csp's policy on people's pages; a fixed one that allows nothing on machine answers."""
+
+    passes_machine_requests = False  # it gives them their policy
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = super().__call__(request)

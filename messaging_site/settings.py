@@ -313,6 +313,10 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 # Recipients one API key may send to per UTC day (POST /message counts 1, a bulk job its recipients),
 # unless the key sets its own; 0: no quota. Over it: 429 naming the quota and when it resets.
 API_DAILY_RECIPIENT_QUOTA = env_int("API_DAILY_RECIPIENT_QUOTA", 100_000, minimum=0)
+# How long a web process may answer from the API keys it found (campaigns/api/auth.py): a key
+# changed through the admin or saved counts from the next request anyway; this bounds a change
+# made with a queryset update. 0: every request reads its key from the database.
+API_KEY_CACHE_SECONDS = 10.0
 
 # Event webhooks (campaigns/events/). An endpoint or status_callback URL that resolves to a loopback
 # or private address is refused unless this is on (DEBUG turns it on, for the demo's receiver).

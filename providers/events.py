@@ -15,6 +15,7 @@ on. The receiving worker (campaigns.receiving) claims the waiting events in batc
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -163,11 +164,16 @@ def take(events: Iterable[Event]) -> int:
     Once this returns (and the request's transaction, if any, commits) the events are durable:
     the webhook may answer 2xx.
     """
+    from django.db import connection
+
     from providers.models import ReceivedEvent
 
     rows = [
         ReceivedEvent(kind=_kind(event), channel_id=event.channel_id, event=event_record(event)) for event in events
     ]
+    if rows and connection.vendor == "postgresql":
+        _insert(rows)
+        return len(rows)
     for attempt in range(SQLITE_LOCKED_ATTEMPTS):
         try:
             if rows:
@@ -180,6 +186,22 @@ def take(events: Iterable[Event]) -> int:
                 raise
             time.sleep(0.02 * (attempt + 1))
     return len(rows)
+
+
+def _insert(rows: list) -> None:
+    """One INSERT on a plain cursor: a single statement needs no transaction of its own (bulk_create
+    opens one, two more round trips to PostgreSQL for every callback) and no ORM to build it."""
+    from django.db import connection
+
+    from providers.models import ReceivedEvent
+
+    values = ", ".join(["(%s, %s, %s::jsonb, %s)"] * len(rows))
+    params = []
+    for row in rows:
+        params.extend([row.kind, row.channel_id, json.dumps(row.event), row.received_at])
+    table = connection.ops.quote_name(ReceivedEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (kind, channel_id, event, received_at) VALUES {values}", params)  # noqa: S608 - our name
 
 
 @dataclass(frozen=True)

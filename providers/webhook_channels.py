@@ -1,4 +1,5 @@
-"""The channel a webhook's token names, kept for a few seconds by each web process.
+"""The channel a webhook's token names (or an API request's channel_key), kept for a few seconds
+by each web process.
 
 Every callback used to look its channel up: a query by the token's hash, then two Fernet
 decryptions (the token and the credentials), a fifth of a status callback's cost (bench/receipts.py).
@@ -8,6 +9,9 @@ and every lookup reads that number (one GET, far cheaper than the query it saves
 what it kept under the same one. A credential, callback-address or token change therefore counts
 from the next callback on. Without Redis nothing kept is trusted. A token no channel has is never
 kept, so made-up addresses cannot grow the cache.
+
+The API finds the channel its requests name by channel_key the same way (channel_with_key), and
+reads the generation together with its own (campaigns/api/auth.py), in one round trip.
 """
 
 from __future__ import annotations
@@ -47,17 +51,26 @@ _kept: dict[str, _Kept] = {}
 def channel_for_webhook(token: str, providers: Collection[str]) -> Channel | None:
     """The channel of one of ``providers`` whose callback URLs carry ``token``, or None."""
     token_hash = lookup_hash(token)
-    generation = _generation()
-    kept = _kept.get(token_hash)
-    if kept is not None and generation is not None and kept.generation == generation and time.monotonic() < kept.until:
-        channel = copy.copy(kept.channel)  # views may set attributes on it; the kept one stays as read
-    else:
-        channel = Channel.objects.filter(webhook_token_hash=token_hash).first()
-        if channel is not None and generation is not None:
-            if len(_kept) >= MAX_KEPT:
-                _kept.clear()
-            _kept[token_hash] = _Kept(copy.copy(channel), generation, time.monotonic() + CACHE_SECONDS)
+    channel = _kept_or_read(token_hash, _generation(), lambda: Channel.objects.filter(webhook_token_hash=token_hash))
     return channel if channel is not None and channel.provider in providers else None
+
+
+def channel_with_key(channel_key: str, generation: bytes | None) -> Channel | None:
+    """The channel an API request names by ``channel_key``, or None; ``generation`` is what
+    read_generation() answered for this request (None: Redis is down, nothing kept is trusted)."""
+    return _kept_or_read(f"key:{channel_key}", generation, lambda: Channel.objects.filter(channel_key=channel_key))
+
+
+def _kept_or_read(name: str, generation: bytes | None, query) -> Channel | None:
+    kept = _kept.get(name)
+    if kept is not None and generation is not None and kept.generation == generation and time.monotonic() < kept.until:
+        return copy.copy(kept.channel)  # views may set attributes on it; the kept one stays as read
+    channel = query().first()
+    if channel is not None and generation is not None:
+        if len(_kept) >= MAX_KEPT:
+            _kept.clear()
+        _kept[name] = _Kept(copy.copy(channel), generation, time.monotonic() + CACHE_SECONDS)
+    return channel
 
 
 @cache
@@ -68,10 +81,15 @@ def _redis() -> Redis:
 
 def _generation() -> bytes | None:
     try:
-        return _redis().get(GENERATION_KEY) or b"0"
+        return read_generation(_redis().get(GENERATION_KEY))
     except RedisError:
         log.warning("webhook channel cache not used: Redis is unavailable", exc_info=True)
         return None
+
+
+def read_generation(stored: bytes | None) -> bytes:
+    """The channels' generation from what Redis holds under GENERATION_KEY (nothing yet: "0")."""
+    return stored or b"0"
 
 
 def forget_channels(sender=None, **kwargs) -> None:

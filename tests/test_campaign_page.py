@@ -238,7 +238,8 @@ def test_progress_json_counts_by_state_and_groups_failures(staff, channel, custo
     data = staff.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/").json()
 
     assert data["parts"] == {
-        "queued": 1, "waiting": 0, "sent": 0, "delivered": 1, "failed": 1, "unknown": 0, "cancelled": 1
+        "queued": 1, "waiting": 0, "winner": 0, "sent": 0, "delivered": 1, "failed": 1, "unknown": 0,
+        "cancelled": 1,
     }  # fmt: skip
     assert (data["waiting"], data["delivery_text"]) == (0, "50%")
     assert (data["total"], data["done"], data["status"], data["delivery_rate"]) == (4, 3, "running", 0.5)

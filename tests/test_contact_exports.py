@@ -151,6 +151,7 @@ def test_a_campaigns_results_per_recipient(staff, channel, make_contact, setting
         "error",
         "sent at (Europe/Paris)",
         "delivered at (Europe/Paris)",
+        "variant",
         "replies",
         "last reply",
         "last reply at (Europe/Paris)",
@@ -167,9 +168,10 @@ def test_a_campaigns_results_per_recipient(staff, channel, make_contact, setting
             "",
             "2026-06-01 10:00:00",
             "2026-06-01 10:00:00",
+            "",
             *no_replies,
         ],
-        ["+447911123402", "", "failed", "", "21610", "'-unsubscribed recipient", "", "", *no_replies],
+        ["+447911123402", "", "failed", "", "21610", "'-unsubscribed recipient", "", "", "", *no_replies],
     ]
     header, *rows = xlsx_rows(staff.get(f"{url}xlsx"))
     assert rows[0][6] == datetime(2026, 6, 1, 10, 0)

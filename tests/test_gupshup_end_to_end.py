@@ -79,3 +79,21 @@ def test_a_message_whatsapp_cannot_deliver_ends_failed_with_the_reason(fake, gup
     worker()
     wait_for_status(message, Status.FAILED)
     assert message.error_message == "Number does not exist on WhatsApp"
+
+
+def test_the_fake_posts_a_users_message_which_opens_the_24_hour_window(fake, gupshup_channel):
+    from campaigns.conversations.window import free_text_refusal
+    from campaigns.models import Conversation
+
+    assert "never written" in free_text_refusal(gupshup_channel, "+447911123456")
+    assert fake.send_inbound("+447911123456", "Is the sale still on?") == 200
+    deadline = time.monotonic() + 10
+    while (
+        not Conversation.objects.filter(channel=gupshup_channel, phone="+447911123456")
+        .exclude(last_inbound_at=None)
+        .exists()
+    ):
+        assert time.monotonic() < deadline, "the inbound message was never stored"
+        run_worker()  # the receiving job, as rqcron starts it every second
+        time.sleep(0.05)
+    assert free_text_refusal(gupshup_channel, "+447911123456") == ""

@@ -16,10 +16,13 @@ HIGHER = {"providers": {"campaigns"}, "contacts": {"campaigns", "providers"}}
 FACES = {"campaigns.admin", "campaigns.api"}
 INSIDE_CAMPAIGNS = {
     "campaigns/content": FACES,
+    "campaigns/analytics": FACES
+    | {f"campaigns.{part}" for part in ("reports", "pipeline", "receiving", "links", "conversations", "events")},
     "campaigns/reports": FACES,
     "campaigns/pipeline": FACES | {"campaigns.reports"},
     "campaigns/receiving": FACES | {"campaigns.reports"},
     "campaigns/links": FACES | {"campaigns.reports", "campaigns.pipeline"},
+    "campaigns/variants": FACES | {"campaigns.reports"},
 }
 
 

@@ -36,6 +36,7 @@ from campaigns.models import (
     ApiKey,
     BulkJob,
     Campaign,
+    CampaignVariant,
     ChannelKeywords,
     MessageTemplate,
     OutboundMessage,
@@ -160,7 +161,9 @@ URLS = {
     "/admin/contacts/contact/import/<int:import_id>/rejected.csv": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<int:pk>/act/<str:verb>/": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<int:pk>/progress/": READERS,
+    "/admin/campaigns/campaign/<int:pk>/analytics.csv": READERS,
     "/admin/campaigns/campaign/<int:pk>/send-test/": CAMPAIGN_WORK,
+    "/admin/campaigns/campaign/<int:pk>/winner/": CAMPAIGN_WORK,  # an A/B test's winner goes to the rest
     "/admin/campaigns/campaign/<path:object_id>/results.<str:file_format>": READERS,
     "/admin/campaigns/campaign/calendar/": READERS,
     "/admin/campaigns/campaign/calendar/feed/": READERS,
@@ -605,6 +608,19 @@ def running_campaign(world: World) -> Campaign:
     return made(world, "running", lambda w: a_campaign(w, Status.RUNNING, started_at=timezone.now()))
 
 
+def ab_test_campaign(world: World) -> Campaign:
+    """A running A/B test waiting for a person to pick its winner."""
+
+    def build(w: World) -> Campaign:
+        now = timezone.now()
+        campaign = a_campaign(w, Status.RUNNING, started_at=now, test_share=50, winner_by="person", winner_due_at=now)
+        for position in (1, 2):
+            CampaignVariant.objects.create(campaign=campaign, position=position, share=50, text=f"Text {position}")
+        return campaign
+
+    return made(world, "tested", build)
+
+
 def conversation(world: World):
     return made(world, "conversation", a_conversation_with_a_reply)
 
@@ -711,12 +727,22 @@ URL_PROBES = {
         ),
         lambda response, w: response.status_code == 302,
     ),
+    "/admin/campaigns/campaign/<int:pk>/winner/": UrlProbe(
+        post(
+            lambda w: reverse("admin:campaigns_campaign_pick_winner", args=[ab_test_campaign(w).pk]),
+            lambda w: {"variant": "2"},
+        ),
+        lambda response, w: fresh(w.made["tested"]).winner == 2,
+    ),
     "/admin/campaigns/campaign/<int:pk>/send-test/": UrlProbe(
         post(
             lambda w: reverse("admin:campaigns_campaign_send_test", args=[scheduled_campaign(w).pk]),
             lambda w: {"to": "+447911123457"},
         ),
         lambda response, w: OutboundMessage.objects.filter(to="+447911123457").exists(),
+    ),
+    "/admin/campaigns/campaign/<int:pk>/analytics.csv": UrlProbe(
+        get(lambda w: reverse("admin:campaigns_campaign_analytics_export", args=[running_campaign(w).pk]))
     ),
     "/admin/campaigns/campaign/<path:object_id>/results.<str:file_format>": UrlProbe(
         get(lambda w: reverse("admin:campaigns_campaign_export_results", args=[running_campaign(w).pk, "csv"]))

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from campaigns.api.auth import forget_keys
 from campaigns.api.quota import used_today
 from campaigns.models import ApiKey
 from messaging_site import confirm
@@ -147,6 +148,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 button="Yes, revoke them",
             )
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        forget_keys()  # an update sends no signal: every web process drops the keys it kept now
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
         return None
 

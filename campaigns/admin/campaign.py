@@ -19,11 +19,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from campaigns import analytics, variants
 from campaigns.admin.calendar import calendar_urls
 from campaigns.admin.campaign_form import CampaignForm, prefill_date
+from campaigns.admin.variants import VariantInline, save_variants, variants_context
 from campaigns.content import prelaunch
-from campaigns.models import Campaign, Conversation, OutboundMessage
+from campaigns.content.segments import browser_tables
+from campaigns.models import Campaign, CampaignVariant, Conversation, OutboundMessage
 from campaigns.models.staff import zone_label
+from campaigns.models.variant import letter
 from campaigns.pipeline import lifecycle
 from campaigns.pipeline.sending import render_message
 from campaigns.reports import progress, replies
@@ -38,6 +42,7 @@ Status = Campaign.Status
 CONTENT_FIELDS = [
     *("channel", "template", "text", "track_links", "link_utm", "duplicates_allowed"),
     *("window_start", "window_end", "max_lateness"),
+    *("test_share", "test_wait", "winner_by"),
 ]
 # Fields shown, once a campaign has started, as sentences rather than raw values.
 READ_ONLY_SHOWN = {
@@ -45,6 +50,7 @@ READ_ONLY_SHOWN = {
     "window_start": "sending_hours",
     "window_end": "sending_hours",
     "max_lateness": "late_guard",
+    "test_wait": "test_wait_shown",
 }
 VERB_LABELS = {
     "launch": "Launch now",
@@ -124,7 +130,9 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
         "sending_hours": hours_text(campaign) if campaign.window_start and campaign.window_end else "",
     }
     if not context["started"]:
-        context["report"] = prelaunch.report(campaign, at=campaign.scheduled_at)
+        report = context["report"] = prelaunch.report(campaign, at=campaign.scheduled_at)
+        if report.problems:  # no Launch button while the panel lists what blocks it
+            context["verbs"] = [(verb, label) for verb, label in context["verbs"] if verb != "launch"]
     else:
         snapshot = context["snapshot"] = progress.snapshot(campaign)
         total = snapshot["total"] or 1
@@ -133,10 +141,30 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
             (part, progress.LABELS[part], n)
             for part, n in snapshot["parts"].items()
             if part != "waiting" or n or campaign.window_start is not None  # only where sending hours apply
+            if part != "winner" or n  # only while an A/B test's rest waits
         ]
         context.update(replies_context(request, campaign, snapshot["parts"]))
+        context.update(analytics_context(campaign, request.GET.get("step", "")))
+    context.update(variants_context(request, campaign, may_change))
+    context["segment_tables"] = browser_tables()  # the variants' segment counters (campaign-variants.js)
     context["show_save_and_add_another"] = False
     return context
+
+
+def analytics_context(campaign: Campaign, step: str) -> dict:
+    """The analytics panel: funnel, chart (its data for Chart.js), failures, countries, cost."""
+    found = analytics.campaign_analytics(campaign, step)
+    chart = found["chart"]
+    change = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    return {
+        "analytics": found,
+        "analytics_chart": {**chart, "zone": zone_label()},
+        "analytics_steps": [(name, label, f"{change}?step={name}#campaign-analytics") for name, label in STEP_LINKS],
+        "analytics_export_url": reverse("admin:campaigns_campaign_analytics_export", args=[campaign.pk]),
+    }
+
+
+STEP_LINKS = (("5min", "5 minutes"), ("hour", "Hours"), ("day", "Days"))
 
 
 def replies_context(request, campaign: Campaign, parts: dict[str, int]) -> dict:
@@ -263,10 +291,16 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
         ("Message", {"fields": ["name", "channel", "template", "text", "track_links", "link_utm"]}),
         ("Audience", {"fields": ["lists", "exclude_lists", "duplicates_allowed"]}),
         ("When", {"fields": ["scheduled_at", "window_start", "window_end", "max_lateness"]}),
+        (
+            "A/B test then winner (optional, with variants below)",
+            {"fields": ["test_share", "test_wait", "winner_by"], "classes": ["ab-test"]},
+        ),
     ]
+    inlines = [VariantInline]
 
     class Media:
         css = {"all": ["css/campaign.css"]}
+        js = ["js/template_segments.js", "js/campaign-variants.js"]
 
     # --- what the page shows -----------------------------------------------------------------
 
@@ -310,6 +344,10 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
         if campaign.max_lateness is None:
             return "Always start, however late"
         return f"Wait for a person if more than {lifecycle.duration_words(campaign.max_lateness)} late"
+
+    @admin.display(description="Pick the winner after")
+    def test_wait_shown(self, campaign: Campaign) -> str:
+        return lifecycle.duration_words(campaign.test_wait) if campaign.test_wait else "—"
 
     @admin.display(description="Started")
     def started(self, campaign: Campaign) -> str:
@@ -406,6 +444,12 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
         else:
             self.message_user(request, "Too late to change the time: the campaign has started.", messages.WARNING)
 
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        if formset.model is CampaignVariant:
+            save_variants(formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
     def _schedule(self, request, campaign: Campaign, at) -> None:
         report = prelaunch.report(campaign, at=at)
         if not report.ready:
@@ -423,13 +467,27 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
                 "<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="campaigns_campaign_progress"
             ),
             path(
+                "<int:pk>/analytics.csv",
+                self.admin_site.admin_view(self.analytics_export_view),
+                name="campaigns_campaign_analytics_export",
+            ),
+            path(
                 "<int:pk>/send-test/",
                 self.admin_site.admin_view(self.send_test_view),
                 name="campaigns_campaign_send_test",
             ),
+            path(
+                "<int:pk>/winner/",
+                self.admin_site.admin_view(self.pick_winner_view),
+                name="campaigns_campaign_pick_winner",
+            ),
         ]
         # "Export results" (campaigns/reports/exports.py) and the calendar (campaigns/admin/calendar.py)
         return [*own, results_export_url(self), *calendar_urls(self), *super().get_urls()]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        extra = {**(extra_context or {}), "segment_tables": browser_tables()}  # the variants' counters
+        return super().add_view(request, form_url, extra_context=extra)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         campaign = self.get_object(request, object_id)
@@ -444,6 +502,10 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
         if not check(request, campaign):
             raise denied(model_perm(Campaign, "change" if change else "view"), to)
         return campaign
+
+    def analytics_export_view(self, request, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk, change=False, to="export a campaign's analytics")
+        return analytics.export_analytics(campaign, request.GET.get("step", ""))
 
     def progress_view(self, request, pk: int) -> JsonResponse:
         campaign = self._campaign(request, pk, change=False, to="watch a campaign's progress")
@@ -514,6 +576,24 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
             format_html('Test message to {} is on its way (<a href="{}">follow it in the log</a>).', to, log_url),
             messages.SUCCESS,
         )
+        return HttpResponseRedirect(change_url)
+
+    @method_require_post
+    def pick_winner_view(self, request, pk: int) -> HttpResponse:
+        """A person picks an A/B test's winner; it goes to the rest of the audience."""
+        campaign = self._campaign(request, pk, to="pick a campaign's winner")
+        change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        chosen = request.POST.get("variant", "")
+        if not chosen.isdigit():
+            self.message_user(request, f"variant: {chosen!r} is not a variant's number.", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        refusal = variants.pick_winner(campaign, int(chosen), request.user.get_username())
+        if refusal:
+            self.message_user(request, f"No winner picked: {refusal}", messages.ERROR)
+        else:
+            self.message_user(
+                request, f"Variant {letter(int(chosen))} is the winner: it goes to the rest now.", messages.SUCCESS
+            )
         return HttpResponseRedirect(change_url)
 
     # --- changelist actions (the same verbs, for many campaigns at once) -------------------------

@@ -24,6 +24,9 @@ LATENESS_CHOICES = [("", "Always start, however late")] + [
     for minutes in (15, 30, 60, 120, 360, 1440)
 ]
 DEFAULT_LATENESS = str(60 * 60)
+TEST_WAIT_CHOICES = [("", "—")] + [
+    (str(int(minutes * 60)), duration_words(timedelta(minutes=minutes))) for minutes in (5, 30, 60, 120, 240, 720, 1440)
+]
 
 
 class CampaignForm(forms.ModelForm):
@@ -40,6 +43,14 @@ class CampaignForm(forms.ModelForm):
         empty_value=None,
         label="If it starts late",
         help_text="After downtime a campaign can be hours late; a sale that ended should not go out.",
+    )
+    test_wait = forms.TypedChoiceField(
+        choices=TEST_WAIT_CHOICES,
+        required=False,
+        coerce=lambda seconds: timedelta(seconds=int(seconds)),
+        empty_value=None,
+        label="Pick the winner after",
+        help_text="How long the test's recipients have to click or reply, from when the test's messages are in.",
     )
 
     class Meta:
@@ -58,6 +69,9 @@ class CampaignForm(forms.ModelForm):
             "window_start",
             "window_end",
             "max_lateness",
+            "test_share",
+            "test_wait",
+            "winner_by",
         ]
         labels = {"lists": "Send to", "text": "Free text", "exclude_lists": "Exclusion lists"}
         help_texts = {
@@ -79,6 +93,8 @@ class CampaignForm(forms.ModelForm):
         if "max_lateness" in self.fields:
             current = self.instance.max_lateness if self.instance.pk else timedelta(seconds=int(DEFAULT_LATENESS))
             self.initial["max_lateness"] = str(int(current.total_seconds())) if current else ""
+        if "test_wait" in self.fields and self.instance.test_wait:
+            self.initial["test_wait"] = str(int(self.instance.test_wait.total_seconds()))
 
     def clean_link_utm(self) -> str:
         value = self.cleaned_data.get("link_utm", "").strip()
@@ -113,10 +129,35 @@ class CampaignForm(forms.ModelForm):
             self.add_error(given, f"{given}: give both “send from” and “send until”, or neither (any time of day).")
         elif start is not None and start == end:
             self.add_error("window_end", f"window_end: {end:%H:%M} equals “send from”; the window would be empty.")
-        has_content = data.get("text") or data.get("template")
+        has_content = data.get("text") or data.get("template") or self.variants_given()
         if "text" in self.fields and not has_content:
-            self.add_error("text", "text: write a text or choose a template.")
+            self.add_error("text", "text: write a text or choose a template (or give A/B variants below).")
+        self.clean_test(data)
         return data
+
+    def variants_given(self) -> bool:
+        """Whether the A/B variants inline (prefix "variants") posted any text or template."""
+        total = self.data.get("variants-TOTAL_FORMS") or "0"
+        forms_posted = range(int(total) if total.isdigit() else 0)
+        return any(
+            (self.data.get(f"variants-{n}-text", "").strip() or self.data.get(f"variants-{n}-template"))
+            and not self.data.get(f"variants-{n}-DELETE")
+            for n in forms_posted
+        )
+
+    def clean_test(self, data: dict) -> None:
+        """Test then winner: a share between 1 and 99, a wait and a way to choose, all or none."""
+        share = data.get("test_share")
+        if share is None:
+            return
+        if not 1 <= share <= 99:
+            self.add_error("test_share", f"test_share: {share} is not between 1 and 99 (percent of the audience).")
+        if not self.variants_given():
+            self.add_error("test_share", "test_share: a test needs at least two A/B variants below.")
+        if not data.get("winner_by"):
+            self.add_error("winner_by", "winner_by: choose how to pick the winner (click or reply rate, or a person).")
+        if data.get("test_wait") is None and data.get("winner_by") != "person":
+            self.add_error("test_wait", "test_wait: choose how long to wait before picking the winner.")
 
 
 def prefill_date(value: str) -> datetime | None:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from campaigns import analytics
 from campaigns.admin.unknown_outcomes import may_resolve
 from campaigns.conversations.inbox import unread_summary
 from campaigns.models import Campaign, OutboundMessage, WebhookEndpoint
@@ -99,8 +100,29 @@ def dashboard_context(request: HttpRequest) -> dict:
             "calendar_url": reverse("admin:campaigns_campaign_calendar") if sees_campaigns else "",
             "messages_url": reverse("admin:campaigns_outboundmessage_changelist") if sees_messages else "",
             "operations": operations_links(user),
+            **trends(request, sees_campaigns, sees_messages),
         }
     }
+
+
+TREND_PERIODS = (7, 30)
+
+
+def trends(request: HttpRequest, sees_campaigns: bool, sees_messages: bool) -> dict:
+    """The last 7 or 30 days per day (from the hourly tallies, campaigns/analytics/) and recent
+    campaigns side by side: a few hundred tally rows whatever the size of the message table."""
+    found: dict[str, object] = {}
+    if sees_messages:
+        days = int(request.GET.get("days", "7")) if request.GET.get("days") in ("7", "30") else 7
+        found["chart"] = {**analytics.daily(days), "zone": zone_label()}
+        index = reverse("admin:index")
+        found["periods"] = [(n, f"{index}?days={n}#dashboard-trends") for n in TREND_PERIODS]
+    if sees_campaigns:
+        found["compare"] = [
+            {**row, "url": campaign_url(row["campaign"]), "started": local(row["campaign"].started_at)}
+            for row in analytics.recent_campaigns(LIST_LENGTH)
+        ]
+    return found
 
 
 def operations_links(user) -> list[tuple[str, str]]:

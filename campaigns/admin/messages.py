@@ -10,6 +10,7 @@ from django.utils.text import Truncator
 from campaigns.admin.message_log import MessageLogList
 from campaigns.admin.unknown_outcomes import unknown_outcome_urls
 from campaigns.content.personalisation import message_text
+from campaigns.conversations.window import failure_words
 from campaigns.forms import DONT_SEND, SEND_NOW, SendMessageForm, local_text
 from campaigns.models import OutboundMessage
 from messaging_site import confirm
@@ -57,7 +58,9 @@ class OutboundMessageAdmin(MessageLogList):
         "provider_message_id",
         "error_code",
         "error_message",
+        "outside_window",
         "template",
+        "template_sent",
         "variables",
         "created_by",
         "sender_label",
@@ -95,6 +98,27 @@ class OutboundMessageAdmin(MessageLogList):
             return text
         return f"{text}\n\n(Filled in with the contact's current values; they may have changed since it was sent.)"
 
+    @admin.display(description="Why it failed")
+    def outside_window(self, message: OutboundMessage) -> str:
+        return failure_words(message.channel.provider, message.error_code, message.error_message) or "-"
+
+    @admin.display(description="WhatsApp template sent")
+    def template_sent(self, message: OutboundMessage) -> str:
+        """Exactly what went: the template, each value sent, and the message as the phone showed it."""
+        sent = message.sent_template
+        if not sent:
+            return "-"
+        name = f"{sent.get('name')} ({sent.get('language')})" if sent.get("language") else sent.get("name")
+        values = "\n".join(f"{key} = {value}" for key, value in _flat_values(sent.get("variables")))
+        return format_html(
+            '<div class="template-sent"><p><strong>{}</strong> {}</p><p>Values sent:</p><pre class="values">{}</pre>'
+            '<p>As the phone showed it:</p><pre class="phone-preview">{}</pre></div>',
+            name or "A template not synced here",
+            sent.get("id", ""),
+            values or "(none)",
+            sent.get("preview") or "(not known: the template was not synced when it went)",
+        )
+
     @admin.display(description="Campaign")
     def campaign_link(self, message: OutboundMessage) -> str:
         """A campaign's message is changed only through its campaign: say so, and link there."""
@@ -122,6 +146,10 @@ class OutboundMessageAdmin(MessageLogList):
         fields = self._fields(obj)
         if obj is None or obj.resolved_at is None:  # only a message a person settled has a decision to show
             fields = [f for f in fields if f not in ("resolution", "resolved_by", "resolved_at")]
+        if obj is not None and not failure_words(obj.channel.provider, obj.error_code):
+            fields = [f for f in fields if f != "outside_window"]
+        if obj is not None and not obj.sent_template:
+            fields = [f for f in fields if f != "template_sent"]
         if obj is not None and obj.campaign_id:
             fields.remove("campaign_link")
             fields.insert(0, "campaign_link")  # first: why nothing here can be changed
@@ -245,3 +273,16 @@ def too_late(message: OutboundMessage) -> tuple[str, int]:
         f"Message #{message.pk} to {message.to} was already on its way: your changes were not applied.",
         messages.WARNING,
     )
+
+
+def _flat_values(variables: object, part: str = "") -> list[tuple[str, object]]:
+    """Template values as (name, value) rows: {{1}}, or Gupshup's nested parts as "Body {{1}}"."""
+    if not isinstance(variables, dict):
+        return []
+    rows: list[tuple[str, object]] = []
+    for key, value in variables.items():
+        if isinstance(value, dict):
+            rows.extend(_flat_values(value, f"{key} "))
+        else:
+            rows.append((f"{part}{{{{{key}}}}}" if str(key).isdigit() else f"{part}{key}", value))
+    return rows

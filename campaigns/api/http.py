@@ -59,7 +59,7 @@ def endpoint(*, authenticated: bool = True, **handlers: Handler) -> Callable[...
     Handlers of authenticated endpoints are called as ``handler(request, api_key, **url_kwargs)``.
     A handler named ANY answers every method.
     """
-    from campaigns.api.auth import authenticate, check_rate
+    from campaigns.api.auth import admit
 
     allowed = ", ".join(handlers)
 
@@ -72,8 +72,7 @@ def endpoint(*, authenticated: bool = True, **handlers: Handler) -> Callable[...
                 raise ApiError(405, [message], {"Allow": allowed})
             if not authenticated:
                 return handler(request, **kwargs)
-            api_key = authenticate(request)
-            check_rate(api_key)
+            api_key = admit(request)
             return handler(request, api_key, **kwargs)
         except ApiError as error:
             return error.response()

@@ -22,11 +22,12 @@ from django.utils import timezone
 from campaigns.api import patterns
 from campaigns.api.http import JSON_TYPE, ApiError
 from campaigns.content.personalisation import render
-from contacts.models import ContactList, Suppression
+from contacts.models import ContactList
 from contacts.phones import normalise_phone
-from providers.base import MAX_TEMPLATE_VARIABLES, OutgoingMessage, shown
+from providers.base import MAX_TEMPLATE_VARIABLES, OutgoingMessage, Provider, shown
 from providers.models import Channel
 from providers.registry import provider_choices, provider_for
+from providers.webhook_channels import channel_with_key
 
 MAX_TEXT = 4096  # WhatsApp's limit; Twilio SMS stops at 1,600 and its provider class says so
 MAX_MEDIA = 10  # Twilio's limit of MediaUrl per message
@@ -259,12 +260,6 @@ def phone_field(value: object, name: str, problems: Problems) -> str:
         return ""
 
 
-def opted_out_field(to: str, name: str, problems: Problems) -> None:
-    """A number on the suppression list is a 409 naming it and the rule (its contact may be gone)."""
-    if refusal := Suppression.refusal(to, field=name):
-        problems.add(refusal, status=CONFLICT)
-
-
 def url_value(value: object, name: str, problems: Problems) -> str:
     if not isinstance(value, str):
         problems.add(f"{name}: {shown(value)} is {json_type(value)}; expected a URL.")
@@ -366,8 +361,11 @@ def _without_offset(value: str) -> bool:
 # --- Things in the database -------------------------------------------------------------------
 
 
-def channel_field(data: dict, problems: Problems) -> Channel | None:
-    """The channel of that key and of the named provider; another provider's channel is not found."""
+def channel_field(data: dict, problems: Problems, generation: bytes | None = None) -> Channel | None:
+    """The channel of that key and of the named provider; another provider's channel is not found.
+
+    ``generation``: the channels' generation read for this request, so that the channel may come
+    from what this process kept (providers/webhook_channels.py); None reads the database."""
     value = data.get("channel_key")
     if value is None:
         problems.add("channel_key: required; copy it from the channel's page in the admin.")
@@ -375,7 +373,7 @@ def channel_field(data: dict, problems: Problems) -> Channel | None:
     if not isinstance(value, str) or not patterns.matches(patterns.CHANNEL_KEY, value):
         problems.add(f"channel_key: {shown(value)} is not a channel key (letters, digits, - and _).")
         return None
-    channel = Channel.objects.filter(channel_key=value.strip()).first()
+    channel = channel_with_key(value.strip(), generation)
     provider = data.get("provider")
     if channel is None or (provider in PROVIDER_CODES and channel.provider != provider):
         which = f"{provider} channel" if provider in PROVIDER_CODES else "channel"
@@ -561,17 +559,19 @@ def provider_problems(
 ) -> list[str]:
     """The channel's provider class judges the message as this recipient would get it (placeholders
     filled), by the same rules the send pipeline applies; each problem in the API's field names."""
-    outgoing = OutgoingMessage(
-        id=0,
-        to=str(context.get("phone", "")),
-        text=render(text, context),
-        media_urls=tuple(url for _, url in media),
-        template=render_template(template, context),
-    )
+    rendered = (render(text, context), render_template(template, context))
+    return rendered_message_problems(provider_for(channel), str(context.get("phone", "")), rendered, media)
+
+
+def rendered_message_problems(
+    provider: Provider, to: str, rendered: tuple[str, dict | None], media: list[tuple[str, str]]
+) -> list[str]:
+    """provider_problems of a message whose text and template are already rendered (a bulk request
+    renders each recipient's once, and asks one provider object about all of them)."""
+    text, template = rendered
+    outgoing = OutgoingMessage(id=0, to=to, text=text, media_urls=tuple(url for _, url in media), template=template)
     names = [name for name, _ in media]
-    return [
-        f"{api_field(problem.field, names)}: {problem.message}" for problem in provider_for(channel).problems(outgoing)
-    ]
+    return [f"{api_field(problem.field, names)}: {problem.message}" for problem in provider.problems(outgoing)]
 
 
 def render_template(template: dict | None, context: dict[str, object]) -> dict | None:

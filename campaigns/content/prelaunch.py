@@ -16,10 +16,12 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Trim
 from django.utils import timezone
 
+from campaigns import variants
 from campaigns.content.personalisation import compile_text
 from campaigns.content.segments import count_segments
+from campaigns.conversations.window import FREE_TEXT_WINDOW, keeps_window
 from campaigns.links import CODE_LENGTH, with_short_links
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Conversation
 from campaigns.whatsapp.checks import template_refusal
 from contacts.models import ListMembership
 from providers.base import MessageRefused
@@ -52,6 +54,10 @@ class Report:
     segments_total: int = 0
     price_per_segment: Decimal = Decimal(0)
     problems: list[str] = field(default_factory=list)
+    # Free-form WhatsApp only: recipients who wrote to the channel within 24 hours, and the rest
+    # (None when the rule does not apply: SMS, or a template).
+    window_open: int | None = None
+    window_closed: int | None = None
 
     @property
     def estimated_cost(self) -> Decimal:
@@ -78,9 +84,11 @@ def text_problems(campaign: Campaign) -> list[str]:
 
 def texts_of(campaign: Campaign) -> list[str]:
     """Every text personalised per recipient: the body and a provider template's variable values."""
-    texts = [campaign.message_text()]
-    template = campaign.message_provider_template() or {}
-    texts.extend(_strings(template.get("variables") or {}))
+    texts = []
+    for content in [campaign, *(campaign.variants.all() if campaign.pk else [])]:  # and each A/B variant's
+        texts.append(content.message_text())
+        template = content.message_provider_template() or {}
+        texts.extend(_strings(template.get("variables") or {}))
     return [text for text in texts if text]
 
 
@@ -109,7 +117,9 @@ def report(campaign: Campaign, at: datetime | None = None) -> Report:
             )
     if at is not None and at < timezone.now() and campaign.status == Campaign.Status.DRAFT:
         result.problems.append("Its scheduled time has passed: choose a later time, or launch it now.")
-    refusal = channel_refusal(campaign)
+    if has_lists and free_form_whatsapp(campaign):
+        count_window(campaign, result)
+    refusal = channel_refusal(campaign, result if result.window_closed is not None else None)
     if refusal:
         result.problems.append(refusal)
     return result
@@ -184,21 +194,52 @@ def preview_message(campaign: Campaign, contact, to: str = ""):
     from campaigns.models import OutboundMessage
 
     phone = to or (contact.phone if contact is not None else "")
-    return OutboundMessage(campaign=campaign, channel=campaign.channel, contact=contact, to=phone)
+    variant = variants.preview_variant(campaign, phone)  # an A/B campaign's: the one its split gives this number
+    return OutboundMessage(campaign=campaign, channel=campaign.channel, contact=contact, to=phone, variant=variant)
 
 
-def channel_refusal(campaign: Campaign) -> str:
-    """The channel's own words when it cannot carry this content at all (media on SMS, free text on WhatsApp)."""
+def free_form_whatsapp(campaign: Campaign) -> bool:
+    """Text or media, no template, on a channel that keeps WhatsApp's 24-hour rule."""
+    return keeps_window(campaign.channel) and not campaign.message_provider_template()
+
+
+def count_window(campaign: Campaign, result: Report) -> None:
+    """How many recipients wrote to the channel within 24 hours: one query, from the conversations
+    open in the window (few, found by their (channel, phone) key) joined to the audience."""
+    since = timezone.now() - FREE_TEXT_WINDOW
+    recent = Conversation.objects.filter(channel=campaign.channel, last_inbound_at__gte=since).values("phone")
+    reachable = campaign.audience_contacts().reachable()
+    result.window_open = reachable.filter(phone__in=recent).distinct().count()
+    result.window_closed = max(result.people - result.window_open, 0)
+
+
+def window_problem(campaign: Campaign, counted: Report | None) -> str:
+    """Free-form WhatsApp to recipients outside the 24-hour window, with their number when counted."""
+    channel = campaign.channel.name
+    if counted is not None and counted.people and not counted.window_closed:
+        return ""  # everyone wrote within 24 hours: free text may reach them
+    who = (
+        f"{counted.window_closed} of its {counted.people} recipients have"
+        if counted is not None and counted.people
+        else "Recipients who have"
+    )
+    return (
+        f"{who} not written to {channel!r} in the last 24 hours (or never have). On WhatsApp, free text "
+        "or media reaches only people who wrote within 24 hours; everyone else gets only an approved "
+        "template. Choose an approved WhatsApp template, or send to an SMS channel."
+    )
+
+
+def channel_refusal(campaign: Campaign, counted: Report | None = None) -> str:
+    """The channel's own words when it cannot carry this content at all (media on SMS, free text on
+    WhatsApp to people outside the 24-hour window: ``counted`` has their number when report() counted it)."""
     from campaigns.pipeline.sending import render_message
 
     if not (campaign.message_text() or campaign.message_media() or campaign.message_provider_template()):
         return ""  # already said: nothing to send
     provider = provider_for(campaign.channel)
-    if getattr(provider, "campaign_needs_template", False) and not campaign.message_provider_template():
-        return (
-            f"Its channel {campaign.channel.name!r} is WhatsApp, where a message to many people must be an "
-            "approved template: choose a template with a WhatsApp template id, or an SMS channel."
-        )
+    if free_form_whatsapp(campaign) and (refusal := window_problem(campaign, counted)):
+        return refusal
     if refusal := template_refusal(campaign.channel, campaign.message_provider_template()):
         return refusal
     sample = campaign.audience_contacts().reachable().order_by("id").first() if campaign.pk else None

@@ -25,9 +25,11 @@ from django.db import connections, models, router, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
+from campaigns.analytics import tally_replies
 from campaigns.conversations.keywords import act_on_keyword
 from campaigns.events import record_replies
 from campaigns.models import Conversation, InboundMessage, OutboundMessage
+from campaigns.models.keywords import STOP
 from contacts.models import Contact, mirror_on_contacts
 from providers.events import InboundEvent
 from providers.models import Channel
@@ -80,6 +82,7 @@ def _receive_chunk(events: Sequence[InboundEvent], outcome: Outcome) -> None:
     update_conversations(stored)
     record_keywords(stored, channels, {(e.channel_id, e.provider_message_id): e for e in accepted})
     record_replies(stored)  # message.replied for the event webhooks, in this same transaction
+    tally_stored_replies(stored)
     outcome.stored.extend(stored)
     log.info("stored %d replies (%d already stored)", len(stored), len(rows) - len(stored))
 
@@ -303,6 +306,33 @@ def record_keywords(stored: list[InboundMessage], channels: dict[int, Channel], 
             by_keyword[message.keyword].append(message.pk)
     for keyword, ids in by_keyword.items():
         InboundMessage.objects.filter(pk__in=ids).update(keyword=keyword[:20])
+
+
+def tally_stored_replies(stored: list[InboundMessage]) -> None:
+    """The analytics tallies of the replies this batch stored (only those it wrote: a retry adds
+    nothing): each reply, the first from its number to its campaign, and the opt-outs."""
+    answering = [message for message in stored if message.campaign_id]
+    earlier = (
+        set(
+            InboundMessage.objects.filter(
+                campaign_id__in={m.campaign_id for m in answering}, phone__in={m.phone for m in answering}
+            )
+            .exclude(pk__in=[m.pk for m in stored])
+            .order_by()
+            .values_list("campaign_id", "phone")
+            .distinct()
+        )
+        if answering
+        else set()
+    )
+    first = set()
+    for message in answering:  # stored is in received order
+        if (message.campaign_id, message.phone) not in earlier:
+            earlier.add((message.campaign_id, message.phone))
+            first.add(message.pk)
+    opt_outs = {message.pk for message in stored if message.keyword == STOP}
+    replies = [(m.pk, m.campaign_id, m.channel_id, m.phone, m.received_at) for m in stored]
+    tally_replies(replies, first, opt_outs)
 
 
 def insert_new(model: type[models.Model], rows: list[models.Model]) -> list[int]:

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 
+from campaigns.analytics import tally_clicks
 from campaigns.models import LinkClick, ShortLink
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,33 @@ def apply_clicks(limit: int | None = None) -> int:
         rows = list(waiting[:limit])
         if not rows:
             return 0
+        clicks, first_clickers = _for_tallies(rows)  # read before the UPDATEs set the first click times
         for (count, first), links in _by_count_and_first(rows).items():
             ShortLink.objects.filter(pk__in=links).update(
                 click_count=F("click_count") + count, first_click_at=Coalesce(F("first_click_at"), first)
             )
         LinkClick.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+        tally_clicks(clicks, first_clickers)
     return len(rows)
+
+
+def _for_tallies(rows: list[tuple[int, int, datetime]]) -> tuple[list[tuple], set[int]]:
+    """Each click as the analytics tallies take it (campaign, channel, number, message, time), and
+    the messages none of whose links had been clicked before: their recipients' first clicks."""
+    links = {
+        pk: rest
+        for pk, *rest in ShortLink.objects.filter(pk__in={link for _, link, _ in rows}).values_list(
+            "pk", "campaign_id", "message__channel_id", "message__to", "message_id"
+        )
+    }
+    messages = {link[3] for link in links.values()}
+    clicked_before = set(
+        ShortLink.objects.filter(message_id__in=messages, first_click_at__isnull=False).values_list(
+            "message_id", flat=True
+        )
+    )
+    clicks = [(*links[link], at) for _, link, at in rows if link in links]
+    return clicks, messages - clicked_before
 
 
 def _by_count_and_first(rows: list[tuple[int, int, datetime]]) -> dict[tuple[int, datetime], list[int]]:

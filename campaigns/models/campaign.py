@@ -88,6 +88,27 @@ class Campaign(models.Model):
         blank=True,
         help_text="Added to each tracked link's address on a click, e.g. utm_source=sms&utm_campaign=spring.",
     )
+    # A/B test then winner (campaigns/variants/): the variants go to a share of the audience first;
+    # after the wait the best of them (by the metric, or a person's pick) goes to the rest.
+    test_share = models.PositiveSmallIntegerField(
+        "test on",
+        null=True,
+        blank=True,
+        help_text="Percent of the audience who get the variants first; the rest get the winner. "
+        "Empty: everyone gets a variant by the split at once.",
+    )
+    test_wait = models.DurationField(
+        "pick the winner after", null=True, blank=True, help_text="How long after the test's messages are in."
+    )
+    winner_by = models.CharField(
+        "winner by",
+        max_length=8,
+        blank=True,
+        choices=[("clicks", "Click rate"), ("replies", "Reply rate"), ("person", "A person picks it")],
+    )
+    winner_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    winner = models.PositiveSmallIntegerField(null=True, blank=True, editable=False, help_text="Its position.")
+    winner_note = models.CharField(max_length=300, blank=True, editable=False, help_text="How it was chosen.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,12 +148,15 @@ class Campaign(models.Model):
     def problems_before_launch(self) -> list[str]:
         """What stops this campaign from going out, in words for staff (empty: ready)."""
         problems = []
-        if not (self.message_text() or self.message_media() or self.message_provider_template()):
+        own = self.message_text() or self.message_media() or self.message_provider_template()
+        if not own and not (self.pk and self.variants.exists()):
             problems.append("It has no text, media or template.")
         if self.kind == self.Kind.CAMPAIGN and not self.lists.exists():
             problems.append("It has no contact list to send to.")
         if not self.channel.is_active:
             problems.append(f"Its channel {self.channel.name!r} is switched off.")
+        if self.test_share is not None and not (self.pk and self.variants.count() >= 2):
+            problems.append("Its A/B test needs at least two variants.")
         return problems
 
     def launch(self, at=None) -> bool:

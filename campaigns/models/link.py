@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from campaigns.models.campaign import Campaign
 from campaigns.models.message import OutboundMessage
@@ -28,6 +29,14 @@ class ShortLink(models.Model):
     expires_at = models.DateTimeField()
     first_click_at = models.DateTimeField(null=True, blank=True)
     click_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # A campaign's clicked links alone (results per A/B variant count their messages).
+            models.Index(
+                fields=["campaign", "message"], condition=Q(first_click_at__isnull=False), name="link_clicked"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} -> {self.url}"

@@ -46,6 +46,12 @@ class OutboundMessage(models.Model):
     media_urls = models.JSONField(default=list, blank=True)
     template = models.JSONField(null=True, blank=True, help_text="Provider template: id and variables.")
     variables = models.JSONField(null=True, blank=True, help_text="This recipient's personalisation values.")
+    # A WhatsApp template message as it was handed over (campaigns/whatsapp/preview.py): the template's
+    # id and name, the values sent and the preview. Written once, at the first hand-over; a retry
+    # sends these same values (campaigns.pipeline.sending.render_message), never rendered anew.
+    sent_template = models.JSONField(
+        null=True, blank=True, editable=False, help_text="The WhatsApp template as sent: id, name, values, preview."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     send_at = models.DateTimeField(null=True, blank=True, help_text="When it is to go; empty means now.")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -67,6 +73,9 @@ class OutboundMessage(models.Model):
     resolution = models.CharField(max_length=400, blank=True, help_text="What a person decided, and why.")
     resolved_by = models.CharField(max_length=150, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # A campaign's A/B variant this recipient got (CampaignVariant.position; campaigns/variants/).
+    # Empty for a campaign without variants, and for a test's rest until the winner is chosen.
+    variant = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     # The opt-out confirmation (campaigns.conversations.keywords): the one message that may go to a
     # number an opt-out word has just put on the suppression list. Set only by send_one for that
     # reply, never editable; the send-time check lets it through, and it is never resent.
@@ -101,6 +110,8 @@ class OutboundMessage(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="msg_queued_due"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="msg_sending_claimed"),
             models.Index(fields=["campaign", "status"], name="msg_campaign_status"),
+            # Results per A/B variant: one GROUP BY over the campaign's rows of this index alone.
+            models.Index(fields=["campaign", "variant", "status"], name="msg_campaign_variant"),
             # Sent messages still waiting for a delivery report, oldest-asked first (sendbulk poller).
             models.Index(
                 fields=["channel", "updated_at"], condition=Q(status="sent"), name="msg_sent_awaiting_receipt"
@@ -158,6 +169,7 @@ class OutboundMessage(models.Model):
         enqueue: bool = True,
         confirms_opt_out: bool = False,
         status_callback: str = "",
+        looked_up: bool = False,
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
 
@@ -165,13 +177,16 @@ class OutboundMessage(models.Model):
         ``enqueue=False`` leaves giving it a send job to the caller (the API batches them).
         ``confirms_opt_out`` is for the keyword handler alone: the confirmation of an opt-out that
         has just suppressed ``to``, sent once (the handler sends it only when its STOP put the
-        number on the list), past the suppression list.
+        number on the list), past the suppression list. ``looked_up``: the caller refused ``to`` if
+        suppressed and found its ``contact`` (None: none) just before, in one query (the API does:
+        Suppression.refusal_and_contact).
         """
         if not channel.is_active:
             raise ValidationError(f"channel_key: the channel {channel.name!r} is switched off.")
-        if not confirms_opt_out and (refusal := Suppression.refusal(to)):
+        if not confirms_opt_out and not looked_up and (refusal := Suppression.refusal(to)):
             raise ValidationError(refusal)
-        contact = contact or Contact.objects.filter(phone=to).first()
+        if not looked_up:
+            contact = contact or Contact.objects.filter(phone=to).first()
         scheduled = send_at is not None and send_at > timezone.now()
         # One INSERT needs no transaction of its own; enqueue() waits for the caller's commit
         # when there is one, and runs at once otherwise (the row is already committed).

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from campaigns import variants
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline import lifecycle
 from campaigns.pipeline.queueing import (
@@ -99,6 +100,7 @@ def finish(campaign_id: int) -> int:
         )
         if finished:
             enqueue_dispatch(campaign_id, parallel=parallel_for(count))
+            variants.schedule_winner(campaign_id, now)  # an A/B test's rest waits for its winner
         else:
             cancel_if_cancelled(campaign_id)
     log.info("campaign %s fanned out into %s messages", campaign_id, count)
@@ -191,6 +193,7 @@ def message_rows(campaign: Campaign, low: int = 0, high: int | None = None) -> I
     repeated across slices has the same recipient key, so the insert skips it (ON CONFLICT)."""
     recipients = campaign.inline_recipients[low:high]
     contacts = known_contacts(recipients)
+    plan = variants.plan_for(campaign)
     seen: set[str] = set()
     for position, recipient in enumerate(recipients, start=low):
         to = recipient["to"]
@@ -204,7 +207,7 @@ def message_rows(campaign: Campaign, low: int = 0, high: int | None = None) -> I
         contact_id, opted_out = contacts.get(to, (None, False))
         variables = {name: value for name, value in recipient.items() if name != "to"}
         yield campaign_message(
-            campaign, to, key, contact_id=contact_id, opted_out=opted_out, variables=variables or None
+            campaign, to, key, contact_id=contact_id, opted_out=opted_out, variables=variables or None, plan=plan
         )
 
 
@@ -244,6 +247,10 @@ def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:
     membership = ListMembership._meta.db_table
     lists, excluded = Campaign.lists.through._meta.db_table, Campaign.exclude_lists.through._meta.db_table
     now = timezone.now()
+    plan = variants.plan_for(campaign)
+    # An A/B campaign's rows carry their variant; a test's rest waits, scheduled with no time, for the winner.
+    variant = plan.variant_sql(campaign.pk, "c.phone") if plan else ("NULL", [])
+    held, held_params = plan.held_sql(campaign.pk, "c.phone") if plan else ("1 = 0", [])
     computed = {
         "campaign_id": ("%s", [campaign.pk]),
         "channel_id": ("%s", [campaign.channel_id]),
@@ -252,7 +259,11 @@ def _audience_insert_sql(campaign: Campaign) -> tuple[str, list]:
         "recipient_key": ("c.phone || '#L' || CAST(m.contact_list_id AS TEXT)", [])
         if campaign.duplicates_allowed
         else ("c.phone", []),
-        "status": ("CASE WHEN s.id IS NULL THEN %s ELSE %s END", [Status_.QUEUED, Status_.CANCELLED]),
+        "status": (
+            f"CASE WHEN s.id IS NOT NULL THEN %s WHEN {held} THEN %s ELSE %s END",
+            [Status_.CANCELLED, *held_params, Status_.SCHEDULED, Status_.QUEUED],
+        ),
+        "variant": variant,
         "error_code": ("CASE WHEN s.id IS NULL THEN '' ELSE %s END", ["opted_out"]),
         "error_message": ("CASE WHEN s.id IS NULL THEN '' ELSE %s END", [OPTED_OUT_REASON]),
         "created_by_id": ("%s", [campaign.created_by_id]),
@@ -309,16 +320,22 @@ def campaign_message(
     contact_id: int | None,
     opted_out: bool,
     variables: dict | None = None,
+    plan: variants.Plan | None = None,
 ) -> OutboundMessage:
-    """One recipient's row; an opted-out contact's is cancelled at once, never queued."""
+    """One recipient's row; an opted-out contact's is cancelled at once, never queued. With an A/B
+    ``plan`` it carries its variant, or waits (scheduled, no time) for a test's winner."""
+    variant = plan.assign(campaign.pk, to) if plan else None
+    held = plan is not None and variant is None
+    status = OutboundMessage.Status.SCHEDULED if held else OutboundMessage.Status.QUEUED
     return OutboundMessage(
+        variant=variant,
         campaign_id=campaign.pk,
         channel_id=campaign.channel_id,
         contact_id=contact_id,
         to=to,
         recipient_key=key,
         variables=variables,
-        status=OutboundMessage.Status.CANCELLED if opted_out else OutboundMessage.Status.QUEUED,
+        status=OutboundMessage.Status.CANCELLED if opted_out else status,
         error_code="opted_out" if opted_out else "",
         error_message=OPTED_OUT_REASON if opted_out else "",
         created_by_id=campaign.created_by_id,

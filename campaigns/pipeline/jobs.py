@@ -24,6 +24,7 @@ from campaigns.pipeline.queueing import (
     enqueue_send,
     urgent_work_waiting,
 )
+from campaigns.variants import wake_lost_winner_steps
 from messaging_site.logs import logged_job
 from providers.registry import provider_class, provider_for
 
@@ -137,6 +138,7 @@ def reconcile() -> dict[str, int]:
         "expired": expire_stale_sending(),
         "campaigns_resumed": resume_stalled_campaigns(),
         "campaigns_started": start_due_campaigns(),
+        "winner_steps": wake_lost_winner_steps(),  # A/B tests whose winner job Redis lost
     }
 
 

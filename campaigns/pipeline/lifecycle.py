@@ -97,6 +97,7 @@ def duplicate(campaign: Campaign, user=None) -> Campaign:
         "window_start",
         "window_end",
         "max_lateness",
+        *("test_share", "test_wait", "winner_by"),
     ]
     with transaction.atomic():
         copy = Campaign.objects.create(
@@ -108,6 +109,9 @@ def duplicate(campaign: Campaign, user=None) -> Campaign:
         )
         copy.lists.set(campaign.lists.all())
         copy.exclude_lists.set(campaign.exclude_lists.all())
+        for variant in campaign.variants.all():  # its A/B variants, as they were
+            variant.pk, variant.campaign = None, copy
+            variant.save()
     return copy
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.analytics import tally_receipts
 from campaigns.events import record_message_events
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.counters import count_outcomes
@@ -80,17 +81,33 @@ def apply_receipt(event: ReceiptEvent) -> bool:
     if status in FINAL_FAILURES:
         changes.update(error_code=event.error_code[:32], error_message=event.error_message)
     with transaction.atomic():  # the change and its event (campaigns/events/) commit together
-        moving = list(
-            OutboundMessage.objects.select_for_update().filter(lookup, status__in=lower).values_list("pk", flat=True)
+        rows = list(
+            OutboundMessage.objects.select_for_update()
+            .filter(lookup, status__in=lower)
+            .values_list("pk", "campaign_id", "channel_id", "to", "status", "error_code", "error_message", "body")
         )
+        moving = [row[0] for row in rows]
         changed = OutboundMessage.objects.filter(pk__in=moving, status__in=lower).update(**changes) if moving else 0
         if changed:
             record_message_events(moving, status)
+            _tally(rows, changes, now)
     if changed:
         count_outcomes(event.channel_id, {status: changed})
     elif not OutboundMessage.objects.filter(lookup).exists():
         log.warning("receipt for unknown message %r on channel %s ignored", event.provider_message_id, event.channel_id)
     return bool(changed)
+
+
+def _tally(rows: list[tuple], changes: dict[str, object], now: datetime) -> None:
+    """The analytics tallies of the messages this receipt moved (locked, so all of them moved)."""
+    status = changes["status"]
+    moves = []
+    for pk, campaign_id, channel_id, to, before, code_before, meaning_before, _ in rows:
+        failed = status in FINAL_FAILURES
+        code = changes["error_code"] if failed else code_before
+        meaning = changes["error_message"] if failed else meaning_before
+        moves.append((pk, campaign_id, channel_id, to, before, status, code, meaning))
+    tally_receipts(moves, now, {row[0]: row[7] for row in rows})
 
 
 def _lookup(event: ReceiptEvent) -> Q:

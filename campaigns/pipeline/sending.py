@@ -13,6 +13,7 @@ back to the queue when the claim's lease runs out.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import random
@@ -32,13 +33,16 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from campaigns.analytics import tally_sends
 from campaigns.content.personalisation import render
 from campaigns.events import record_message_events, record_opt_outs
 from campaigns.links import LinkBatch
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
+from campaigns.models.variant import content_of
 from campaigns.pipeline import sending_hours, written
 from campaigns.pipeline.counters import count_outcomes
+from campaigns.whatsapp.preview import sent_record, templates_by_id
 from contacts.models import Contact, Suppression
 from messaging_site.logs import job_log
 from providers import http
@@ -117,7 +121,8 @@ def release_waiting(campaign_id: int) -> int:
 def next_opening(campaign_id: int) -> timezone.datetime | None:
     """When the first of a campaign's messages waiting for their sending hours may go (msg_campaign_waiting)."""
     return (
-        OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.SCHEDULED)
+        # Not an A/B test's rest (scheduled with no time until its winner is chosen).
+        OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.SCHEDULED, send_at__isnull=False)
         .order_by("send_at")
         .values_list("send_at", flat=True)
         .first()
@@ -228,7 +233,11 @@ def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
         .only(*MESSAGE_FIELDS, "contact__name", "contact__extra_fields")
     )
     channels = Channel.objects.in_bulk({m.channel_id for m in messages})
-    campaigns = Campaign.objects.select_related("template").in_bulk({m.campaign_id for m in messages} - {None})
+    campaigns = (
+        Campaign.objects.select_related("template")
+        .prefetch_related("variants__template")
+        .in_bulk({m.campaign_id for m in messages} - {None})
+    )
     for message in messages:
         message.channel = channels[message.channel_id]
         if message.campaign_id is not None:
@@ -238,7 +247,7 @@ def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
 
 MESSAGE_FIELDS = (
     "id", "to", "body", "media_urls", "template", "variables", "attempts", "channel_id", "campaign_id", "contact_id",
-    "confirms_opt_out",
+    "confirms_opt_out", "variant",
 )  # fmt: skip
 
 
@@ -475,13 +484,17 @@ def renew_claim(token: uuid.UUID) -> None:
     Campaign.objects.filter(pk__in=campaigns, status=Campaign.Status.RUNNING).update(updated_at=now)
 
 
-def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = None) -> set[int]:
+def hand_over(
+    token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = None, templates: dict[int, dict] | None = None
+) -> set[int]:
     """Move the batch about to be sent from claimed to ``sending``; the ids that are still ours.
 
     ``texts`` are the rendered texts of campaign messages, kept as their body in the same
     statement: the message log then shows what the recipient got, whatever later becomes of the
     template or the contact. One statement (a second only when some rows were taken from us:
-    cancelled, or our lease expired). From here on a crash leaves these rows in doubt, and only these.
+    cancelled, or our lease expired; and one more for WhatsApp template messages: ``templates``,
+    what each is sent with, kept as its sent_template). From here on a crash leaves these rows in
+    doubt, and only these.
     """
     texts = texts or {}
     now = timezone.now()
@@ -493,6 +506,8 @@ def hand_over(token: uuid.UUID, ids: list[int], texts: dict[int, str] | None = N
     moved = _hand_over_with_texts(token, texts, now) if texts else 0
     if plain:
         moved += OutboundMessage.objects.filter(pk__in=plain, claim_token=token, status=Status.QUEUED).update(**fields)
+    if templates:
+        _keep_sent_templates(token, templates)
     if moved == len(ids):
         return set(ids)
     return set(
@@ -515,15 +530,37 @@ def _hand_over_with_texts(token: uuid.UUID, texts: dict[int, str], now) -> int:
     )
 
 
+def _keep_sent_templates(token: uuid.UUID, templates: dict[int, dict]) -> int:
+    """Each template message's record of what it is sent with (id, name, values, preview): one statement."""
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
+    return _update_joined(
+        "sent_template",
+        {pk: json.dumps(record) for pk, record in templates.items()},
+        [],
+        [],
+        where=f"{table}.claim_token = %s AND {table}.status = %s AND {table}.sent_template IS NULL",
+        where_params=[_token_value(token), Status.SENDING.value],
+        cast="jsonb",
+    )
+
+
 def _token_value(token: uuid.UUID) -> object:
     return OutboundMessage._meta.get_field("claim_token").get_db_prep_save(token, connection)
 
 
 def _update_joined(
-    column: str, values: dict[int, str], assignments: list[str], params: list, *, where: str, where_params: list
+    column: str,
+    values: dict[int, str],
+    assignments: list[str],
+    params: list,
+    *,
+    where: str,
+    where_params: list,
+    cast: str = "",
 ) -> int:
     """One UPDATE of the messages named in ``values`` (id -> text): each gets its own text in
     ``column``, all get ``assignments``, where ``where`` still holds. Returns the rows changed.
+    ``cast``: PostgreSQL's type for the column when it is not text (jsonb).
 
     Joined to the (id, text) pairs rather than one UPDATE per row, or a CASE per row: on a fast
     channel these writes are most of the pipeline's cost.
@@ -531,7 +568,12 @@ def _update_joined(
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     ids, texts = list(values), list(values.values())
     sets = ", ".join(
-        [*assignments, f"{column} = v.value" if connection.vendor == "postgresql" else f"{column} = v.column2"]
+        [
+            *assignments,
+            f"{column} = v.value{'::' + cast if cast else ''}"
+            if connection.vendor == "postgresql"
+            else f"{column} = v.column2",
+        ]
     )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -568,6 +610,8 @@ def _prepare_batch(
     results: list[SendResult] = []
     outgoing: list[OutgoingMessage] = []
     texts: dict[int, str] = {}  # campaign messages' rendered texts, kept as they go
+    templates: dict[int, dict] = {}  # WhatsApp template messages' records of what they are sent with
+    synced = SyncedTemplates()
     links = LinkBatch()  # their URLs as tracked short links (campaigns/links/)
     for message in hold_outside_hours(batch, token, summary):
         rendered = links.shorten(message, render_message(message))
@@ -579,6 +623,8 @@ def _prepare_batch(
         outgoing.append(rendered)
         if message.campaign_id is not None and not message.body:
             texts[message.pk] = rendered.text
+        if rendered.template and not message.sent_template:
+            templates[message.pk] = synced.record(message.channel_id, rendered.template)
     outgoing, texts = links.save(outgoing, texts)
     if not outgoing:
         return results, [], None
@@ -605,7 +651,7 @@ def _prepare_batch(
         if stopped is not None and waited and stopped(fresh=True, may_give_way=stopped.handed_over):
             # Paused while this batch waited for its time: asked again just before it (the slot is lost).
             raise CampaignStopped
-        ours = hand_over(token, [m.id for m in outgoing], texts)
+        ours = hand_over(token, [m.id for m in outgoing], texts, templates)
         if stopped is not None:
             stopped.handed_over = True
     sleep_until(due)
@@ -613,6 +659,20 @@ def _prepare_batch(
     if not outgoing:
         return results, [], None
     return results, outgoing, leave_by
+
+
+class SyncedTemplates:
+    """The synced WhatsApp templates a batch sends, each looked up once (by channel and provider id)."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[int, str], object] = {}
+
+    def record(self, channel_id: int, template: dict) -> dict:
+        template_id = str(template.get("id") or "")
+        key = (channel_id, template_id)
+        if key not in self.known:
+            self.known[key] = templates_by_id(channel_id, {template_id}).get(template_id)
+        return sent_record(self.known[key], template)
 
 
 class HandOverTime:
@@ -745,11 +805,14 @@ def render_message(message: OutboundMessage) -> OutgoingMessage:
     rendered for that send (hand_over): a retry sends that same text again, not rendered anew.
     """
     campaign = message.campaign
-    text = message.body or (campaign.message_text() if campaign else "")
-    media = message.media_urls or (campaign.message_media() if campaign else [])
-    template = message.template or (campaign.message_provider_template() if campaign else None)
+    content = content_of(campaign, message.variant) if campaign else None  # its A/B variant's, if any
+    text = message.body or (content.message_text() if content else "")
+    media = message.media_urls or (content.message_media() if content else [])
+    template = message.template or (content.message_provider_template() if content else None)
     context = personalisation_context(message)
-    if template and template.get("variables"):
+    if message.sent_template:  # handed over before: the same template and values again
+        template = {"id": message.sent_template["id"], "variables": message.sent_template["variables"]}
+    elif template and template.get("variables"):
         template = {**template, "variables": _render_values(template["variables"], context)}
     kept = campaign is not None and bool(message.body)
     return OutgoingMessage(
@@ -819,6 +882,10 @@ def record_outcomes(
 def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) -> None:
     held = OutboundMessage.objects.filter(claim_token=token, status__in=(Status.QUEUED, Status.SENDING))
     told: dict[str, list[int]] = defaultdict(list)
+    ending = _ending(groups)
+    # Read (and locked) before the UPDATEs: exactly the rows they will move, for the analytics tallies.
+    moving = held.filter(pk__in=list(ending)).select_for_update().order_by("pk")
+    moving = list(moving.values_list("pk", "campaign_id", "channel_id", "to", "body")) if ending else []
     for change, provider_ids in groups.items():
         fields = dict(change)
         uncounted = fields.pop("uncounted", False)
@@ -836,6 +903,18 @@ def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) 
             told[status] += list(provider_ids)
     for status, ids in told.items():
         record_message_events(ids, status)
+    tally_sends(moving, ending, now)
+
+
+def _ending(groups: dict[tuple, dict[int, str]]) -> dict[int, tuple[str, str, str]]:
+    """The messages these outcomes end (sent or failed): id -> (status, error code, error message)."""
+    ending = {}
+    for change, provider_ids in groups.items():
+        fields = dict(change)
+        if fields["status"] in (Status.SENT, Status.FAILED):
+            outcome = (fields["status"], fields["error_code"], fields["error_message"])
+            ending.update(dict.fromkeys(provider_ids, outcome))
+    return ending
 
 
 def _update_with_provider_ids(

@@ -21,6 +21,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.analytics import tally_receipts
 from campaigns.events import record_message_events, record_opt_outs
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.receipts import FINAL_FAILURES, RANK, apply_receipt
@@ -45,6 +46,8 @@ class Message:
     delivered_at: datetime | None
     error_code: str
     error_message: str
+    campaign_id: int | None = None
+    to: str = ""
     read_status: str = ""  # the status the UPDATE expects to find
     moved_to: list[str] = field(default_factory=list)  # each state a receipt moved it to (the counters)
     receipts: list[ReceiptEvent] = field(default_factory=list)
@@ -95,6 +98,7 @@ def apply_receipts(events: list[ReceiptEvent]) -> ReceiptsApplied:
     moved = [message for message in book.messages.values() if message.moved_to]
     written = write(moved, now)
     record_events([message for message in moved if message.pk in written])
+    tally([message for message in moved if message.pk in written], now)
     for message in moved:
         if message.pk in written:
             result.counts[message.channel_id].update(message.moved_to)
@@ -159,7 +163,10 @@ class MessageBook:
         return [self.add(candidates[0])] if len(rows) == 1 and candidates else []
 
 
-FIELDS = ("pk", "channel_id", "status", "provider_message_id", "delivered_at", "error_code", "error_message")
+FIELDS = (
+    *("pk", "channel_id", "status", "provider_message_id", "delivered_at", "error_code", "error_message"),
+    *("campaign_id", "to"),
+)
 COLUMNS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message")
 # On PostgreSQL the ids travel as arrays, one parameter each: psycopg's reading of thousands of
 # placeholders in one statement cost more than the database's work.
@@ -172,7 +179,7 @@ def _named(ours: set[int], theirs: set[str], channels: set[int]) -> list[tuple]:
         query = Q(pk__in=ours) | Q(channel_id__in=channels, provider_message_id__in=theirs) & ~Q(provider_message_id="")
         return list(OutboundMessage.objects.filter(query).values_list(*FIELDS))
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
-    columns = ", ".join(("id", *FIELDS[1:]))
+    columns = ", ".join(connection.ops.quote_name(name) for name in ("id", *FIELDS[1:]))
     # Two index scans (the primary key, msg_provider_id), not one OR the planner reads as a scan.
     sql = (
         f"SELECT {columns} FROM {table} WHERE id = ANY(%s::bigint[]) UNION ALL "  # noqa: S608 - names are ours
@@ -247,6 +254,19 @@ def record_events(messages: list[Message]) -> None:
     states = sorted({state for message in messages for state in message.moved_to}, key=lambda s: RANK[Status(s)])
     for state in states:
         record_message_events([message.pk for message in messages if state in message.moved_to], state)
+
+
+def tally(messages: list[Message], now: datetime) -> None:
+    """The analytics tallies (campaigns/analytics/) of the messages this batch's UPDATE moved, each
+    once from the state it was read in to where its receipts took it; the texts are read (for their
+    segments) only of those a receipt showed sent for the first time."""
+    first_sent = [message.pk for message in messages if message.read_status in (Status.SENDING, Status.UNKNOWN)]
+    bodies = dict(OutboundMessage.objects.filter(pk__in=first_sent).values_list("pk", "body")) if first_sent else {}
+    moves = [
+        (m.pk, m.campaign_id, m.channel_id, m.to, m.read_status, m.status, m.error_code, m.error_message)
+        for m in messages
+    ]
+    tally_receipts(moves, now, bodies)
 
 
 def replay(message: Message, result: ReceiptsApplied) -> None:

@@ -1,7 +1,7 @@
 """A campaign's per-recipient results as a spreadsheet (CSV or XLSX), streamed.
 
 One row per message: the number, the contact's name, where the message got to, the provider's id,
-the error if any, when it was sent and delivered, and the recipient's replies to the campaign (how
+the error if any, when it was sent and delivered, its A/B variant, and the recipient's replies to the campaign (how
 many, the last one and when, and when they opted out by replying), times in the staff member's time
 zone (named in the header). Registered on the campaign admin by ``results_export_url``.
 """
@@ -14,6 +14,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from campaigns.models.variant import letter
 from campaigns.reports.replies import with_replies
 from contacts.exporting import CHUNK_SIZE, FORMATS, Column, response, zone_name
 from messaging_site.permissions import denied, model_perm
@@ -27,6 +28,7 @@ RESULT_FIELDS = [
     "error_message",
     "sent_at",
     "delivered_at",
+    "variant",
 ]
 
 
@@ -41,6 +43,7 @@ def result_columns() -> list[Column]:
         Column("error"),
         Column(f"sent at ({zone})"),
         Column(f"delivered at ({zone})"),
+        Column("variant", trusted=True),  # the A/B variant it got (A, B...), empty without variants
         # What the recipient answered this campaign (campaigns/reports/replies.py says which replies count).
         Column("replies"),
         Column("last reply"),
@@ -52,9 +55,14 @@ def result_columns() -> list[Column]:
 def export_results(request, campaign: Campaign, file_format: str) -> StreamingHttpResponse:
     """Every message of ``campaign``, oldest first, as a download."""
     messages = campaign.messages.order_by("id").values_list(*RESULT_FIELDS).iterator(chunk_size=CHUNK_SIZE)
-    rows = with_replies(campaign, messages, CHUNK_SIZE)
+    rows = with_replies(campaign, (with_variant_letter(row) for row in messages), CHUNK_SIZE)
     filename = f"campaign-{campaign.pk}-results-{timezone.localdate():%Y-%m-%d}"
     return response(rows, result_columns(), file_format, filename)
+
+
+def with_variant_letter(row: tuple) -> tuple:
+    """The row with its variant's position (last) as staff name it: 1 is A."""
+    return (*row[:-1], letter(row[-1]))
 
 
 def results_export_url(model_admin: admin.ModelAdmin) -> URLPattern:

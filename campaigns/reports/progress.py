@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.conversations.window import failure_words
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.pipeline.sending import next_opening
@@ -24,6 +25,8 @@ BAR = {
     "queued": (Status.QUEUED, Status.SENDING),
     # A campaign's scheduled messages are those outside their recipients' sending hours, for now.
     "waiting": (Status.SCHEDULED,),
+    # An A/B test's rest, waiting for its winner (scheduled with no time; counted apart in snapshot()).
+    "winner": (),
     "sent": (Status.SENT,),
     "delivered": (Status.DELIVERED, Status.READ),
     "failed": (Status.FAILED, Status.UNDELIVERED),
@@ -33,13 +36,14 @@ BAR = {
 LABELS = {
     "queued": "Queued",
     "waiting": "Waiting for sending hours",
+    "winner": "Waiting for the A/B winner",
     "sent": "Sent",
     "delivered": "Delivered",
     "failed": "Failed",
     "unknown": "Unknown",
     "cancelled": "Cancelled",
 }
-UNDONE = ("queued", "waiting")  # the parts still to go
+UNDONE = ("queued", "waiting", "winner")  # the parts still to go
 PART_OF = {status: part for part, statuses in BAR.items() for status in statuses}
 FAILED = (Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN)
 TOP_REASONS = 10
@@ -86,8 +90,14 @@ def failures(campaign: Campaign) -> list[dict[str, object]]:
         .annotate(n=Count("*"))
         .order_by("-n")[:TOP_REASONS]
     )
+    provider = campaign.channel.provider
     return [
-        {"status": status, "code": code, "reason": message or code or "No reason given", "count": n}
+        {
+            "status": status,
+            "code": code,
+            "reason": failure_words(provider, code, message) or message or code or "No reason given",
+            "count": n,
+        }
         for status, code, message, n in rows
     ]
 
@@ -99,6 +109,9 @@ def snapshot(campaign: Campaign, now: datetime | None = None) -> dict[str, objec
         OutboundMessage.objects.filter(campaign=campaign).order_by().values_list("status").annotate(n=Count("*"))
     )
     parts = bar(counts)
+    if campaign.winner_due_at is not None and parts["waiting"]:  # an A/B test's rest is not waiting for hours
+        parts["winner"] = waiting_for_winner(campaign)
+        parts["waiting"] -= parts["winner"]
     total = sum(parts.values())
     done = total - undone(parts)
     average = _average_rate(campaign, parts, now)
@@ -126,6 +139,13 @@ def snapshot(campaign: Campaign, now: datetime | None = None) -> dict[str, objec
         "fanned_out": campaign.fanned_out_at is not None,
         "now": now.isoformat(),
     }
+
+
+def waiting_for_winner(campaign: Campaign) -> int:
+    """An A/B test's rest: scheduled with no time and no variant (the msg_campaign_waiting index)."""
+    return OutboundMessage.objects.filter(
+        campaign=campaign, status=Status.SCHEDULED, send_at__isnull=True, variant__isnull=True
+    ).count()
 
 
 def undone(parts: dict[str, int]) -> int:

@@ -183,11 +183,18 @@ class FakeGupshup(FakeProvider):
 
         threading.Thread(target=post_all, daemon=True).start()
 
-    def post_callback(self, body: dict) -> None:
+    def post_callback(self, body: dict) -> int:
+        """POST one callback; the answer's status, 0 when nothing answered."""
         try:
-            requests.post(self.config.callback_url, json=body, timeout=10)
+            return requests.post(self.config.callback_url, json=body, timeout=10).status_code
         except requests.RequestException:
-            pass  # a real Gupshup retries a few times; the demo does not need to
+            return 0  # a real Gupshup retries a few times; the demo does not need to
+
+    def send_inbound(self, sender: str, text: str, name: str = "Test reply") -> int:
+        """A WhatsApp user's message (``sender``: digits or E.164), posted to the callback URL now, as
+        Gupshup would post it; the status our webhook answered (0 when nothing answered)."""
+        reply = gupshup_reply("", app=self.config.app_name, sender=sender.lstrip("+"), text=text, name=name)
+        return self.post_callback(reply.json)
 
     def event(self, kind: str, gupshup_id: str, destination: str) -> dict:
         """One message event in the configured callback format."""

@@ -49,8 +49,9 @@
     field("rate").textContent = running ? rate.toFixed(1) : "0";
     const left = data.parts.queued;
     const waiting = data.parts.waiting || 0;
+    const winner = data.parts.winner || 0; // an A/B test's rest, waiting for its winner
     field("eta").textContent = !left
-      ? waiting ? "when their hours open" : "done"
+      ? waiting ? "when their hours open" : winner ? "after the A/B winner is chosen" : "done"
       : running && rate > 0 ? duration(left / rate) : data.status === "paused" ? "paused" : "—";
     field("delivery").textContent = data.delivery_text;
     const note = field("waiting_note");

@@ -1,0 +1,86 @@
+"""What each place that applies outcomes tells the tallies: the messages its statements moved.
+
+Every function here takes only rows the caller's own UPDATE or INSERT moved, so an outcome is
+counted once however often it arrives; each writes its batch in a few upserts (tallying.Tally).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from campaigns.analytics.tallying import Tally, segments_of
+
+# Message states as strings: the tallies sit below the pipeline and never import it.
+DELIVERED = {"delivered", "read"}
+FAILED = {"failed", "undelivered"}
+NOT_YET_SENT = {"sending", "unknown"}  # a receipt moving one of these on says a provider took it
+
+
+def tally_sends(rows: Iterable[tuple], outcomes: dict[int, tuple[str, str, str]], now: datetime) -> None:
+    """The send path's outcomes. ``rows``: (id, campaign, channel, to, body) of the messages its
+    UPDATEs moved; ``outcomes``: id -> (status, error code, error message)."""
+    tally = Tally()
+    for pk, campaign_id, channel_id, to, body in rows:
+        status, code, meaning = outcomes[pk]
+        if status == "sent":
+            tally.add(campaign_id, channel_id, now, to, sent=1, segments=segments_of(body or ""))
+        elif status in FAILED:
+            tally.add(campaign_id, channel_id, now, to, failed=1)
+            tally.add_failure(campaign_id, code, meaning)
+    tally.save()
+
+
+def tally_receipts(moves: Iterable[tuple], now: datetime, bodies: dict[int, str] | None = None) -> None:
+    """Receipts that moved messages. ``moves``: (id, campaign, channel, to, status before, status
+    after, error code, error message) per message, before and after all of a batch's receipts for it;
+    ``bodies``: the texts of those a receipt showed sent for the first time (their segments)."""
+    tally = Tally()
+    for pk, campaign_id, channel_id, to, before, after, code, meaning in moves:
+        counts = receipt_counts(before, after)
+        if before in NOT_YET_SENT:
+            counts["segments"] = segments_of((bodies or {}).get(pk, ""))
+        if any(counts.values()):
+            tally.add(campaign_id, channel_id, now, to, **counts)
+        if counts["failed"]:
+            tally.add_failure(campaign_id, code, meaning, counts["failed"])
+    tally.save()
+
+
+def receipt_counts(before: str, after: str) -> dict[str, int]:
+    """How a message's move from ``before`` to ``after`` changes the counters (each at most once)."""
+    sent = int(before in NOT_YET_SENT)
+    delivered = int(after in DELIVERED and before not in DELIVERED)
+    failed = int(after in FAILED and before not in FAILED)
+    if before in FAILED and after in DELIVERED:
+        failed = -1  # a late delivery report: the failure counted earlier is taken back
+    return {"sent": sent, "delivered": delivered, "failed": failed}
+
+
+def tally_clicks(clicks: Iterable[tuple], first_clickers: set[int]) -> None:
+    """Clicks folded into their links. ``clicks``: (campaign, channel, to, message, clicked at) per
+    click; ``first_clickers``: the messages whose recipient clicked for the first time in this batch."""
+    tally = Tally()
+    seen: set[int] = set()
+    for campaign_id, channel_id, to, message_id, at in sorted(clicks, key=lambda click: click[4]):
+        first = message_id in first_clickers and message_id not in seen
+        seen.add(message_id)
+        tally.add(campaign_id, channel_id, at, to, clicks=1, unique_clicks=int(first))
+    tally.save()
+
+
+def tally_replies(replies: Iterable[tuple], first_repliers: set[int], opt_outs: set[int]) -> None:
+    """Replies stored. ``replies``: (id, campaign, channel, from, received at); ``first_repliers``:
+    the replies that are their number's first to that campaign; ``opt_outs``: those that opted out."""
+    tally = Tally()
+    for pk, campaign_id, channel_id, phone, at in replies:
+        tally.add(
+            campaign_id,
+            channel_id,
+            at,
+            phone,
+            replies=1,
+            repliers=int(pk in first_repliers),
+            opt_outs=int(pk in opt_outs),
+        )
+    tally.save()

@@ -1,0 +1,184 @@
+"""How each A/B variant did: sent, delivered, clicked, replied, opted out, their rates, and whether
+the difference between the best two is bigger than chance (a two-proportion z-test).
+
+Cheap at a million recipients: one GROUP BY over the (campaign, variant, status) index of the
+messages, and the clicked links and the replies of the campaign alone (their campaign indexes),
+each joined to their message for its variant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from django.db.models import Count
+
+from campaigns.models import Campaign, CampaignVariant, InboundMessage, OutboundMessage, ShortLink
+from campaigns.models.variant import letter
+
+Status = OutboundMessage.Status
+WENT = (Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN)
+DELIVERED = (Status.DELIVERED, Status.READ)
+OPT_OUT = "STOP"
+CHANCE = 0.05  # a difference whose p-value is below this is called bigger than chance
+FEWEST = 30  # messages a variant needs before its rate is compared
+
+
+@dataclass
+class VariantResult:
+    position: int
+    share: int
+    summary: str
+    recipients: int = 0  # rows, whatever their state
+    waiting: int = 0  # not gone yet (queued, sending, scheduled)
+    sent: int = 0
+    delivered: int = 0
+    clicked: int = 0  # recipients who clicked a link at least once
+    replied: int = 0  # recipients who replied
+    opted_out: int = 0  # recipients who replied with an opt-out word
+
+    @property
+    def letter(self) -> str:
+        return letter(self.position)
+
+    def rate(self, count: int) -> float | None:
+        return count / self.sent if self.sent else None
+
+    def rate_text(self, count: int) -> str:
+        rate = self.rate(count)
+        return "—" if rate is None else f"{rate:.1%}"
+
+    @property
+    def delivered_rate(self) -> str:
+        return self.rate_text(self.delivered)
+
+    @property
+    def click_rate(self) -> str:
+        return self.rate_text(self.clicked)
+
+    @property
+    def reply_rate(self) -> str:
+        return self.rate_text(self.replied)
+
+    @property
+    def opt_out_rate(self) -> str:
+        return self.rate_text(self.opted_out)
+
+
+@dataclass
+class Results:
+    variants: list[VariantResult]
+    waiting_for_winner: int = 0  # a test's rest, not yet given the winner
+    notes: dict[str, str] = field(default_factory=dict)  # metric -> a sentence
+
+    def by_position(self) -> dict[int, VariantResult]:
+        return {result.position: result for result in self.variants}
+
+
+def results(campaign: Campaign) -> Results:
+    """Every variant's figures and the chance notes for click and reply rates."""
+    found = {
+        variant.position: VariantResult(variant.position, variant.share, summary_of(variant))
+        for variant in CampaignVariant.objects.filter(campaign=campaign).select_related("template")
+    }
+    held = 0
+    rows = (
+        OutboundMessage.objects.filter(campaign=campaign)
+        .order_by()
+        .values_list("variant", "status")
+        .annotate(n=Count("id"))
+    )
+    for position, status, number in rows:
+        if position is None:
+            held += number if status == Status.SCHEDULED else 0
+            continue
+        result = found.setdefault(position, VariantResult(position, 0, ""))
+        result.recipients += number
+        result.sent += number if status in WENT else 0
+        result.delivered += number if status in DELIVERED else 0
+        result.waiting += number if status in (Status.QUEUED, Status.SENDING, Status.SCHEDULED) else 0
+    for position, number in clicked(campaign).items():
+        if position in found:
+            found[position].clicked = number
+    for (position, opt_out), number in replied(campaign).items():
+        if position in found and opt_out:
+            found[position].opted_out = number
+        elif position in found:
+            found[position].replied = number
+    ordered = [found[position] for position in sorted(found)]
+    notes = {
+        "clicks": chance_note(ordered, "clicked", "click rate"),
+        "replies": chance_note(ordered, "replied", "reply rate"),
+    }
+    return Results(ordered, held, notes)
+
+
+def summary_of(variant: CampaignVariant) -> str:
+    return variant.text[:80] if variant.text else (f"Template “{variant.template}”" if variant.template else "")
+
+
+def clicked(campaign: Campaign) -> dict[int, int]:
+    """Recipients who clicked, by variant (the campaign's clicked links alone: index link_clicked)."""
+    rows = (
+        ShortLink.objects.filter(campaign=campaign, first_click_at__isnull=False)
+        .order_by()
+        .values_list("message__variant")
+        .annotate(n=Count("message_id", distinct=True))
+    )
+    return {position: number for position, number in rows if position is not None}
+
+
+def replied(campaign: Campaign) -> dict[tuple[int, bool], int]:
+    """Recipients who replied, by (variant, opted out by replying): a reply counts for the message it answers."""
+    found: dict[tuple[int, bool], int] = {}
+    replies = InboundMessage.objects.filter(campaign=campaign, in_reply_to__isnull=False).order_by()
+    everyone = replies.values_list("in_reply_to__variant").annotate(n=Count("in_reply_to_id", distinct=True))
+    stops = (
+        replies.filter(keyword=OPT_OUT)
+        .values_list("in_reply_to__variant")
+        .annotate(n=Count("in_reply_to_id", distinct=True))
+    )
+    for position, number in everyone:
+        if position is not None:
+            found[(position, False)] = number
+    for position, number in stops:
+        if position is not None:
+            found[(position, True)] = number
+    return found
+
+
+def two_proportion_p(successes_a: int, total_a: int, successes_b: int, total_b: int) -> float:
+    """The two-sided p-value of a two-proportion z-test: how often a difference at least this large
+    would come by chance if both variants really did equally well."""
+    if not total_a or not total_b:
+        return 1.0
+    pooled = (successes_a + successes_b) / (total_a + total_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / total_a + 1 / total_b))
+    if spread == 0:
+        return 1.0
+    z = (successes_a / total_a - successes_b / total_b) / spread
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def best_two(variants: list[VariantResult], count: str) -> tuple[VariantResult, VariantResult] | None:
+    """The two variants with the highest rate of ``count`` (ties: the earlier one first)."""
+    ranked = sorted((v for v in variants if v.sent), key=lambda v: (-(getattr(v, count) / v.sent), v.position))
+    return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
+
+
+def chance_note(variants: list[VariantResult], count: str, words: str) -> str:
+    """A sentence for staff on whether the best variant's lead in ``words`` is bigger than chance."""
+    pair = best_two(variants, count)
+    if pair is None or min(pair[0].sent, pair[1].sent) < FEWEST:
+        return f"Too few messages sent yet to compare the {words}s (at least {FEWEST} a variant)."
+    best, next_best = pair
+    a, b = getattr(best, count), getattr(next_best, count)
+    if a * next_best.sent == b * best.sent:
+        return f"{best.letter} and {next_best.letter} have the same {words} so far."
+    p = two_proportion_p(a, best.sent, b, next_best.sent)
+    lead = (
+        f"{best.letter}'s {words} ({best.rate_text(a)}) is higher than {next_best.letter}'s ({next_best.rate_text(b)})"
+    )
+    if p < CHANCE:
+        return f"{lead}, and the difference is bigger than chance (p = {p:.3f}): {best.letter} very likely does better."
+    return f"{lead}, but a difference this size could well be chance (p = {p:.2f}): wait for more results."

@@ -1,0 +1,136 @@
+"""A WhatsApp template as the phone shows it: header (text or media), body, footer and buttons, with
+each {{n}} filled with the value sent, and the record a message keeps of what it handed over.
+
+Values come in the stored shape of a provider template (campaigns/admin/template_forms.py):
+Twilio's {"1": ..., "2": ...} fill every part; Gupshup's {"MEDIA_URL", "Header", "Body", "Buttons"}
+fill each its own. A variable given no value stays {{n}}, so a gap is seen, not hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from campaigns.models import WhatsAppTemplate
+
+NUMBERED = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+GUPSHUP_PARTS = ("Header", "Body", "Buttons")
+MEDIA_HEADERS = {"media", "image", "video", "document"}
+
+
+@dataclass
+class PhonePreview:
+    header_text: str = ""
+    header_media: str = ""  # the media's address, when the header is an image, video or document
+    header_kind: str = ""  # text, image, video, document, media
+    body: str = ""
+    footer: str = ""
+    buttons: list[dict] = field(default_factory=list)  # {"title", "url"?}
+
+    def as_text(self) -> str:
+        """The preview in a few plain lines, for the message log."""
+        lines = []
+        if self.header_media:
+            lines.append(f"[{self.header_kind or 'media'}: {self.header_media}]")
+        if self.header_text:
+            lines.append(self.header_text)
+        lines.append(self.body)
+        if self.footer:
+            lines.append(self.footer)
+        lines.extend(f"[{b['title']}{' → ' + b['url'] if b.get('url') else ''}]" for b in self.buttons)
+        return "\n".join(line for line in lines if line)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "text": self.as_text()}
+
+
+def fill(text: str, values: dict) -> str:
+    """``text`` with each {{n}} replaced by its value; one without a value left as it is."""
+
+    def value(match: re.Match) -> str:
+        found = values.get(match.group(1))
+        return match.group(0) if found is None or isinstance(found, dict) else str(found)
+
+    return NUMBERED.sub(value, text or "")
+
+
+def part_values(variables: object) -> dict[str, dict]:
+    """The values for each part (header, body, buttons) and the media address, from either shape."""
+    variables = variables if isinstance(variables, dict) else {}
+    nested = any(key in variables for key in (*GUPSHUP_PARTS, "MEDIA_URL"))
+    if not nested:
+        flat = {str(k): v for k, v in variables.items()}
+        return {"Header": flat, "Body": flat, "Buttons": flat, "media": ""}
+    parts = {name: variables.get(name) if isinstance(variables.get(name), dict) else {} for name in GUPSHUP_PARTS}
+    return {**parts, "media": str(variables.get("MEDIA_URL") or "")}
+
+
+def phone_preview(template: WhatsAppTemplate | None, variables: object, samples: bool = False) -> PhonePreview:
+    """How the phone shows ``template`` with these values (``samples``: the template's own samples
+    fill what the values leave out, for a preview before any contact is chosen)."""
+    if template is None:
+        return PhonePreview(body="(this template has not been synced: its text is not known here)")
+    values = part_values(variables)
+    if samples:
+        sample_values = {str(k): v for k, v in (template.variables or {}).items()}
+        for part in GUPSHUP_PARTS:
+            values[part] = {**sample_values, **{k: v for k, v in values[part].items() if v not in ("", None)}}
+    header = template.header if isinstance(template.header, dict) else {}
+    kind = str(header.get("type") or "").lower()
+    preview = PhonePreview(
+        header_kind=kind,
+        body=fill(template.body, values["Body"]),
+        footer=template.footer,
+        buttons=[_button(button, values["Buttons"]) for button in (template.buttons or []) if isinstance(button, dict)],
+    )
+    if kind in MEDIA_HEADERS:
+        preview.header_media = values["media"] or str(header.get("url") or "")
+    elif kind == "text":
+        preview.header_text = fill(str(header.get("text") or ""), values["Header"])
+    return preview
+
+
+def _button(button: dict, values: dict) -> dict:
+    shown = {"title": str(button.get("title") or button.get("type") or "Button")}
+    if button.get("url"):
+        shown["url"] = fill(str(button["url"]), values)
+    return shown
+
+
+def media_header_rule(template: WhatsAppTemplate) -> str:
+    """The media header rule in staff words, or '' when the template has none."""
+    header = template.header if isinstance(template.header, dict) else {}
+    kind = str(header.get("type") or "").lower()
+    if kind not in MEDIA_HEADERS:
+        return ""
+    what = kind if kind != "media" else "picture or file"
+    if template.channel.provider == "gswa":
+        return (
+            f"This template starts with a {what}. Gupshup sends it from the address in the “Media URL” row "
+            "(an http or https address Gupshup can fetch); leave the row out and the approved sample "
+            f"{header.get('url') or ''} is shown instead. The campaign's own media is not used with a template."
+        ).replace("  ", " ")
+    return (
+        f"This template starts with a {what} that was approved with it ({header.get('url') or 'its sample'}); "
+        "Twilio sends that one."
+    )
+
+
+def sent_record(template: WhatsAppTemplate | None, sent: dict) -> dict:
+    """What a message keeps at hand-over: the template's id and name, the values sent, the preview."""
+    variables = sent.get("variables") or {}
+    return {
+        "id": str(sent.get("id") or ""),
+        "name": template.name if template else "",
+        "language": template.language if template else "",
+        "variables": variables,
+        "preview": phone_preview(template, variables).as_text() if template else "",
+    }
+
+
+def templates_by_id(channel_id: int, ids: set[str]) -> dict[str, WhatsAppTemplate]:
+    """The synced templates of a channel with these provider ids (one query)."""
+    if not ids:
+        return {}
+    found = WhatsAppTemplate.objects.filter(channel_id=channel_id, provider_id__in=list(ids)).select_related("channel")
+    return {row.provider_id: row for row in found}

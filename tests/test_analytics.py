@@ -1,0 +1,309 @@
+"""Campaign analytics (campaigns/analytics/): tallies move exactly once per applied outcome, through
+the real send path, receipts (batched and one by one), click folding and reply storing; the funnel
+and its rates, failures by error code, results by country and the actual cost read them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from campaigns.analytics import campaign_analytics, country_of, daily, recent_campaigns, series, totals
+from campaigns.conversations.store import receive
+from campaigns.links import apply_clicks
+from campaigns.models import Campaign, CampaignBucket, HourlyOutcomes, OutboundMessage, ShortLink
+from campaigns.pipeline.receipts import apply_receipt
+from campaigns.receiving.receipts import apply_receipts
+from providers.events import DeliveryState, InboundEvent, ReceiptEvent
+from providers.sandbox import deliver
+from tests.browser import log_in, shot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ANN, BOB, CHLOE = "+447911123401", "+254712345678", "+14165550123"
+
+
+@pytest.fixture(autouse=True)
+def short_base(settings):
+    settings.SHORT_LINK_BASE_URL = "https://s.example/l/"
+
+
+@pytest.fixture
+def campaign(channel, make_contact, make_list):
+    channel.price_per_segment, channel.currency = Decimal("0.0500"), "USD"
+    channel.save()
+    people = [make_contact(ANN, "Ann Smith"), make_contact(BOB, "Bob Otieno"), make_contact(CHLOE, "Chloe Roy")]
+    campaign = Campaign.objects.create(
+        name="Spring sale", channel=channel, text="Hi {{ first_name }}, see https://shop.example/sale"
+    )
+    campaign.lists.set([make_list("Customers", people)])
+    return campaign
+
+
+def sent_campaign(campaign, worker) -> dict[str, OutboundMessage]:
+    assert campaign.launch()
+    worker()
+    campaign.refresh_from_db()
+    assert campaign.messages.exists(), (campaign.status, campaign.status_reason)
+    return {message.to: message for message in campaign.messages.all()}
+
+
+def receipt(message, state, code="", text="", **more) -> ReceiptEvent:
+    return ReceiptEvent(
+        message.channel_id,
+        message.provider_message_id,
+        DeliveryState(state),
+        error_code=code,
+        error_message=text,
+        **more,
+    )
+
+
+def test_a_real_send_counts_each_message_sent_once_with_its_segments_and_country(campaign, worker):
+    messages = sent_campaign(campaign, worker)
+    assert {m.status for m in messages.values()} == {"sent"}
+
+    counts = totals(campaign.pk)
+    assert (counts["sent"], counts["delivered"], counts["failed"], counts["segments"]) == (3, 0, 0, 3)
+    by_country = {row["code"]: row["sent"] for row in campaign_analytics(campaign)["countries"]}
+    assert by_country == {country_of(ANN): 1, "KE": 1, "CA": 1}
+    worker()  # nothing left to do: nothing counted again
+    assert totals(campaign.pk)["sent"] == 3
+    # The dashboard's hours hold the same, beside the campaign's 5-minute buckets.
+    assert sum(HourlyOutcomes.objects.values_list("sent", flat=True)) == 3
+
+
+def test_receipts_count_once_however_often_they_come_batched_or_one_by_one(campaign, worker):
+    messages = sent_campaign(campaign, worker)
+    ann, bob = messages[ANN], messages[BOB]
+    batch = [
+        receipt(ann, "delivered"),
+        receipt(ann, "delivered"),  # the provider's retry, in the same batch
+        receipt(bob, "undelivered", "30003", "Unreachable destination handset."),
+    ]
+    apply_receipts(batch)
+    apply_receipts(batch)  # the whole batch again: moves nothing, counts nothing
+    assert not apply_receipt(receipt(ann, "delivered"))  # and one by one
+    assert not apply_receipt(receipt(bob, "undelivered", "30003"))
+    apply_receipts([receipt(ann, "read")])  # read after delivered: delivered once
+
+    counts = totals(campaign.pk)
+    assert (counts["sent"], counts["delivered"], counts["failed"]) == (3, 1, 1)
+    found = campaign_analytics(campaign)
+    assert found["failures"] == [{"code": "30003", "meaning": "Unreachable destination handset.", "count": 1}]
+    kenya = next(row for row in found["countries"] if row["code"] == "KE")
+    assert (kenya["sent"], kenya["delivered"], kenya["failed"]) == (1, 0, 1)
+
+
+def test_a_single_receipt_counts_and_a_late_delivery_takes_the_failure_back(campaign, worker):
+    messages = sent_campaign(campaign, worker)
+    chloe = messages[CHLOE]
+    assert apply_receipt(receipt(chloe, "failed", "30008", "Unknown error."))
+    assert totals(campaign.pk)["failed"] == 1
+    assert apply_receipt(receipt(chloe, "delivered"))
+    counts = totals(campaign.pk)
+    assert (counts["delivered"], counts["failed"]) == (1, 0)
+    assert campaign_analytics(campaign)["failures"] == []
+
+
+def test_the_sandbox_receipts_through_the_receiving_worker_count_each_delivery_once(campaign, worker):
+    messages = sent_campaign(campaign, worker)
+    ids = [m.provider_message_id for m in messages.values()]
+    deliver(campaign.channel_id, ids)
+    deliver(campaign.channel_id, ids)  # reported twice
+    worker()
+    assert OutboundMessage.objects.filter(campaign=campaign, status="delivered").count() == 3
+    assert totals(campaign.pk)["delivered"] == 3
+
+
+def test_clicks_count_every_click_and_each_recipient_once(campaign, worker, client):
+    sent_campaign(campaign, worker)
+    ann_link, bob_link = (ShortLink.objects.get(message__to=n) for n in (ANN, BOB))
+    for _ in range(3):
+        client.get(f"/l/{ann_link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    client.get(f"/l/{bob_link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    assert apply_clicks() == 4
+    assert apply_clicks() == 0  # folded once
+    client.get(f"/l/{ann_link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    apply_clicks()
+
+    counts = totals(campaign.pk)
+    assert (counts["clicks"], counts["unique_clicks"]) == (5, 2)
+    assert sum(row["clicked"] for row in campaign_analytics(campaign)["countries"]) == 2
+
+
+def test_replies_count_once_with_first_repliers_and_opt_outs(campaign, worker):
+    messages = sent_campaign(campaign, worker)
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in messages.values()]).update(status="delivered")
+    channel_id = campaign.channel_id
+    events = [
+        InboundEvent(channel_id, ANN, "When does it start?", provider_message_id="R1"),
+        InboundEvent(channel_id, ANN, "And where?", provider_message_id="R2"),
+        InboundEvent(channel_id, BOB, "STOP", provider_message_id="R3"),
+    ]
+    receive(events)
+    receive(events)  # the provider's retries: stored once, counted once
+    receive([InboundEvent(channel_id, ANN, "Thanks", provider_message_id="R4")])
+
+    counts = totals(campaign.pk)
+    assert (counts["replies"], counts["repliers"], counts["opt_outs"]) == (4, 2, 1)
+
+
+def test_the_funnel_gives_each_step_its_rate(campaign, worker, client):
+    messages = sent_campaign(campaign, worker)
+    apply_receipts([receipt(messages[ANN], "delivered"), receipt(messages[BOB], "delivered")])
+    link = ShortLink.objects.get(message__to=ANN)
+    client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    apply_clicks()
+    receive([InboundEvent(campaign.channel_id, BOB, "STOP", provider_message_id="R9")])
+    campaign.refresh_from_db()
+
+    steps = {step.key: (step.number, step.rate_text) for step in campaign_analytics(campaign)["funnel"]}
+    assert steps == {
+        "audience": (3, "—"),
+        "sent": (3, "100.0%"),
+        "delivered": (2, "66.7%"),
+        "clicked": (1, "50.0%"),
+        "clicks": (2, "100.0%"),
+        "replied": (1, "50.0%"),
+        "opted_out": (1, "50.0%"),
+    }
+    cost = campaign_analytics(campaign)["cost"]
+    assert cost["segments"] == 3 and cost["costs"] == [{"currency": "USD", "amount": Decimal("0.15")}]
+    assert recent_campaigns()[0]["counts"]["sent"] == 3
+
+
+def test_the_chart_rolls_five_minute_buckets_up_to_hours_and_days_in_the_viewers_zone():
+    start = datetime(2026, 3, 28, 23, 55, tzinfo=UTC)
+    for minutes, sent in ((0, 2), (5, 3), (65, 4)):
+        CampaignBucket.objects.create(campaign_id=7, channel_id=1, start=start + timedelta(minutes=minutes), sent=sent)
+    five = series(7, "5min", ZoneInfo("UTC"))
+    assert five["labels"][:2] == ["28 Mar 23:55", "29 Mar 00:00"] and len(five["labels"]) == 14
+    assert five["datasets"]["sent"][:3] == [2, 3, 0]  # an empty bucket is a zero, not skipped
+    hours = series(7, "hour", ZoneInfo("UTC"))
+    assert hours["datasets"]["sent"] == [2, 3, 4]
+    # In Nairobi (UTC+3) all of it falls on the 29th.
+    days = series(7, "day", ZoneInfo("Africa/Nairobi"))
+    assert (days["labels"], days["datasets"]["sent"]) == (["Sun 29 Mar"], [9])
+
+
+def test_the_dashboard_days_add_up_hours_in_the_viewers_zone_with_cost(channel):
+    channel.price_per_segment, channel.currency = Decimal("0.0100"), "EUR"
+    channel.save()
+    now = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+    HourlyOutcomes.objects.create(
+        hour=now - timedelta(hours=1), channel_id=channel.pk, sent=10, delivered=9, segments=20
+    )
+    HourlyOutcomes.objects.create(hour=now - timedelta(days=1), channel_id=channel.pk, sent=4, delivered=2, clicks=1)
+    HourlyOutcomes.objects.create(hour=now - timedelta(days=9), channel_id=channel.pk, sent=100)  # outside 7 days
+    found = daily(7, ZoneInfo("Europe/Paris"), now=now)
+    assert found["labels"][-1] == "Wed 10 Jun" and len(found["labels"]) == 7
+    assert found["figures"]["sent"][-2:] == [4, 10] and sum(found["figures"]["sent"]) == 14
+    assert found["figures"]["delivery_rate"][-2:] == [50.0, 90.0]
+    assert found["cost"] == {"EUR": [0, 0, 0, 0, 0, 0, 0.2]}
+
+
+def test_country_of_a_number():
+    assert [country_of(n) for n in (BOB, CHLOE, "+12125550123", "+4915112345678", "+999", "")] == [
+        "KE",
+        "CA",
+        "US",
+        "DE",
+        "ZZ",
+        "ZZ",
+    ]
+    assert country_of("+447700900123") == "GB"  # a fictional range: the calling code's main country
+    assert timezone.now()
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+def filled_campaign(campaign, worker, client) -> Campaign:
+    messages = sent_campaign(campaign, worker)
+    apply_receipts(
+        [
+            receipt(messages[ANN], "delivered"),
+            receipt(messages[CHLOE], "delivered"),
+            receipt(messages[BOB], "undelivered", "30003", "Unreachable destination handset."),
+        ]
+    )
+    link = ShortLink.objects.get(message__to=ANN)
+    for _ in range(2):
+        client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    apply_clicks()
+    receive([InboundEvent(campaign.channel_id, CHLOE, "STOP", provider_message_id="R1")])
+    campaign.refresh_from_db()
+    return campaign
+
+
+def test_the_page_shows_funnel_failures_countries_cost_and_exports_them(campaign, worker, client, administrator):
+    filled_campaign(campaign, worker, client)
+    client.force_login(administrator)
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/?step=hour").content.decode()
+    assert 'id="campaign-analytics"' in page and "vendor/chartjs/chart.umd.min.js" in page
+    assert 'data-figure="delivered">2<' in page and 'data-rate="clicked">50.0%<' in page
+    assert "Unreachable destination handset." in page and ">Kenya<" in page and "0.15 USD" in page
+    assert 'class="current" aria-current="true">Hours<' in page
+
+    export = client.get(f"/admin/campaigns/campaign/{campaign.pk}/analytics.csv")
+    assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
+    text = b"".join(export.streaming_content).decode()
+    assert "funnel,Delivered,count,2" in text and "failures by error code,30003,messages,1" in text
+    assert "cost,actual cost,USD,0.15" in text and "by country,Kenya (KE),failed,1" in text
+
+
+def test_a_person_sees_the_funnel_and_the_chart_drawn_in_their_time_zone(
+    campaign, worker, client, page, live_server, nairobi_staff
+):
+    filled_campaign(campaign, worker, client)
+    log_in(page, live_server, "amina", f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    page.wait_for_selector("#analytics-chart[data-drawn=true]")
+    assert page.evaluate("() => typeof window.Chart") == "function"
+    assert page.inner_text("[data-figure=sent]") == "3"
+    assert page.inner_text("[data-rate=delivered]") == "66.7%"
+    assert "Africa/Nairobi" in page.inner_text(".chart-steps")
+    assert (
+        page.evaluate(
+            "() => document.getElementById('analytics-chart').chart.data.datasets[0].data.reduce((a, b) => a + b)"
+        )
+        == 3
+    )
+    page.locator("#campaign-analytics").scroll_into_view_if_needed()
+    shot(page, "campaign-analytics")
+
+
+# --- the dashboard -----------------------------------------------------------------------------
+
+
+def test_the_dashboard_charts_the_last_7_and_30_days_and_compares_campaigns(
+    campaign, worker, client, page, live_server, nairobi_staff
+):
+    filled_campaign(campaign, worker, client)
+    now = timezone.now()
+    for days_ago, sent in ((3, 40), (12, 100)):
+        HourlyOutcomes.objects.create(
+            hour=(now - timedelta(days=days_ago)).replace(minute=0, second=0, microsecond=0),
+            channel_id=campaign.channel_id,
+            sent=sent,
+            delivered=sent // 2,
+            clicks=5,
+            replies=2,
+            opt_outs=1,
+            segments=sent,
+        )
+    log_in(page, live_server, "amina")
+    page.wait_for_selector("#trend-activity[data-drawn=true]")
+    assert page.inner_text("#trend-sent") == "43"  # today's 3 and 40 three days ago; not 12 days ago
+    assert "Africa/Nairobi" in page.inner_text("#dashboard-trends h2")
+    assert "Spring sale" in page.inner_text("#dashboard-compare")
+    assert "66.7%" in page.inner_text(f"#dashboard-compare tr[data-campaign='{campaign.pk}']")
+    page.click("#dashboard-trends a:has-text('30 days')")
+    page.wait_for_selector("#trend-activity[data-drawn=true]")
+    assert page.inner_text("#trend-sent") == "143" and page.inner_text("#trend-cost") == "7.15 USD"
+    assert page.evaluate("() => document.getElementById('trend-activity').chart.data.labels.length") == 30
+    page.locator("#dashboard-trends").scroll_into_view_if_needed()
+    shot(page, "dashboard-trends")
