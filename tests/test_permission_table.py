@@ -170,6 +170,7 @@ URLS = {
     "/admin/campaigns/campaign/calendar/<int:campaign_id>/reschedule/": CAMPAIGN_WORK,
     "/admin/campaigns/outboundmessage/unknown/": ADMINISTRATORS,
     "/admin/campaigns/messagetemplate/preview/": READERS,
+    "/admin/campaigns/campaign/template-preview/": READERS,  # the campaign form's WhatsApp template preview
     "/admin/campaigns/conversation/updates.json": READERS,  # the inbox's live updates
     "/admin/campaigns/conversation/<int:pk>/updates.json": READERS,  # a conversation's live updates
     "/admin/campaigns/conversation/<int:pk>/reply/": CAMPAIGN_WORK,
@@ -763,6 +764,10 @@ URL_PROBES = {
     ),
     "/admin/campaigns/messagetemplate/preview/": UrlProbe(
         post(lambda w: reverse("admin:campaigns_messagetemplate_preview"), lambda w: {"body": "Hi {{ name }}"})
+    ),
+    "/admin/campaigns/campaign/template-preview/": UrlProbe(
+        post(lambda w: reverse("admin:campaigns_campaign_template_preview"), lambda w: {"whatsapp_template": ""}),
+        lambda response, w: response.json() == {"template": None},
     ),
     "/admin/campaigns/conversation/updates.json": UrlProbe(
         get(lambda w: (conversation(w), reverse("admin:campaigns_conversation_inbox_updates"))[1]),

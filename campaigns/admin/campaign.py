@@ -7,6 +7,8 @@ polled as JSON every 2 seconds by static/js/campaign-page.js.
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -18,14 +20,16 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
 from campaigns import analytics, variants
+from campaigns.admin import template_picker
 from campaigns.admin.calendar import calendar_urls
 from campaigns.admin.campaign_form import CampaignForm, prefill_date
 from campaigns.admin.variants import VariantInline, save_variants, variants_context
 from campaigns.content import prelaunch
 from campaigns.content.segments import browser_tables
-from campaigns.models import Campaign, CampaignVariant, Conversation, OutboundMessage
+from campaigns.models import Campaign, CampaignVariant, Conversation, OutboundMessage, WhatsAppTemplate
 from campaigns.models.staff import zone_label
 from campaigns.models.variant import letter
 from campaigns.pipeline import lifecycle
@@ -41,7 +45,7 @@ from messaging_site.permissions import denied, model_perm, require
 Status = Campaign.Status
 CONTENT_FIELDS = [
     *("channel", "template", "text", "track_links", "link_utm", "duplicates_allowed"),
-    *("window_start", "window_end", "max_lateness"),
+    *("window_start", "window_end", "max_lateness", "provider_template"),
     *("test_share", "test_wait", "winner_by"),
 ]
 # Fields shown, once a campaign has started, as sentences rather than raw values.
@@ -51,6 +55,9 @@ READ_ONLY_SHOWN = {
     "window_end": "sending_hours",
     "max_lateness": "late_guard",
     "test_wait": "test_wait_shown",
+    "whatsapp_template": "whatsapp_template_shown",
+    "provider_template_id": "whatsapp_template_shown",
+    "preview_contact": "whatsapp_template_shown",
 }
 VERB_LABELS = {
     "launch": "Launch now",
@@ -289,6 +296,15 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
     actions = ["launch", "pause", "resume", "cancel"]
     fieldsets = [
         ("Message", {"fields": ["name", "channel", "template", "text", "track_links", "link_utm"]}),
+        (
+            "WhatsApp template",
+            {
+                "fields": ["whatsapp_template", "provider_template_id", "preview_contact"],
+                "classes": ["whatsapp-template"],
+                "description": "For a WhatsApp channel: an approved template, chosen by name, with each of its "
+                "variables filled from a contact field or a fixed value. The preview shows it as the phone will.",
+            },
+        ),
         ("Audience", {"fields": ["lists", "exclude_lists", "duplicates_allowed"]}),
         ("When", {"fields": ["scheduled_at", "window_start", "window_end", "max_lateness"]}),
         (
@@ -299,8 +315,8 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
     inlines = [VariantInline]
 
     class Media:
-        css = {"all": ["css/campaign.css"]}
-        js = ["js/template_segments.js", "js/campaign-variants.js"]
+        css = {"all": ["css/campaign.css", "css/template_editor.css"]}
+        js = ["js/template_segments.js", "js/campaign-variants.js", "js/campaign_template_picker.js"]
 
     # --- what the page shows -----------------------------------------------------------------
 
@@ -348,6 +364,16 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
     @admin.display(description="Pick the winner after")
     def test_wait_shown(self, campaign: Campaign) -> str:
         return lifecycle.duration_words(campaign.test_wait) if campaign.test_wait else "—"
+
+    @admin.display(description="WhatsApp template")
+    def whatsapp_template_shown(self, campaign: Campaign) -> str:
+        """The template a started campaign sends, by name when synced, and its values."""
+        chosen = campaign.provider_template
+        if not chosen or not chosen.get("id"):
+            return "—"
+        synced = WhatsAppTemplate.objects.filter(channel_id=campaign.channel_id, provider_id=chosen["id"]).first()
+        name = f"“{synced}” ({chosen['id']})" if synced else str(chosen["id"])
+        return f"{name}, values: {json.dumps(chosen.get('variables') or {}, ensure_ascii=False)}"
 
     @admin.display(description="Started")
     def started(self, campaign: Campaign) -> str:
@@ -472,6 +498,11 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
                 name="campaigns_campaign_analytics_export",
             ),
             path(
+                "template-preview/",
+                self.admin_site.admin_view(require_POST(self.template_preview_view)),
+                name="campaigns_campaign_template_preview",
+            ),
+            path(
                 "<int:pk>/send-test/",
                 self.admin_site.admin_view(self.send_test_view),
                 name="campaigns_campaign_send_test",
@@ -488,6 +519,23 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         extra = {**(extra_context or {}), "segment_tables": browser_tables()}  # the variants' counters
         return super().add_view(request, form_url, extra_context=extra)
+
+    def template_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The chosen WhatsApp template as the phone shows it, as the form stands (nothing is saved)."""
+        if not self.has_view_permission(request):
+            raise denied(model_perm(Campaign, "view"), "preview a WhatsApp template")
+        return JsonResponse(template_picker.template_preview(request))
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        form = context["adminform"].form
+        if getattr(form, "variables", None) is not None:
+            context.update(
+                variables=form.variables,
+                contact_fields=form.field_names,
+                synced_channels=template_picker.whatsapp_channels(),
+                template_preview_url=reverse("admin:campaigns_campaign_template_preview"),
+            )
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         campaign = self.get_object(request, object_id)

@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from campaigns.admin import template_picker as picker
 from campaigns.links import utm_problem
 from campaigns.models import Campaign
 from campaigns.models.staff import zone_label
@@ -53,6 +54,10 @@ class CampaignForm(forms.ModelForm):
         help_text="How long the test's recipients have to click or reply, from when the test's messages are in.",
     )
 
+    whatsapp_template = picker.template_field()
+    provider_template_id = picker.template_id_field()
+    preview_contact = picker.preview_contact_field()
+
     class Meta:
         model = Campaign
         fields = [
@@ -90,6 +95,9 @@ class CampaignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "channel" in self.fields:
             self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
+        self.variables = None
+        if "whatsapp_template" in self.fields:
+            picker.set_up_picker(self)
         if "max_lateness" in self.fields:
             current = self.instance.max_lateness if self.instance.pk else timedelta(seconds=int(DEFAULT_LATENESS))
             self.initial["max_lateness"] = str(int(current.total_seconds())) if current else ""
@@ -129,7 +137,11 @@ class CampaignForm(forms.ModelForm):
             self.add_error(given, f"{given}: give both “send from” and “send until”, or neither (any time of day).")
         elif start is not None and start == end:
             self.add_error("window_end", f"window_end: {end:%H:%M} equals “send from”; the window would be empty.")
-        has_content = data.get("text") or data.get("template") or self.variants_given()
+        if self.variables is not None:
+            picker.clean_picker(self, data)
+        has_content = (
+            data.get("text") or data.get("template") or self.instance.provider_template or self.variants_given()
+        )
         if "text" in self.fields and not has_content:
             self.add_error("text", "text: write a text or choose a template (or give A/B variants below).")
         self.clean_test(data)

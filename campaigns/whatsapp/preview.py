@@ -103,17 +103,17 @@ def media_header_rule(template: WhatsAppTemplate) -> str:
     kind = str(header.get("type") or "").lower()
     if kind not in MEDIA_HEADERS:
         return ""
-    what = kind if kind != "media" else "picture or file"
+    what = {"image": "an image", "video": "a video", "document": "a document"}.get(kind, "a picture or file")
+    sample = str(header.get("url") or "")
     if template.channel.provider == "gswa":
+        example = f" (the approved sample is {sample})" if sample else ""
         return (
-            f"This template starts with a {what}. Gupshup sends it from the address in the “Media URL” row "
-            "(an http or https address Gupshup can fetch); leave the row out and the approved sample "
-            f"{header.get('url') or ''} is shown instead. The campaign's own media is not used with a template."
-        ).replace("  ", " ")
-    return (
-        f"This template starts with a {what} that was approved with it ({header.get('url') or 'its sample'}); "
-        "Twilio sends that one."
-    )
+            f"It starts with {what}: Gupshup sends the one whose address is in the “Media URL” row below, an "
+            f"http or https address Gupshup can fetch{example}. A message template's own media is not sent "
+            "with a Gupshup template."
+        )
+    approved = f" ({sample})" if sample else ""
+    return f"It starts with {what} approved with the template{approved}: Twilio sends that one, nothing to fill in."
 
 
 def sent_record(template: WhatsAppTemplate | None, sent: dict) -> dict:
@@ -134,3 +134,56 @@ def templates_by_id(channel_id: int, ids: set[str]) -> dict[str, WhatsAppTemplat
         return {}
     found = WhatsAppTemplate.objects.filter(channel_id=channel_id, provider_id__in=list(ids)).select_related("channel")
     return {row.provider_id: row for row in found}
+
+
+# --- what the campaign form asks for a synced template ----------------------------------------------
+# The parts of the form's variable rows (campaigns/admin/template_forms.py spells them the same).
+VARIABLE, MEDIA, HEADER, BODY, BUTTONS = "variable", "media", "header", "body", "buttons"
+
+
+def numbers_in(text: str) -> list[str]:
+    return list(dict.fromkeys(NUMBERED.findall(text or "")))
+
+
+def needed_rows(template: WhatsAppTemplate) -> list[tuple[str, int | None]]:
+    """The (part, number) rows the template's variables need, in the order the form lists them."""
+    header = template.header if isinstance(template.header, dict) else {}
+    header_text = str(header.get("text") or "") if str(header.get("type") or "").lower() == "text" else ""
+    button_urls = " ".join(str(b.get("url") or "") for b in template.buttons or [] if isinstance(b, dict))
+    if template.channel.provider != "gswa":
+        found = numbers_in(header_text) + numbers_in(template.body) + numbers_in(button_urls)
+        found += [str(k) for k in (template.variables or {})]
+        numbers = sorted({int(n) for n in found if str(n).isdigit()})
+        return [(VARIABLE, n) for n in numbers]
+    rows: list[tuple[str, int | None]] = []
+    if str(header.get("type") or "").lower() in MEDIA_HEADERS:
+        rows.append((MEDIA, None))
+    for part, text in ((HEADER, header_text), (BODY, template.body), (BUTTONS, button_urls)):
+        rows.extend((part, int(n)) for n in sorted({n for n in numbers_in(text) if n.isdigit()}, key=int))
+    return rows
+
+
+def row_label(part: str, number: int | None) -> str:
+    if part == MEDIA:
+        return "Media URL"
+    prefix = "" if part == VARIABLE else part.capitalize() + " "
+    return f"{prefix}{{{{{number}}}}}"
+
+
+def template_rules(template: WhatsAppTemplate) -> list[str]:
+    """What staff must know about this template before saving, in their words."""
+    rules = []
+    rows = needed_rows(template)
+    numbered = [row_label(part, n) for part, n in rows if part != MEDIA]
+    if numbered:
+        rules.append(
+            f"It has {len(numbered)} variable{'s' if len(numbered) != 1 else ''} ({', '.join(numbered)}): "
+            "give each a row below saying which contact field fills it, or a fixed value."
+        )
+    else:
+        rules.append("It has no variables: every recipient gets the same message.")
+    if media := media_header_rule(template):
+        rules.append(media)
+    if template.channel.provider == "gswa" and any(part == BUTTONS for part, _ in rows):
+        rules.append("Gupshup fills the Header values first, then the Body's, then the Buttons': keep their numbers.")
+    return rules
