@@ -15,7 +15,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.api.http import ApiError
-from campaigns.api.messages import CONTENT_FIELDS, require_content, sender_label, visible_to
+from campaigns.api.messages import CONTENT_FIELDS, require_content, sender_label, synced_template_field, visible_to
 from campaigns.api.quota import counted_against_quota
 from campaigns.api.scope import channel_scope, member_field
 from campaigns.api.validation import (
@@ -98,6 +98,7 @@ def read_bulk(data: dict, api_key: ApiKey) -> BulkRequest:
         status_callback=status_callback_field(data, problems),
         track_links=bool_field(data, "track_links", problems, default=True),
     )
+    synced_template_field(job.channel, job.template, problems)
     require_content(data, problems)
     if not problems:
         for problem in rendered_problems(job, media):

@@ -43,6 +43,7 @@ from campaigns.api.validation import (
 from campaigns.conversations.window import free_text_refusal
 from campaigns.models import ApiKey, OutboundMessage
 from campaigns.pipeline.batching import send_soon
+from campaigns.whatsapp.checks import template_refusal
 from contacts.models import Contact, ContactList, ListMembership, Suppression
 from providers.models import Channel
 
@@ -92,6 +93,7 @@ def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
         status_callback=status_callback_field(data, problems),
     )
     contact_saving_scope(message.contact_saving, api_key, problems)
+    synced_template_field(channel, message.template, problems)
     require_content(data, problems)
     if message.to:
         message.contact_id = recipient_field(message.to, problems)
@@ -106,6 +108,13 @@ def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
         window_field(message, problems)
     problems.raise_if_any()
     return message
+
+
+def synced_template_field(channel: Channel | None, template: dict | None, problems: Problems) -> None:
+    """Once a channel's templates have been synced, a template id it does not list, or one not
+    approved, is a 400 naming it and why (before that, the provider's own answer decides)."""
+    if channel is not None and template and (refusal := template_refusal(channel, template)):
+        problems.add(f"template.id: {refusal}")
 
 
 def recipient_field(to: str, problems: Problems) -> int | None:
