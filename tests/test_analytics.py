@@ -307,3 +307,16 @@ def test_the_dashboard_charts_the_last_7_and_30_days_and_compares_campaigns(
     assert page.evaluate("() => document.getElementById('trend-activity').chart.data.labels.length") == 30
     page.locator("#dashboard-trends").scroll_into_view_if_needed()
     shot(page, "dashboard-trends")
+
+
+def test_the_results_export_has_each_recipients_clicks_and_first_click(campaign, worker, client, administrator):
+    filled_campaign(campaign, worker, client)
+    client.force_login(administrator)
+    export = client.get(f"/admin/campaigns/campaign/{campaign.pk}/results.csv")
+    header, *lines = b"".join(export.streaming_content).decode("utf-8-sig").strip().splitlines()
+    columns = header.split(",")
+    clicks = columns.index("clicks")
+    assert columns[clicks + 1].startswith("first click at (")
+    by_number = {line.split(",")[0]: line.split(",") for line in lines}
+    assert by_number[ANN][clicks] == "2" and by_number[ANN][clicks + 1]
+    assert by_number[BOB][clicks] == "0" and by_number[BOB][clicks + 1] == ""

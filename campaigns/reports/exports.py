@@ -1,19 +1,23 @@
 """A campaign's per-recipient results as a spreadsheet (CSV or XLSX), streamed.
 
 One row per message: the number, the contact's name, where the message got to, the provider's id,
-the error if any, when it was sent and delivered, its A/B variant, and the recipient's replies to the campaign (how
-many, the last one and when, and when they opted out by replying), times in the staff member's time
-zone (named in the header). Registered on the campaign admin by ``results_export_url``.
+the error if any, when it was sent and delivered, its A/B variant, its clicks and first click time,
+and the recipient's replies to the campaign (how many, the last one and when, and when they opted
+out by replying), times in the staff member's time zone (named in the header). Registered on the
+campaign admin by ``results_export_url``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.contrib import admin
+from django.db.models import Min, Sum
 from django.http import Http404, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ShortLink
 from campaigns.models.variant import letter
 from campaigns.reports.replies import with_replies
 from contacts.exporting import CHUNK_SIZE, FORMATS, Column, response, zone_name
@@ -44,6 +48,8 @@ def result_columns() -> list[Column]:
         Column(f"sent at ({zone})"),
         Column(f"delivered at ({zone})"),
         Column("variant", trusted=True),  # the A/B variant it got (A, B...), empty without variants
+        Column("clicks", trusted=True),  # on the recipient's short links (campaigns/links/), as folded so far
+        Column(f"first click at ({zone})"),
         # What the recipient answered this campaign (campaigns/reports/replies.py says which replies count).
         Column("replies"),
         Column("last reply"),
@@ -54,8 +60,9 @@ def result_columns() -> list[Column]:
 
 def export_results(request, campaign: Campaign, file_format: str) -> StreamingHttpResponse:
     """Every message of ``campaign``, oldest first, as a download."""
-    messages = campaign.messages.order_by("id").values_list(*RESULT_FIELDS).iterator(chunk_size=CHUNK_SIZE)
-    rows = with_replies(campaign, (with_variant_letter(row) for row in messages), CHUNK_SIZE)
+    messages = campaign.messages.order_by("id").values_list("id", *RESULT_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+    rows = with_clicks((with_variant_letter(row) for row in messages), CHUNK_SIZE)
+    rows = with_replies(campaign, rows, CHUNK_SIZE)
     filename = f"campaign-{campaign.pk}-results-{timezone.localdate():%Y-%m-%d}"
     return response(rows, result_columns(), file_format, filename)
 
@@ -63,6 +70,33 @@ def export_results(request, campaign: Campaign, file_format: str) -> StreamingHt
 def with_variant_letter(row: tuple) -> tuple:
     """The row with its variant's position (last) as staff name it: 1 is A."""
     return (*row[:-1], letter(row[-1]))
+
+
+def with_clicks(rows: Iterator[tuple], chunk: int) -> Iterator[tuple]:
+    """Rows that start with the message id, without it and with the recipient's clicks and first
+    click time added: one grouped query over the short links of ``chunk`` messages at a time."""
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= chunk:
+            yield from _clicks_joined(batch)
+            batch = []
+    yield from _clicks_joined(batch)
+
+
+def _clicks_joined(batch: list[tuple]) -> Iterator[tuple]:
+    if not batch:
+        return
+    found = {
+        message_id: (clicks, first)
+        for message_id, clicks, first in ShortLink.objects.filter(message_id__in=[row[0] for row in batch])
+        .order_by()
+        .values_list("message_id")
+        .annotate(Sum("click_count"), Min("first_click_at"))
+    }
+    for pk, *rest in batch:
+        clicks, first = found.get(pk, (0, None))
+        yield (*rest, clicks or 0, first)
 
 
 def results_export_url(model_admin: admin.ModelAdmin) -> URLPattern:
