@@ -16,6 +16,7 @@ from campaigns.conversations.store import receive
 from campaigns.links import apply_clicks
 from campaigns.models import Campaign, CampaignBucket, HourlyOutcomes, OutboundMessage, ShortLink
 from campaigns.pipeline.receipts import apply_receipt
+from campaigns.pipeline.unknown_outcomes import mark_failed, mark_sent
 from campaigns.receiving.receipts import apply_receipts
 from providers.events import DeliveryState, InboundEvent, ReceiptEvent
 from providers.sandbox import deliver
@@ -320,3 +321,16 @@ def test_the_results_export_has_each_recipients_clicks_and_first_click(campaign,
     by_number = {line.split(",")[0]: line.split(",") for line in lines}
     assert by_number[ANN][clicks] == "2" and by_number[ANN][clicks + 1]
     assert by_number[BOB][clicks] == "0" and by_number[BOB][clicks + 1] == ""
+
+
+def test_a_person_deciding_unknown_outcomes_counts_them_once(campaign, worker):
+    messages = sent_campaign(campaign, worker)
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in messages.values()]).update(status="unknown")
+    CampaignBucket.objects.all().delete()  # as if they had gone unknown at sending (counted nothing)
+    ann, bob = messages[ANN].pk, messages[BOB].pk
+    assert mark_sent([ann], by="maria").changed == 1
+    assert mark_sent([ann], by="maria").changed == 0  # decided already: nothing moves, nothing counted
+    assert mark_failed([bob], by="maria", reason="The provider has no trace of it").changed == 1
+    counts = totals(campaign.pk)
+    assert (counts["sent"], counts["failed"], counts["segments"]) == (1, 1, 1)
+    assert campaign_analytics(campaign)["failures"][0]["code"] == "marked_failed"

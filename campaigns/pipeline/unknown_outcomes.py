@@ -23,6 +23,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from campaigns.analytics import tally_sends
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline.queueing import enqueue_send
 from providers.base import LookUp
@@ -150,6 +151,7 @@ def mark_sent(ids: list[int], by: str, provider_ids: dict[int, str] | None = Non
     now = timezone.now()
     words = "Marked sent by a person after checking with the provider."
     with transaction.atomic():
+        deciding = _deciding(ids)
         changed = _still_in_doubt(ids).update(
             status=Status.SENT,
             claim_token=None,
@@ -163,7 +165,15 @@ def mark_sent(ids: list[int], by: str, provider_ids: dict[int, str] | None = Non
             OutboundMessage.objects.filter(
                 pk=message_id, status=Status.SENT, resolved_at__gte=now, provider_message_id=""
             ).update(provider_message_id=provider_id[:100])
+        tally_sends(deciding, dict.fromkeys([row[0] for row in deciding], (Status.SENT, "", "")), now)
     return Resolved(changed, len(ids))
+
+
+def _deciding(ids: list[int]) -> list[tuple]:
+    """The rows a decision is about to move, locked: the analytics tallies (campaigns/analytics/)
+    count exactly those."""
+    rows = _still_in_doubt(ids).select_for_update().order_by("pk")
+    return list(rows.values_list("pk", "campaign_id", "channel_id", "to", "body"))
 
 
 def mark_failed(ids: list[int], by: str, reason: str) -> Resolved:
@@ -171,13 +181,17 @@ def mark_failed(ids: list[int], by: str, reason: str) -> Resolved:
     reason = reason.strip()
     if not reason:
         raise ValueError("reason: say why these messages are marked failed.")
-    changed = _still_in_doubt(ids).update(
-        status=Status.FAILED,
-        claim_token=None,
-        error_code="marked_failed",
-        error_message=reason,
-        **_record(by, f"Marked failed by a person: {reason}"),
-    )
+    with transaction.atomic():
+        deciding = _deciding(ids)
+        changed = _still_in_doubt(ids).update(
+            status=Status.FAILED,
+            claim_token=None,
+            error_code="marked_failed",
+            error_message=reason,
+            **_record(by, f"Marked failed by a person: {reason}"),
+        )
+        outcome = (Status.FAILED, "marked_failed", reason)
+        tally_sends(deciding, dict.fromkeys([row[0] for row in deciding], outcome), timezone.now())
     return Resolved(changed, len(ids))
 
 
