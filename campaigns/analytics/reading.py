@@ -139,11 +139,14 @@ def label(point: datetime, step: str) -> str:
     return f"{point:%d %b %H:%M}"
 
 
-def failures(campaign_id: int) -> list[dict[str, object]]:
-    """Failures by error code, most common first, with the code's meaning as last reported."""
+def failures(campaign_id: int, raw: bool = False) -> list[dict[str, object]]:
+    """Failures by error code, most common first, with the code's meaning as last reported (``raw``:
+    as stored, for a caller that words them itself)."""
     rows = CampaignBreakdown.objects.filter(
         campaign_id=campaign_id, kind=CampaignBreakdown.Kind.ERROR, failed__gt=0
     ).order_by("-failed", "key")[:TOP_FAILURES]
+    if raw:
+        return [{"code": row.key, "meaning": row.meaning, "count": row.failed} for row in rows]
     return [{"code": row.key or "—", "meaning": row.meaning or "No reason given", "count": row.failed} for row in rows]
 
 

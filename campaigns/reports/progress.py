@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns import analytics
 from campaigns.conversations.window import failure_words
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
@@ -81,8 +82,37 @@ def delivery_text(parts: dict[str, int]) -> str:
     return f"{rate:.0%}"
 
 
-def failures(campaign: Campaign) -> list[dict[str, object]]:
-    """Failed, undelivered and unknown messages grouped by reason, most common first."""
+def failures(campaign: Campaign, parts: dict[str, int] | None = None) -> list[dict[str, object]]:
+    """Failed, undelivered and unknown messages grouped by reason, most common first: from the
+    analytics tallies (campaigns/analytics/: failures by error code, kept as outcomes arrive), read
+    in a few rows however many failed; a campaign without them (sent before the tallies were kept,
+    or with no failure) is read from its failed rows."""
+    provider = campaign.channel.provider
+    counted = analytics.failures(campaign.pk, raw=True)
+    if not counted:
+        return scanned_failures(campaign)
+    found = [
+        {
+            "status": "failed",
+            "code": row["code"],
+            "reason": failure_words(provider, row["code"], row["meaning"])
+            or row["meaning"]
+            or row["code"]
+            or NO_REASON,
+            "count": row["count"],
+        }
+        for row in counted
+    ]
+    if parts and parts["unknown"]:
+        found.append({"status": "unknown", "code": "", "reason": UNKNOWN_REASON, "count": parts["unknown"]})
+    return sorted(found, key=lambda row: -row["count"])[:TOP_REASONS]
+
+
+NO_REASON = "No reason given"
+UNKNOWN_REASON = "No answer from the provider: the outcome is unknown (see Unknown outcomes)."
+
+
+def scanned_failures(campaign: Campaign) -> list[dict[str, object]]:
     rows = (
         OutboundMessage.objects.filter(campaign=campaign, status__in=FAILED)
         .order_by()
@@ -95,7 +125,7 @@ def failures(campaign: Campaign) -> list[dict[str, object]]:
         {
             "status": status,
             "code": code,
-            "reason": failure_words(provider, code, message) or message or code or "No reason given",
+            "reason": failure_words(provider, code, message) or message or code or NO_REASON,
             "count": n,
         }
         for status, code, message, n in rows
@@ -134,7 +164,7 @@ def snapshot(campaign: Campaign, now: datetime | None = None) -> dict[str, objec
         "waiting": parts["waiting"],
         "waiting_opens_at": opening.isoformat() if opening else None,
         "waiting_opens_text": shown_local(opening, now) if opening else "",
-        "failures": failures(campaign),
+        "failures": failures(campaign, parts),
         "messages_url": reverse("admin:campaigns_outboundmessage_changelist") + f"?campaign__id__exact={campaign.pk}",
         "fanned_out": campaign.fanned_out_at is not None,
         "now": now.isoformat(),
