@@ -12,6 +12,7 @@ from campaigns.api.idempotency import remove_expired_idempotency_keys
 from campaigns.events.jobs import EVENTS_QUEUE, forget_old_events, tick
 from campaigns.links import count_clicks
 from campaigns.receiving import RECEIVING_QUEUE, receive_events
+from campaigns.whatsapp.fallback import send_late_fallbacks
 from campaigns.whatsapp.sync import sync_all_templates
 from contacts.importing.retention import remove_old_import_files
 from providers.sendbulk.dlr import poll_delivery_reports
@@ -32,3 +33,5 @@ cron.register(tick, EVENTS_QUEUE, interval=5, job_timeout=60)
 cron.register(forget_old_events, EVENTS_QUEUE, interval=86400, job_timeout=3600)
 # Approved WhatsApp templates, from each channel's provider (hourly by default).
 cron.register(sync_all_templates, "default", interval=settings.TEMPLATE_SYNC_MINUTES * 60, job_timeout=600)
+# SMS fallbacks for WhatsApp messages not delivered within their campaign's time (campaigns/whatsapp/fallback.py).
+cron.register(send_late_fallbacks, "default", interval=settings.FALLBACK_CHECK_SECONDS, job_timeout=300)

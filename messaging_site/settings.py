@@ -287,6 +287,10 @@ QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 60, minimum=5)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 5, minimum=1, maximum=3600)
 # How often every WhatsApp channel's templates are synced from its provider (campaigns/whatsapp/sync.py).
 TEMPLATE_SYNC_MINUTES = env_int("TEMPLATE_SYNC_MINUTES", 60, minimum=5, maximum=24 * 60)
+# SMS fallback (campaigns/whatsapp/fallback.py): a number learned to be off WhatsApp gets the SMS at
+# once for this many days, then WhatsApp is tried again; the "not delivered in time" check runs this often.
+WHATSAPP_RECHECK_DAYS = env_int("WHATSAPP_RECHECK_DAYS", 30, minimum=1, maximum=365)
+FALLBACK_CHECK_SECONDS = env_int("FALLBACK_CHECK_SECONDS", 60, minimum=5, maximum=3600)
 # The receiving worker (campaigns/receiving/): events the webhooks took, applied this many a
 # transaction; a job applies for RECEIVING_SLICE_SECONDS, or until nothing has come for
 # RECEIVING_IDLE_SECONDS, then hands its worker over (rqcron starts the next one every second).

@@ -153,6 +153,11 @@ class Provider:
     webhook_setup: ClassVar[tuple[str, ...]] = ()
     # True where the provider lists the channel's approved templates (list_templates).
     lists_templates: ClassVar[bool] = False
+    # WhatsApp error codes (as the receipt's error_code) saying the recipient is not on WhatsApp: the
+    # number is remembered as off WhatsApp, and an SMS fallback fits. ``sms_fallback_codes`` are every
+    # code for which an SMS fallback fits (these and, say, a user WhatsApp keeps out of an experiment).
+    not_on_whatsapp_codes: ClassVar[frozenset[str]] = frozenset()
+    sms_fallback_codes: ClassVar[frozenset[str]] = frozenset()
 
     def batch_size(self) -> int:
         configured = self.channel.batch_size or self.max_batch_size

@@ -311,6 +311,7 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
             "A/B test then winner (optional, with variants below)",
             {"fields": ["test_share", "test_wait", "winner_by"], "classes": ["ab-test"]},
         ),
+        ("SMS fallback", {"fields": ["fallback_channel", "fallback_text", "fallback_after"]}),
     ]
     inlines = [VariantInline]
 
@@ -535,6 +536,7 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
                 synced_channels=template_picker.whatsapp_channels(),
                 template_preview_url=reverse("admin:campaigns_campaign_template_preview"),
             )
+        context["segment_tables"] = browser_tables()  # the fallback text's segment counter (fallback-counter.js)
         return super().render_change_form(request, context, *args, **kwargs)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

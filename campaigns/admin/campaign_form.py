@@ -17,6 +17,7 @@ from campaigns.links import utm_problem
 from campaigns.models import Campaign
 from campaigns.models.staff import zone_label
 from campaigns.pipeline.lifecycle import duration_words
+from campaigns.whatsapp import is_sms_channel, is_whatsapp_channel
 from campaigns.widgets import ZonedAdminSplitDateTime, parse_prefill
 from providers.models import Channel
 
@@ -28,6 +29,7 @@ DEFAULT_LATENESS = str(60 * 60)
 TEST_WAIT_CHOICES = [("", "—")] + [
     (str(int(minutes * 60)), duration_words(timedelta(minutes=minutes))) for minutes in (5, 30, 60, 120, 240, 720, 1440)
 ]
+MAX_FALLBACK_MINUTES = 7 * 24 * 60
 
 
 class CampaignForm(forms.ModelForm):
@@ -77,6 +79,9 @@ class CampaignForm(forms.ModelForm):
             "test_share",
             "test_wait",
             "winner_by",
+            "fallback_channel",
+            "fallback_text",
+            "fallback_after",
         ]
         labels = {"lists": "Send to", "text": "Free text", "exclude_lists": "Exclusion lists"}
         help_texts = {
@@ -87,6 +92,8 @@ class CampaignForm(forms.ModelForm):
             "window_end": "May be past midnight: 22:00 to 06:00 sends through the night.",
         }
         widgets = {
+            "fallback_text": forms.Textarea(attrs={"rows": 3}),
+            "fallback_after": forms.NumberInput(attrs={"min": 1, "max": MAX_FALLBACK_MINUTES}),
             "window_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "window_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
@@ -98,6 +105,9 @@ class CampaignForm(forms.ModelForm):
         self.variables = None
         if "whatsapp_template" in self.fields:
             picker.set_up_picker(self)
+        if "fallback_channel" in self.fields:
+            # Every channel, so a WhatsApp one chosen by hand is refused with its name (clean), not "invalid".
+            self.fields["fallback_channel"].queryset = Channel.objects.filter(is_active=True)
         if "max_lateness" in self.fields:
             current = self.instance.max_lateness if self.instance.pk else timedelta(seconds=int(DEFAULT_LATENESS))
             self.initial["max_lateness"] = str(int(current.total_seconds())) if current else ""
@@ -145,6 +155,8 @@ class CampaignForm(forms.ModelForm):
         if "text" in self.fields and not has_content:
             self.add_error("text", "text: write a text or choose a template (or give A/B variants below).")
         self.clean_test(data)
+        if "fallback_channel" in self.fields:
+            self.clean_fallback(data)
         return data
 
     def variants_given(self) -> bool:
@@ -170,6 +182,49 @@ class CampaignForm(forms.ModelForm):
             self.add_error("winner_by", "winner_by: choose how to pick the winner (click or reply rate, or a person).")
         if data.get("test_wait") is None and data.get("winner_by") != "person":
             self.add_error("test_wait", "test_wait: choose how long to wait before picking the winner.")
+
+    def clean_fallback(self, data: dict) -> None:
+        """The SMS fallback: an SMS channel and a text, together, on a WhatsApp campaign."""
+        fallback, after = data.get("fallback_channel"), data.get("fallback_after")
+        text = data["fallback_text"] = (data.get("fallback_text") or "").strip()
+        channel = data.get("channel")
+        if fallback is None:
+            if text:
+                self.add_error(
+                    "fallback_channel",
+                    "fallback_channel: choose the SMS channel the fallback text goes through, or empty the text.",
+                )
+            elif after is not None:
+                self.add_error(
+                    "fallback_channel",
+                    f"fallback_channel: choose an SMS channel for the fallback after {after} minutes, "
+                    "or empty the time.",
+                )
+            return
+        if is_whatsapp_channel(fallback):
+            self.add_error(
+                "fallback_channel",
+                f"fallback_channel: {fallback.name!r} is a {fallback.get_provider_display()} channel; "
+                "the fallback goes by SMS, so choose an SMS channel.",
+            )
+        elif channel is not None and is_sms_channel(channel):
+            self.add_error(
+                "fallback_channel",
+                f"fallback_channel: the campaign's channel {channel.name!r} sends SMS already; "
+                "an SMS fallback is for WhatsApp campaigns. Leave it empty.",
+            )
+        if not text:
+            self.add_error(
+                "fallback_text",
+                f"fallback_text: write the SMS that goes through {fallback.name!r}, "
+                "or leave the fallback channel empty.",
+            )
+        if after is not None and not 1 <= after <= MAX_FALLBACK_MINUTES:
+            self.add_error(
+                "fallback_after",
+                f"fallback_after: {after} minutes; give 1 to {MAX_FALLBACK_MINUTES} (a week), "
+                "or leave it empty for no time limit.",
+            )
 
 
 def prefill_date(value: str) -> datetime | None:

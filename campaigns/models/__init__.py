@@ -13,7 +13,7 @@ from campaigns.models.tally import CampaignTally
 from campaigns.models.template import MessageTemplate
 from campaigns.models.variant import CampaignVariant
 from campaigns.models.webhook import SigningSecret, WebhookAttempt, WebhookEndpoint, WebhookEvent
-from campaigns.models.whatsapp import TemplateSync, WhatsAppTemplate
+from campaigns.models.whatsapp import NotOnWhatsApp, TemplateSync, WhatsAppTemplate
 
 __all__ = [
     "ApiKey",
@@ -31,6 +31,7 @@ __all__ = [
     "JoinKeyword",
     "LinkClick",
     "MessageTemplate",
+    "NotOnWhatsApp",
     "OutboundMessage",
     "ShortLink",
     "SigningSecret",

@@ -109,11 +109,45 @@ class Campaign(models.Model):
     winner_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     winner = models.PositiveSmallIntegerField(null=True, blank=True, editable=False, help_text="Its position.")
     winner_note = models.CharField(max_length=300, blank=True, editable=False, help_text="How it was chosen.")
+    # SMS fallback of a WhatsApp campaign (campaigns/whatsapp/fallback.py): a recipient WhatsApp cannot
+    # reach gets this text once, through this SMS channel.
+    fallback_channel = models.ForeignKey(
+        Channel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="fallback_campaigns",
+        verbose_name="SMS fallback channel",
+        help_text="WhatsApp campaigns: recipients who are not on WhatsApp get the fallback text by SMS "
+        "through this channel. Empty: no fallback.",
+    )
+    fallback_text = models.TextField(
+        "SMS fallback text",
+        blank=True,
+        help_text="Sent once to those recipients; the same placeholders as the message, such as {{ first_name }}.",
+    )
+    fallback_after = models.PositiveIntegerField(
+        "Fallback when not delivered after (minutes)",
+        null=True,
+        blank=True,
+        help_text="Also send the SMS to recipients whose WhatsApp message was accepted but not delivered "
+        "within this many minutes (it may still arrive later). Empty: only those WhatsApp says are not on it.",
+    )
+    # Sent WhatsApp messages up to this sent_at have been checked against fallback_after (the periodic check).
+    fallback_checked_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # The periodic "not delivered in time" check finds its few campaigns by this.
+            models.Index(
+                fields=["fallback_checked_until"],
+                condition=models.Q(fallback_after__isnull=False),
+                name="campaign_fallback_timer",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -218,6 +252,10 @@ class Campaign(models.Model):
                 waiting = [message_status.SCHEDULED, message_status.QUEUED]
                 self.messages.filter(status__in=waiting).update(
                     status=message_status.CANCELLED, claim_token=None, error_message=reason, updated_at=now
+                )
+                # Its SMS fallbacks not sent yet go with it (they are single messages: campaigns/whatsapp/fallback.py).
+                self.sms_fallbacks.filter(status__in=waiting, claim_token__isnull=True).update(
+                    status=message_status.CANCELLED, error_message=reason, updated_at=now
                 )
         if changed:
             self.status, self.status_reason, self.finished_at = self.Status.CANCELLED, reason[:300], now

@@ -80,6 +80,30 @@ class OutboundMessage(models.Model):
     # number an opt-out word has just put on the suppression list. Set only by send_one for that
     # reply, never editable; the send-time check lets it through, and it is never resent.
     confirms_opt_out = models.BooleanField(default=False, editable=False)
+    # An SMS fallback (campaigns/whatsapp/fallback.py): the WhatsApp message it stands in for (at most
+    # one fallback each: the unique constraint below), the campaign it counts for, and why it went.
+    # It is a single message (campaign empty), so the campaign's own figures stay WhatsApp's.
+    fallback_for = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        editable=False,
+        verbose_name="SMS fallback for",
+    )
+    fallback_campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sms_fallbacks",
+        db_index=False,
+        editable=False,
+        verbose_name="SMS fallback of campaign",
+    )
+    fallback_reason = models.CharField(max_length=40, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -94,6 +118,10 @@ class OutboundMessage(models.Model):
                 fields=["campaign", "recipient_key"],
                 condition=Q(campaign__isnull=False),
                 name="one_message_per_campaign_recipient",
+            ),
+            # A WhatsApp message gets one SMS fallback however many failure receipts or checks ask.
+            models.UniqueConstraint(
+                fields=["fallback_for"], condition=Q(fallback_for__isnull=False), name="one_fallback_per_message"
             ),
         ]
         indexes = [
@@ -142,6 +170,14 @@ class OutboundMessage(models.Model):
             # each, campaigns/conversations/timeline.py); also every lookup by number or contact.
             models.Index(fields=["to", "id"], name="msg_by_number"),
             models.Index(fields=["contact", "id"], name="msg_by_contact"),
+            # A campaign's SMS fallbacks by state (its progress, export and cost), and its sent WhatsApp
+            # messages by when they went (the "not delivered in time" check reads a range of these).
+            models.Index(
+                fields=["fallback_campaign", "status"],
+                condition=Q(fallback_campaign__isnull=False),
+                name="msg_fallbacks",
+            ),
+            models.Index(fields=["campaign", "sent_at"], condition=Q(status="sent"), name="msg_campaign_sent"),
         ]
 
     def __str__(self) -> str:

@@ -58,3 +58,23 @@ class TemplateSync(models.Model):
 
     def __str__(self) -> str:
         return f"Template sync of channel {self.channel_id}"
+
+
+class NotOnWhatsApp(models.Model):
+    """A number WhatsApp said is not on it (Twilio 63003/63024, Gupshup 1002...), and when we learned it.
+
+    WhatsApp campaigns with an SMS fallback send these numbers the SMS at once, for
+    WHATSAPP_RECHECK_DAYS after ``learned_at``; after that WhatsApp is tried again (campaigns/whatsapp/fallback.py).
+    """
+
+    number = models.CharField(max_length=16, unique=True, help_text="E.164")
+    learned_at = models.DateTimeField()
+    error_code = models.CharField(max_length=32, blank=True)
+    channel = models.ForeignKey(Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = "number not on WhatsApp"
+        verbose_name_plural = "numbers not on WhatsApp"
+
+    def __str__(self) -> str:
+        return self.number

@@ -37,6 +37,7 @@ from campaigns.pipeline.queueing import (
     enqueue_dispatch,
     parallel_for,
 )
+from campaigns.whatsapp.fallback import divert_known_off_whatsapp
 from contacts.models import Contact, ListMembership, Suppression
 from messaging_site.logs import logged_job
 
@@ -90,7 +91,9 @@ def finish(campaign_id: int) -> int:
     """The fan-out is complete: record it, and start dispatching (once, however many runs get here).
 
     Not for a campaign paused meanwhile (resume fans it out again, skipping the rows in) or
-    cancelled (the rows that went in since are cancelled too)."""
+    cancelled (the rows that went in since are cancelled too). Before dispatching starts,
+    recipients known not to be on WhatsApp are given their SMS fallback instead (campaigns/whatsapp/)."""
+    divert_known_off_whatsapp(campaign_id)
     count = OutboundMessage.objects.filter(campaign_id=campaign_id).count()
     refresh_statistics(count)
     now = timezone.now()

@@ -18,6 +18,7 @@ from campaigns.analytics import tally_receipts
 from campaigns.events import record_message_events
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.counters import count_outcomes
+from campaigns.whatsapp.fallback import after_failures
 from providers.events import AwaitingReceipt, DeliveryState, ReceiptEvent
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ def apply_receipt(event: ReceiptEvent) -> bool:
         if changed:
             record_message_events(moving, status)
             _tally(rows, changes, now)
+            if status in FINAL_FAILURES:
+                after_failures(moving)  # an SMS fallback, when WhatsApp says the number is not on it
     if changed:
         count_outcomes(event.channel_id, {status: changed})
     elif not OutboundMessage.objects.filter(lookup).exists():

@@ -25,6 +25,7 @@ from campaigns.analytics import tally_receipts
 from campaigns.events import record_message_events, record_opt_outs
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.receipts import FINAL_FAILURES, RANK, apply_receipt
+from campaigns.whatsapp.fallback import after_failures
 from contacts.models import Contact, Suppression
 from contacts.phones import normalise_phone
 from providers.events import ReceiptEvent
@@ -99,6 +100,8 @@ def apply_receipts(events: list[ReceiptEvent]) -> ReceiptsApplied:
     written = write(moved, now)
     record_events([message for message in moved if message.pk in written])
     tally([message for message in moved if message.pk in written], now)
+    # WhatsApp failures that call for an SMS: the fallbacks commit with this batch (campaigns/whatsapp/).
+    after_failures([m.pk for m in moved if m.pk in written and m.status in FINAL_FAILURES])
     for message in moved:
         if message.pk in written:
             result.counts[message.channel_id].update(message.moved_to)

@@ -96,6 +96,10 @@ class FakeProvider:
         self.rejected_for_rate = 0
         self.server: ThreadingHTTPServer | None = None
         self.base_url = ""  # set by start()
+        # Cleared by hold_callbacks(): callbacks wait until release_callbacks() (a test on SQLite
+        # lets its worker finish before the live server takes their writes).
+        self.callbacks_go = threading.Event()
+        self.callbacks_go.set()
 
     def routes(self) -> dict[tuple[str, str], Route]:
         raise NotImplementedError
@@ -105,6 +109,17 @@ class FakeProvider:
         self.behaviour = behaviour or Behaviour()
         self._window_start, self._window_count, self.rejected_for_rate = time.monotonic(), 0, 0
         self.received.clear()
+        self.callbacks_go.set()
+
+    def hold_callbacks(self) -> None:
+        self.callbacks_go.clear()
+
+    def release_callbacks(self) -> None:
+        self.callbacks_go.set()
+
+    def wait_to_call_back(self) -> None:
+        """Called by a callback's thread before it posts: waits while callbacks are held (at most a minute)."""
+        self.callbacks_go.wait(60)
 
     # --- limits -----------------------------------------------------------------------------
 
@@ -128,6 +143,7 @@ class FakeProvider:
         """POST a status callback after the configured delay, on a background thread."""
 
         def send() -> None:
+            self.wait_to_call_back()
             time.sleep(self.behaviour.callback_delay)
             try:
                 requests.post(url, data=data, json=json_body, headers=headers or {}, timeout=10)

@@ -29,10 +29,12 @@ from providers.fakes.server import (
     serve_until_stopped,
 )
 from providers.fakes.templates import DEMO_GUPSHUP_TEMPLATES
+from providers.fakes.whatsapp import NotOnWhatsApp, add_not_on_whatsapp_options, not_on_whatsapp_from
 from providers.sample_replies import gupshup_reply
 
 SESSION_TYPES = {"text", "image", "video", "file", "audio", "sticker"}
 TEMPLATE_LIST_PREFIX = "/sm/api/v1/template/list/"
+NOT_ON_WHATSAPP = (1002, "Number Does Not Exist On WhatsApp")
 
 
 @dataclass
@@ -56,6 +58,8 @@ class GupshupConfig:
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     # destination -> (code, reason) of an asynchronous "failed" event after "enqueued"
     fail_later: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # numbers whose messages fail later with 1002, "not on WhatsApp" (an SMS fallback's cue)
+    not_on_whatsapp: NotOnWhatsApp = field(default_factory=NotOnWhatsApp)
     events: tuple[str, ...] = ("enqueued", "sent", "delivered")
     replies: DemoReplies = field(default_factory=DemoReplies)  # who answers after delivery (demo)
     templates: list[dict] = field(default_factory=lambda: list(DEMO_GUPSHUP_TEMPLATES))  # the template list
@@ -68,6 +72,7 @@ class FakeGupshup(FakeProvider):
         super().__init__(behaviour)
         self.config = config or GupshupConfig()
         self.sent: list[SentMessage] = []
+        self.callbacks: list[tuple[dict, int]] = []  # (body, our answer's status; 0 when unanswered)
 
     def reset(self, config: GupshupConfig | None = None, behaviour: Behaviour | None = None) -> None:
         """Forget what was received and take new settings (one server can serve many tests)."""
@@ -75,6 +80,7 @@ class FakeGupshup(FakeProvider):
             self.config = config or GupshupConfig()
             self.forget(behaviour)
             self.sent.clear()
+            self.callbacks.clear()
 
     def routes(self):
         return {
@@ -168,12 +174,14 @@ class FakeGupshup(FakeProvider):
 
     def _send_events(self, gupshup_id: str, destination: str) -> None:
         """Post the events in order on one thread, like a well-behaved Gupshup would."""
-        steps = ["enqueued", "failed"] if destination in self.config.fail_later else list(self.config.events)
+        failing = destination in self.config.fail_later or destination in self.config.not_on_whatsapp
+        steps = ["enqueued", "failed"] if failing else list(self.config.events)
         bodies = [self.event(step, gupshup_id, destination) for step in steps]
 
         reply = self.config.replies.pick() if steps[-1] == "delivered" else None
 
         def post_all() -> None:
+            self.wait_to_call_back()
             for body in bodies:
                 time.sleep(self.behaviour.callback_delay)
                 self.post_callback(body)
@@ -184,11 +192,14 @@ class FakeGupshup(FakeProvider):
         threading.Thread(target=post_all, daemon=True).start()
 
     def post_callback(self, body: dict) -> int:
-        """POST one callback; the answer's status, 0 when nothing answered."""
+        """POST one callback; the answer's status, 0 when nothing answered. Kept in ``callbacks`` once
+        answered, so a test may wait for it, reading only."""
         try:
-            return requests.post(self.config.callback_url, json=body, timeout=10).status_code
+            status = requests.post(self.config.callback_url, json=body, timeout=10).status_code
         except requests.RequestException:
-            return 0  # a real Gupshup retries a few times; the demo does not need to
+            status = 0  # a real Gupshup retries a few times; the demo does not need to
+        self.callbacks.append((body, status))
+        return status
 
     def send_inbound(self, sender: str, text: str, name: str = "Test reply") -> int:
         """A WhatsApp user's message (``sender``: digits or E.164), posted to the callback URL now, as
@@ -201,7 +212,7 @@ class FakeGupshup(FakeProvider):
         whatsapp_id = f"wamid.{uuid.uuid5(uuid.NAMESPACE_OID, gupshup_id).hex}"
         details: dict = {}
         if kind == "failed":
-            code, reason = self.config.fail_later[destination]
+            code, reason = self.config.fail_later.get(destination) or NOT_ON_WHATSAPP
             details = {"code": code, "reason": reason}
         if self.config.event_version == 3:
             return v3_status_event(
@@ -260,8 +271,10 @@ def main() -> None:
     parser.add_argument("--callback-url", default="", help="our webhook: /webhooks/gswa/<webhook_token>/events")
     parser.add_argument("--event-version", type=int, choices=(2, 3), default=2)
     add_reply_options(parser)
+    add_not_on_whatsapp_options(parser)
     args = parser.parse_args()
     config = GupshupConfig(args.apikey, args.app_name, args.callback_url, args.event_version)
+    config.not_on_whatsapp = not_on_whatsapp_from(args)
     config.replies = DemoReplies(args.reply_rate, args.reply_seed)
     serve_until_stopped(FakeGupshup(config, behaviour_from(args)), args, "fake Gupshup listening on {url}")
 

@@ -150,6 +150,9 @@ class GupshupWhatsAppProvider(Provider):
         return self.classify(message_id, answer)
 
     lists_templates = True
+    # 1002: the number is not on WhatsApp (v2 events); 131026 is Meta's code for it (v3 events).
+    not_on_whatsapp_codes = frozenset({"1002", "131026"})
+    sms_fallback_codes = not_on_whatsapp_codes
 
     def list_templates(self) -> list[ListedTemplate]:
         """The app's templates (one page: Gupshup's list is not paged)."""

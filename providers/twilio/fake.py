@@ -37,6 +37,7 @@ from providers.fakes.server import (
     serve_until_stopped,
 )
 from providers.fakes.templates import DEMO_TWILIO_CONTENT
+from providers.fakes.whatsapp import NotOnWhatsApp, add_not_on_whatsapp_options, not_on_whatsapp_from
 from providers.sample_replies import twilio_reply
 from providers.twilio.signature import compute_signature
 
@@ -52,6 +53,7 @@ MESSAGE_FIELDS = {
     "ScheduleType", "SendAt", "SendAsMms", "RiskCheck", "FallbackFrom",
 }  # fmt: skip
 MAX_BULK_MESSAGES = 10_000
+NOT_ON_WHATSAPP_CODE = "63003"  # "Channel could not find To address": the recipient is not on WhatsApp
 MESSAGE_PATH = re.compile(r"/2010-04-01/Accounts/(?P<account>AC\w+)/Messages/(?P<sid>\w+)\.json")
 
 
@@ -88,6 +90,7 @@ class FakeTwilio(FakeProvider):
         self.invalid_numbers: set[str] = set()  # 400, 21211
         self.unsubscribed: set[str] = set()  # 400, 21610
         self.undeliverable: set[str] = set()  # accepted, then "undelivered" with 30003
+        self.not_on_whatsapp = NotOnWhatsApp()  # WhatsApp: accepted, then "failed" with 63003
         self.errors: dict[str, tuple[int, int, str]] = {}  # number -> (HTTP status, code, message)
         self.send_callbacks = True
         self.messages: dict[str, dict] = {}  # sid -> the message as created
@@ -341,7 +344,11 @@ class FakeTwilio(FakeProvider):
         common = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "MessageSid": sid, "SmsSid": sid}
         common.update({"To": to, "From": sender or "+15005550006"})
         steps = [{**common, "MessageStatus": "sent", "SmsStatus": "sent"}]
-        if to.removeprefix("whatsapp:") in self.undeliverable:
+        if to.startswith("whatsapp:") and to in self.not_on_whatsapp:
+            failed = {"MessageStatus": "failed", "SmsStatus": "failed", "ErrorCode": NOT_ON_WHATSAPP_CODE}
+            steps = [{**common, **failed}]
+            reply = None
+        elif to.removeprefix("whatsapp:") in self.undeliverable:
             steps.append({**common, "MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"})
             reply = None
         else:
@@ -386,6 +393,7 @@ class FakeTwilio(FakeProvider):
 
     def _in_background(self, work: Callable[[], object]) -> None:
         def run() -> None:
+            self.wait_to_call_back()
             time.sleep(self.behaviour.callback_delay)
             work()
 
@@ -439,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
         "--inbound-url", action="append", default=[], help="NUMBER=URL: where replies to our NUMBER go (demo)"
     )
     add_reply_options(parser)
+    add_not_on_whatsapp_options(parser)
     parser.set_defaults(callback_delay=0.5)
     args = parser.parse_args(argv)
     fake = FakeTwilio(args.account_sid, args.auth_token, behaviour_from(args))
@@ -446,6 +455,7 @@ def main(argv: list[str] | None = None) -> None:
     fake.replies = DemoReplies(args.reply_rate, args.reply_seed)
     fake.invalid_numbers.update(args.invalid_number)
     fake.unsubscribed.update(args.unsubscribed)
+    fake.not_on_whatsapp = not_on_whatsapp_from(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     serve_until_stopped(fake, args, f"Fake Twilio for account {args.account_sid} on {{url}}")
 

@@ -384,6 +384,9 @@ class TwilioWhatsAppProvider(TwilioProvider):
     max_media = 1  # WhatsApp carries one media file per message
     campaign_needs_template = True  # a message we start must be an approved template
     lists_templates = True
+    # 63003 / 63024: not a WhatsApp user (Meta 131026); 63032: the user is in a Meta experiment.
+    not_on_whatsapp_codes = frozenset({"63003", "63024", "131026"})
+    sms_fallback_codes = not_on_whatsapp_codes | {"63032"}
 
     def address(self, number: str) -> str:
         return number if number.startswith("whatsapp:") else f"whatsapp:{number}"

@@ -54,6 +54,8 @@
       ? waiting ? "when their hours open" : winner ? "after the A/B winner is chosen" : "done"
       : running && rate > 0 ? duration(left / rate) : data.status === "paused" ? "paused" : "—";
     field("delivery").textContent = data.delivery_text;
+    const fallbacks = field("fallbacks");
+    if (fallbacks && data.fallbacks) fallbacks.textContent = data.fallbacks.text;
     const note = field("waiting_note");
     if (note) {
       note.hidden = !waiting;
