@@ -89,5 +89,6 @@ def test_a_whatsapp_conversation_past_24_hours_says_why_free_text_cannot_go(page
     log_in(page, live_server, "mia", f"{INBOX}{conversation.pk}/change/")
     notice = page.inner_text("#reply-window")
     assert "within 24 hours of the contact's last message" in notice and "approved WhatsApp template" in notice
-    assert page.is_disabled("#send-reply")
+    assert page.locator("#send-reply").count() == 0  # no free text box: templates instead
+    assert "No approved template is synced for Demo WhatsApp" in page.inner_text("#no-reply-templates")
     shot(page, "inbox/4-whatsapp-window-closed")

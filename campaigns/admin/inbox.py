@@ -290,6 +290,7 @@ class ConversationAdmin(admin.ModelAdmin):
         before = self._before(request)
         page = inbox.timeline(conversation, before=before)
         may_reply = may_change and request.user.has_perm(model_perm(OutboundMessage, "add"))
+        refusal = inbox.window_refusal(conversation)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -301,7 +302,8 @@ class ConversationAdmin(admin.ModelAdmin):
             "may_change": may_change,
             "may_reply": may_reply,
             "form": ReplyForm(),
-            "window_refusal": inbox.window_refusal(conversation),
+            "window_refusal": refusal,
+            "reply_templates": inbox.reply_templates(conversation) if refusal and may_reply else [],
             "window_closes_at": inbox.window_closes_at(conversation),
             "poll_url": reverse("admin:campaigns_conversation_updates", args=[conversation.pk]),
             "poll_seconds": POLL_SECONDS,
@@ -332,13 +334,25 @@ class ConversationAdmin(admin.ModelAdmin):
         conversation = self._conversation(request, pk, change=True, to="reply to a conversation")
         require(request, model_perm(OutboundMessage, "add"), to="reply to a conversation")
         page_url = reverse("admin:campaigns_conversation_change", args=[conversation.pk])
+        if "whatsapp_template" in request.POST:  # outside the 24-hour window: an approved template
+            return self._send(
+                request,
+                page_url,
+                lambda: inbox.template_reply(
+                    conversation, request.POST["whatsapp_template"], request.POST, request.user
+                ),
+            )
         form = ReplyForm(request.POST)
         if not form.is_valid():
             errors = " ".join(str(e) for errors in form.errors.values() for e in errors)
             self.message_user(request, f"Not sent: {errors}", messages.ERROR)
             return HttpResponseRedirect(page_url)
+        return self._send(request, page_url, lambda: inbox.reply(conversation, form.cleaned_data["text"], request.user))
+
+    def _send(self, request: HttpRequest, page_url: str, send) -> HttpResponse:
+        """Send the reply (``send()``), then say how it went, back on the conversation's page."""
         try:
-            message = inbox.reply(conversation, form.cleaned_data["text"], request.user)
+            message = send()
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return HttpResponseRedirect(page_url)

@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from campaigns.content.personalisation import message_text
 from campaigns.conversations.window import FREE_TEXT_WINDOW, keeps_window
-from campaigns.models import Conversation, InboundMessage, OutboundMessage
+from campaigns.models import Conversation, InboundMessage, OutboundMessage, WhatsAppTemplate
 from campaigns.models.staff import zone_label
+from campaigns.whatsapp.preview import needed_rows, phone_preview, provider_variables, row_label, sample_for
 
 PAGE = 30  # messages a conversation page shows; "Older messages" pages back from the oldest shown
 UNREAD_SHOWN_UP_TO = 1000  # the dashboard counts conversations with unread replies up to here
@@ -163,8 +164,8 @@ def window_refusal(conversation: Conversation, now: datetime | None = None) -> s
         since = f"{who} last wrote on {shown_time_with_zone(last)}, more than 24 hours ago"
     return (
         f"On WhatsApp a business may write freely only within 24 hours of the contact's last message, "
-        f"and {since}. Reach them with an approved WhatsApp template instead (a campaign or a single message with "
-        "a template); once they answer, you can reply here again."
+        f"and {since}. Reach them with an approved WhatsApp template instead (chosen below, or a campaign); "
+        "once they answer, you can reply here freely again."
     )
 
 
@@ -198,6 +199,91 @@ def reply(conversation: Conversation, text: str, user) -> OutboundMessage:
     # The reply is now the conversation's latest message; having answered, the person has read it.
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=message.created_at, last_text=text[:200], unread_count=0
+    )
+    return message
+
+
+# Outside the window the reply box offers the channel's approved templates instead (at most this many).
+REPLY_TEMPLATES_SHOWN = 50
+
+
+@dataclass
+class TemplateRow:
+    """One value a template reply needs: its label, its form name and its sample."""
+
+    part: str
+    number: int | None
+    label: str
+    name: str
+    sample: str
+
+
+@dataclass
+class ReplyTemplate:
+    template: WhatsAppTemplate
+    rows: list[TemplateRow]
+    preview: str  # as the phone shows it, with the template's sample values
+
+    @property
+    def label(self) -> str:
+        return f"{self.template.name} · {self.template.language}" if self.template.language else self.template.name
+
+
+def reply_templates(conversation: Conversation) -> list[ReplyTemplate]:
+    """The approved templates of the conversation's channel, each with the values it needs."""
+    found = (
+        WhatsAppTemplate.objects.filter(channel=conversation.channel, status="approved", missing_since__isnull=True)
+        .select_related("channel")
+        .order_by("name", "language")[:REPLY_TEMPLATES_SHOWN]
+    )
+    return [
+        ReplyTemplate(
+            template=template,
+            rows=[
+                TemplateRow(
+                    part,
+                    number,
+                    row_label(part, number),
+                    f"t{template.pk}-{part}-{number or 0}",
+                    sample_for(template, part, number),
+                )
+                for part, number in needed_rows(template)
+            ],
+            preview=phone_preview(template, {}, samples=True).as_text(),
+        )
+        for template in found
+    ]
+
+
+def template_reply(conversation: Conversation, template_pk: str, posted, user) -> OutboundMessage:
+    """Send one of the channel's approved templates with the values typed for it (``posted``: the form).
+    Raises ValidationError naming what is missing or why it may not go."""
+    chosen = next((t for t in reply_templates(conversation) if str(t.template.pk) == str(template_pk)), None)
+    if chosen is None:
+        raise ValidationError(
+            f"Not sent: whatsapp_template: {template_pk!r} is not an approved template of "
+            f"{conversation.channel.name!r}."
+        )
+    values = {(row.part, row.number): str(posted.get(row.name, "")).strip() for row in chosen.rows}
+    empty = [row.label for row in chosen.rows if not values[(row.part, row.number)]]
+    if empty:
+        raise ValidationError(
+            f"Not sent: {', '.join(empty)}: give a value for each of “{chosen.template}”'s variables."
+        )
+    template = {"id": chosen.template.provider_id, "variables": provider_variables(chosen.template, values)}
+    try:
+        message = OutboundMessage.send_one(
+            channel=conversation.channel,
+            to=conversation.phone,
+            template=template,
+            user=user,
+            contact=conversation.contact,
+        )
+    except ValidationError as error:
+        raise ValidationError(f"Not sent: {' '.join(error.messages)}") from error
+    shown = phone_preview(chosen.template, template["variables"]).body
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=message.created_at, last_text=shown[:200], unread_count=0
     )
     return message
 

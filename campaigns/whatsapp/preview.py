@@ -187,3 +187,27 @@ def template_rules(template: WhatsAppTemplate) -> list[str]:
     if template.channel.provider == "gswa" and any(part == BUTTONS for part, _ in rows):
         rules.append("Gupshup fills the Header values first, then the Body's, then the Buttons': keep their numbers.")
     return rules
+
+
+GUPSHUP_KEYS = {HEADER: "Header", BODY: "Body", BUTTONS: "Buttons"}
+
+
+def provider_variables(template: WhatsAppTemplate, values: dict[tuple[str, int | None], str]) -> dict:
+    """Values for the template's rows in the shape its provider takes (Twilio flat, Gupshup by part)."""
+    if template.channel.provider != "gswa":
+        return {str(number): value for (_, number), value in sorted(values.items(), key=lambda item: item[0][1] or 0)}
+    variables: dict = {}
+    for (part, number), value in values.items():
+        if part == MEDIA:
+            variables["MEDIA_URL"] = value
+        else:
+            variables.setdefault(GUPSHUP_KEYS[part], {})[str(number)] = value
+    return variables
+
+
+def sample_for(template: WhatsAppTemplate, part: str, number: int | None) -> str:
+    """The template's own sample for a row: its media header's address, or the variable's sample value."""
+    if part == MEDIA:
+        header = template.header if isinstance(template.header, dict) else {}
+        return str(header.get("url") or "")
+    return str((template.variables or {}).get(str(number)) or "")

@@ -139,4 +139,17 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
+
+  // --- outside WhatsApp's 24-hour window: the reply box offers templates; show the chosen one's values ---
+  const templateChoice = document.getElementById("reply-template");
+  if (templateChoice) {
+    const show = () => {
+      for (const values of document.querySelectorAll(".reply-template-values")) {
+        values.hidden = values.dataset.template !== templateChoice.value;
+        for (const input of values.querySelectorAll("input")) input.disabled = values.hidden;
+      }
+    };
+    templateChoice.addEventListener("change", show);
+    show();
+  }
 })();
