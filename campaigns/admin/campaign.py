@@ -47,6 +47,7 @@ CONTENT_FIELDS = [
     *("channel", "template", "text", "track_links", "link_utm", "duplicates_allowed"),
     *("window_start", "window_end", "max_lateness", "provider_template"),
     *("test_share", "test_wait", "winner_by"),
+    *("fallback_channel", "fallback_text", "fallback_after"),
 ]
 # Fields shown, once a campaign has started, as sentences rather than raw values.
 READ_ONLY_SHOWN = {

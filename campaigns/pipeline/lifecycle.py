@@ -98,6 +98,7 @@ def duplicate(campaign: Campaign, user=None) -> Campaign:
         "window_end",
         "max_lateness",
         *("test_share", "test_wait", "winner_by"),
+        *("fallback_channel_id", "fallback_text", "fallback_after"),
     ]
     with transaction.atomic():
         copy = Campaign.objects.create(
