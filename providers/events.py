@@ -193,6 +193,7 @@ def _insert(rows: list) -> None:
     opens one, two more round trips to PostgreSQL for every callback) and no ORM to build it."""
     from django.db import connection
 
+    from messaging_site import plain_sql
     from providers.models import ReceivedEvent
 
     values = ", ".join(["(%s, %s, %s::jsonb, %s)"] * len(rows))
@@ -200,8 +201,7 @@ def _insert(rows: list) -> None:
     for row in rows:
         params.extend([row.kind, row.channel_id, json.dumps(row.event), row.received_at])
     table = connection.ops.quote_name(ReceivedEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} (kind, channel_id, event, received_at) VALUES {values}", params)  # noqa: S608 - our name
+    plain_sql.execute(f"INSERT INTO {table} (kind, channel_id, event, received_at) VALUES {values}", params)  # noqa: S608 - our name
 
 
 @dataclass(frozen=True)

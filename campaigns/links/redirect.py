@@ -17,6 +17,7 @@ from django.views.decorators.http import require_safe
 from campaigns.links.codes import CODE
 from campaigns.links.utm import with_utm
 from campaigns.models import Campaign, LinkClick, ShortLink
+from messaging_site import plain_sql
 
 # Link-preview fetchers, which open a link as it is sent or shared, not because a person tapped it
 # (the user-agent substrings listed in PROVIDERS.md, "Link-preview fetchers").
@@ -61,8 +62,9 @@ def follow_link(request: HttpRequest, code: str) -> HttpResponse:
 def followed(code: str, counted: bool) -> tuple[str, str | None] | None:
     """The live link's address and its campaign's UTM parameters, the click logged when ``counted``.
 
-    On PostgreSQL one statement (the read and the INSERT in one round trip, no ORM): the redirect
-    is mostly Django and the database's answers (bench/clicks.py).
+    On PostgreSQL one statement (the read and the INSERT in one round trip, no ORM, on a plain
+    cursor: messaging_site/plain_sql.py): the redirect is mostly Django and the database's answers
+    (bench/clicks.py).
     """
     now = timezone.now()
     if connection.vendor != "postgresql":
@@ -74,9 +76,7 @@ def followed(code: str, counted: bool) -> tuple[str, str | None] | None:
         if found is not None and counted:
             LinkClick.objects.create(link_id=found[0], clicked_at=now)
         return found and found[1:]
-    with connection.cursor() as cursor:
-        cursor.execute(FOLLOW_SQL, [code, now, now, counted])
-        return cursor.fetchone()
+    return plain_sql.execute(FOLLOW_SQL, [code, now, now, counted], fetch_one=True)
 
 
 FOLLOW_SQL = f"""

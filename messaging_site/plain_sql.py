@@ -1,0 +1,27 @@
+"""One statement on a plain psycopg cursor of Django's connection, for the fast lane's hot statements.
+
+Django's cursor wrapper binds parameters in Python (psycopg's ClientCursor) and wraps each call:
+about a tenth of a millisecond of a redirect's or a callback's CPU, as much as the rest of the
+statement (bench/clicks.py). This sends the parameters separately, as PostgreSQL takes them, on the
+same connection, so it joins any transaction open on it, and keeps Django's bookkeeping: the
+connection opened (and health-checked) as its cursor() would, and errors turned into Django's
+(which marks the connection for a check once the request ends). Not recorded in
+connection.queries. PostgreSQL only: callers keep their ORM path for SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+from django.db import connection
+
+
+def execute(sql: str, params: Sequence, fetch_one: bool = False) -> tuple | None:
+    """Run ``sql`` (placeholders %s) with ``params``; its first row when ``fetch_one``."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if fetch_one else None
