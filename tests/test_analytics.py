@@ -276,6 +276,15 @@ def test_a_person_sees_the_funnel_and_the_chart_drawn_in_their_time_zone(
     page.locator("#campaign-analytics").scroll_into_view_if_needed()
     shot(page, "campaign-analytics")
 
+    # More clicks come after the end: the funnel and the chart follow without a reload.
+    link = ShortLink.objects.get(message__to=CHLOE)
+    client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    apply_clicks()
+    page.wait_for_function("() => document.querySelector('[data-figure=clicked]').textContent === '2'")
+    assert page.inner_text("[data-rate=clicked]") == "100.0%"
+    clicks = "() => document.getElementById('analytics-chart').chart.data.datasets[3].data.reduce((a, b) => a + b)"
+    page.wait_for_function(f"{clicks} === 3")
+
 
 # --- the dashboard -----------------------------------------------------------------------------
 

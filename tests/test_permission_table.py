@@ -161,6 +161,7 @@ URLS = {
     "/admin/contacts/contact/import/<int:import_id>/rejected.csv": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<int:pk>/act/<str:verb>/": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<int:pk>/progress/": READERS,
+    "/admin/campaigns/campaign/<int:pk>/analytics.json": READERS,
     "/admin/campaigns/campaign/<int:pk>/analytics.csv": READERS,
     "/admin/campaigns/campaign/<int:pk>/send-test/": CAMPAIGN_WORK,
     "/admin/campaigns/campaign/<int:pk>/winner/": CAMPAIGN_WORK,  # an A/B test's winner goes to the rest
@@ -741,6 +742,9 @@ URL_PROBES = {
             lambda w: {"to": "+447911123457"},
         ),
         lambda response, w: OutboundMessage.objects.filter(to="+447911123457").exists(),
+    ),
+    "/admin/campaigns/campaign/<int:pk>/analytics.json": UrlProbe(
+        get(lambda w: reverse("admin:campaigns_campaign_analytics", args=[running_campaign(w).pk]))
     ),
     "/admin/campaigns/campaign/<int:pk>/analytics.csv": UrlProbe(
         get(lambda w: reverse("admin:campaigns_campaign_analytics_export", args=[running_campaign(w).pk]))

@@ -169,6 +169,7 @@ def analytics_context(campaign: Campaign, step: str) -> dict:
         "analytics_chart": {**chart, "zone": zone_label()},
         "analytics_steps": [(name, label, f"{change}?step={name}#campaign-analytics") for name, label in STEP_LINKS],
         "analytics_export_url": reverse("admin:campaigns_campaign_analytics_export", args=[campaign.pk]),
+        "analytics_url": reverse("admin:campaigns_campaign_analytics", args=[campaign.pk]) + f"?step={chart['step']}",
     }
 
 
@@ -495,6 +496,11 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
                 "<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="campaigns_campaign_progress"
             ),
             path(
+                "<int:pk>/analytics.json",
+                self.admin_site.admin_view(self.analytics_view),
+                name="campaigns_campaign_analytics",
+            ),
+            path(
                 "<int:pk>/analytics.csv",
                 self.admin_site.admin_view(self.analytics_export_view),
                 name="campaigns_campaign_analytics_export",
@@ -553,6 +559,13 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
         if not check(request, campaign):
             raise denied(model_perm(Campaign, "change" if change else "view"), to)
         return campaign
+
+    def analytics_view(self, request, pk: int) -> JsonResponse:
+        """The analytics panel's figures, for its live refresh (clicks and replies go on after the end)."""
+        campaign = self._campaign(request, pk, change=False, to="watch a campaign's analytics")
+        found = analytics.campaign_analytics(campaign, request.GET.get("step", ""))
+        funnel = [{"key": step.key, "number": step.number, "rate_text": step.rate_text} for step in found["funnel"]]
+        return JsonResponse({"funnel": funnel, "chart": {**found["chart"], "zone": zone_label()}})
 
     def analytics_export_view(self, request, pk: int) -> HttpResponse:
         campaign = self._campaign(request, pk, change=False, to="export a campaign's analytics")

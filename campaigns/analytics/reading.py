@@ -95,7 +95,8 @@ def series(campaign_id: int, asked_step: str = "", zone=None) -> dict[str, objec
     )
     rows = list(rows)
     if not rows:
-        return {"step": asked_step or "5min", "labels": [], "datasets": {name: [] for name in SERIES}}
+        step = asked_step if asked_step in STEPS else "5min"
+        return {"step": step, "step_name": STEP_NAMES[step], "labels": [], "datasets": {name: [] for name in SERIES}}
     step = choose_step(rows[0]["start"], rows[-1]["start"], asked_step)
     added: dict[datetime, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SERIES, 0))
     for row in rows:

@@ -1,5 +1,6 @@
-// The campaign page's analytics chart: sent, delivered, failed, clicks and replies per step, drawn by
-// the vendored Chart.js (static/vendor/chartjs/) from the figures the page embedded (json_script).
+// The campaign page's analytics: the chart of sent, delivered, failed, clicks and replies per step, drawn
+// by the vendored Chart.js (static/vendor/chartjs/) from the figures the page embedded (json_script),
+// then the chart and the funnel refreshed from analytics.json every few seconds.
 (function () {
   "use strict";
   const COLOURS = {
@@ -11,12 +12,10 @@
   };
   const LABELS = { sent: "Sent", delivered: "Delivered", failed: "Failed", clicks: "Clicks", replies: "Replies" };
 
-  function draw() {
-    const canvas = document.getElementById("analytics-chart");
-    const source = document.getElementById("analytics-chart-data");
-    if (!canvas || !source || typeof window.Chart === "undefined") return;
-    const chart = JSON.parse(source.textContent);
-    const datasets = Object.keys(LABELS).map(function (name) {
+  const POLL_MS = 5000; // clicks and replies go on after the campaign ends: refresh while the page is seen
+
+  function datasets(chart) {
+    return Object.keys(LABELS).map(function (name) {
       return {
         label: LABELS[name],
         data: chart.datasets[name] || [],
@@ -27,22 +26,65 @@
         tension: 0.2,
       };
     });
-    canvas.chart = new window.Chart(canvas, {
-      type: chart.labels.length < 4 ? "bar" : "line", // a line needs a few points to say anything
-      data: { labels: chart.labels, datasets: datasets },
-      options: {
-        animation: false,
-        interaction: { mode: "index", intersect: false },
-        scales: {
-          x: { title: { display: true, text: "Per " + chart.step_name + " (" + chart.zone + ")" } },
-          y: { beginAtZero: true, ticks: { precision: 0 } },
+  }
+
+  function draw(canvas, chart) {
+    const type = chart.labels.length < 4 ? "bar" : "line"; // a line needs a few points to say anything
+    if (canvas.chart && canvas.chart.config.type === type) {
+      canvas.chart.data.labels = chart.labels;
+      canvas.chart.data.datasets = datasets(chart);
+      canvas.chart.options.scales.x.title.text = "Per " + chart.step_name + " (" + chart.zone + ")";
+      canvas.chart.update();
+    } else {
+      if (canvas.chart) canvas.chart.destroy();
+      canvas.chart = new window.Chart(canvas, {
+        type: type,
+        data: { labels: chart.labels, datasets: datasets(chart) },
+        options: {
+          animation: false,
+          interaction: { mode: "index", intersect: false },
+          scales: {
+            x: { title: { display: true, text: "Per " + chart.step_name + " (" + chart.zone + ")" } },
+            y: { beginAtZero: true, ticks: { precision: 0 } },
+          },
+          plugins: { legend: { position: "bottom" } },
         },
-        plugins: { legend: { position: "bottom" } },
-      },
-    });
+      });
+    }
+    canvas.hidden = chart.labels.length === 0;
+    document.getElementById("analytics-chart-empty").hidden = chart.labels.length > 0;
     canvas.dataset.drawn = "true";
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
-  else draw();
+  function show(panel, data) {
+    for (const step of data.funnel) {
+      const number = panel.querySelector('[data-figure="' + step.key + '"]');
+      const rate = panel.querySelector('[data-rate="' + step.key + '"]');
+      if (number) number.textContent = step.number;
+      if (rate) rate.textContent = step.rate_text;
+    }
+    draw(document.getElementById("analytics-chart"), data.chart);
+  }
+
+  function start() {
+    const panel = document.getElementById("campaign-analytics");
+    const source = document.getElementById("analytics-chart-data");
+    if (!panel || !source || typeof window.Chart === "undefined") return;
+    draw(document.getElementById("analytics-chart"), JSON.parse(source.textContent));
+    async function poll() {
+      if (document.visibilityState === "visible") {
+        try {
+          const response = await fetch(panel.dataset.url, { headers: { Accept: "application/json" } });
+          if (response.ok) show(panel, await response.json());
+        } catch (error) {
+          // The next poll tries again: a dropped request must not stop the refresh.
+        }
+      }
+      window.setTimeout(poll, POLL_MS);
+    }
+    window.setTimeout(poll, POLL_MS);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
