@@ -362,19 +362,6 @@ class Suppression(models.Model):
             return {number for (number,) in cursor.fetchall()}
 
     @classmethod
-    def refusal_and_contact(cls, number: str, field: str = "to") -> tuple[str, int | None]:
-        """refusal(number) and the id of the contact with that number (None: none), in one query
-        when the number may go: what a single message needs before its INSERT (POST /message)."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {cls._meta.db_table} WHERE number = %s), "  # noqa: S608 - table names
-                f"(SELECT id FROM {Contact._meta.db_table} WHERE phone = %s)",
-                [number, number],
-            )
-            suppressed, contact_id = cursor.fetchone()
-        return (cls.refusal(number, field) if suppressed else ""), contact_id
-
-    @classmethod
     def refusal(cls, number: str, field: str = "to") -> str:
         """Why a message to ``number`` is refused, naming the number and the rule; "" if it may go."""
         found = cls.objects.filter(number=number).first() if number else None

@@ -274,6 +274,40 @@ def test_an_opted_out_number_is_refused_and_the_contact_left_alone(call, key_row
     assert (contact.name, contact.extra_fields) == ("Ann", {})
 
 
+def test_an_opted_out_number_is_told_only_that_whatever_else_the_provider_would_refuse(call, make_contact):
+    twilio = Channel.objects.create(name="SMS", provider="twlo", sender="+15005550006")
+    Contact.opt_out_phone(make_contact(phone="+14155550123").phone, "STOP")
+    status, answer, _ = call("POST", "/message", body(twilio, text="x" * 1601))
+    assert status == 409
+    (error,) = errors(answer)
+    assert error.startswith("to: +14155550123 has opted out (")
+    assert not OutboundMessage.objects.exists()
+
+
+def test_a_message_goes_with_its_numbers_contact_without_saving_one(call, channel, make_contact):
+    ann = make_contact(phone="+14155550123", name="Ann")
+    assert sent(*call("POST", "/message", body(channel, text="Hi"))[:2]).contact == ann
+    assert sent(*call("POST", "/message", body(channel, to="+14155550124", text="Hi"))[:2]).contact is None
+
+
+def test_a_number_opted_out_after_the_checks_is_still_refused_by_the_insert(call, channel, monkeypatch):
+    """The suppression list is asked by the INSERT itself: a STOP that lands between the request's
+    checks and its INSERT still stops it, with the 409 naming the number."""
+    from campaigns.api import messages
+
+    checked = messages.window_field
+
+    def stop_arrives(message, problems):
+        checked(message, problems)
+        Contact.opt_out_phone("+14155550123", "STOP")
+
+    monkeypatch.setattr(messages, "window_field", stop_arrives)
+    status, answer, _ = call("POST", "/message", body(channel, text="Hi"))
+    assert status == 409
+    assert errors(answer)[0].startswith("to: +14155550123 has opted out (")
+    assert not OutboundMessage.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("raw", "content_type", "status", "expected"),
     [
@@ -315,10 +349,10 @@ def test_a_revoked_key_is_401(call, channel, api_key):
 
 
 def test_an_unexpected_error_is_a_json_500_without_traceback(call, channel, monkeypatch):
-    def broken(**kwargs):
+    def broken(self):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(OutboundMessage, "send_one", broken)
+    monkeypatch.setattr(OutboundMessage, "insert_unless_suppressed", broken)  # the API's INSERT
     status, answer, _ = call("POST", "/message", body(channel, text="Hi"))
     assert status == 500
     assert "Something went wrong on our side" in errors(answer)[0]

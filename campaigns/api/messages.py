@@ -69,7 +69,6 @@ class MessageRequest:
     send_at: datetime | None
     member: object | None  # the team member named by user_id
     status_callback: str = ""  # where this message's events go (campaigns/events/)
-    contact_id: int | None = None  # the contact with the number ``to``, found with the suppression check
 
 
 def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
@@ -95,18 +94,24 @@ def read_message(data: dict, api_key: ApiKey) -> MessageRequest:
     contact_saving_scope(message.contact_saving, api_key, problems)
     synced_template_field(channel, message.template, problems)
     require_content(data, problems)
-    if message.to:
-        message.contact_id = recipient_field(message.to, problems)
-    if not problems:
-        # Only a well-formed request is worth the provider's judgement (and its words).
-        saving = message.contact_saving
-        values = {**(saving.extra_fields if saving.save else {}), **({"name": message.name} if message.name else {})}
-        context = personal_context(message.to, values)
-        for problem in provider_problems(channel, message.text, media, message.template, context):
-            problems.add(problem)
+    if problems:
+        opted_out_field(message.to, problems)
+        problems.raise_if_any()
+    # Only a well-formed request is worth the provider's judgement (and its words).
+    saving = message.contact_saving
+    values = {**(saving.extra_fields if saving.save else {}), **({"name": message.name} if message.name else {})}
+    context = personal_context(message.to, values)
+    for problem in provider_problems(channel, message.text, media, message.template, context):
+        problems.add(problem)
     if not problems and not message.template:
         window_field(message, problems)
-    problems.raise_if_any()
+    if problems:
+        # An opted-out number is all a well-formed request is told (the provider's judgement and
+        # the 24-hour rule are not asked for a number nothing may be sent to).
+        refused = Problems()
+        opted_out_field(message.to, refused)
+        (refused or problems).raise_if_any()
+    # The suppression list itself is asked by the INSERT (send_message), in the same statement.
     return message
 
 
@@ -117,13 +122,10 @@ def synced_template_field(channel: Channel | None, template: dict | None, proble
         problems.add(f"template.id: {refusal}")
 
 
-def recipient_field(to: str, problems: Problems) -> int | None:
-    """A number on the suppression list is a 409 naming it and the rule (its contact may be gone);
-    its contact's id (None: none) comes with the check, in one query."""
-    refusal, contact_id = Suppression.refusal_and_contact(to, field="to")
-    if refusal:
+def opted_out_field(to: str, problems: Problems) -> None:
+    """A number on the suppression list is a 409 naming it and the rule (its contact may be gone)."""
+    if to and (refusal := Suppression.refusal(to, field="to")):
         problems.add(refusal, status=CONFLICT)
-    return contact_id
 
 
 def window_field(message: MessageRequest, problems: Problems) -> None:
@@ -151,8 +153,7 @@ def send_message(message: MessageRequest, api_key: ApiKey) -> OutboundMessage:
     try:
         with counted_against_quota(api_key, 1):
             if not message.contact_saving.save:
-                known = Contact(pk=message.contact_id) if message.contact_id else None
-                return queue_message(message, api_key, contact=known)
+                return queue_message(message, api_key, contact=None)
             with transaction.atomic():
                 return queue_message(message, api_key, contact=save_contact(message, may_update_contacts(api_key)))
     except ValidationError as error:
@@ -160,7 +161,9 @@ def send_message(message: MessageRequest, api_key: ApiKey) -> OutboundMessage:
 
 
 def queue_message(message: MessageRequest, api_key: ApiKey, contact: Contact | None) -> OutboundMessage:
-    sent = OutboundMessage.send_one(
+    """Save the message, unless its number is on the suppression list (a 409 naming it, and the
+    caller's transaction and quota undone), and give it to the workers."""
+    sent = OutboundMessage.new_one(
         channel=message.channel,
         to=message.to,
         text=message.text,
@@ -169,12 +172,14 @@ def queue_message(message: MessageRequest, api_key: ApiKey, contact: Contact | N
         send_at=message.send_at,
         user=message.member or api_key.user,
         sender_label=sender_label(message.member),
-        contact=contact,
+        contact=contact,  # None: the contact with its number, found by the INSERT
         variables={"name": message.name} if message.name else None,
-        enqueue=False,
         status_callback=message.status_callback,
-        looked_up=True,  # read_message checked the suppression list and found the contact
     )
+    while not sent.insert_unless_suppressed():
+        refused = Problems()
+        opted_out_field(message.to, refused)
+        refused.raise_if_any()  # else it left the list in between: insert again
     if sent.status == OutboundMessage.Status.QUEUED:
         send_soon(sent.pk)
     else:
