@@ -264,3 +264,14 @@ def test_the_picker_in_a_browser(page, live_server, nairobi_staff, whatsapp, gup
     state = page.inner_text("#campaign-state")
     assert "09:30" in state and ("EAT" in state or "Nairobi" in state), state  # the viewer's zone, named
     shot(page, "campaign-whatsapp-picker-saved")
+
+
+def test_a_started_campaign_shows_its_template_by_name(staff, whatsapp, customers):
+    template = {"id": TWILIO_SPRING_SALE, "variables": {"1": "{{ name }}", "2": "Saturday"}}
+    campaign = Campaign.objects.create(
+        name="Gone", channel=whatsapp, provider_template=template, status=Campaign.Status.RUNNING
+    )
+    campaign.lists.add(customers)
+    page = staff.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert f"“spring_sale (en)” ({TWILIO_SPRING_SALE}), values:" in page
+    assert 'id="whatsapp-picker"' not in page  # nothing to choose once it started

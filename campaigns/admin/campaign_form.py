@@ -103,7 +103,7 @@ class CampaignForm(forms.ModelForm):
         if "channel" in self.fields:
             self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
         self.variables = None
-        if "whatsapp_template" in self.fields:
+        if "channel" in self.fields:  # editable (a started campaign's form has no content fields)
             picker.set_up_picker(self)
         if "fallback_channel" in self.fields:
             # Every channel, so a WhatsApp one chosen by hand is refused with its name (clean), not "invalid".

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Trim
 from django.utils import timezone
@@ -204,12 +204,17 @@ def free_form_whatsapp(campaign: Campaign) -> bool:
 
 
 def count_window(campaign: Campaign, result: Report) -> None:
-    """How many recipients wrote to the channel within 24 hours: one query, from the conversations
-    open in the window (few, found by their (channel, phone) key) joined to the audience."""
+    """How many recipients wrote to the channel within 24 hours: one query, driven by the conversations
+    open in the window (conv_window index: few, however large the audience), each checked against the
+    audience by its contact's keys (phone, then list membership), never by reading the audience."""
+    from contacts.models import Contact
+
     since = timezone.now() - FREE_TEXT_WINDOW
     recent = Conversation.objects.filter(channel=campaign.channel, last_inbound_at__gte=since).values("phone")
-    reachable = campaign.audience_contacts().reachable()
-    result.window_open = reachable.filter(phone__in=recent).distinct().count()
+    in_lists = ListMembership.objects.filter(contact=OuterRef("pk"), contact_list__campaigns=campaign)
+    left_out = ListMembership.objects.filter(contact=OuterRef("pk"), contact_list__excluded_from_campaigns=campaign)
+    open_now = Contact.objects.filter(phone__in=recent).filter(Exists(in_lists)).exclude(Exists(left_out))
+    result.window_open = open_now.reachable().count()
     result.window_closed = max(result.people - result.window_open, 0)
 
 

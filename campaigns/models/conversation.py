@@ -45,6 +45,8 @@ class Conversation(models.Model):
             models.Index(fields=["last_campaign", "-last_message_at"], name="conv_by_campaign"),
             models.Index(fields=["-last_message_at"], condition=Q(unread_count__gt=0), name="conv_unread"),
             models.Index(fields=["phone"], name="conv_by_phone"),
+            # WhatsApp's 24-hour window: who wrote to a channel lately (the pre-launch panel's count).
+            models.Index(fields=["channel", "last_inbound_at"], name="conv_window"),
         ]
 
     def __str__(self) -> str:
