@@ -31,6 +31,23 @@ CPU ms a callback, on a 2-core machine at load 10), and what was done:
   (campaigns/receiving applies the receipts in batches). What is left is Django's request and
   response objects, the signature (0.3) and the INSERT (0.8, through bulk_create).
   Under gunicorn the workers spent 3.0 ms a callback against the bare app's 0.6 (7.6 before).
+- the fast lane (messaging_site/fast_lane.py, messaging_site/plain_sql.py). cProfile at load 4 to
+  10 showed each callback still making five round trips: the health check's SELECT 1, BEGIN, the
+  INSERT and COMMIT (bulk_create opens a transaction), and the channel cache's Redis GET; plus the
+  people-only middleware's pass-through and the URL resolver. Now the lane calls the view directly
+  with only the middleware that acts on machine requests, skips the health check (a dead kept
+  connection is replaced and the view run once more) and sends one INSERT on a plain psycopg
+  cursor: two round trips (Redis GET, INSERT). Measured in one process at load 10 (CPU µs a
+  callback): 1,200 to 1,450 in all; the channel lookup 60 to 135 (the Redis GET 40 to 110), the
+  signature 30, the field checks 15, the INSERT 320 to 375 (of which a durable commit's wait costs
+  the client about 140 µs of CPU more than an asynchronous one would: waking cache-cold after
+  the fsync), the rest Django's request and response. Under gunicorn at load 12 (same run): 2.67
+  ms a callback against the bare app's 0.69, 0.30 of its rate (before, at load 3.9: 2.51 against
+  0.37, 0.12). What stands between that and 0.60 is the durable INSERT's round trip itself (a
+  sync worker sleeps through the fsync and wakes cache-cold; the bare app never sleeps) and
+  Django's request objects; the Redis GET could go by checking the kept channel inside the
+  INSERT's own statement. The p99 target cannot be judged on a machine where the bare app's own
+  p99 at 1,000/s is seconds.
 
 The API, profiled the same way (cProfile over the WSGI handler in one process, PostgreSQL, DEBUG off;
 CPU ms a request at load 5 to 10; `make bench ARGS=api_share` runs its rows alone):
