@@ -238,6 +238,27 @@ def request_many(calls: list[Call], timeout: tuple[float, float] | None = None) 
     return asyncio.run_coroutine_threadsafe(sender.send_all(calls, timeout, leave_by), sender.loop).result()
 
 
+# New connections one process opens at once to one provider ahead of its bookings: a burst of
+# handshakes overflows a small listen backlog at the provider's edge, and a connection whose last
+# handshake packet was dropped there looks open to us while its request waits a second to arrive.
+OPEN_AT_ONCE = 2
+
+
+def open_ahead(url: str, count: int) -> None:
+    """Have ``count`` idle connections to ``url``'s host open for a batch booked to leave shortly.
+
+    Returns at once; the connections are opened in the background, OPEN_AT_ONCE at a time, and go
+    into the pool the batch's requests take theirs from. So those requests are written on
+    connections the provider took a while ago, when their time comes, not on ones opened in that
+    instant (a burst of handshakes at each booked time, some answered a second late). A request
+    that finds none still opens its own, and is not written if that made it late (leaving_by).
+    """
+    if count < 1:
+        return
+    sender = _async_sender(os.getpid())
+    asyncio.run_coroutine_threadsafe(sender.open_ahead(url, count), sender.loop)
+
+
 def warm_up() -> None:
     """Start this process's event loop and session now, not on the first batch: a batch sent late
     by that start-up lands in the next batch's rate-limit window."""
@@ -265,6 +286,8 @@ class _AsyncSender:
         self.loop = asyncio.new_event_loop()
         self._session = None  # an aiohttp.ClientSession, made on the loop
         self._slots: asyncio.Semaphore | None = None
+        self._opening: dict[object, int] = {}  # connections being opened ahead, by aiohttp's connection key
+        self._open_slots: dict[object, asyncio.Semaphore] = {}
         threading.Thread(target=self.loop.run_forever, name="provider-http", daemon=True).start()
         atexit.register(self.close)
 
@@ -286,6 +309,40 @@ class _AsyncSender:
                 connector=connector, auto_decompress=True, trust_env=False, request_class=_request_class()
             )
             self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def open_ahead(self, url: str, count: int) -> None:
+        """open_ahead's work, on the loop: open what the pool lacks of ``count`` idle connections."""
+        import aiohttp
+        from yarl import URL
+
+        await self.open()
+        connector = self._session.connector
+        request = aiohttp.ClientRequest("GET", URL(url), loop=self.loop)
+        key = request.connection_key
+        # aiohttp's idle connections for that key (its pool, a private attribute: aiohttp is pinned).
+        idle = len(connector._conns.get(key, ()))
+        wanted = min(count, MAX_IN_FLIGHT) - idle - self._opening.get(key, 0)
+        if wanted <= 0:
+            return
+        self._opening[key] = self._opening.get(key, 0) + wanted
+        slots = self._open_slots.setdefault(key, asyncio.Semaphore(OPEN_AT_ONCE))
+        for _ in range(wanted):
+            self.loop.create_task(self._open_one(connector, request, key, slots))
+
+    async def _open_one(self, connector, request, key, slots: asyncio.Semaphore) -> None:
+        import aiohttp
+
+        limits = aiohttp.ClientTimeout(total=None, sock_connect=settings.PROVIDER_CONNECT_TIMEOUT)
+        try:
+            async with slots:
+                # A new one (``connect`` would hand back an idle one), put in the pool as aiohttp
+                # puts back a connection after its answer: idle, for the batch it was opened for.
+                protocol = await connector._create_connection(request, [], limits)
+                connector._release(key, protocol)
+        except Exception as error:  # noqa: BLE001 - the batch's requests open their own, and classify the failure
+            log.debug("could not open a connection ahead to %s: %r", request.url.host, error)
+        finally:
+            self._opening[key] -= 1
 
     async def send_all(
         self, calls: list[Call], timeout: tuple[float, float], leave_by: float | None = None

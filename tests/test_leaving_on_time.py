@@ -86,3 +86,14 @@ def test_a_provider_behind_a_certificate_trusted_through_the_ca_bundle_setting(t
         assert tls.stats.requests == 2
         for sender in (untrusted, trusting):
             sender.close()
+
+
+def test_connections_opened_ahead_of_a_booking_carry_its_requests(endpoint):
+    """A batch's requests go on connections opened while it waited for its time, not opened at it."""
+    http.open_ahead(f"{endpoint.base_url}/2010-04-01/Accounts/AC1/Messages.json", 3)
+    assert eventually(lambda: endpoint.stats.connections == 3), endpoint.stats.connections
+    http.open_ahead(f"{endpoint.base_url}/anything", 3)  # the pool has them: none more
+    with http.leaving_by(time.monotonic() + 5):
+        answers = http.request_many([post(endpoint) for _ in range(3)])
+    assert [answer.status_code for answer in answers] == [201] * 3
+    assert (endpoint.stats.requests, endpoint.stats.connections) == (3, 3)

@@ -640,6 +640,8 @@ def _prepare_batch(
     # booked again shortly.
     lead = HAND_OVER_TIME.seconds
     due, leave_by = reserve(provider.channel, len(outgoing), lambda: _sent_lately(provider.channel.pk, token), lead)
+    if hasattr(provider, "open_ahead") and due - time.monotonic() > OPEN_AHEAD_FROM_SECONDS:
+        provider.open_ahead(len(outgoing))  # its requests then go on connections opened while it waits
     waited = due - time.monotonic() > STOP_CHECK_SECONDS
     if meanwhile is not None and due - time.monotonic() > 2 * lead:
         meanwhile()  # record what was answered while this batch waits for its time
@@ -673,6 +675,12 @@ class SyncedTemplates:
         if key not in self.known:
             self.known[key] = templates_by_id(channel_id, {template_id}).get(template_id)
         return sent_record(self.known[key], template)
+
+
+# A batch booked at least this far ahead has its connections opened while it waits (a batch due
+# sooner finds its predecessors' in the pool, or opens its own: handshakes begun at its very time
+# would only compete with its requests).
+OPEN_AHEAD_FROM_SECONDS = 0.1
 
 
 class HandOverTime:

@@ -139,6 +139,10 @@ class GupshupWhatsAppProvider(Provider):
         """Start this process's event loop and session before the rate limiter books a time."""
         http.warm_up()
 
+    def open_ahead(self, count: int) -> None:
+        """Connections for a batch of ``count`` booked to leave shortly (providers.http.open_ahead)."""
+        http.open_ahead(self.base_url(), count)
+
     def call(self, message: OutgoingMessage) -> http.Call:
         path = TEMPLATE_PATH if message.template else SESSION_PATH
         form = self.template_form(message) if message.template else self.session_form(message)

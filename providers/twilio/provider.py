@@ -185,6 +185,11 @@ class TwilioProvider(Provider):
             http.warm_up()
         self.status_callback()
 
+    def open_ahead(self, count: int) -> None:
+        """Connections for a batch of ``count`` booked to leave shortly (providers.http.open_ahead)."""
+        if not self.bulk_mode:
+            http.open_ahead(self.account_url("/Messages.json"), count)
+
     def _send_singles(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         """One Messages.json request per message, all in flight at once."""
         url = self.account_url("/Messages.json")
