@@ -343,3 +343,18 @@ def test_a_person_deciding_unknown_outcomes_counts_them_once(campaign, worker):
     counts = totals(campaign.pk)
     assert (counts["sent"], counts["failed"], counts["segments"]) == (1, 1, 1)
     assert campaign_analytics(campaign)["failures"][0]["code"] == "marked_failed"
+
+
+def test_a_step_or_period_that_is_not_one_is_refused_naming_the_field_and_value(campaign, client, administrator):
+    now = timezone.now()
+    Campaign.objects.filter(pk=campaign.pk).update(status="completed", started_at=now, fanned_out_at=now)
+    client.force_login(administrator)
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/?step=week").content.decode()
+    assert "Step: &#x27;week&#x27; is not one of 5min, hour, day." in page  # (the admin's messages capitalise)
+    answer = client.get(f"/admin/campaigns/campaign/{campaign.pk}/analytics.json?step=%3Cb%3E")
+    assert answer.status_code == 400 and answer.json() == {"error": "step: '<b>' is not one of 5min, hour, day."}
+    export = client.get(f"/admin/campaigns/campaign/{campaign.pk}/analytics.csv?step=week")
+    assert export.status_code == 400 and b"step: 'week'" in export.content
+    dashboard = client.get("/admin/?days=365").content.decode()
+    assert "Days: &#x27;365&#x27; is not 7 or 30; the last 7 days are shown." in dashboard
+    assert client.get(f"/admin/campaigns/campaign/{campaign.pk}/analytics.json?step=day").status_code == 200

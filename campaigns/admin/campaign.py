@@ -152,7 +152,11 @@ def page_context(request, campaign: Campaign, may_change: bool) -> dict:
             if part != "winner" or n  # only while an A/B test's rest waits
         ]
         context.update(replies_context(request, campaign, snapshot["parts"]))
-        context.update(analytics_context(campaign, request.GET.get("step", "")))
+        step = request.GET.get("step", "")
+        if refusal := step_refusal(step):
+            messages.warning(request, f"{refusal} Shown per 5 minutes (or coarser for a long campaign).")
+            step = ""
+        context.update(analytics_context(campaign, step))
     context.update(variants_context(request, campaign, may_change))
     context["segment_tables"] = browser_tables()  # the variants' segment counters (campaign-variants.js)
     context["show_save_and_add_another"] = False
@@ -174,6 +178,13 @@ def analytics_context(campaign: Campaign, step: str) -> dict:
 
 
 STEP_LINKS = (("5min", "5 minutes"), ("hour", "Hours"), ("day", "Days"))
+
+
+def step_refusal(step: str) -> str:
+    """Why ``step`` (the analytics chart's ?step=) cannot be used, or "" (empty: the default)."""
+    if not step or step in analytics.STEPS:
+        return ""
+    return f"step: {step[:20]!r} is not one of {', '.join(analytics.STEPS)}."
 
 
 def replies_context(request, campaign: Campaign, parts: dict[str, int]) -> dict:
@@ -563,12 +574,16 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
     def analytics_view(self, request, pk: int) -> JsonResponse:
         """The analytics panel's figures, for its live refresh (clicks and replies go on after the end)."""
         campaign = self._campaign(request, pk, change=False, to="watch a campaign's analytics")
+        if refusal := step_refusal(request.GET.get("step", "")):
+            return JsonResponse({"error": refusal}, status=400)
         found = analytics.campaign_analytics(campaign, request.GET.get("step", ""))
         funnel = [{"key": step.key, "number": step.number, "rate_text": step.rate_text} for step in found["funnel"]]
         return JsonResponse({"funnel": funnel, "chart": {**found["chart"], "zone": zone_label()}})
 
     def analytics_export_view(self, request, pk: int) -> HttpResponse:
         campaign = self._campaign(request, pk, change=False, to="export a campaign's analytics")
+        if refusal := step_refusal(request.GET.get("step", "")):
+            return HttpResponse(refusal, status=400, content_type="text/plain; charset=utf-8")
         return analytics.export_analytics(campaign, request.GET.get("step", ""))
 
     def progress_view(self, request, pk: int) -> JsonResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest
 from django.urls import reverse
@@ -113,7 +114,10 @@ def trends(request: HttpRequest, sees_campaigns: bool, sees_messages: bool) -> d
     campaigns side by side: a few hundred tally rows whatever the size of the message table."""
     found: dict[str, object] = {}
     if sees_messages:
-        days = int(request.GET.get("days", "7")) if request.GET.get("days") in ("7", "30") else 7
+        asked = request.GET.get("days", "7")
+        days = int(asked) if asked in ("7", "30") else 7
+        if asked != str(days):
+            messages.warning(request, f"days: {asked[:20]!r} is not 7 or 30; the last 7 days are shown.")
         found["chart"] = {**analytics.daily(days), "zone": zone_label()}
         index = reverse("admin:index")
         found["periods"] = [(n, f"{index}?days={n}#dashboard-trends") for n in TREND_PERIODS]
