@@ -224,6 +224,48 @@ def test_the_prelaunch_panel_counts_the_short_links_length(campaign, settings):
     assert prelaunch.report(campaign).segments_total == 4  # the 171-character address: two segments each
 
 
+LINK_TEXTS = [
+    "See https://shop.example/" + "a" * 150,
+    "Go to https://a.example/x?y=1. Or (http://b.example/z)! Not ftp://c.example nor www.d.example",
+    "Two: HTTPS://A.example/1,https://b.example/2; and http:// alone, then https://c.example/\u00e9t\u00e9?",
+    "No link here, only text that stays as it is",
+    "Ends with a link https://shop.example/" + "b" * 140 + ")]}",
+]
+
+
+def test_the_browser_counter_and_the_prelaunch_panel_count_links_alike(tmp_path):
+    """The campaign form's counter (template_segments.js asSent, under node) gives the same text and
+    segments as the pre-launch panel (prelaunch.as_sent, then count_segments), tracked and not."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from campaigns.content.segments import browser_tables, count_segments
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("node is not installed; the browser test checks the counter in Chromium")
+    script = tmp_path / "run.js"
+    script.write_text(
+        "const {makeCounter} = require(process.argv[2]);\n"
+        "const counter = makeCounter(JSON.parse(process.argv[3]));\n"
+        "const texts = JSON.parse(process.argv[4]);\n"
+        "console.log(JSON.stringify(texts.map(t => [counter.asSent(t), counter.count(counter.asSent(t)).segments])));\n"
+    )
+    counter = Path(__file__).resolve().parent.parent / "static/js/template_segments.js"
+    run = [node, str(script), str(counter), json.dumps(browser_tables()), json.dumps(LINK_TEXTS)]
+    in_browser = json.loads(subprocess.run(run, capture_output=True, text=True, check=True, timeout=30).stdout)
+    tracked = Campaign(track_links=True)
+    on_server = [
+        [prelaunch.as_sent(tracked, t), count_segments(prelaunch.as_sent(tracked, t)).segments] for t in LINK_TEXTS
+    ]
+    assert in_browser == on_server
+    assert [segments for _, segments in on_server] == [1, 1, 1, 1, 1]
+    assert on_server[1][0] == f"Go to {BASE}00000000. Or ({BASE}00000000)! Not ftp://c.example nor www.d.example"
+    assert count_segments(LINK_TEXTS[0]).segments == 2  # untracked, the address itself is counted
+
+
 # --- the campaign form -------------------------------------------------------------------------
 
 
@@ -243,3 +285,18 @@ def test_the_campaign_form_tracks_links_by_default_and_names_a_bad_utm_value(pag
         "(e.g. utm_source=sms&utm_campaign=spring)."
     )
     shot(page, "links/campaign_form_utm_error")
+
+
+def test_the_campaign_forms_counter_counts_a_tracked_link_at_the_short_links_length(page, live_server, administrator):
+    from tests.browser import log_in, shot
+
+    log_in(page, live_server, administrator.username, "/admin/campaigns/campaign/add/")
+    page.fill("#id_text", "Hi, our sale: https://shop.example/" + "a" * 150 + ". See you")
+    counter = page.locator("#id_text + .variant-count")
+    assert counter.get_attribute("data-segments") == "1"
+    assert counter.inner_text() == "51 characters, 1 segment (GSM-7), links counted as short links"
+    shot(page, "links/campaign_form_counter_tracked")
+    page.uncheck("#id_track_links")
+    assert counter.get_attribute("data-segments") == "2"
+    assert counter.inner_text() == "194 characters, 2 segments (GSM-7)"
+    shot(page, "links/campaign_form_counter_untracked")

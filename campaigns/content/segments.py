@@ -161,8 +161,13 @@ def to_gsm7(text: str) -> str:
 
 
 def browser_tables() -> dict[str, object]:
-    """The alphabets and lookalikes for the browser's counter, so both count from one table."""
+    """The alphabets and lookalikes for the browser's counter, so both count from one table; and a
+    short link as recipients get it, so a tracked campaign's URLs are counted at its length."""
+    from campaigns.links.codes import CODE_LENGTH, TRAILING, short_url
+
     return {
+        "short_link": short_url("0" * CODE_LENGTH),
+        "link_trailing": TRAILING,
         "basic": GSM_BASIC,
         "extension": GSM_EXTENSION,
         "lookalikes": {character: list(pair) for character, pair in LOOKALIKES.items()},

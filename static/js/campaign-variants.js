@@ -1,6 +1,8 @@
-/* The campaign form's A/B variants: a live length and segment counter under each variant's text
- * (template_segments.js, the twin of campaigns/content/segments.py), and the running total of the
- * split percentages, so a split that does not add up to 100 shows before saving.
+/* The campaign form's A/B variants: a live length and segment counter under the free text and each
+ * variant's text (template_segments.js, the twin of campaigns/content/segments.py), and the running
+ * total of the split percentages, so a split that does not add up to 100 shows before saving.
+ * With "Track links" ticked each URL is counted at a short link's length, as recipients get it and
+ * as the pre-launch panel counts it.
  */
 (function () {
   "use strict";
@@ -18,6 +20,8 @@
     var source = document.getElementById("segment-tables");
     if (!source || !window.TemplateSegments) return;
     var counter = window.TemplateSegments.makeCounter(JSON.parse(source.textContent));
+    var tracking = document.getElementById("id_track_links");
+    var counted = [];
 
     function attach(area) {
       if (area.dataset.counted) return;
@@ -26,12 +30,18 @@
       note.className = "variant-count";
       area.insertAdjacentElement("afterend", note);
       function update() {
-        var result = counter.count(area.value);
-        note.textContent = result.characters
+        var tracked = tracking && tracking.checked;
+        var sent = tracked ? counter.asSent(area.value) : area.value;
+        var result = counter.count(sent);
+        var words = result.characters
           ? plural(result.characters, "character") + ", " + plural(result.segments, "segment") + " (" + result.encoding + ")"
           : "";
+        if (words && sent !== area.value) words += ", links counted as short links";
+        note.textContent = words;
+        note.dataset.segments = result.segments;
       }
       area.addEventListener("input", update);
+      counted.push(update);
       update();
     }
 
@@ -59,10 +69,17 @@
     }
 
     function attachAll() {
-      document.querySelectorAll("textarea.variant-text").forEach(attach);
+      document.querySelectorAll("textarea#id_text, textarea.variant-text").forEach(attach);
       shares();
     }
     attachAll();
+    if (tracking) {
+      tracking.addEventListener("change", function () {
+        counted.forEach(function (update) {
+          update();
+        });
+      });
+    }
     document.addEventListener("formset:added", attachAll);
     document.addEventListener("input", function (event) {
       if (event.target.name && /^variants-\d+-(share|DELETE)$/.test(event.target.name)) shares();

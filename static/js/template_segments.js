@@ -97,6 +97,20 @@
       return result;
     }
 
+    /* The text as a tracked campaign's recipient gets it: each http(s) address (trailing sentence
+     * punctuation left out) replaced by a short link of the real length (the twin of
+     * campaigns/links/codes.py urls_in, as campaigns/content/prelaunch.py as_sent counts it). */
+    function asSent(text) {
+      var shortLink = tables.short_link || "";
+      var trailing = tables.link_trailing || "";
+      return (text || "").replace(/https?:\/\/[^\s<>"']+/gi, function (found) {
+        var end = found.length;
+        while (end > 0 && trailing.indexOf(found[end - 1]) >= 0) end -= 1;
+        if (end <= "https://".length) return found;
+        return shortLink + found.slice(end);
+      });
+    }
+
     function toGsm7(text) {
       return Array.from(text || "")
         .map(function (ch) {
@@ -105,7 +119,7 @@
         .join("");
     }
 
-    return { count: count, isGsm7: isGsm7, toGsm7: toGsm7 };
+    return { count: count, isGsm7: isGsm7, toGsm7: toGsm7, asSent: asSent };
   }
 
   return { makeCounter: makeCounter };
