@@ -97,3 +97,30 @@ def test_the_template_reply_in_a_browser(page, live_server, nairobi_staff, close
     page.wait_for_selector(".messagelist")
     assert "is on its way" in page.inner_text(".messagelist")
     assert OutboundMessage.objects.get().template["variables"] == {"1": "Ann", "2": "B-7"}
+
+
+def test_a_reply_that_failed_outside_the_window_is_explained_in_the_conversation(staff, closed):
+    OutboundMessage.objects.create(
+        channel=closed.channel,
+        to=closed.phone,
+        body="Yes it is",
+        status="failed",
+        error_code="63016",
+        error_message="Failed to send freeform message because you are outside the allowed window.",
+    )
+    page = page_of(staff, closed)
+    assert "Outside WhatsApp&#x27;s 24-hour window: the contact has not written to this channel" in page
+    assert "(63016: Failed to send freeform message" in page
+
+
+def test_the_analytics_failures_say_the_rule_in_the_same_words(closed):
+    from campaigns.analytics.reading import failures
+    from campaigns.models import Campaign, CampaignBreakdown
+
+    campaign = Campaign.objects.create(name="Spring", channel=closed.channel, text="Hi")
+    CampaignBreakdown.objects.create(
+        campaign_id=campaign.pk, kind=CampaignBreakdown.Kind.ERROR, key="63016", meaning="outside the window", failed=3
+    )
+    [row] = failures(campaign.pk, provider="twlowa")
+    assert row["meaning"].startswith("Outside WhatsApp's 24-hour window") and row["count"] == 3
+    assert failures(campaign.pk)[0]["meaning"] == "outside the window"  # without the provider: as reported

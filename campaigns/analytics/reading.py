@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from phonenumbers import geocoder
 
+from campaigns.conversations.window import failure_words
 from campaigns.models import Campaign, CampaignBreakdown, CampaignBucket, HourlyOutcomes
 from campaigns.models.analytics import COUNTERS
 from providers.models import Channel
@@ -140,15 +141,23 @@ def label(point: datetime, step: str) -> str:
     return f"{point:%d %b %H:%M}"
 
 
-def failures(campaign_id: int, raw: bool = False) -> list[dict[str, object]]:
+def failures(campaign_id: int, raw: bool = False, provider: str = "") -> list[dict[str, object]]:
     """Failures by error code, most common first, with the code's meaning as last reported (``raw``:
-    as stored, for a caller that words them itself)."""
+    as stored, for a caller that words them itself; ``provider``: the 24-hour rule's failures, Twilio
+    63016 and Gupshup 1004-1008, said in the words the rest of the site says it)."""
     rows = CampaignBreakdown.objects.filter(
         campaign_id=campaign_id, kind=CampaignBreakdown.Kind.ERROR, failed__gt=0
     ).order_by("-failed", "key")[:TOP_FAILURES]
     if raw:
         return [{"code": row.key, "meaning": row.meaning, "count": row.failed} for row in rows]
-    return [{"code": row.key or "—", "meaning": row.meaning or "No reason given", "count": row.failed} for row in rows]
+    return [
+        {
+            "code": row.key or "—",
+            "meaning": failure_words(provider, row.key, row.meaning) or row.meaning or "No reason given",
+            "count": row.failed,
+        }
+        for row in rows
+    ]
 
 
 @lru_cache(maxsize=512)
@@ -216,7 +225,7 @@ def campaign_analytics(campaign: Campaign, asked_step: str = "", zone=None) -> d
         "counts": counts,
         "funnel": funnel(campaign, counts),
         "chart": series(campaign.pk, asked_step, zone),
-        "failures": failures(campaign.pk),
+        "failures": failures(campaign.pk, provider=campaign.channel.provider),
         "countries": countries(campaign.pk),
         "cost": campaign_cost(campaign.pk),
     }

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.content.personalisation import message_text
-from campaigns.conversations.window import FREE_TEXT_WINDOW, keeps_window
+from campaigns.conversations.window import FREE_TEXT_WINDOW, failure_words, keeps_window
 from campaigns.models import Conversation, InboundMessage, OutboundMessage, WhatsAppTemplate
 from campaigns.models.staff import zone_label
 from campaigns.whatsapp.preview import needed_rows, phone_preview, provider_variables, row_label, sample_for
@@ -100,16 +100,18 @@ def outbound_entries(conversation: Conversation, before: datetime | None, limit:
     if before is not None:
         rows = rows.filter(created_at__lt=before)
     rows = rows.select_related("campaign__template", "contact").order_by("-id")  # ids grow with created_at
-    return [outbound_entry(message) for message in rows[:limit]]
+    return [outbound_entry(message, conversation.channel.provider) for message in rows[:limit]]
 
 
-def outbound_entry(message: OutboundMessage) -> Entry:
+def outbound_entry(message: OutboundMessage, provider: str = "") -> Entry:
     notes = []
     if message.campaign_id:
         notes.append(f"campaign {message.campaign.name}")
     elif message.sender_label:
         notes.append(f"by {message.sender_label}")
-    if message.error_message:
+    if words := failure_words(provider, message.error_code, message.error_message):
+        notes.append(words)  # the 24-hour rule, in the words the reply box says it
+    elif message.error_message:
         notes.append(message.error_message)
     return Entry(
         key=f"out-{message.pk}",
