@@ -10,9 +10,9 @@ from django.utils.text import Truncator
 from campaigns.admin.message_log import MessageLogList
 from campaigns.admin.unknown_outcomes import unknown_outcome_urls
 from campaigns.content.personalisation import message_text
-from campaigns.conversations.window import failure_words
 from campaigns.forms import DONT_SEND, SEND_NOW, SendMessageForm, local_text
 from campaigns.models import OutboundMessage
+from campaigns.whatsapp.failures import failure_words
 from messaging_site import confirm
 
 Status = OutboundMessage.Status

@@ -18,9 +18,9 @@ from django.db.models import Sum
 from django.utils import timezone
 from phonenumbers import geocoder
 
-from campaigns.conversations.window import failure_words
 from campaigns.models import Campaign, CampaignBreakdown, CampaignBucket, HourlyOutcomes
 from campaigns.models.analytics import COUNTERS
+from campaigns.whatsapp.failures import failure_words
 from providers.models import Channel
 
 STEPS = {"5min": timedelta(minutes=5), "hour": timedelta(hours=1), "day": timedelta(days=1)}

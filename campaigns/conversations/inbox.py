@@ -15,9 +15,10 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.content.personalisation import message_text
-from campaigns.conversations.window import FREE_TEXT_WINDOW, failure_words, keeps_window
+from campaigns.conversations.window import FREE_TEXT_WINDOW, keeps_window
 from campaigns.models import Conversation, InboundMessage, OutboundMessage, WhatsAppTemplate
 from campaigns.models.staff import zone_label
+from campaigns.whatsapp.failures import failure_words
 from campaigns.whatsapp.preview import needed_rows, phone_preview, provider_variables, row_label, sample_for
 
 PAGE = 30  # messages a conversation page shows; "Older messages" pages back from the oldest shown

@@ -2,7 +2,7 @@
 
 A business may send free-form WhatsApp (text or media) only within 24 hours of the contact's last
 message to that sender; outside it only an approved template. Twilio fails such a message with
-63016 and Gupshup with 1004-1008, after the fact; this module says so up front, from the
+63016 and Gupshup with 1004-1008, after the fact (campaigns/whatsapp/failures.py words those); this module says so up front, from the
 conversations' ``last_inbound_at``. The inbox's reply form, the API and the staff pages use it.
 """
 
@@ -61,21 +61,3 @@ def closed_numbers(channel: Channel, numbers: list[str], now: datetime | None = 
         return []
     reachable = open_numbers(channel, numbers, now)
     return [number for number in dict.fromkeys(numbers) if number not in reachable]
-
-
-# Failures that mean the message went outside the window (PROVIDERS.md): Twilio's 63016, and the
-# codes of Gupshup's failed events 1004-1008 (its send API's own 1004-1008 answers are HTTP errors,
-# stored as http_<status>, so never mistaken for these).
-OUTSIDE_WINDOW_CODES = {"twlowa": {"63016"}, "twlo": {"63016"}, "gswa": {"1004", "1005", "1006", "1007", "1008"}}
-OUTSIDE_WINDOW = (
-    "Outside WhatsApp's 24-hour window: the contact has not written to this channel in the last 24 hours "
-    "(or never has), and then WhatsApp only delivers an approved template. Send them a template instead."
-)
-
-
-def failure_words(provider: str, error_code: str, error_message: str = "") -> str:
-    """A failure in staff words when it is the 24-hour rule's (the provider's own words kept after it); else ''."""
-    if str(error_code).strip() not in OUTSIDE_WINDOW_CODES.get(provider, set()):
-        return ""
-    said = f" ({error_code}: {error_message})" if error_message else f" ({error_code})"
-    return OUTSIDE_WINDOW + said

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from campaigns import analytics
 from campaigns.content.segments import count_segments
-from campaigns.conversations.window import failure_words
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.pipeline.sending import next_opening
 from campaigns.reports import tallies
+from campaigns.whatsapp.failures import failure_words
 
 Status = OutboundMessage.Status
 # The bar's parts, in the order a message moves through them; every message state falls in one.
