@@ -3,7 +3,8 @@
 A business may send free-form WhatsApp (text or media) only within 24 hours of the contact's last
 message to that sender; outside it only an approved template. Twilio fails such a message with
 63016 and Gupshup with 1004-1008, after the fact (campaigns/whatsapp/failures.py words those); this
-module says so up front, from the conversations' ``last_inbound_at``. The inbox's reply form, the API and the staff pages use it.
+module says so up front, from the conversations' ``last_inbound_at``. The inbox's reply form, the
+API and the staff pages use it.
 """
 
 from __future__ import annotations
