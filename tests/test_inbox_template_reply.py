@@ -67,7 +67,9 @@ def test_a_template_reply_goes_with_the_values_typed(staff, closed, fake_twilio,
     worker()
     message.refresh_from_db()
     assert message.sent_template["preview"] == "Hello Ann, your order B-7 is on its way."
-    [request] = [r for r in fake_twilio.received if "ContentSid" in r.form]
+    went = [r for r in fake_twilio.received if "ContentSid" in r.form]
+    assert len(went) == 1, (message.status, message.error_message, [(r.method, r.path) for r in fake_twilio.received])
+    [request] = went
     assert json.loads(request.form["ContentVariables"][0]) == {"1": "Ann", "2": "B-7"}
     closed.refresh_from_db()
     assert closed.last_text == "Hello Ann, your order B-7 is on its way."

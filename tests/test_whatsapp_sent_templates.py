@@ -51,6 +51,8 @@ def test_a_campaigns_template_messages_keep_the_template_values_and_preview(
         "[Shop now → https://example.com/sale]",
     }
     assert kept[nameless.phone]["variables"] == {"1": "friend", "2": "Saturday"}
+    states = list(OutboundMessage.objects.filter(campaign=campaign).values_list("status", "error_message"))
+    assert len(content_variables(fake_twilio)) == 2, (states, [(r.method, r.path) for r in fake_twilio.received])
     assert sorted(content_variables(fake_twilio)) == [
         (f"whatsapp:{ann.phone}", {"1": "Ann", "2": "Saturday"}),
         (f"whatsapp:{nameless.phone}", {"1": "friend", "2": "Saturday"}),
