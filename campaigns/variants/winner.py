@@ -111,11 +111,14 @@ def send_rest(campaign_id: int) -> int:
             ids = list(held(campaign_id).order_by().values_list("pk", flat=True)[:RELEASE_SLICE])
             if not ids:
                 break
+            first = moved == 0
             moved += (
                 held(campaign_id)
                 .filter(pk__in=ids)
                 .update(variant=winner, status=Message.QUEUED, next_attempt_at=None, updated_at=timezone.now())
             )
+            if first and Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).exists():
+                enqueue_dispatch(campaign_id)  # the first slice goes while the next ones are given the winner
     with transaction.atomic():
         Campaign.objects.filter(pk=campaign_id).update(winner_due_at=None, updated_at=timezone.now())
         if Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).exists():
@@ -129,10 +132,11 @@ def pick_winner(campaign: Campaign, position: int, who: str) -> str:
     refusal = pick_refusal(campaign, position)
     if refusal:
         return refusal
-    stamp = f"{timezone.localtime():%d %b %Y %H:%M} ({zone_label()})"  # the picker's zone, named
-    if not choose(campaign.pk, position, f"Picked by {who} on {stamp}."):
-        return f"“{campaign}” changed meanwhile: reload the page to see its winner."
-    send_rest(campaign.pk)
+    stamp = f"{timezone.localtime():%d %b %Y %H:%M}, {zone_label()}"  # the picker's zone, named
+    with transaction.atomic():
+        if not choose(campaign.pk, position, f"Picked by {who} on {stamp}."):
+            return f"“{campaign}” changed meanwhile: reload the page to see its winner."
+        enqueue_winner_step(campaign.pk)  # a worker gives the rest the winner: a million rows take a while
     return ""
 
 
