@@ -152,11 +152,14 @@ def test_a_campaigns_results_per_recipient(staff, channel, make_contact, setting
         "sent at (Europe/Paris)",
         "delivered at (Europe/Paris)",
         "variant",
+        "clicks",
+        "first click at (Europe/Paris)",
         "replies",
         "last reply",
         "last reply at (Europe/Paris)",
         "opted out by replying at (Europe/Paris)",
     ]
+    no_clicks = ["0", ""]  # tests/test_analytics.py has recipients who clicked
     no_replies = ["0", "", "", ""]  # tests/test_campaign_replies.py has recipients who replied
     assert rows == [
         [
@@ -169,9 +172,10 @@ def test_a_campaigns_results_per_recipient(staff, channel, make_contact, setting
             "2026-06-01 10:00:00",
             "2026-06-01 10:00:00",
             "",
+            *no_clicks,
             *no_replies,
         ],
-        ["+447911123402", "", "failed", "", "21610", "'-unsubscribed recipient", "", "", "", *no_replies],
+        ["+447911123402", "", "failed", "", "21610", "'-unsubscribed recipient", "", "", "", *no_clicks, *no_replies],
     ]
     header, *rows = xlsx_rows(staff.get(f"{url}xlsx"))
     assert rows[0][6] == datetime(2026, 6, 1, 10, 0)
