@@ -69,16 +69,26 @@ class LinkBatch:
 
     The send pipeline renders each message, passes it through ``shorten``, and calls ``save``
     before the hand-over keeps the rewritten texts as the messages' bodies (so a retry sends the
-    same links). A message whose body was kept already is not shortened again.
+    same links). A message whose body was kept already is not shortened again. A WhatsApp
+    template's values are shortened too (their media and URL-button values left as written), and
+    kept as its sent_template, so a retry sends the same links in them.
     """
 
     links: list[ShortLink] = field(default_factory=list)
 
     def shorten(self, message: OutboundMessage, rendered: OutgoingMessage) -> OutgoingMessage:
         campaign: Campaign | None = message.campaign
-        if campaign is None or message.body or not campaign.track_links or not URL.search(rendered.text):
+        if campaign is None or not campaign.track_links:
             return rendered
-        text, made = with_short_links(rendered.text, new_code)
+        made: list[tuple[str, str]] = []
+        if not message.body and URL.search(rendered.text):
+            text, made = with_short_links(rendered.text, new_code)
+            rendered = replace(rendered, text=text)
+        if rendered.template and not message.sent_template:  # a retry sends its kept values again
+            variables = _shortened_values(rendered.template.get("variables"), made)
+            rendered = replace(rendered, template={**rendered.template, "variables": variables})
+        if not made:
+            return rendered
         now = timezone.now()
         expires = now + timedelta(days=settings.SHORT_LINK_DAYS)
         self.links += [
@@ -87,7 +97,7 @@ class LinkBatch:
             )
             for code, url in made
         ]
-        return replace(rendered, text=text)
+        return rendered
 
     def save(
         self, outgoing: list[OutgoingMessage], texts: dict[int, str]
@@ -118,5 +128,39 @@ class LinkBatch:
                 text = text.replace(old, new)
             return text
 
-        outgoing = [replace(m, text=renew(m.id, m.text)) if m.id in renamed else m for m in outgoing]
+        def renewed(message: OutgoingMessage) -> OutgoingMessage:
+            if message.id not in renamed:
+                return message
+            template = message.template
+            if template and template.get("variables"):
+                template = {**template, "variables": _mapped(template["variables"], lambda t: renew(message.id, t))}
+            return replace(message, text=renew(message.id, message.text), template=template)
+
+        outgoing = [renewed(m) for m in outgoing]
         return outgoing, {pk: renew(pk, text) for pk, text in texts.items()}
+
+
+# A WhatsApp template's values that must reach the provider as written: the header's media (the
+# provider fetches it) and a URL button's value (a suffix the template's own address ends with).
+KEPT_AS_WRITTEN = {"MEDIA_URL", "Buttons"}
+
+
+def _shortened_values(values: object, made: list[tuple[str, str]]) -> object:
+    """A template's variable values (Twilio's flat, or Gupshup's by part) with each URL in a text
+    value a short link; the (code, address) pairs are added to ``made``."""
+    if isinstance(values, dict):
+        return {
+            key: value if key in KEPT_AS_WRITTEN else _shortened_values(value, made) for key, value in values.items()
+        }
+    if isinstance(values, str) and URL.search(values):
+        text, found = with_short_links(values, new_code)
+        made += found
+        return text
+    return values
+
+
+def _mapped(values: object, change) -> object:
+    """``values`` with ``change`` applied to every string in it, however nested."""
+    if isinstance(values, dict):
+        return {key: _mapped(value, change) for key, value in values.items()}
+    return change(values) if isinstance(values, str) else values

@@ -610,7 +610,7 @@ def _prepare_batch(
     results: list[SendResult] = []
     outgoing: list[OutgoingMessage] = []
     texts: dict[int, str] = {}  # campaign messages' rendered texts, kept as they go
-    templates: dict[int, dict] = {}  # WhatsApp template messages' records of what they are sent with
+    unrecorded: dict[int, int] = {}  # WhatsApp template messages to record what they are sent with: their channel
     synced = SyncedTemplates()
     links = LinkBatch()  # their URLs as tracked short links (campaigns/links/)
     for message in hold_outside_hours(batch, token, summary):
@@ -624,8 +624,10 @@ def _prepare_batch(
         if message.campaign_id is not None and not message.body:
             texts[message.pk] = rendered.text
         if rendered.template and not message.sent_template:
-            templates[message.pk] = synced.record(message.channel_id, rendered.template)
+            unrecorded[message.pk] = message.channel_id
     outgoing, texts = links.save(outgoing, texts)
+    # Recorded once the links are saved: a code clash renames short links in the values too.
+    templates = {m.id: synced.record(unrecorded[m.id], m.template) for m in outgoing if m.id in unrecorded}
     if not outgoing:
         return results, [], None
     missing = provider.missing_credentials()
