@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from providers.fakes.replies import DemoReplies, add_reply_options
+from providers.fakes.replies import DemoClicks, DemoReplies, add_reply_options
 from providers.fakes.server import (
     Behaviour,
     FakeProvider,
@@ -97,6 +97,8 @@ class FakeTwilio(FakeProvider):
         self.callbacks: list[tuple[str, dict[str, str], int]] = []  # (url, params, our answer's status)
         self.inbound_urls: dict[str, str] = {}  # our number -> its inbound webhook (for demo replies)
         self.replies = DemoReplies()  # nobody replies unless told to
+        self.clicks = DemoClicks()  # nor taps a link
+        self.tapped: list[tuple[str, int]] = []  # (short link, the answer's status): the demo's taps
         self.content: list[dict] = [json.loads(json.dumps(item)) for item in DEMO_TWILIO_CONTENT]  # its templates
         self.content_refusal: FakeResponse | None = None  # answered instead of the list (a 429, say)
 
@@ -216,7 +218,8 @@ class FakeTwilio(FakeProvider):
         with self.lock:
             self.messages[sid] = {**message, "media": media, "fields": fields}
         if fields.get("StatusCallback"):
-            self.report_later(fields["StatusCallback"], sid, fields["To"], fields.get("From", ""))
+            got = f"{body} {fields.get('ContentVariables', '')}"  # a template's links are in its values
+            self.report_later(fields["StatusCallback"], sid, fields["To"], fields.get("From", ""), got)
         return message
 
     def handle(self, request: FakeRequest) -> FakeResponse:
@@ -337,13 +340,14 @@ class FakeTwilio(FakeProvider):
 
     # --- calls back -------------------------------------------------------------------------
 
-    def report_later(self, url: str, sid: str, to: str, sender: str) -> None:
+    def report_later(self, url: str, sid: str, to: str, sender: str, text: str = "") -> None:
         """Status callbacks for a new message, in order: sent, then delivered (or undelivered)."""
         if not self.send_callbacks:
             return
         common = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "MessageSid": sid, "SmsSid": sid}
         common.update({"To": to, "From": sender or "+15005550006"})
         steps = [{**common, "MessageStatus": "sent", "SmsStatus": "sent"}]
+        taps: list[str] = []
         if to.startswith("whatsapp:") and to in self.not_on_whatsapp:
             failed = {"MessageStatus": "failed", "SmsStatus": "failed", "ErrorCode": NOT_ON_WHATSAPP_CODE}
             steps = [{**common, **failed}]
@@ -354,10 +358,14 @@ class FakeTwilio(FakeProvider):
         else:
             steps.append({**common, "MessageStatus": "delivered", "SmsStatus": "delivered"})
             reply = self.demo_reply(to, sender)
+            taps = self.clicks.pick(text)
 
         def report() -> None:
             for params in steps:
                 self.post_signed(url, params)
+            if taps:
+                time.sleep(self.clicks.delay)
+                self.tapped.extend((link, self.clicks.click(link)) for link in taps)
             if reply:
                 time.sleep(self.replies.delay)
                 reply()
@@ -453,6 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeTwilio(args.account_sid, args.auth_token, behaviour_from(args))
     fake.inbound_urls.update(_number_urls(parser, args.inbound_url))
     fake.replies = DemoReplies(args.reply_rate, args.reply_seed)
+    fake.clicks = DemoClicks(args.click_rate, args.click_seed)
     fake.invalid_numbers.update(args.invalid_number)
     fake.unsubscribed.update(args.unsubscribed)
     fake.not_on_whatsapp = not_on_whatsapp_from(args)

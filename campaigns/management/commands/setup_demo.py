@@ -21,6 +21,7 @@ DEMO_TWILIO = {"account_sid": "AC" + "0" * 31 + "1", "auth_token": "demo-auth-to
 DEMO_GUPSHUP = {"apikey": "demo-gupshup-key", "app_name": "demo-app"}
 DEMO_SENDBULK = {"partner_id": "1234", "apikey": "demo-sendbulk-key"}
 DEMO_REPLY_RATE = 0.05  # share of the fakes' recipients who reply: enough to fill the inbox on a small campaign
+DEMO_CLICK_RATE = 0.2  # share of the Twilio fake's recipients who tap their short links: a funnel with clicks
 DEMO_NOT_ON_WHATSAPP_ENDING = "7"  # one WhatsApp recipient in ten is "not on WhatsApp" in the demo
 
 
@@ -100,6 +101,7 @@ class Command(BaseCommand):
                     *("--account-sid", DEMO_TWILIO["account_sid"], "--auth-token", DEMO_TWILIO["auth_token"]),
                     *(arg for c in (twilio_sms, twilio_wa) for arg in ("--inbound-url", inbound_url_of(c))),
                     *replies,
+                    *("--click-rate", str(demo_click_rate())),
                     *not_on_whatsapp,
                 ],
             },
@@ -125,13 +127,22 @@ class Command(BaseCommand):
 
 def demo_reply_rate(given: float | None) -> float:
     """--reply-rate, else the DEMO_REPLY_RATE environment variable, else 5%: a share between 0 and 1."""
-    raw = given if given is not None else os.environ.get("DEMO_REPLY_RATE", DEMO_REPLY_RATE)
+    return demo_share("DEMO_REPLY_RATE", given, DEMO_REPLY_RATE)
+
+
+def demo_click_rate() -> float:
+    """The DEMO_CLICK_RATE environment variable, else 20%: the share who tap the short links they got."""
+    return demo_share("DEMO_CLICK_RATE", None, DEMO_CLICK_RATE)
+
+
+def demo_share(variable: str, given: float | None, default: float) -> float:
+    raw = given if given is not None else os.environ.get(variable, default)
     try:
         rate = float(raw)
     except ValueError:
-        raise CommandError(f"DEMO_REPLY_RATE: {raw!r} is not a number (a share such as 0.05).") from None
+        raise CommandError(f"{variable}: {raw!r} is not a number (a share such as 0.05).") from None
     if not 0 <= rate <= 1:
-        raise CommandError(f"DEMO_REPLY_RATE: {rate} is not a share between 0 and 1.")
+        raise CommandError(f"{variable}: {rate} is not a share between 0 and 1.")
     return rate
 
 

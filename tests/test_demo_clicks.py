@@ -1,0 +1,82 @@
+"""The demo's fake recipients tap some of the short links they got, through the real /l/ route, so a
+demo campaign's funnel shows clicks without a provider account (providers/fakes/replies.py DemoClicks).
+
+Real worker, real HTTP from the loopback Twilio fake to the live server's redirect."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from campaigns.links import count_clicks
+from campaigns.models import Campaign, LinkClick, ShortLink
+from providers.fakes.replies import PHONE_AGENT, DemoClicks
+from tests import test_twilio_support as support
+
+pytestmark = pytest.mark.django_db(transaction=True)
+twilio_server, fake_twilio = support.twilio_server, support.fake_twilio
+make_twilio_channel = support.make_twilio_channel
+PEOPLE = [f"+4479111234{n:02d}" for n in range(10)]
+
+
+def settled(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll, reading only: the fake's callbacks and taps are written by the live server's threads,
+    and SQLite's shared in-memory test database takes one writer at a time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not check():
+        time.sleep(0.05)
+    return check()
+
+
+@pytest.fixture
+def demo_campaign(live_server, settings, fake_twilio, make_twilio_channel, make_contact, make_list):
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.SHORT_LINK_BASE_URL = f"{live_server.url}/l/"
+    channel = make_twilio_channel()
+    fake_twilio.send_callbacks = True
+    fake_twilio.behaviour.callback_delay = 0.05
+    people = [make_contact(phone, f"Person {n}") for n, phone in enumerate(PEOPLE)]
+    campaign = Campaign.objects.create(
+        name="Spring", channel=channel, text="Sale: https://shop.example/sale, and (https://shop.example/faq)."
+    )
+    campaign.lists.add(make_list("Customers", people))
+    return campaign
+
+
+def test_a_demo_send_gets_some_clicks_through_the_real_redirect(demo_campaign, fake_twilio, worker):
+    fake_twilio.clicks = DemoClicks(rate=0.5, seed=3, delay=0.05)
+    assert demo_campaign.launch()
+    worker()
+    assert settled(lambda: len([c for c in fake_twilio.callbacks if c[1].get("MessageStatus") == "delivered"]) == 10)
+    time.sleep(0.5)  # the last recipients' taps come a moment after their receipts
+    tapped = list(fake_twilio.tapped)
+    assert 2 <= len(tapped) < 20 and len(tapped) % 2 == 0  # some recipients, each tapping both links
+    assert {status for _, status in tapped} == {302}  # the real redirect answered
+    assert LinkClick.objects.count() == len(tapped)  # counted: a phone's browser is no preview fetcher
+
+    worker()  # applies the receipts
+    count_clicks()
+    clicked = ShortLink.objects.filter(campaign_id=demo_campaign.pk, click_count__gt=0)
+    assert clicked.count() == len(tapped) and all(link.first_click_at for link in clicked)
+    codes = {link.rsplit("/", 1)[1] for link, _ in tapped}
+    assert set(clicked.values_list("code", flat=True)) == codes
+
+    from campaigns.analytics import campaign_analytics
+
+    steps = {step.key: step.number for step in campaign_analytics(demo_campaign, "")["funnel"]}
+    assert (steps["delivered"], steps["clicked"], steps["clicks"]) == (10, len(tapped) // 2, len(tapped))
+
+
+def test_nobody_taps_unless_told_and_a_text_without_short_links_is_never_tapped():
+    assert DemoClicks().pick("See https://s.example/l/Abc12345") == []
+    everyone = DemoClicks(rate=1.0)
+    assert everyone.pick("See https://s.example/l/Abc12345. Or https://s.example/l/Zz9Zz9Zz!") == [
+        "https://s.example/l/Abc12345",
+        "https://s.example/l/Zz9Zz9Zz",
+    ]
+    assert everyone.pick("See https://shop.example/sale or https://s.example/l/Abc123456") == []
+    with pytest.raises(ValueError, match="--click-rate: 2.0 is not a share between 0 and 1."):
+        DemoClicks(rate=2.0)
+    assert "iPhone" in PHONE_AGENT and "Mobile" in PHONE_AGENT
