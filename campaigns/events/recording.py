@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -74,7 +74,7 @@ def record_events(events: Iterable[Event], wanted: dict[str, list[int]] | None =
     for event in events:
         at = event.at or now
         event_id, event_type = new_event_id(), str(event.type)
-        payload = json.dumps({"id": event_id, "type": event_type, "timestamp": iso(at), "data": event.data})
+        payload = {"id": event_id, "type": event_type, "timestamp": iso(at), "data": event.data}
         rows += [(event_id, event_type, payload, endpoint_id, "", at) for endpoint_id in wanted.get(event_type, ())]
         if event.callback_url:
             rows.append((event_id, event_type, payload, None, event.callback_url, at))
@@ -92,28 +92,32 @@ COLUMNS = (
 
 
 def insert_rows(rows: list[tuple]) -> None:
-    """(event_id, type, payload JSON, endpoint_id, callback_url, at) rows into the outbox, pending and due.
+    """(event_id, type, payload, endpoint_id, callback_url, at) rows into the outbox, pending and due.
 
-    One statement on PostgreSQL (INSERT ... SELECT FROM unnest of one array per column), one
-    prepared statement run for every row elsewhere (executemany). Django's bulk_create built each
-    row's model and SQL in Python: 2 ms of CPU per row, 20 times the database's own work.
+    One statement on PostgreSQL: INSERT ... SELECT FROM json_to_recordset of one parameter, every
+    row in one JSON text (one json.dumps, in C). psycopg quoted array parameters element by element
+    in Python, a JSON payload's escaped quotes dearest of all: 0.2 ms of CPU a row, more than the
+    insert's own work (a receipt batch of 2,000 events, issue 17). One prepared statement run for
+    every row elsewhere (executemany). Django's bulk_create built each row's model and SQL in
+    Python: 2 ms of CPU per row.
     """
     table = connection.ops.quote_name(WebhookEvent._meta.db_table)
     pending = WebhookEvent.Status.PENDING
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            columns = list(zip(*rows, strict=True))
+            document = [
+                {"e": e, "t": t, "p": p, "ep": ep, "cb": cb, "at": at.isoformat()} for e, t, p, ep, cb, at in rows
+            ]
             cursor.execute(
-                f"INSERT INTO {table} ({COLUMNS}) SELECT e, t, p, ep, cb, at, at, %s, 0, '' FROM unnest("  # noqa: S608 - names are ours, every value a parameter
-                "%s::text[], %s::text[], %s::jsonb[], %s::bigint[], %s::text[], %s::timestamptz[]"
-                ") AS r(e, t, p, ep, cb, at)",
-                [pending, *(list(column) for column in columns)],
+                f"INSERT INTO {table} ({COLUMNS}) SELECT e, t, p, ep, cb, at, at, %s, 0, '' "  # noqa: S608 - names are ours, every value a parameter
+                "FROM json_to_recordset(%s::json) AS r(e text, t text, p jsonb, ep bigint, cb text, at timestamptz)",
+                [pending, json.dumps(document)],
             )
             return
         adapt = connection.ops.adapt_datetimefield_value
         cursor.executemany(
             f"INSERT INTO {table} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, '')",  # noqa: S608 - as above
-            [(e, t, p, ep, cb, adapt(at), adapt(at), pending) for e, t, p, ep, cb, at in rows],
+            [(e, t, json.dumps(p), ep, cb, adapt(at), adapt(at), pending) for e, t, p, ep, cb, at in rows],
         )
 
 
@@ -127,11 +131,22 @@ def record_message_events(message_ids: list[int], status: str) -> int:
     if not message_ids or event_type is None:
         return 0
     wanted = subscribers()
-    messages = OutboundMessage.objects.filter(pk__in=message_ids)
-    if not wanted.get(event_type):
-        messages = messages.filter(Q(status_callback__gt="") | Q(campaign__status_callback__gt=""))
-    rows = messages.values(*MESSAGE_FIELDS, "status_callback", "campaign__status_callback", "campaign__kind")
-    return record_events((message_event(row, event_type, status) for row in rows.iterator(2000)), wanted)
+    return record_events(
+        (message_event(row, event_type, status) for row in listened(message_ids, wanted, event_type)), wanted
+    )
+
+
+def listened(message_ids: list[int], wanted: dict[str, list[int]], event_type: str) -> Iterator[dict]:
+    """The messages' rows for their events, a slice of ids a query: a plain query answers in one
+    round trip, where a server-side cursor (QuerySet.iterator) took three."""
+    for start in range(0, len(message_ids), READ_SLICE):
+        messages = OutboundMessage.objects.filter(pk__in=message_ids[start : start + READ_SLICE])
+        if not wanted.get(event_type):
+            messages = messages.filter(Q(status_callback__gt="") | Q(campaign__status_callback__gt=""))
+        yield from messages.values(*MESSAGE_FIELDS, "status_callback", "campaign__status_callback", "campaign__kind")
+
+
+READ_SLICE = 2000
 
 
 MESSAGE_FIELDS = (

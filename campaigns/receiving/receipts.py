@@ -11,6 +11,7 @@ receipts again one by one (apply_receipt), so nothing is lost to the race.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -171,9 +172,13 @@ FIELDS = (
     *("campaign_id", "to"),
 )
 COLUMNS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message")
-# On PostgreSQL the ids travel as arrays, one parameter each: psycopg's reading of thousands of
-# placeholders in one statement cost more than the database's work.
-ARRAY_TYPES = ("bigint[]", "text[]", "text[]", "timestamptz[]", "text[]", "text[]", "text[]")
+# On PostgreSQL the rows travel as one JSON text (json_to_recordset): psycopg's reading of thousands
+# of placeholders cost more than the database's work, and so did its quoting of arrays, element by
+# element in Python (up to 12 µs a timestamp); json.dumps and the server's JSON parser are C.
+RECORDSET = (
+    "id bigint, status text, provider_message_id text, delivered_at timestamptz, error_code text, "
+    "error_message text, read_status text"
+)
 
 
 def _named(ours: set[int], theirs: set[str], channels: set[int]) -> list[tuple]:
@@ -195,10 +200,10 @@ def _named(ours: set[int], theirs: set[str], channels: set[int]) -> list[tuple]:
 
 
 def write(messages: list[Message], now: datetime) -> set[int]:
-    """One UPDATE ... FROM (VALUES ...) per slice (unnest of arrays on PostgreSQL); returns the ids it
-    moved (those still as read)."""
+    """One UPDATE ... FROM (VALUES ...) per slice (on PostgreSQL one in all, FROM json_to_recordset);
+    returns the ids it moved (those still as read)."""
     if connection.vendor == "postgresql":
-        return _write_arrays(messages, now)
+        return _write_json(messages, now)
     written: set[int] = set()
     per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // 8))
     for start in range(0, len(messages), per_statement):
@@ -206,26 +211,36 @@ def write(messages: list[Message], now: datetime) -> set[int]:
     return written
 
 
-def _assignments() -> str:
+def _assignments(values: str = "v.column{i}") -> str:
     meta, quote = OutboundMessage._meta, connection.ops.quote_name
-    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = v.column{i}" for i, name in enumerate(COLUMNS, 2))
+    assignments = ", ".join(
+        f"{quote(meta.get_field(name).column)} = {values.format(i=i, name=name)}" for i, name in enumerate(COLUMNS, 2)
+    )
     return assignments + f", {quote('updated_at')} = %s, {quote('claim_token')} = NULL"
 
 
-def _write_arrays(messages: list[Message], now: datetime) -> set[int]:
+def _write_json(messages: list[Message], now: datetime) -> set[int]:
     if not messages:
         return set()
-    columns = [[m.pk for m in messages]]
-    columns += [[getattr(m, name) for m in messages] for name in COLUMNS]
-    columns.append([m.read_status for m in messages])
-    arrays = ", ".join(f"%s::{array}" for array in ARRAY_TYPES)
-    names = ", ".join(f"column{i}" for i in range(1, 8))
+    rows = [
+        {
+            "id": m.pk,
+            "status": m.status,
+            "provider_message_id": m.provider_message_id,
+            "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None,
+            "error_code": m.error_code,
+            "error_message": m.error_message,
+            "read_status": m.read_status,
+        }
+        for m in messages
+    ]
     sql = (
-        f"UPDATE {connection.ops.quote_name(OutboundMessage._meta.db_table)} AS m SET {_assignments()} "  # noqa: S608 - names are ours, every value a parameter
-        f"FROM unnest({arrays}) AS v({names}) WHERE m.id = v.column1 AND m.status = v.column7 RETURNING m.id"
+        f"UPDATE {connection.ops.quote_name(OutboundMessage._meta.db_table)} AS m SET {_assignments('v.{name}')} "  # noqa: S608 - names are ours, every value a parameter
+        f"FROM json_to_recordset(%s::json) AS v({RECORDSET}) "
+        "WHERE m.id = v.id AND m.status = v.read_status RETURNING m.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, *columns])
+        cursor.execute(sql, [now, json.dumps(rows)])
         return {pk for (pk,) in cursor.fetchall()}
 
 

@@ -1,6 +1,6 @@
 """The receiving worker: events the webhooks took, applied in batches, each exactly once in effect.
 
-A batch is claimed, applied and deleted in one transaction (apply_batch): a worker killed mid-batch
+A batch is claimed (deleted), applied and committed in one transaction (apply_batch): a worker killed mid-batch
 rolls it back and the rows wait for the next run. The RQ job (receive_events) runs batches on its
 own queue for a time slice; rqcron starts one every second (messaging_site/cron.py), and a lease in
 Redis lets only one run at a time, so the others return at once. The rows are the truth: a Redis
@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from campaigns.pipeline.counters import count_outcomes
 from campaigns.pipeline.queueing import RECEIVING_QUEUE, WORKER_QUEUES, connection
 from campaigns.receiving.receipts import apply_receipts
-from providers.events import InboundEvent, ReceiptEvent, Received, claim_waiting, forget, inbound_book
+from providers.events import InboundEvent, ReceiptEvent, Received, claim_waiting, inbound_book
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,7 @@ def apply_batch(limit: int | None = None) -> Batch:
     limit = limit or settings.RECEIVING_BATCH_SIZE
     try:
         with transaction.atomic():
-            claimed = claim_waiting(limit)
-            batch = _apply(claimed)
-            forget([row.row_id for row in claimed])
+            batch = _apply(claim_waiting(limit))  # claimed rows are deleted: a rollback brings them back
     except (OperationalError, InterfaceError):
         raise  # the database is away or the batch lost a deadlock: the rows wait for the next run
     except Exception:
@@ -84,7 +82,6 @@ def _apply_one_by_one(limit: int) -> Batch:
                 log.exception("received event %s dropped: it cannot be applied (%r)", row.row_id, row.event)
                 one = Batch(rows=1, dropped=1)
             _add(total, one)
-        forget([row.row_id for row in claimed])
     return total
 
 
