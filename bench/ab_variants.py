@@ -2,17 +2,18 @@
 
 A campaign with 1,000,000 messages (BENCH_AB_MESSAGES to change) split between two variants, in a
 spread of states, with 5% of recipients having clicked a tracked link and 2% having replied, gets
-its results per variant (campaigns/variants/results.py): one GROUP BY over the (campaign, variant,
-status) index, the campaign's clicked links (index link_clicked) and its replies, each joined to
-their message. Target (issue 18: the analytics page of a 1,000,000-recipient campaign within
+its results per variant (campaigns/variants/results.py) twice: counted from its messages (one GROUP
+BY over the (campaign, variant, status) index, the clicked links and the replies joined to their
+message: a campaign sent before the tallies by variant), then from the tallies by variant the
+batched appliers keep (written here from the first answer, as they would have been) plus the
+messages not gone yet (the 15% queued). Target (issue 18: the analytics page of a 1,000,000-recipient campaign within
 500 ms): the panel alone in 250 ms, leaving the rest of the page its half.
 
 PostgreSQL only: the rows are made with generate_series (minutes with bulk_create elsewhere).
 Measured on the shared 2-core machine (load average about 10): about 1.4 s at 1,000,000, over the
 target. The campaign is the whole table here, so PostgreSQL reads it all (a parallel scan) for the
-GROUP BY and for the joins of the clicked links and the replies to their messages; per-variant
-counters kept by the batched receipt, click and reply appliers (the analytics tallies keyed by
-variant) would make it a few rows.
+GROUP BY and for the joins of the clicked links and the replies to their messages; from the tallies
+by variant, only the queued rows are counted.
 """
 
 from __future__ import annotations
@@ -122,14 +123,42 @@ def fill(campaign, channel, count: int) -> None:
     )
 
 
+def tally_as_the_appliers_would(campaign, found) -> None:
+    """The tallies by variant the sending, receipt, click and reply appliers would have kept."""
+    from campaigns.models import CampaignBreakdown
+
+    for v in found.variants:
+        CampaignBreakdown.objects.create(
+            campaign_id=campaign.pk,
+            kind=CampaignBreakdown.Kind.VARIANT,
+            key=str(v.position),
+            sent=v.sent,
+            delivered=v.delivered,
+            unique_clicks=v.clicked,
+            repliers=v.replied,
+            opt_outs=v.opted_out,
+        )
+
+
+def polled(campaign) -> tuple[list[float], object]:
+    from campaigns import variants
+
+    timings = []
+    for _ in range(POLLS):
+        started = time.monotonic()
+        found = variants.results(campaign)
+        timings.append(time.monotonic() - started)
+    return sorted(timings), found
+
+
 def measure(count: int = MESSAGES) -> dict:
     prepare_django()
     from django.db import connection
     from django.utils import timezone
 
-    from campaigns import variants
     from campaigns.models import (
         Campaign,
+        CampaignBreakdown,
         CampaignVariant,
         Conversation,
         InboundMessage,
@@ -152,22 +181,28 @@ def measure(count: int = MESSAGES) -> dict:
         with connection.cursor() as cursor:  # as autovacuum does after a big insert: index-only scans work
             for model in (OutboundMessage, ShortLink, InboundMessage, Conversation):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
-        timings = []
-        for _ in range(POLLS):
-            started = time.monotonic()
-            found = variants.results(campaign)
-            timings.append(time.monotonic() - started)
+        counting, counted = polled(campaign)
+        tally_as_the_appliers_would(campaign, counted)
+        timings, found = polled(campaign)
         a, b = found.variants
         assert a.recipients + b.recipients == count, (a.recipients, b.recipients)
         assert b.clicked and a.clicked > b.clicked, (a.clicked, b.clicked)
+        assert found.variants == counted.variants, (found.variants, counted.variants)
     finally:
+        CampaignBreakdown.objects.filter(campaign_id=campaign.pk).delete()
         InboundMessage.objects.filter(channel=channel).delete()
         Conversation.objects.filter(channel=channel).delete()
         ShortLink.objects.filter(campaign=campaign).delete()
         OutboundMessage.objects.filter(channel=channel).delete()
         Campaign.objects.filter(channel=channel).delete()
         channel.delete()
-    return {"timings": sorted(timings), "filled": filled, "count": count, "note": found.notes["clicks"]}
+    return {
+        "timings": timings,
+        "counting": counting,
+        "filled": filled,
+        "count": count,
+        "note": found.notes["clicks"],
+    }
 
 
 def run() -> list[dict]:
@@ -180,7 +215,8 @@ def run() -> list[dict]:
             "unit": "ms",
             "target": round(TARGET_SECONDS * 1000),
             "ratio": TARGET_SECONDS / max(median, 0.001),
-            "note": f"median of {POLLS}; slowest {result['timings'][-1] * 1000:.0f} ms; rows made in "
-            f"{result['filled']:.0f} s; {result['note']}",
+            "note": f"median of {POLLS} from the tallies by variant; slowest {result['timings'][-1] * 1000:.0f} ms; "
+            f"counted from the messages (no tallies): median {result['counting'][POLLS // 2] * 1000:.0f} ms; "
+            f"rows made in {result['filled']:.0f} s; {result['note']}",
         }
     ]

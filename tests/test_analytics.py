@@ -4,6 +4,7 @@ and its rates, failures by error code, results by country and the actual cost re
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,10 +12,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from campaigns import variants
 from campaigns.analytics import campaign_analytics, country_of, daily, recent_campaigns, series, totals
 from campaigns.conversations.store import receive
 from campaigns.links import apply_clicks
-from campaigns.models import Campaign, CampaignBucket, HourlyOutcomes, OutboundMessage, ShortLink
+from campaigns.models import (
+    Campaign,
+    CampaignBreakdown,
+    CampaignBucket,
+    CampaignVariant,
+    HourlyOutcomes,
+    OutboundMessage,
+    ShortLink,
+)
 from campaigns.pipeline.receipts import apply_receipt
 from campaigns.pipeline.unknown_outcomes import mark_failed, mark_sent
 from campaigns.receiving.receipts import apply_receipts
@@ -150,6 +160,54 @@ def test_replies_count_once_with_first_repliers_and_opt_outs(campaign, worker):
 
     counts = totals(campaign.pk)
     assert (counts["replies"], counts["repliers"], counts["opt_outs"]) == (4, 2, 1)
+
+
+def figures_by_variant(campaign) -> dict[int, tuple[int, ...]]:
+    found = variants.results(campaign).variants
+    return {
+        v.position: (v.recipients, v.waiting, v.sent, v.delivered, v.clicked, v.replied, v.opted_out) for v in found
+    }
+
+
+def test_variant_tallies_count_each_outcome_once_and_equal_the_counts_of_the_messages(campaign, worker, client):
+    for position in (1, 2):
+        CampaignVariant.objects.create(
+            campaign=campaign, position=position, share=50, text=f"Offer {position}: https://shop.example/sale"
+        )
+    messages = sent_campaign(campaign, worker)
+    ann, bob, chloe = messages[ANN], messages[BOB], messages[CHLOE]
+    assert {m.variant for m in messages.values()} <= {1, 2} and None not in {m.variant for m in messages.values()}
+    batch = [receipt(ann, "delivered"), receipt(ann, "delivered"), receipt(bob, "undelivered", "30003", "Unreachable.")]
+    apply_receipts(batch)
+    apply_receipts(batch)  # the provider's retries: move nothing, count nothing
+    assert apply_receipt(receipt(chloe, "delivered"))
+    assert not apply_receipt(receipt(chloe, "delivered"))
+    link = ShortLink.objects.get(message=ann)
+    for _ in range(3):
+        client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    assert apply_clicks() == 3
+    client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")  # a click on another day: not a new clicker
+    apply_clicks()
+    replies = [
+        InboundEvent(campaign.channel_id, ANN, "When?", provider_message_id="R1"),
+        InboundEvent(campaign.channel_id, ANN, "Where?", provider_message_id="R2"),
+        InboundEvent(campaign.channel_id, BOB, "STOP", provider_message_id="R3"),
+    ]
+    receive(replies)
+    receive(replies)  # retried: stored once, counted once
+
+    tallied = figures_by_variant(campaign)
+    rows = CampaignBreakdown.objects.filter(campaign_id=campaign.pk, kind=CampaignBreakdown.Kind.VARIANT)
+    assert rows.exists()
+    # All variants together: 3 went, 2 delivered, 1 clicker, 2 repliers (Ann twice), 1 opt-out.
+    added = [sum(figures[n] for figures in tallied.values()) for n in range(7)]
+    assert added == [3, 0, 3, 2, 1, 2, 1]
+    clickers, repliers = Counter([ann.variant]), Counter([ann.variant, bob.variant])
+    assert {p: (f[4], f[5], f[6]) for p, f in tallied.items()} == {
+        p: (clickers[p], repliers[p], int(p == bob.variant)) for p in tallied
+    }
+    rows.delete()  # as a campaign sent before the tallies by variant: counted from its rows
+    assert figures_by_variant(campaign) == tallied
 
 
 def test_the_funnel_gives_each_step_its_rate(campaign, worker, client):

@@ -18,30 +18,31 @@ NOT_YET_SENT = {"sending", "unknown"}  # a receipt moving one of these on says a
 
 
 def tally_sends(rows: Iterable[tuple], outcomes: dict[int, tuple[str, str, str]], now: datetime) -> None:
-    """The send path's outcomes. ``rows``: (id, campaign, channel, to, body) of the messages its
-    UPDATEs moved; ``outcomes``: id -> (status, error code, error message)."""
+    """The send path's outcomes. ``rows``: (id, campaign, channel, to, body, variant) of the messages
+    its UPDATEs moved; ``outcomes``: id -> (status, error code, error message)."""
     tally = Tally()
-    for pk, campaign_id, channel_id, to, body in rows:
+    for pk, campaign_id, channel_id, to, body, variant in rows:
         status, code, meaning = outcomes[pk]
         if status == "sent":
-            tally.add(campaign_id, channel_id, now, to, sent=1, segments=segments_of(body or ""))
+            tally.add(campaign_id, channel_id, now, to, variant, sent=1, segments=segments_of(body or ""))
         elif status in FAILED:
-            tally.add(campaign_id, channel_id, now, to, failed=1)
+            tally.add(campaign_id, channel_id, now, to, variant, failed=1)
+            tally.add_failed_at_sending(campaign_id, variant)
             tally.add_failure(campaign_id, code, meaning)
     tally.save()
 
 
 def tally_receipts(moves: Iterable[tuple], now: datetime, bodies: dict[int, str] | None = None) -> None:
-    """Receipts that moved messages. ``moves``: (id, campaign, channel, to, status before, status
-    after, error code, error message) per message, before and after all of a batch's receipts for it;
+    """Receipts that moved messages. ``moves``: (id, campaign, channel, to, variant, status before,
+    status after, error code, error message) per message, before and after all of a batch's receipts for it;
     ``bodies``: the texts of those a receipt showed sent for the first time (their segments)."""
     tally = Tally()
-    for pk, campaign_id, channel_id, to, before, after, code, meaning in moves:
+    for pk, campaign_id, channel_id, to, variant, before, after, code, meaning in moves:
         counts = receipt_counts(before, after)
         if before in NOT_YET_SENT:
             counts["segments"] = segments_of((bodies or {}).get(pk, ""))
         if any(counts.values()):
-            tally.add(campaign_id, channel_id, now, to, **counts)
+            tally.add(campaign_id, channel_id, now, to, variant, **counts)
         if counts["failed"]:
             tally.add_failure(campaign_id, code, meaning, counts["failed"])
     tally.save()
@@ -58,27 +59,29 @@ def receipt_counts(before: str, after: str) -> dict[str, int]:
 
 
 def tally_clicks(clicks: Iterable[tuple], first_clickers: set[int]) -> None:
-    """Clicks folded into their links. ``clicks``: (campaign, channel, to, message, clicked at) per
-    click; ``first_clickers``: the messages whose recipient clicked for the first time in this batch."""
+    """Clicks folded into their links. ``clicks``: (campaign, channel, to, message, variant, clicked
+    at) per click; ``first_clickers``: the messages whose recipient clicked for the first time in this batch."""
     tally = Tally()
     seen: set[int] = set()
-    for campaign_id, channel_id, to, message_id, at in sorted(clicks, key=lambda click: click[4]):
+    for campaign_id, channel_id, to, message_id, variant, at in sorted(clicks, key=lambda click: click[5]):
         first = message_id in first_clickers and message_id not in seen
         seen.add(message_id)
-        tally.add(campaign_id, channel_id, at, to, clicks=1, unique_clicks=int(first))
+        tally.add(campaign_id, channel_id, at, to, variant, clicks=1, unique_clicks=int(first))
     tally.save()
 
 
 def tally_replies(replies: Iterable[tuple], first_repliers: set[int], opt_outs: set[int]) -> None:
-    """Replies stored. ``replies``: (id, campaign, channel, from, received at); ``first_repliers``:
-    the replies that are their number's first to that campaign; ``opt_outs``: those that opted out."""
+    """Replies stored. ``replies``: (id, campaign, channel, from, variant of the message answered,
+    received at); ``first_repliers``: the replies that are their number's first to that campaign;
+    ``opt_outs``: those that opted out."""
     tally = Tally()
-    for pk, campaign_id, channel_id, phone, at in replies:
+    for pk, campaign_id, channel_id, phone, variant, at in replies:
         tally.add(
             campaign_id,
             channel_id,
             at,
             phone,
+            variant,
             replies=1,
             repliers=int(pk in first_repliers),
             opt_outs=int(pk in opt_outs),

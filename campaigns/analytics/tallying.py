@@ -25,6 +25,7 @@ BUCKET_SECONDS = 300  # 5 minutes: the finest step of the campaign page's chart
 UNKNOWN_COUNTRY = "ZZ"  # CLDR's "unknown region", as phonenumbers says it
 # What the country breakdown counts (clicks and replies as recipients, not every one).
 COUNTRY_COUNTERS = {"sent", "delivered", "failed", "unique_clicks", "repliers", "opt_outs"}
+VARIANT_COUNTERS = COUNTRY_COUNTERS  # the A/B table's figures (campaigns/variants/results.py)
 
 
 def bucket_start(at: datetime) -> datetime:
@@ -83,8 +84,17 @@ class Tally:
     breakdowns: dict[tuple[int, str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
     meanings: dict[tuple[int, str, str], str] = field(default_factory=dict)
 
-    def add(self, campaign_id: int | None, channel_id: int, at: datetime, to: str = "", **counts: int) -> None:
-        """Count outcomes of one message (or several alike) at ``at``; ``to`` files them by country."""
+    def add(
+        self,
+        campaign_id: int | None,
+        channel_id: int,
+        at: datetime,
+        to: str = "",
+        variant: int | None = None,
+        **counts: int,
+    ) -> None:
+        """Count outcomes of one message (or several alike) at ``at``; ``to`` files them by country,
+        ``variant`` (its A/B position) by variant."""
         campaign = campaign_id or 0
         self.buckets[(campaign, bucket_start(at), channel_id)].update(counts)
         self.hours[(hour_start(at), channel_id)].update(counts)
@@ -92,6 +102,16 @@ class Tally:
             by_country = {name: n for name, n in counts.items() if name in COUNTRY_COUNTERS}
             if by_country:
                 self.breakdowns[(campaign, CampaignBreakdown.Kind.COUNTRY, country_of(to))].update(by_country)
+        if campaign and variant is not None:
+            by_variant = {name: n for name, n in counts.items() if name in VARIANT_COUNTERS}
+            if by_variant:
+                self.breakdowns[(campaign, CampaignBreakdown.Kind.VARIANT, str(variant))].update(by_variant)
+
+    def add_failed_at_sending(self, campaign_id: int | None, variant: int | None) -> None:
+        """A variant's Sent counts every message that went, those that failed at sending too (the
+        campaign's own Sent counts only those a provider took)."""
+        if campaign_id and variant is not None:
+            self.breakdowns[(campaign_id, CampaignBreakdown.Kind.VARIANT, str(variant))]["sent"] += 1
 
     def add_failure(self, campaign_id: int | None, code: str, meaning: str, number: int = 1) -> None:
         """A failure (or, with -1, one taken back) under its error code, with the code's meaning."""

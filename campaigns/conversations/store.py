@@ -331,7 +331,15 @@ def tally_stored_replies(stored: list[InboundMessage]) -> None:
             earlier.add((message.campaign_id, message.phone))
             first.add(message.pk)
     opt_outs = {message.pk for message in stored if message.keyword == STOP}
-    replies = [(m.pk, m.campaign_id, m.channel_id, m.phone, m.received_at) for m in stored]
+    answered = {m.in_reply_to_id for m in answering if m.in_reply_to_id}
+    variants = dict(
+        OutboundMessage.objects.filter(pk__in=answered, variant__isnull=False).values_list("pk", "variant")
+        if answered
+        else []
+    )
+    replies = [
+        (m.pk, m.campaign_id, m.channel_id, m.phone, variants.get(m.in_reply_to_id), m.received_at) for m in stored
+    ]
     tally_replies(replies, first, opt_outs)
 
 

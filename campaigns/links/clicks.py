@@ -46,12 +46,12 @@ def apply_clicks(limit: int | None = None) -> int:
 
 
 def _for_tallies(rows: list[tuple[int, int, datetime]]) -> tuple[list[tuple], set[int]]:
-    """Each click as the analytics tallies take it (campaign, channel, number, message, time), and
-    the messages none of whose links had been clicked before: their recipients' first clicks."""
+    """Each click as the analytics tallies take it (campaign, channel, number, message, variant,
+    time), and the messages none of whose links had been clicked before: their recipients' first clicks."""
     links = {
         pk: rest
         for pk, *rest in ShortLink.objects.filter(pk__in={link for _, link, _ in rows}).values_list(
-            "pk", "campaign_id", "message__channel_id", "message__to", "message_id"
+            "pk", "campaign_id", "message__channel_id", "message__to", "message_id", "message__variant"
         )
     }
     messages = {link[3] for link in links.values()}
@@ -60,7 +60,7 @@ def _for_tallies(rows: list[tuple[int, int, datetime]]) -> tuple[list[tuple], se
             "message_id", flat=True
         )
     )
-    clicks = [(*links[link], at) for _, link, at in rows if link in links]
+    clicks = [(*links[link], at) for _, link, at in rows if link in links]  # campaign ... variant, time
     return clicks, messages - clicked_before
 
 

@@ -61,15 +61,17 @@ class HourlyOutcomes(OutcomeCounts):
 
 
 class CampaignBreakdown(OutcomeCounts):
-    """A campaign's outcomes by one key: a failure's error code, or the recipients' country."""
+    """A campaign's outcomes by one key: a failure's error code, the recipients' country, or the A/B
+    variant (its position; there ``sent`` counts every message that went, failed at sending too)."""
 
     class Kind(models.TextChoices):
         ERROR = "error", "Error code"
         COUNTRY = "country", "Country"
+        VARIANT = "variant", "A/B variant"
 
     campaign_id = models.BigIntegerField()
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    key = models.CharField(max_length=32, blank=True, help_text="The error code or the ISO country code.")
+    key = models.CharField(max_length=32, blank=True, help_text="An error code, an ISO country or a variant.")
     meaning = models.CharField(max_length=300, blank=True, help_text="An error code's meaning, as last reported.")
 
     class Meta:

@@ -85,7 +85,9 @@ def apply_receipt(event: ReceiptEvent) -> bool:
         rows = list(
             OutboundMessage.objects.select_for_update()
             .filter(lookup, status__in=lower)
-            .values_list("pk", "campaign_id", "channel_id", "to", "status", "error_code", "error_message", "body")
+            .values_list(
+                "pk", "campaign_id", "channel_id", "to", "status", "error_code", "error_message", "body", "variant"
+            )
         )
         moving = [row[0] for row in rows]
         changed = OutboundMessage.objects.filter(pk__in=moving, status__in=lower).update(**changes) if moving else 0
@@ -105,11 +107,11 @@ def _tally(rows: list[tuple], changes: dict[str, object], now: datetime) -> None
     """The analytics tallies of the messages this receipt moved (locked, so all of them moved)."""
     status = changes["status"]
     moves = []
-    for pk, campaign_id, channel_id, to, before, code_before, meaning_before, _ in rows:
+    for pk, campaign_id, channel_id, to, before, code_before, meaning_before, _, variant in rows:
         failed = status in FINAL_FAILURES
         code = changes["error_code"] if failed else code_before
         meaning = changes["error_message"] if failed else meaning_before
-        moves.append((pk, campaign_id, channel_id, to, before, status, code, meaning))
+        moves.append((pk, campaign_id, channel_id, to, variant, before, status, code, meaning))
     tally_receipts(moves, now, {row[0]: row[7] for row in rows})
 
 

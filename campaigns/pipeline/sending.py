@@ -895,7 +895,7 @@ def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) 
     ending = _ending(groups)
     # Read (and locked) before the UPDATEs: exactly the rows they will move, for the analytics tallies.
     moving = held.filter(pk__in=list(ending)).select_for_update().order_by("pk")
-    moving = list(moving.values_list("pk", "campaign_id", "channel_id", "to", "body")) if ending else []
+    moving = list(moving.values_list("pk", "campaign_id", "channel_id", "to", "body", "variant")) if ending else []
     for change, provider_ids in groups.items():
         fields = dict(change)
         uncounted = fields.pop("uncounted", False)

@@ -173,7 +173,7 @@ def _deciding(ids: list[int]) -> list[tuple]:
     """The rows a decision is about to move, locked: the analytics tallies (campaigns/analytics/)
     count exactly those."""
     rows = _still_in_doubt(ids).select_for_update().order_by("pk")
-    return list(rows.values_list("pk", "campaign_id", "channel_id", "to", "body"))
+    return list(rows.values_list("pk", "campaign_id", "channel_id", "to", "body", "variant"))
 
 
 def mark_failed(ids: list[int], by: str, reason: str) -> Resolved:

@@ -50,6 +50,7 @@ class Message:
     error_message: str
     campaign_id: int | None = None
     to: str = ""
+    variant: int | None = None  # its A/B position, for the tallies by variant
     read_status: str = ""  # the status the UPDATE expects to find
     moved_to: list[str] = field(default_factory=list)  # each state a receipt moved it to (the counters)
     receipts: list[ReceiptEvent] = field(default_factory=list)
@@ -169,7 +170,7 @@ class MessageBook:
 
 FIELDS = (
     *("pk", "channel_id", "status", "provider_message_id", "delivered_at", "error_code", "error_message"),
-    *("campaign_id", "to"),
+    *("campaign_id", "to", "variant"),
 )
 COLUMNS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message")
 # On PostgreSQL the rows travel as one JSON text (json_to_recordset): psycopg's reading of thousands
@@ -281,7 +282,7 @@ def tally(messages: list[Message], now: datetime) -> None:
     first_sent = [message.pk for message in messages if message.read_status in (Status.SENDING, Status.UNKNOWN)]
     bodies = dict(OutboundMessage.objects.filter(pk__in=first_sent).values_list("pk", "body")) if first_sent else {}
     moves = [
-        (m.pk, m.campaign_id, m.channel_id, m.to, m.read_status, m.status, m.error_code, m.error_message)
+        (m.pk, m.campaign_id, m.channel_id, m.to, m.variant, m.read_status, m.status, m.error_code, m.error_message)
         for m in messages
     ]
     tally_receipts(moves, now, bodies)
