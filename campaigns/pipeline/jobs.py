@@ -21,6 +21,7 @@ from campaigns.pipeline.queueing import (
     chunked,
     enqueue_dispatch,
     enqueue_dispatch_at_opening,
+    enqueue_dispatch_at_retry,
     enqueue_send,
     urgent_work_waiting,
 )
@@ -40,11 +41,13 @@ def _messages(message_ids: list[int], budget: float | None = None) -> dict[str, 
 def send_messages_job(message_ids: list[int], budget: float | None = None) -> dict[str, int]:
     """Send these messages; what the time slice could not reach goes back on the queue."""
     summary = sending.send_messages(message_ids, budget=budget or settings.SEND_JOB_BUDGET_SECONDS)
-    if summary.retry_ids:
-        enqueue_send(summary.retry_ids, at=summary.retry_at)
+    mine = OutboundMessage.objects.filter(pk__in=message_ids)
+    retry_at = sending.next_retry(mine, after=summary.looked_at)
+    if retry_at is not None:
+        # All of them at the first one's time: that job sends those due and books the next time.
+        enqueue_send(sending.held_for_retry(mine, summary.looked_at).values_list("id", flat=True), at=retry_at)
     if summary.out_of_time:
-        left = sending.due_queued(OutboundMessage.objects.filter(pk__in=message_ids))
-        enqueue_send(left.values_list("id", flat=True))
+        enqueue_send(sending.due_queued(mine).values_list("id", flat=True))
     for campaign_id in summary.waiting_campaigns:  # a resent campaign message outside its hours
         wake_at_next_opening(campaign_id)
     return dict(summary.counts)
@@ -62,6 +65,7 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
     deadline = time.monotonic() + settings.SEND_JOB_BUDGET_SECONDS
     turn = Turn(campaign_id)
     claims = 0  # a turn sends at least one claim, so two campaigns never just hand over to each other
+    looked = timezone.now()  # when the last claim looked for due messages
     while campaign := running_campaign(campaign_id):
         if not campaign.channel.can_send:
             break  # a paused channel pauses its campaigns; a switched-off one just waits
@@ -73,6 +77,7 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
             return dict(summary.counts)
         sharers = sending.claims_on(campaign.channel_id) + 1
         batch = provider_for(campaign.channel).batch_size()
+        looked = timezone.now()
         token = sending.claim(queued, limit=sending.claim_limit([(campaign.channel.rate_limit,)], sharers, batch))
         if token is None:
             if release_waiting(campaign_id):
@@ -81,11 +86,21 @@ def dispatch_campaign_job(campaign_id: int) -> dict[str, int]:
         sending.send_claimed(token, summary, give_way=turn.over)
         claims += 1
         Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())  # heartbeat
-    if summary.retry_ids:
-        enqueue_dispatch(campaign_id, at=summary.retry_at, parallel=1)
     if not complete_if_done(campaign_id):
+        wake_at_next_retry(campaign_id, after=looked)
         wake_at_next_opening(campaign_id)
     return dict(summary.counts)
+
+
+def wake_at_next_retry(campaign_id: int, after) -> None:
+    """A running campaign's messages back in the queue for a retry later than this job's last look
+    (held back as late, struck off unsent, answered "try again") get a dispatch job at the first
+    retry time: one per campaign and moment however many of its jobs ask. Not at the last retry
+    time of this job's own: a batch held back as late for a fraction of a second would wait for
+    another message's backoff, or for the reconciler (QUEUED_STALE_SECONDS)."""
+    retry_at = sending.next_retry(OutboundMessage.objects.filter(campaign_id=campaign_id), after)
+    if retry_at is not None and running_campaign(campaign_id) is not None:
+        enqueue_dispatch_at_retry(campaign_id, retry_at)
 
 
 def release_waiting(campaign_id: int) -> int:

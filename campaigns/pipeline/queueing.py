@@ -181,6 +181,19 @@ def enqueue_dispatch_at_opening(campaign_id: int, at: datetime) -> None:
     enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE, job_id=job_id)
 
 
+def enqueue_dispatch_at_retry(campaign_id: int, at: datetime) -> None:
+    """One dispatch job for when a campaign's first message waiting for a retry comes due.
+
+    Its id names the campaign and the moment (to the microsecond: the next retry a job books is
+    always later than its own), so the campaign's parallel jobs that each find the same first
+    retry leave one job waiting in RQ, not one each.
+    """
+    from campaigns.pipeline.jobs import dispatch_campaign_job
+
+    job_id = f"campaign-{campaign_id}-retry-{round(at.timestamp() * 1_000_000)}"
+    enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE, job_id=job_id)
+
+
 def dispatch_parallelism(campaign_id: int) -> int:
     """One dispatch job per chunk of queued messages, at most MAX_PARALLEL_DISPATCH."""
     from campaigns.models import OutboundMessage

@@ -67,8 +67,9 @@ class SendSummary:
     """What one pass of the pipeline did, by outcome."""
 
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    retry_ids: list[int] = field(default_factory=list)
-    retry_at: timezone.datetime | None = None
+    # When the last claim looked for due messages: those whose retry comes later need a job then
+    # (next_retry; the job's follow-up is booked from the database, not from this pass's retries).
+    looked_at: timezone.datetime = field(default_factory=timezone.now)
     out_of_time: bool = False  # stopped at the end of its time slice with messages still due
     waiting_until: timezone.datetime | None = None  # the first opening of sending hours messages wait for
     waiting_campaigns: set[int] = field(default_factory=set)  # whose messages wait for their sending hours
@@ -83,6 +84,20 @@ def due_queued(queryset: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]
     return queryset.filter(status=Status.QUEUED, claim_token__isnull=True).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
+
+
+def held_for_retry(queryset: QuerySet[OutboundMessage], after) -> QuerySet[OutboundMessage]:
+    """Queued messages no worker holds whose retry time comes after ``after``: a claim made then
+    could not take them, so they need a job at their time."""
+    return queryset.filter(status=Status.QUEUED, claim_token__isnull=True, next_attempt_at__gt=after)
+
+
+def next_retry(queryset: QuerySet[OutboundMessage], after) -> timezone.datetime | None:
+    """When the first of held_for_retry(queryset, after) comes due: its job's time.
+
+    The first, not the last: a batch held back as late (LATE_RETRY, a fraction of a second) must
+    not wait for the backoff of another message of the same job, nor for the reconciler."""
+    return held_for_retry(queryset, after).order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
 
 
 def release_due(queryset: QuerySet[OutboundMessage]) -> int:
@@ -184,9 +199,14 @@ def send_messages(message_ids: list[int], budget: float | None = None) -> SendSu
     release_due(mine)
     limit = claim_limit(Channel.objects.filter(messages__in=mine).distinct().values_list("rate_limit"))
     deadline = None if budget is None else time.monotonic() + budget
-    while token := claim(mine, limit=limit):
+    while True:
+        summary.looked_at = timezone.now()
+        token = claim(mine, limit=limit)
+        if token is None:
+            break
         send_claimed(token, summary)
         if deadline is not None and time.monotonic() > deadline:
+            summary.looked_at = timezone.now()  # those due by now get a job at once (out_of_time)
             summary.out_of_time = due_queued(mine).exists()
             break
     return summary
@@ -879,9 +899,6 @@ def record_outcomes(
         change = _outcome_change(result, outcome, tries, now, delays)
         groups[tuple(sorted(change.items()))][result.message_id] = result.provider_message_id
         summary.add(change["status"])
-        if change["status"] == Status.QUEUED:
-            summary.retry_ids.append(result.message_id)
-            summary.retry_at = max(summary.retry_at or change["next_attempt_at"], change["next_attempt_at"])
     with transaction.atomic():  # the outcomes and their events (campaigns/events/) commit together
         _write_outcomes(groups, token, now)
     opted_out = [r for r in results if r.opted_out]
