@@ -83,3 +83,24 @@ def test_nobody_taps_unless_told_and_a_text_without_short_links_is_never_tapped(
     with pytest.raises(ValueError, match=r"--click-rate: 2\.0 is not a share between 0 and 1\."):
         DemoClicks(rate=2.0)
     assert "iPhone" in PHONE_AGENT and "Mobile" in PHONE_AGENT
+
+
+def test_the_gupshup_fake_taps_the_links_of_a_delivered_message(live_server, settings, worker, make_contact, make_list):
+    from campaigns.models import OutboundMessage
+    from providers.gupshup.fake import FakeGupshup, GupshupConfig
+    from tests.test_test_replies import gupshup_channel
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.SHORT_LINK_BASE_URL = f"{live_server.url}/l/"
+    with FakeGupshup(GupshupConfig("k", "demo-app", clicks=DemoClicks(rate=1.0, delay=0.05))) as fake:
+        fake.behaviour.callback_delay = 0.05
+        channel = gupshup_channel(api_base_url=fake.base_url)
+        fake.config.callback_url = channel.webhook_url("events")
+        campaign = Campaign.objects.create(name="Spring", channel=channel, text="Sale: https://shop.example/sale.")
+        campaign.lists.add(make_list("Customers", [make_contact(PEOPLE[0])]))
+        assert campaign.launch()
+        worker()
+        assert settled(lambda: len(fake.tapped) == 1)
+        ((link, status),) = fake.tapped
+        assert status == 302 and LinkClick.objects.filter(link__code=link.rsplit("/", 1)[1]).count() == 1
+        assert OutboundMessage.objects.get(campaign=campaign).body == f"Sale: {link}."

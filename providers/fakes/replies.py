@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 
 import requests
 
@@ -72,6 +73,9 @@ class DemoClicks:
         self.rate = rate
         self.delay = delay
         self.random = random.Random(seed)
+        # One tap at a time: SQLite (the demo's default database) takes one writer at a time, and
+        # taps from many receipts' threads at once would meet "table is locked" there.
+        self.one_at_a_time = threading.Lock()
 
     def pick(self, text: str) -> list[str]:
         """The short links in ``text`` this recipient taps: all of them, or none."""
@@ -83,7 +87,9 @@ class DemoClicks:
     def click(self, url: str) -> int:
         """The answer's status (0 when nothing answered)."""
         try:
-            return requests.get(url, headers={"User-Agent": PHONE_AGENT}, allow_redirects=False, timeout=10).status_code
+            with self.one_at_a_time:
+                answer = requests.get(url, headers={"User-Agent": PHONE_AGENT}, allow_redirects=False, timeout=10)
+            return answer.status_code
         except requests.RequestException as error:
             log.info("demo click on %s failed: %s", url, error)
             return 0

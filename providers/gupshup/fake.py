@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from providers.fakes.replies import DemoReplies, add_reply_options
+from providers.fakes.replies import DemoClicks, DemoReplies, add_reply_options
 from providers.fakes.server import (
     Behaviour,
     FakeProvider,
@@ -62,6 +62,7 @@ class GupshupConfig:
     not_on_whatsapp: NotOnWhatsApp = field(default_factory=NotOnWhatsApp)
     events: tuple[str, ...] = ("enqueued", "sent", "delivered")
     replies: DemoReplies = field(default_factory=DemoReplies)  # who answers after delivery (demo)
+    clicks: DemoClicks = field(default_factory=DemoClicks)  # who taps their short links (demo)
     templates: list[dict] = field(default_factory=lambda: list(DEMO_GUPSHUP_TEMPLATES))  # the template list
 
 
@@ -73,6 +74,7 @@ class FakeGupshup(FakeProvider):
         self.config = config or GupshupConfig()
         self.sent: list[SentMessage] = []
         self.callbacks: list[tuple[dict, int]] = []  # (body, our answer's status; 0 when unanswered)
+        self.tapped: list[tuple[str, int]] = []  # (short link, the answer's status): the demo's taps
 
     def reset(self, config: GupshupConfig | None = None, behaviour: Behaviour | None = None) -> None:
         """Forget what was received and take new settings (one server can serve many tests)."""
@@ -81,6 +83,7 @@ class FakeGupshup(FakeProvider):
             self.forget(behaviour)
             self.sent.clear()
             self.callbacks.clear()
+            self.tapped.clear()
 
     def routes(self):
         return {
@@ -169,22 +172,26 @@ class FakeGupshup(FakeProvider):
         with self.lock:
             self.sent.append(SentMessage(gupshup_id, destination, form, message, template))
         if self.config.callback_url:
-            self._send_events(gupshup_id, destination)
+            self._send_events(gupshup_id, destination, " ".join(form.values()))  # links in text or template
         return FakeResponse(202, {"status": "submitted", "messageId": gupshup_id})
 
-    def _send_events(self, gupshup_id: str, destination: str) -> None:
+    def _send_events(self, gupshup_id: str, destination: str, text: str = "") -> None:
         """Post the events in order on one thread, like a well-behaved Gupshup would."""
         failing = destination in self.config.fail_later or destination in self.config.not_on_whatsapp
         steps = ["enqueued", "failed"] if failing else list(self.config.events)
         bodies = [self.event(step, gupshup_id, destination) for step in steps]
 
         reply = self.config.replies.pick() if steps[-1] == "delivered" else None
+        taps = self.config.clicks.pick(text) if steps[-1] == "delivered" else []
 
         def post_all() -> None:
             self.wait_to_call_back()
             for body in bodies:
                 time.sleep(self.behaviour.callback_delay)
                 self.post_callback(body)
+            if taps:
+                time.sleep(self.config.clicks.delay)
+                self.tapped.extend((link, self.config.clicks.click(link)) for link in taps)
             if reply:
                 time.sleep(self.config.replies.delay)
                 self.post_callback(gupshup_reply("", app=self.config.app_name, sender=destination, text=reply).json)
@@ -276,6 +283,7 @@ def main() -> None:
     config = GupshupConfig(args.apikey, args.app_name, args.callback_url, args.event_version)
     config.not_on_whatsapp = not_on_whatsapp_from(args)
     config.replies = DemoReplies(args.reply_rate, args.reply_seed)
+    config.clicks = DemoClicks(args.click_rate, args.click_seed)
     serve_until_stopped(FakeGupshup(config, behaviour_from(args)), args, "fake Gupshup listening on {url}")
 
 

@@ -21,7 +21,7 @@ DEMO_TWILIO = {"account_sid": "AC" + "0" * 31 + "1", "auth_token": "demo-auth-to
 DEMO_GUPSHUP = {"apikey": "demo-gupshup-key", "app_name": "demo-app"}
 DEMO_SENDBULK = {"partner_id": "1234", "apikey": "demo-sendbulk-key"}
 DEMO_REPLY_RATE = 0.05  # share of the fakes' recipients who reply: enough to fill the inbox on a small campaign
-DEMO_CLICK_RATE = 0.2  # share of the Twilio fake's recipients who tap their short links: a funnel with clicks
+DEMO_CLICK_RATE = 0.2  # share of the fakes' recipients who tap their short links: a funnel with clicks
 DEMO_NOT_ON_WHATSAPP_ENDING = "7"  # one WhatsApp recipient in ten is "not on WhatsApp" in the demo
 
 
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         twilio = {"credentials": DEMO_TWILIO, "api_base_url": twilio_url, "rate_limit": 10}
         twilio_sms = self.channel("Demo Twilio SMS (fake)", provider="twlo", sender="+15005550006", **twilio)
         twilio_wa = self.channel("Demo Twilio WhatsApp (fake)", provider="twlowa", sender="+14155238886", **twilio)
-        replies = ("--reply-rate", str(reply_rate))
+        replies = ("--reply-rate", str(reply_rate), "--click-rate", str(demo_click_rate()))
         # WhatsApp says numbers ending in 7 are not on it: a WhatsApp campaign with an SMS fallback
         # (say through "Demo Twilio SMS (fake)") shows them getting the SMS instead.
         not_on_whatsapp = ("--not-on-whatsapp-ending", DEMO_NOT_ON_WHATSAPP_ENDING)
@@ -101,7 +101,6 @@ class Command(BaseCommand):
                     *("--account-sid", DEMO_TWILIO["account_sid"], "--auth-token", DEMO_TWILIO["auth_token"]),
                     *(arg for c in (twilio_sms, twilio_wa) for arg in ("--inbound-url", inbound_url_of(c))),
                     *replies,
-                    *("--click-rate", str(demo_click_rate())),
                     *not_on_whatsapp,
                 ],
             },
