@@ -51,8 +51,14 @@ def test_a_demo_send_gets_some_clicks_through_the_real_redirect(demo_campaign, f
     draws = random.Random(3)
     tappers = sum(draws.random() < 0.5 for _ in PEOPLE)  # one draw per delivered message, whatever their order
     assert 0 < tappers < len(PEOPLE)  # some recipients, not all
+    # SQLite takes one writer at a time: the receipts wait for the worker, the taps for the receipts.
+    fake_twilio.hold_callbacks()
+    fake_twilio.clicks.taps_go.clear()
     assert demo_campaign.launch()
     worker()
+    fake_twilio.release_callbacks()
+    assert settled(lambda: len([c for c in fake_twilio.callbacks if c[1].get("MessageStatus") == "delivered"]) == 10)
+    fake_twilio.clicks.taps_go.set()
     assert settled(lambda: len(fake_twilio.tapped) == 2 * tappers)  # each taps both links
     tapped = list(fake_twilio.tapped)
     assert {status for _, status in tapped} == {302}  # the real redirect answered
@@ -98,8 +104,13 @@ def test_the_gupshup_fake_taps_the_links_of_a_delivered_message(live_server, set
         fake.config.callback_url = channel.webhook_url("events")
         campaign = Campaign.objects.create(name="Spring", channel=channel, text="Sale: https://shop.example/sale.")
         campaign.lists.add(make_list("Customers", [make_contact(PEOPLE[0])]))
+        fake.hold_callbacks()  # until the worker is done: SQLite takes one writer at a time
+        fake.config.clicks.taps_go.clear()  # and the tap until the events are written
         assert campaign.launch()
         worker()
+        fake.release_callbacks()
+        assert settled(lambda: len(fake.callbacks) == 3)  # enqueued, sent, delivered
+        fake.config.clicks.taps_go.set()
         assert settled(lambda: len(fake.tapped) == 1)
         ((link, status),) = fake.tapped
         assert status == 302 and LinkClick.objects.filter(link__code=link.rsplit("/", 1)[1]).count() == 1

@@ -76,6 +76,9 @@ class DemoClicks:
         # One tap at a time: SQLite (the demo's default database) takes one writer at a time, and
         # taps from many receipts' threads at once would meet "table is locked" there.
         self.one_at_a_time = threading.Lock()
+        # Cleared by a test on SQLite, so the taps wait until the receipts have been written.
+        self.taps_go = threading.Event()
+        self.taps_go.set()
 
     def pick(self, text: str) -> list[str]:
         """The short links in ``text`` this recipient taps: all of them, or none."""
@@ -86,6 +89,7 @@ class DemoClicks:
 
     def click(self, url: str) -> int:
         """The answer's status (0 when nothing answered)."""
+        self.taps_go.wait(60)
         try:
             with self.one_at_a_time:
                 answer = requests.get(url, headers={"User-Agent": PHONE_AGENT}, allow_redirects=False, timeout=10)
