@@ -119,7 +119,10 @@ def add_tallies(campaign: Campaign, found: dict[int, VariantResult], tallied: di
         result.clicked += row.unique_clicks
         result.replied += row.repliers
         result.opted_out += row.opt_outs
-    return add_rows(campaign, found, NOT_TALLIED)
+    held = OutboundMessage.objects.filter(campaign=campaign, variant__isnull=True, status=Status.SCHEDULED).count()
+    # Each variant's own ranges of the index (variant = ANY, status = ANY), not the campaign's whole.
+    add_rows(campaign, found, NOT_TALLIED, sorted(found))
+    return held
 
 
 def add_counts(campaign: Campaign, found: dict[int, VariantResult]) -> int:
@@ -136,13 +139,18 @@ def add_counts(campaign: Campaign, found: dict[int, VariantResult]) -> int:
     return held
 
 
-def add_rows(campaign: Campaign, found: dict[int, VariantResult], statuses: tuple[str, ...] = ()) -> int:
-    """Add the messages (those in ``statuses``, or all) to their variants; how many are held back
-    for the winner (no variant yet)."""
+def add_rows(
+    campaign: Campaign,
+    found: dict[int, VariantResult],
+    statuses: tuple[str, ...] = (),
+    positions: list[int] | None = None,
+) -> int:
+    """Add the messages (those in ``statuses`` of the variants at ``positions``, or all) to their
+    variants; how many are held back for the winner (no variant yet)."""
     held = 0
     rows = OutboundMessage.objects.filter(campaign=campaign)
     if statuses:
-        rows = rows.filter(status__in=statuses)
+        rows = rows.filter(status__in=statuses, variant__in=positions)
     for position, status, number in rows.order_by().values_list("variant", "status").annotate(n=Count("id")):
         if position is None:
             held += number if status == Status.SCHEDULED else 0
