@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline import sending
+from campaigns.pipeline.jobs import send_messages_job
 from campaigns.pipeline.queueing import QUEUE_NAME
 from providers import ratelimit
 from tests import test_twilio_support as support
@@ -116,3 +117,27 @@ def test_a_late_batch_of_a_job_that_gave_way_is_dispatched_again_at_its_retry_ti
     assert received(fake_twilio, late.to) == 1
     assert campaign.messages.filter(status=Message.SENT).count() == len(NUMBERS)
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED
+
+
+def test_a_late_single_message_is_sent_again_at_its_retry_time_not_at_its_jobs_last_backoff(
+    fake_twilio, make_twilio_channel, worker, monkeypatch, settings
+):
+    settings.SEND_RETRY_BASE_SECONDS = 30.0
+    monkeypatch.setattr(sending, "LATE_RETRY", LATE_RETRY)
+    channel = make_twilio_channel(rate_limit=1)  # one message a batch
+    fake_twilio.errors.update(dict.fromkeys(NUMBERS[:2], (503, 20503, "Service unavailable")))  # the first batch
+    second_batch_late(monkeypatch, meanwhile=fake_twilio.errors.clear)
+    messages = [OutboundMessage.send_one(channel=channel, to=to, text="Hi", enqueue=False) for to in NUMBERS[:2]]
+    send_messages_job([m.pk for m in messages])  # one job for both, as the API's drain job makes
+
+    first = OutboundMessage.objects.get(pk__in=[m.pk for m in messages], error_code="20503")
+    late = OutboundMessage.objects.get(pk__in=[m.pk for m in messages], error_code="late")
+    assert first.next_attempt_at - late.next_attempt_at > LATE_RETRY
+
+    until_due(late)
+    worker()
+
+    late.refresh_from_db()
+    assert late.status == Message.SENT
+    assert received(fake_twilio, late.to) == 1
+    assert OutboundMessage.objects.get(pk=first.pk).status == Message.QUEUED  # its backoff is not cut short
