@@ -330,7 +330,12 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["css/campaign.css", "css/template_editor.css"]}
-        js = ["js/template_segments.js", "js/campaign-variants.js", "js/campaign_template_picker.js"]
+        js = [
+            "js/template_segments.js",
+            "js/campaign-variants.js",
+            "js/live_preview.js",
+            "js/campaign_template_picker.js",
+        ]
 
     # --- what the page shows -----------------------------------------------------------------
 

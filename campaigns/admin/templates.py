@@ -46,7 +46,7 @@ class MessageTemplateAdmin(BoundedDeletion, admin.ModelAdmin):
     ]
 
     class Media:
-        js = ["js/template_segments.js", "js/template_editor.js"]
+        js = ["js/template_segments.js", "js/live_preview.js", "js/template_editor.js"]
         css = {"all": ["css/template_editor.css"]}
 
     @admin.display(description="Text")

@@ -176,38 +176,24 @@
       el("phone-preview").hidden = false;
     }
 
-    var timer = null;
-    var asked = 0;
+    var postForm = window.LivePreview.poster(
+      form,
+      picker.dataset.previewUrl,
+      function (data, templateChanged) {
+        showPreview(data, templateChanged);
+        if (templateChanged) askPreview(false); // again, with the rows just added
+      },
+      function (error) {
+        el("phone-body").textContent = "The preview could not be loaded (" + error.message + ").";
+      }
+    );
     function askPreview(templateChanged) {
-      clearTimeout(timer);
       if (!choice.value) {
         el("phone-preview").hidden = true;
         el("template-rules").hidden = true;
         return;
       }
-      timer = setTimeout(function () {
-        var mine = ++asked;
-        var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
-        fetch(picker.dataset.previewUrl, {
-          method: "POST",
-          body: new FormData(form),
-          headers: { "X-CSRFToken": token },
-          credentials: "same-origin",
-        })
-          .then(function (response) {
-            if (!response.ok) throw new Error("preview answered " + response.status);
-            return response.json();
-          })
-          .then(function (data) {
-            if (mine === asked) {
-              showPreview(data, templateChanged);
-              if (templateChanged) askPreview(false); // again, with the rows just added
-            }
-          })
-          .catch(function (error) {
-            el("phone-body").textContent = "The preview could not be loaded (" + error.message + ").";
-          });
-      }, 250);
+      postForm(templateChanged);
     }
 
     function removeAllRows() {

@@ -193,31 +193,9 @@
       recount();
     }
 
-    var timer = null;
-    var asked = 0;
-    function askPreview() {
-      clearTimeout(timer);
-      timer = setTimeout(function () {
-        var mine = ++asked;
-        var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
-        fetch(live.dataset.previewUrl, {
-          method: "POST",
-          body: new FormData(form),
-          headers: { "X-CSRFToken": token },
-          credentials: "same-origin",
-        })
-          .then(function (response) {
-            if (!response.ok) throw new Error("preview answered " + response.status);
-            return response.json();
-          })
-          .then(function (data) {
-            if (mine === asked) showPreview(data);
-          })
-          .catch(function (error) {
-            el("preview-text").textContent = "The preview could not be loaded (" + error.message + ").";
-          });
-      }, 250);
-    }
+    var askPreview = window.LivePreview.poster(form, live.dataset.previewUrl, showPreview, function (error) {
+      el("preview-text").textContent = "The preview could not be loaded (" + error.message + ").";
+    });
 
     body.addEventListener("input", function () {
       recount();
