@@ -12,6 +12,7 @@ import io
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,6 +20,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.admin.campaign_form import CampaignForm
+from campaigns.analytics import campaign_analytics
 from campaigns.models import Campaign, NotOnWhatsApp, OutboundMessage
 from campaigns.receiving import apply_batch
 from campaigns.reports.progress import snapshot
@@ -216,6 +218,13 @@ def test_each_recipient_gets_exactly_one_message_whatsapp_or_sms(
     assert by_number[ANN][at : at + 2] == ["", ""]
     assert header[-4] == "replies" and len(by_number[BOB]) == len(header)
 
+    # "Did it work?": the funnel is WhatsApp's three messages, the fallback counted apart.
+    found = campaign_analytics(campaign)
+    steps = {step.key: step.number for step in found["funnel"]}
+    assert (steps["sent"], steps["delivered"], found["counts"]["failed"]) == (3, 2, 1)
+    fallbacks = found["fallbacks"]
+    assert (fallbacks["went"], fallbacks["delivered"], fallbacks["failed"], fallbacks["to_go"]) == (1, 1, 0, 0)
+
 
 def test_twilio_whatsapp_not_on_whatsapp_falls_back_to_sms(fake_twilio, sms, make_twilio_channel, make_list):
     channel = make_twilio_channel("twlowa", name="Twilio WhatsApp")
@@ -282,6 +291,41 @@ def test_a_duplicate_failure_receipt_makes_no_second_fallback(quiet_campaign):
     after_failures([message.pk])  # and asked directly
     assert OutboundMessage.objects.filter(fallback_for=message).count() == 1
     assert OutboundMessage.objects.filter(fallback_campaign=quiet_campaign).count() == 1
+
+
+def test_analytics_count_the_fallback_apart_once_with_its_cost(quiet_campaign, worker, client, administrator):
+    Channel.objects.filter(pk=quiet_campaign.fallback_channel_id).update(
+        price_per_segment=Decimal("0.0500"), currency="GBP"
+    )
+    message = sent_whatsapp_message(quiet_campaign, BOB)
+    take([failed(message), failed(message)])
+    apply_batch()
+    worker()  # the fallback goes through the sandbox
+    fallback = OutboundMessage.objects.get(fallback_for=message)
+    delivered = ReceiptEvent(fallback.channel_id, fallback.provider_message_id, DeliveryState.DELIVERED, "", "")
+    take([delivered, delivered])
+    apply_batch()
+    take([delivered])
+    apply_batch()
+
+    found = campaign_analytics(quiet_campaign)
+    assert (found["counts"]["failed"], found["counts"]["delivered"]) == (1, 0)  # WhatsApp's only
+    fallbacks = found["fallbacks"]
+    assert (fallbacks["went"], fallbacks["delivered"], fallbacks["failed"], fallbacks["to_go"]) == (1, 1, 0, 0)
+    assert fallbacks["cost"] == {"currency": "GBP", "amount": Decimal("0.05")}
+
+    client.force_login(administrator)
+    page = client.get(f"/admin/campaigns/campaign/{quiet_campaign.pk}/change/").content.decode()
+    panel = page[page.index('id="analytics-fallbacks"') :]
+    assert '<td data-fallback="delivered">1</td>' in panel and "0.05 GBP" in panel
+    assert client.get(f"/admin/campaigns/campaign/{quiet_campaign.pk}/analytics.json").json()["fallbacks"]["cost"] == {
+        "currency": "GBP",
+        "amount": "0.05",
+    }
+    answer = client.get(f"/admin/campaigns/campaign/{quiet_campaign.pk}/analytics.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(answer.streaming_content).decode("utf-8-sig"))))
+    assert ["SMS fallbacks", "Sandbox", "delivered", "1"] in rows
+    assert ["SMS fallbacks", "Sandbox", "cost (GBP)", "0.05"] in rows
 
 
 def test_unknown_outcomes_and_other_failures_get_no_fallback(quiet_campaign):

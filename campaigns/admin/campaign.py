@@ -583,7 +583,8 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
             return JsonResponse({"error": refusal}, status=400)
         found = analytics.campaign_analytics(campaign, request.GET.get("step", ""))
         funnel = [{"key": step.key, "number": step.number, "rate_text": step.rate_text} for step in found["funnel"]]
-        return JsonResponse({"funnel": funnel, "chart": {**found["chart"], "zone": zone_label()}})
+        chart = {**found["chart"], "zone": zone_label()}
+        return JsonResponse({"funnel": funnel, "chart": chart, "fallbacks": found["fallbacks"]})  # Decimal as text
 
     def analytics_export_view(self, request, pk: int) -> HttpResponse:
         campaign = self._campaign(request, pk, change=False, to="export a campaign's analytics")

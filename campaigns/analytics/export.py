@@ -40,6 +40,18 @@ def analytics_rows(campaign: Campaign, step: str = "") -> Iterator[list[object]]
             yield ["cost", line["unpriced"], "price", "no price per segment set on the channel"]
         else:
             yield ["cost", "actual cost", line["currency"], line["amount"]]
+    yield from fallback_rows(found["fallbacks"])
+
+
+def fallback_rows(fallbacks: dict[str, object] | None) -> Iterator[list[object]]:
+    """The SMS fallbacks, apart from the funnel (none for a campaign without a fallback channel)."""
+    if fallbacks is None:
+        return
+    for measure in ("went", "delivered", "failed", "to_go", "segments"):
+        yield ["SMS fallbacks", fallbacks["channel"], measure.replace("_", " "), fallbacks[measure]]
+    cost = fallbacks["cost"]
+    if cost and cost["amount"] is not None:
+        yield ["SMS fallbacks", fallbacks["channel"], f"cost ({cost['currency']})", cost["amount"]]
 
 
 def export_analytics(campaign: Campaign, step: str = "") -> StreamingHttpResponse:

@@ -14,11 +14,12 @@ from decimal import Decimal
 from functools import lru_cache
 
 import phonenumbers
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 from phonenumbers import geocoder
 
-from campaigns.models import Campaign, CampaignBreakdown, CampaignBucket, HourlyOutcomes
+from campaigns.content.segments import count_segments
+from campaigns.models import Campaign, CampaignBreakdown, CampaignBucket, HourlyOutcomes, OutboundMessage
 from campaigns.models.analytics import COUNTERS
 from campaigns.whatsapp.failures import failure_words
 from providers.models import Channel
@@ -218,10 +219,48 @@ def campaign_cost(campaign_id: int) -> dict[str, object]:
     return {"segments": sum(by_channel.values()), "costs": costs(by_channel)}
 
 
+# A fallback's state in the panel's words (message states as strings, as in outcomes.py).
+FALLBACK_STATES = {
+    "delivered": ("delivered", "read"),
+    "failed": ("failed", "undelivered"),
+    "to_go": ("queued", "sending", "scheduled"),
+}
+FALLBACK_WENT = ("sent", "delivered", "read", "failed", "undelivered", "unknown")  # handed to the SMS provider
+
+
+def fallbacks(campaign: Campaign) -> dict[str, object] | None:
+    """A WhatsApp campaign's SMS fallbacks, apart from its funnel: how many were made, went, were
+    delivered or failed, and their cost on the fallback channel. A fallback is a single message
+    (no campaign), so the tallies file it under no campaign and the funnel never counts it; this is one
+    GROUP BY on the msg_fallbacks index (a few rows, one per state), and a fallback row is one per
+    WhatsApp message, so a duplicate receipt counts nothing twice. None without a fallback channel."""
+    if campaign.fallback_channel_id is None:
+        return None
+    by_status = dict(
+        OutboundMessage.objects.filter(fallback_campaign=campaign)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("*"))
+    )
+    figures = {name: sum(by_status.get(s, 0) for s in states) for name, states in FALLBACK_STATES.items()}
+    went = sum(by_status.get(s, 0) for s in FALLBACK_WENT)
+    segments = went * max(count_segments(campaign.fallback_text).segments, 1)
+    channel = campaign.fallback_channel
+    return {
+        "made": sum(by_status.values()),
+        "went": went,
+        **figures,
+        "segments": segments,
+        "channel": channel.name,
+        "cost": costs({channel.pk: segments})[0] if segments else None,
+    }
+
+
 def campaign_analytics(campaign: Campaign, asked_step: str = "", zone=None) -> dict[str, object]:
     """Everything the campaign page's analytics panel shows."""
     counts = totals(campaign.pk)
     return {
+        "fallbacks": fallbacks(campaign),
         "counts": counts,
         "funnel": funnel(campaign, counts),
         "chart": series(campaign.pk, asked_step, zone),
