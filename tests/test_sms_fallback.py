@@ -247,6 +247,28 @@ def test_twilio_whatsapp_not_on_whatsapp_falls_back_to_sms(fake_twilio, sms, mak
     assert NotOnWhatsApp.objects.get().error_code == "63003"
 
 
+def test_a_whatsapp_message_refused_at_hand_over_as_not_on_whatsapp_falls_back_once(
+    fake_twilio, sms, make_twilio_channel, make_list
+):
+    channel = make_twilio_channel("twlowa", name="Twilio WhatsApp")
+    fake_twilio.errors[CAT] = (400, 63024, "Invalid message recipient")  # in the send answer, no receipt
+    campaign = whatsapp_campaign(make_list, channel, sms, audience(ANN, CAT))
+    campaign.provider_template = {"id": support.CONTENT_SID, "variables": {"1": "{{ first_name }}"}}
+    campaign.save()
+    campaign.launch()
+    fake_twilio.hold_callbacks()
+    worker_until(lambda: [CAT] in [request.form["To"] for request in fake_twilio.received])  # Cat's SMS, at once
+    refused = OutboundMessage.objects.get(campaign=campaign, to=CAT)
+    assert (refused.status, refused.error_code) == (Status.FAILED, "63024")
+    fallback = OutboundMessage.objects.get(fallback_for=refused)
+    assert (fallback.channel, fallback.fallback_reason) == (sms, Reason.NOT_ON_WHATSAPP)
+    went = sorted(request.form["To"][0] for request in fake_twilio.received)
+    assert went == [CAT, f"whatsapp:{ANN}", f"whatsapp:{CAT}"]  # Cat: the WhatsApp refused, then the SMS
+    assert NotOnWhatsApp.objects.get().number == CAT
+    after_failures([refused.pk])  # asked again (a late receipt for it): no second SMS
+    assert OutboundMessage.objects.filter(fallback_campaign=campaign).count() == 1
+
+
 # --- once, and never where WhatsApp may still arrive ---------------------------------------------
 
 

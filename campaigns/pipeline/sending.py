@@ -42,6 +42,7 @@ from campaigns.models.staff import StaffProfile
 from campaigns.models.variant import content_of
 from campaigns.pipeline import sending_hours, written
 from campaigns.pipeline.counters import count_outcomes
+from campaigns.whatsapp.fallback import after_failures
 from campaigns.whatsapp.preview import sent_record, templates_by_id
 from contacts.models import Contact, Suppression
 from messaging_site.logs import job_log
@@ -931,6 +932,9 @@ def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) 
     for status, ids in told.items():
         record_message_events(ids, status)
     tally_sends(moving, ending, now)
+    # WhatsApp refusing a recipient at hand-over as not on WhatsApp (Twilio 63024...): the SMS
+    # fallback, as for the same failure in a receipt, committed with the failure (campaigns/whatsapp/).
+    after_failures([row[0] for row in moving if ending[row[0]][0] == Status.FAILED])
 
 
 def _ending(groups: dict[tuple, dict[int, str]]) -> dict[int, tuple[str, str, str]]:

@@ -4,7 +4,8 @@ fallback text once, by SMS, through the campaign's fallback channel.
 When a fallback goes:
 - the WhatsApp message failed with a code for which SMS fits (the provider's ``sms_fallback_codes``:
   not a WhatsApp user, Twilio 63003/63024, Gupshup 1002...), as the receipts are applied
-  (``after_failures``, from campaigns/receiving/ and campaigns/pipeline/receipts.py);
+  (``after_failures``, from campaigns/receiving/ and campaigns/pipeline/receipts.py), or as the
+  provider's send answer refuses it (campaigns/pipeline/sending.py, with the failure's commit);
 - or the campaign has a time (``fallback_after`` minutes) and its WhatsApp message was accepted but
   no delivery came within it (``send_late_fallbacks``, every FALLBACK_CHECK_SECONDS from rqcron).
   WhatsApp may still deliver such a message later (a phone switched off for a day): choosing a time
