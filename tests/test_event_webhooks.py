@@ -17,7 +17,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from campaigns.events import Event, record_events
-from campaigns.events.delivery import deliver_due
+from campaigns.events.delivery import Outcome, Summary, claim, deliver_due, record_outcomes
 from campaigns.events.destinations import url_problem
 from campaigns.events.signing import new_secret, status_callback_secret
 from campaigns.models import Campaign, OutboundMessage, WebhookAttempt, WebhookEndpoint, WebhookEvent
@@ -177,6 +177,23 @@ def test_an_event_not_delivered_within_a_day_is_given_up(channel, receiver):
     WebhookEvent.objects.update(created_at=timezone.now() - timedelta(hours=25))
     deliver_due(30)
     assert WebhookEvent.objects.get().status == "failed"
+
+
+def test_a_batch_claimed_again_by_another_worker_keeps_that_workers_outcome(channel, receiver):
+    """A batch slower than the stale-claim limit is taken by another worker; the slow one's late
+    outcome (here a give-up) must not free the rows or mark them failed under the other's claim."""
+    endpoint_for(receiver.url)
+    assert delivered(sent_message(channel))
+    [slow] = claim()
+    WebhookEvent.objects.update(claimed_at=timezone.now() - timedelta(hours=1))  # gone stale
+    [other] = claim()
+    assert other.claim_token != slow.claim_token
+    record_outcomes([slow], [Outcome(error="Not sent: the address became private")], Summary())
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.claim_token) == ("pending", other.claim_token)
+    record_outcomes([other], [Outcome(status_code=200)], Summary())
+    event.refresh_from_db()
+    assert (event.status, event.claim_token) == ("delivered", None)
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,7 @@ class Claimed:
     attempts: int
     created_at: datetime
     endpoint: Destination | None = None
+    claim_token: uuid.UUID | None = None  # the claim it came with: its outcome is written only while that holds
 
     @property
     def destination(self) -> str:
@@ -137,6 +138,7 @@ def claim(limit: int = CLAIM_SIZE) -> list[Claimed]:
     }
     for event in events:
         event.endpoint = endpoints.get(event.endpoint_id)
+        event.claim_token = token
     return events
 
 
@@ -305,12 +307,15 @@ def record_outcomes(events: list[Claimed], outcomes: list[Outcome], summary: Sum
         attempts.append((event.pk, event.endpoint_id, outcome.status_code, outcome.error, outcome.duration_ms))
         if event.endpoint_id:
             by_endpoint[event.endpoint_id].append((event, outcome))
+    # A batch slower than the stale-claim limit was claimed again by another worker: its rows are
+    # that worker's now, and this one's outcome must neither free them nor mark them failed.
+    claims = {event.claim_token for event in events}
     with transaction.atomic():
         for change, ids in groups.items():
             fields = dict(change)
             if len(fields) > 1:  # tried: one more attempt
                 fields["attempts"] = F("attempts") + 1
-            WebhookEvent.objects.filter(pk__in=ids).update(**fields)
+            WebhookEvent.objects.filter(pk__in=ids, claim_token__in=claims).update(**fields)
         log_attempts(attempts, now)
         for endpoint_id, results in by_endpoint.items():
             summary.endpoints_switched_off += note_endpoint_health(endpoint_id, results, now)
