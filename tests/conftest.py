@@ -8,9 +8,12 @@ the test database (SQLite in memory, or the PostgreSQL test database).
 from __future__ import annotations
 
 import os
+import threading
 
 import django_rq
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection as default_connection
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
@@ -25,6 +28,30 @@ pytest_plugins = ["tests.browser"]  # the `page` fixture for staff journeys in C
 
 if not os.environ.get("REDIS_URL"):
     pytest.exit("REDIS_URL is not set: run the suite with `make test` (it starts a Redis when needed).", returncode=4)
+
+
+def one_machine_request_at_a_time() -> None:
+    """On SQLite in memory, Django's live server shares the test's one database connection with every
+    request thread, so two webhooks answered at the same moment interleave their transactions on it
+    ("cannot start a transaction within a transaction", a 500 the fakes never retry). Production
+    gives each thread its own connection. Machine requests (webhooks, short links, the API) take
+    turns here; staff pages do not, since the test-reply page posts to a webhook while it answers."""
+    if default_connection.vendor != "sqlite":
+        return
+    turns = threading.Lock()
+    answer = WSGIHandler.__call__
+
+    def taking_turns(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(("/webhooks/", "/l/", "/message")):
+            return answer(self, environ, start_response)
+        with turns:
+            return answer(self, environ, start_response)
+
+    WSGIHandler.__call__ = taking_turns
+
+
+one_machine_request_at_a_time()
 
 
 @pytest.fixture(autouse=True)
