@@ -334,6 +334,7 @@ class CampaignAdmin(BoundedDeletion, admin.ModelAdmin):
             "js/template_segments.js",
             "js/campaign-variants.js",
             "js/live_preview.js",
+            "js/variable_rows.js",
             "js/campaign_template_picker.js",
         ]
 

@@ -46,7 +46,12 @@ class MessageTemplateAdmin(BoundedDeletion, admin.ModelAdmin):
     ]
 
     class Media:
-        js = ["js/template_segments.js", "js/live_preview.js", "js/template_editor.js"]
+        js = [
+            "js/template_segments.js",
+            "js/live_preview.js",
+            "js/variable_rows.js",
+            "js/template_editor.js",
+        ]
         css = {"all": ["css/template_editor.css"]}
 
     @admin.display(description="Text")

@@ -47,25 +47,7 @@
     }
 
     function fitRow(row) {
-      var part = row.querySelector("select[name$=-part]");
-      var source = row.querySelector("select[name$=-source]");
-      var twilio = kind() !== "gupshup";
-      Array.from(part.options).forEach(function (option) {
-        option.hidden = twilio ? option.value !== "variable" : option.value === "variable";
-      });
-      if (twilio) part.value = "variable";
-      else if (part.value === "variable") part.value = "body";
-      var fixed = source.value === "fixed";
-      row.querySelectorAll(".when-field").forEach(function (cell) {
-        cell.classList.toggle("inactive", fixed);
-      });
-      row.querySelectorAll(".when-fixed").forEach(function (cell) {
-        cell.classList.toggle("inactive", !fixed);
-      });
-      var media = part.value === "media";
-      var position = row.querySelector("input[name$=-position]");
-      position.disabled = media;
-      position.closest("td").classList.toggle("inactive", media);
+      window.VariableRows.fit(row, kind() !== "gupshup");
     }
 
     function fit() {

@@ -231,25 +231,7 @@
     }
 
     function fitRow(row) {
-      var part = row.querySelector("select[name$=-part]");
-      var source = row.querySelector("select[name$=-source]");
-      var twilio = kind() === "twilio";
-      Array.from(part.options).forEach(function (option) {
-        option.hidden = twilio ? option.value !== "variable" : option.value === "variable";
-      });
-      if (twilio) part.value = "variable";
-      else if (part.value === "variable") part.value = "body";
-      var fixed = source.value === "fixed";
-      row.querySelectorAll(".when-field").forEach(function (cell) {
-        cell.classList.toggle("inactive", fixed);
-      });
-      row.querySelectorAll(".when-fixed").forEach(function (cell) {
-        cell.classList.toggle("inactive", !fixed);
-      });
-      var media = part.value === "media"; // the header's one media file has no number
-      var position = row.querySelector("input[name$=-position]");
-      position.disabled = media;
-      position.closest("td").classList.toggle("inactive", media);
+      window.VariableRows.fit(row, kind() === "twilio");
     }
 
     function fit() {
