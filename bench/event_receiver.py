@@ -8,11 +8,13 @@ GET /control/stats: {"unique", "posts", "bad_signatures", "refused_while_down"}.
 POST /control/down?seconds=N: answer 503 for the next N seconds (0: up again); with after=K, from
 the moment the K-th event arrives.
 POST /control/secret?value=whsec_...: the secret to verify with (the endpoint's, known once it is made).
+POST /control/slow?seconds=N: answer each POST N seconds after it arrived (a receiver near its timeout).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import time
@@ -33,9 +35,12 @@ class Receiver:
         self.down_after: int | None = None  # go down by itself once this many events arrived
         self.down_for = 0.0
         self.went_down_at = 0.0
+        self.answer_after = 0.0  # seconds each POST waits for its answer
 
     async def event(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.answer_after:
+            await asyncio.sleep(self.answer_after)
         if time.monotonic() < self.down_until:
             self.refused += 1
             return web.Response(status=503)
@@ -77,6 +82,10 @@ class Receiver:
         self.down_until = self.went_down_at + float(request.query.get("seconds", "0"))
         return web.json_response({"down_for": float(request.query.get("seconds", "0"))})
 
+    async def slow(self, request: web.Request) -> web.Response:
+        self.answer_after = float(request.query.get("seconds", "0"))
+        return web.json_response({"answer_after": self.answer_after})
+
     async def secret(self, request: web.Request) -> web.Response:
         self.webhook = Webhook(request.query["value"])
         return web.json_response({"ok": True})
@@ -90,6 +99,7 @@ def app(secret: str = "") -> web.Application:
             web.get("/control/stats", receiver.stats),
             web.post("/control/down", receiver.down),
             web.post("/control/secret", receiver.secret),
+            web.post("/control/slow", receiver.slow),
             web.post("/{tail:.*}", receiver.event),
         ]
     )

@@ -25,3 +25,16 @@ def test_no_event_is_lost_across_a_receiver_outage_a_worker_kill_and_a_redis_flu
     assert report["bad_signatures"] == 0, report
     assert report["refused_while_down"] > 0, report  # the outage happened while events were going
     assert report["outbox"] == {"delivered": EVENTS}, report
+
+
+@pytest.mark.slow
+def test_a_claim_slower_than_the_stale_limit_is_sent_once_and_nothing_is_lost():
+    # Two workers, a receiver answering each POST after 1.2 s, a claim of 120 events sent 16 at a
+    # time (9 s) against a 2 s stale-claim limit (bench/events_slow.py): before workers renewed
+    # their claims, the second took the first's events and sent them again, again and again.
+    report = run_scenario("bench.events_slow", "--events", "120")
+    assert report["duplicates"] == 0, report
+    assert report["lost"] == 0 and report["arrived"] == 120, report
+    assert report["bad_signatures"] == 0, report
+    assert report["outbox"] == {"delivered": 120}, report
+    assert report["attempts"] == {"204": 120}, report  # each event POSTed once, none timed out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from campaigns.events import Event, record_events
-from campaigns.events.delivery import Outcome, Summary, claim, deliver_due, record_outcomes
+from campaigns.events.delivery import Holder, Outcome, Poster, Summary, claim, deliver_due, record_outcomes
 from campaigns.events.destinations import url_problem
 from campaigns.events.signing import new_secret, status_callback_secret
 from campaigns.models import Campaign, OutboundMessage, WebhookAttempt, WebhookEndpoint, WebhookEvent
@@ -34,12 +35,14 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[tuple[dict, bytes]] = []
         self.status = 200
+        self.answer_after = 0.0  # seconds each POST waits for its answer (a slow receiver)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                time.sleep(receiver.answer_after)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -194,6 +197,81 @@ def test_a_batch_claimed_again_by_another_worker_keeps_that_workers_outcome(chan
     record_outcomes([other], [Outcome(status_code=200)], Summary())
     event.refresh_from_db()
     assert (event.status, event.claim_token) == ("delivered", None)
+
+
+def some_events(count: int) -> None:
+    record_events(Event("message.delivered", {"message_id": n}) for n in range(count))
+
+
+def post_claimed(events, holder: Holder) -> Summary:
+    poster, summary = Poster(), Summary()
+    try:
+        record_outcomes(events, poster.post_all(events, holder), summary)
+    finally:
+        poster.close()
+    return summary
+
+
+def test_a_worker_renews_its_claim_while_it_sends_so_no_other_worker_takes_it(receiver, settings):
+    """A claim whose POSTs outlast the stale-claim limit stays its worker's: another worker looking
+    for due events between its POSTs finds none (before, it took them all and sent them again)."""
+    settings.WEBHOOK_CLAIM_STALE_SECONDS, settings.WEBHOOK_CONCURRENCY = 1, 1
+    receiver.answer_after = 0.3
+    endpoint_for(receiver.url)
+    some_events(6)  # one at a time, 1.8 s: well past the limit
+    events = claim()
+    taken_by_another: list = []
+
+    def another_worker_looks() -> bool:
+        taken_by_another.extend(claim())
+        return False
+
+    holder = Holder(events, stop=another_worker_looks)
+    summary = post_claimed(events, holder)
+    assert taken_by_another == []
+    assert summary.delivered == 6 and holder.renewals >= 5  # renewed every fifth of the limit
+    assert len(receiver.requests) == 6
+    assert set(WebhookEvent.objects.values_list("status", "claim_token", "attempts")) == {("delivered", None, 1)}
+
+
+def test_a_worker_told_to_stop_puts_its_unsent_events_back_unclaimed_and_untried(receiver, settings):
+    """A job whose budget is spent (or whose worker a send needs) stops mid-claim: what it did not
+    POST goes back to the outbox due, with no attempt counted, for the next job."""
+    settings.WEBHOOK_CLAIM_STALE_SECONDS, settings.WEBHOOK_CONCURRENCY = 1, 1
+    receiver.answer_after = 0.3
+    endpoint_for(receiver.url)
+    some_events(10)
+    events = claim()
+    summary = post_claimed(events, Holder(events, stop=lambda: len(receiver.requests) >= 2))
+    sent = len(receiver.requests)
+    assert 2 <= sent < 10 and summary.delivered == sent and summary.not_tried == 10 - sent
+    rest = WebhookEvent.objects.exclude(status="delivered")
+    assert set(rest.values_list("status", "claim_token", "attempts")) == {("pending", None, 0)}
+    assert rest.count() == 10 - sent and not WebhookAttempt.objects.filter(event__in=rest).exists()
+    deliver_due(30)
+    assert len({headers["webhook-id"] for headers, _ in receiver.requests}) == len(receiver.requests) == 10
+
+
+def test_a_worker_that_stalled_past_the_limit_sends_nothing_more_of_its_claim(receiver, settings):
+    """A worker that froze longer than the limit (its claim went stale and another worker took it)
+    starts no further POST of it: the other worker's claim stands, and it sends them."""
+    settings.WEBHOOK_CLAIM_STALE_SECONDS, settings.WEBHOOK_CONCURRENCY = 1, 1
+    receiver.answer_after = 0.3
+    endpoint_for(receiver.url)
+    some_events(6)
+    events = claim()
+    stolen: list = []
+
+    def stall_while_another_takes_the_claim() -> bool:
+        if not stolen:
+            time.sleep(1.2)  # frozen (a stop-the-world pause, a stopped container) past the limit
+            stolen.extend(claim())
+        return False
+
+    summary = post_claimed(events, Holder(events, stop=stall_while_another_takes_the_claim))
+    assert len(stolen) == 6  # the first was already on its way when the worker froze
+    assert len(receiver.requests) == 1 and summary.not_tried == 5
+    assert set(WebhookEvent.objects.values_list("status", "claim_token")) == {("pending", stolen[0].claim_token)}
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,17 @@ attempts. A Python process makes about a thousand POSTs a second: arrays are wha
 million-event burst through in minutes (bench/events.py).
 
 At least once: a claim is a token on the rows, and a claim older than WEBHOOK_CLAIM_STALE_SECONDS
-(its worker was killed) is taken again. A failed try waits WEBHOOK_RETRY_BASE_SECONDS, doubling
-with jitter, up to an hour between tries; after WEBHOOK_GIVE_UP_HOURS the event is given up. An
-endpoint that fails rests (its events are not tried) for as long as its last event's backoff, and
-one failing for WEBHOOK_GIVE_UP_HOURS is switched off.
+(its worker was killed) is taken again. Never twice while its worker lives: a claim's POSTs can
+outlast the limit (a thousand events, 32 at a time, to a receiver answering in just under its
+10 s timeout take 312 s), so the worker renews its claim every fifth of the limit while it sends
+(Holder), starts no POST once it has not renewed for half the limit or lost an event's claim, and
+stops starting POSTs when its job's budget is spent or a send waits for the worker: the events it
+did not send go back to the outbox unclaimed, due, their attempts untouched.
+
+A failed try waits WEBHOOK_RETRY_BASE_SECONDS, doubling with jitter, up to an hour between tries;
+after WEBHOOK_GIVE_UP_HOURS the event is given up. An endpoint that fails rests (its events are not
+tried) for as long as its last event's backoff, and one failing for WEBHOOK_GIVE_UP_HOURS is
+switched off.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ class Summary:
     retrying: int = 0
     given_up: int = 0
     not_tried: int = 0
+    renewals: int = 0
     endpoints_switched_off: int = 0
     batches: int = 0
     counts: dict = field(default_factory=dict)
@@ -147,19 +155,74 @@ def deliver_due(budget_seconds: float, give_way: Callable[[], bool] = lambda: Fa
     summary = Summary()
     deadline = time.monotonic() + budget_seconds
     poster = Poster()
+
+    def time_to_stop() -> bool:
+        return time.monotonic() >= deadline or give_way()
+
     try:
         while time.monotonic() < deadline:
             events = claim()
             if not events:
                 break
-            outcomes = poster.post_all(events)
+            holder = Holder(events, stop=time_to_stop)
+            outcomes = poster.post_all(events, holder)
             record_outcomes(events, outcomes, summary)
             summary.batches += 1
-            if give_way():
+            summary.renewals += holder.renewals
+            if holder.stopped or give_way():
                 break
     finally:
         poster.close()
     return summary.as_dict()
+
+
+class Holder:
+    """Keeps a worker's claim while it sends: renews it every fifth of the stale-claim limit, so no
+    other worker takes events still being sent, and says which events may still be POSTed.
+
+    An event may not be once another worker holds it (this one stalled past the limit, or "send
+    again" reset it), once this worker has not renewed for half the limit (a stalled process must
+    not send what may be taken from it any moment), or once ``stop`` says the job should end.
+    """
+
+    CHECK_EVERY = 1.0  # seconds between looks at ``stop`` (a send waiting is seen within this)
+
+    def __init__(self, events: list[Claimed], stop: Callable[[], bool] = lambda: False) -> None:
+        self.token = events[0].claim_token if events else None
+        self.pks = {event.pk for event in events}
+        self.stop = stop
+        self.lost: set[int] = set()
+        self.stopped = False
+        self.renewals = 0
+        self.renewed = self.checked = time.monotonic()
+
+    @property
+    def limit(self) -> float:
+        return float(settings.WEBHOOK_CLAIM_STALE_SECONDS)
+
+    def next_look_in(self) -> float:
+        """Seconds the posting may run before the worker must look at its claim again."""
+        return max(0.01, min(self.CHECK_EVERY, self.limit / 5))
+
+    def look(self) -> None:
+        """Between slices of posting (the event loop paused): renew if due, and see whether to stop."""
+        now = time.monotonic()
+        if now - self.renewed >= self.limit / 5:
+            self.renew()
+        if not self.stopped and self.stop():
+            self.stopped = True
+
+    def renew(self) -> None:
+        ours = WebhookEvent.objects.filter(claim_token=self.token, status=Status.PENDING)
+        if ours.update(claimed_at=timezone.now()) < len(self.pks) - len(self.lost):
+            self.lost = self.pks - set(ours.values_list("pk", flat=True))
+        self.renewed = time.monotonic()
+        self.renewals += 1
+
+    def may_send(self, request: list[Claimed]) -> bool:
+        if self.stopped or time.monotonic() - self.renewed > self.limit / 2:
+            return False
+        return not any(event.pk in self.lost for event in request)
 
 
 def body_of(event: Claimed) -> str:
@@ -178,21 +241,29 @@ class Poster:
             self.loop.run_until_complete(self.session.close())
         self.loop.close()
 
-    def post_all(self, events: list[Claimed]) -> list[Outcome]:
+    def post_all(self, events: list[Claimed], holder: Holder | None = None) -> list[Outcome]:
+        """Post ``events``, the loop run in slices: between them (no coroutine running, nothing
+        posted) the holder renews the claim in this thread, whose database connection it is."""
+        holder = holder or Holder(events)
         secrets = destination_secrets(events)
         refused = {url: url_problem(url) for url in {e.destination for e in events}}
-        return self.loop.run_until_complete(self._post_all(events, secrets, refused))
+        posting = self.loop.create_task(self._post_all(events, secrets, refused, holder))
+        while not posting.done():
+            self.loop.run_until_complete(asyncio.wait([posting], timeout=holder.next_look_in()))
+            if not posting.done():
+                holder.look()
+        return posting.result()
 
-    async def _post_all(self, events, secrets: dict, refused: dict[str, str]) -> list[Outcome]:
+    async def _post_all(self, events, secrets: dict, refused: dict[str, str], holder: Holder) -> list[Outcome]:
         """Each request's outcome, for every event it carried, in the order of ``events``."""
         requests = grouped(events)
-        answers = await self._post_requests(requests, secrets, refused)
+        answers = await self._post_requests(requests, secrets, refused, holder)
         outcomes: dict[int, Outcome] = {}
         for request, outcome in zip(requests, answers, strict=True):
             outcomes.update((event.pk, outcome) for event in request)
         return [outcomes[event.pk] for event in events]
 
-    async def _post_requests(self, requests, secrets: dict, refused: dict[str, str]) -> list[Outcome]:
+    async def _post_requests(self, requests, secrets: dict, refused: dict[str, str], holder: Holder) -> list[Outcome]:
         if self.session is None:
             timeout = aiohttp.ClientTimeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=settings.WEBHOOK_CONCURRENCY)
@@ -206,8 +277,8 @@ class Poster:
             if refused[url]:
                 return Outcome(error=f"Not sent: {refused[url]}"[:300])
             async with gates[url]:
-                if url in down and url not in up:
-                    return Outcome(tried=False)
+                if (url in down and url not in up) or not holder.may_send(request):
+                    return Outcome(tried=False)  # back to the outbox unclaimed, as it was
                 outcome = await self._post(url, request, secrets[destination_key(request[0])])
             (up if outcome.ok else down).add(url)
             return outcome
