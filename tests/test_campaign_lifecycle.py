@@ -214,3 +214,57 @@ def test_cancel_during_a_claim_cancels_what_had_not_gone(draft, monkeypatch, wor
     sending.send_claimed(token, sending.SendSummary())
     assert set(draft.messages.values_list("status", flat=True)) == {Message.CANCELLED}
     assert not draft.messages.filter(claim_token__isnull=False).exists()
+
+
+def test_cancel_midway_leaves_nothing_queued_and_sends_nothing_more(
+    fake_twilio, make_twilio_channel, customers, worker, monkeypatch
+):
+    """Staff cancel while a batch is with the provider, and the provider answers it "try again"
+    (a 500): that batch finishes, but its rows may not go back to a queue no job of a cancelled
+    campaign reads (queued for ever), nor be sent later."""
+    channel = make_twilio_channel(rate_limit=5)  # a few messages a batch: a cancel lands mid-run
+    campaign = Campaign.objects.create(name="Wrong offer", channel=channel, text="Hi {{ first_name }}")
+    campaign.lists.set([customers])
+    original = TwilioSmsProvider.send_batch
+    sent: list = []
+
+    def send_cancelling_midway(self, batch):
+        if len(sent) >= 10 and reloaded(campaign).status == Status.RUNNING:
+            # This batch is already handed over when staff press cancel; the provider then fails it.
+            assert Campaign.objects.get(pk=campaign.pk).cancel("Wrong offer")
+            fake_twilio.behaviour.error_rate = 1.0
+        sent.extend(batch)
+        return original(self, batch)
+
+    monkeypatch.setattr(TwilioSmsProvider, "send_batch", send_cancelling_midway)
+    monkeypatch.setattr(sending, "STOP_CHECK_SECONDS", 0.0)
+    assert campaign.launch()
+    worker()
+    requests_by_cancel = len(fake_twilio.received)
+    assert not campaign.messages.filter(status=Message.QUEUED).exists()  # at once, not by the reconciler
+
+    reconcile()  # the safety net runs, and any job it asks for
+    worker()
+
+    assert len(fake_twilio.received) == requests_by_cancel  # nothing more left after the cancel
+    assert requests_by_cancel < len(NUMBERS)
+    counts = dict(campaign.messages.values_list("status").annotate(n=Count("id")))
+    # Sent before the cancel (a batch still out when the fake turned to 500s ends cancelled too).
+    assert set(counts) == {Message.SENT, Message.CANCELLED} and 5 <= counts[Message.SENT] <= 10, counts
+    assert not campaign.messages.filter(claim_token__isnull=False).exists()
+    assert reloaded(campaign).status == Status.CANCELLED
+
+
+def test_the_reconciler_cancels_what_a_cancelled_campaign_left_waiting(draft, worker):
+    """A row put back in the queue by a write that raced the cancel (or by a dead worker's claim
+    expiring) is cancelled on the next tick, not left queued for ever."""
+    draft.launch()
+    fan_out(draft.pk)
+    assert draft.cancel("Wrong list")
+    left = draft.messages.order_by("id")[:2]
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in left]).update(status=Message.QUEUED)
+
+    assert reconcile()["cancelled_left_behind"] == 2
+    worker()
+    assert set(draft.messages.values_list("status", flat=True)) == {Message.CANCELLED}
+    assert reconcile()["cancelled_left_behind"] == 0

@@ -152,6 +152,7 @@ def reconcile() -> dict[str, int]:
         "requeued": requeue_lost_queued(),
         "expired": expire_stale_sending(),
         "campaigns_resumed": resume_stalled_campaigns(),
+        "cancelled_left_behind": cancel_left_behind(),
         "campaigns_started": start_due_campaigns(),
         "winner_steps": wake_lost_winner_steps(),  # A/B tests whose winner job Redis lost
     }
@@ -251,6 +252,23 @@ def _settle_lost_batch(rows, token) -> int:
     if token is not None:
         log.info("claim %s lost: %d rows never written back to the queue, %d unknown", token, never_written, in_doubt)
     return never_written + in_doubt
+
+
+LEFT_BEHIND_WITHIN = timedelta(days=1)  # a cancel's work in flight settles within minutes of it
+
+
+def cancel_left_behind() -> int:
+    """Messages of a recently cancelled campaign still waiting (no claim): cancelled too.
+
+    cancel() takes every waiting message, and the pipeline cancels what it puts back in the queue
+    after a cancel; this is the net for a cancel committed while such a write was in progress, and
+    for a dead worker's batch put back by expire_stale_sending. No job reads a cancelled campaign's
+    queue, so without it they would stay queued for ever, counted as still to go."""
+    since = timezone.now() - LEFT_BEHIND_WITHIN
+    cancelled = Campaign.objects.filter(status=Campaign.Status.CANCELLED, finished_at__gte=since)
+    return OutboundMessage.objects.filter(
+        campaign__in=cancelled, status__in=(Status.SCHEDULED, Status.QUEUED), claim_token__isnull=True
+    ).update(status=Status.CANCELLED, error_message=sending.CAMPAIGN_CANCELLED, updated_at=timezone.now())
 
 
 def resume_stalled_campaigns() -> int:

@@ -340,7 +340,6 @@ def _give_back(flight: InFlight, unsent: list[OutboundMessage], gave_way: bool) 
     with contextlib.suppress(ChannelError):  # a refusal now is for the next claim to meet
         flight.finish_all()
     _release(flight.refused + unsent, flight.token)
-    _cancel_released_of_cancelled_campaigns(unsent)
     flight.summary.add("gave_way" if gave_way else "campaign_stopped", len(unsent))
 
 
@@ -489,10 +488,17 @@ class CampaignStopCheck:
         return Campaign.objects.filter(pk__in=self.campaign_ids).exclude(status=Campaign.Status.RUNNING).exists()
 
 
-def _cancel_released_of_cancelled_campaigns(messages: list[OutboundMessage]) -> None:
-    OutboundMessage.objects.filter(
-        pk__in=[m.pk for m in messages], status=Status.QUEUED, campaign__status=Campaign.Status.CANCELLED
-    ).update(status=Status.CANCELLED, error_message="The campaign was cancelled.", updated_at=timezone.now())
+def cancel_back_in_queue_of_cancelled_campaigns(message_ids: list[int]) -> int:
+    """Of these messages just put back in the queue (given back, refused, answered "try again"),
+    cancel those whose campaign was cancelled meanwhile: no job of a cancelled campaign reads its
+    queue, so they would stay queued for ever (the reconciler's cancel_left_behind is the net for
+    a cancel that commits in between)."""
+    return OutboundMessage.objects.filter(
+        pk__in=message_ids, status=Status.QUEUED, claim_token__isnull=True, campaign__status=Campaign.Status.CANCELLED
+    ).update(status=Status.CANCELLED, error_message=CAMPAIGN_CANCELLED, updated_at=timezone.now())
+
+
+CAMPAIGN_CANCELLED = "The campaign was cancelled."
 
 
 def renew_claim(token: uuid.UUID) -> None:
@@ -929,6 +935,8 @@ def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) 
         status = dict(change)["status"]
         if status in (Status.SENT, Status.FAILED):
             told[status] += list(provider_ids)
+        elif status == Status.QUEUED:
+            cancel_back_in_queue_of_cancelled_campaigns(list(provider_ids))
     for status, ids in told.items():
         record_message_events(ids, status)
     tally_sends(moving, ending, now)
@@ -1030,6 +1038,7 @@ def _release(messages: list[OutboundMessage], token: uuid.UUID, delay: timedelta
         status=Status.QUEUED, claim_token=None, attempts=F("attempts") - 1, next_attempt_at=next_attempt_at
     )
     ours.filter(status=Status.QUEUED).update(claim_token=None, next_attempt_at=next_attempt_at)
+    cancel_back_in_queue_of_cancelled_campaigns([m.pk for m in messages])
 
 
 def _opt_out_recipients(message_ids: list[int]) -> None:
