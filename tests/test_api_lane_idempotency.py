@@ -1,0 +1,12 @@
+"""tests/test_api_idempotency.py again, every request through the API's lane (messaging_site/api_lane.py)."""
+
+import pytest
+
+from tests import test_api_idempotency
+from tests.api_lane_client import ApiLaneClient
+from tests.test_api_idempotency import *  # noqa: F403
+
+
+@pytest.fixture(autouse=True)
+def through_the_lane(monkeypatch):
+    monkeypatch.setattr(test_api_idempotency, "Client", ApiLaneClient)
