@@ -14,6 +14,10 @@ from job to job. What forking gave is kept by other means:
   grow without end and nothing needs to restart it;
 - each job starts with fresh database connections where the old ones were closed or broken.
 
+A failed job's traceback is stored (RQ's failed registry and result, shown by django-rq's pages)
+through the same redaction as the logs (messaging_site/logs.py): an exception's text can carry a
+provider's answer, a credential or a webhook address with its token.
+
 Used by `manage.py rqworker` (settings.RQ["WORKER_CLASS"]); `--worker-class rq.Worker` gives the
 forking worker back.
 """
@@ -28,6 +32,8 @@ import sys
 from django.conf import settings
 from django.db import close_old_connections
 from rq import SimpleWorker
+
+from messaging_site.logs import redacted
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,9 @@ class SendWorker(SimpleWorker):
         self.restart_because = restart_reason(self.jobs_run, memory_mb())
         if self.restart_because:
             self._stop_requested = True  # RQ's loop stops before taking another job
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string: str = "") -> None:
+        super().handle_job_failure(job, queue, started_job_registry, exc_string=redacted(exc_string))
 
     def work(self, *args, **kwargs) -> bool:
         worked = super().work(*args, **kwargs)

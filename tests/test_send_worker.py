@@ -64,3 +64,44 @@ def test_a_worker_holding_more_than_its_memory_maximum_restarts(settings):
     assert restart_reason(3, 600.0) == "600 MB in use (WORKER_MAX_MEMORY_MB is 512)"
     assert restart_reason(3, 100.0) == ""
     assert 10 < memory_mb() < 4096  # this process's resident memory, read from /proc
+
+
+# What a provider's answer or a request's address can carry into an exception's text.
+SECRETS = ("tok-9f8e7d6c5b4a", "s3cr3t-Auth-Value", "abcd1234efgh5678", "hook0123token4567")
+
+
+def fail_with_secrets() -> None:
+    raise RuntimeError(
+        f"provider answered 401 to POST https://api.example.com/send?api_key={SECRETS[0]} "
+        f'{{"auth_token": "{SECRETS[1]}"}} Authorization: Bearer {SECRETS[2]} '
+        f"(callback http://example.com/webhooks/twilio/{SECRETS[3]}/status)"
+    )
+
+
+@pytest.mark.django_db
+def test_a_failed_jobs_error_is_kept_redacted_for_the_queue_pages(admin_client, settings):
+    """RQ keeps a failed job's traceback (its failed registry, its result) and django-rq's pages
+    show it: the worker stores it through the same redaction as the logs."""
+    from django.urls import reverse
+    from rq import Queue
+
+    from messaging_site.worker import SendWorker
+
+    connection = django_rq.get_connection("high")
+    queue = Queue("high", connection=connection)
+    job = queue.enqueue(fail_with_secrets)
+    SendWorker([queue], connection=connection).work(burst=True)
+
+    job = queue.fetch_job(job.id)
+    assert job.get_status() == JobStatus.FAILED
+    assert job.id in queue.failed_job_registry.get_job_ids()
+    result = job.latest_result()
+    kept = result.exc_string
+    assert "RuntimeError: provider answered 401" in kept and "***" in kept, kept  # still says what went wrong
+    where = [list(settings.RQ_QUEUES).index("high"), job.id, result.id]
+    page = admin_client.get(reverse("django_rq:result_detail", args=where))
+    assert page.status_code == 200
+    assert "provider answered 401" in page.content.decode()
+    for secret in SECRETS:
+        assert secret not in kept
+        assert secret not in page.content.decode()
