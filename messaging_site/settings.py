@@ -337,6 +337,8 @@ WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 32, minimum=1, maximum=512)
 WEBHOOK_CLAIM_STALE_SECONDS = env_int("WEBHOOK_CLAIM_STALE_SECONDS", 300, minimum=1)
 # Seconds an events job runs before handing over to a fresh one.
 WEBHOOK_JOB_BUDGET_SECONDS = env_int("WEBHOOK_JOB_BUDGET_SECONDS", 60, minimum=1, maximum=3000)
+# After an endpoint's secret is rotated, its old secret signs too (two signatures) for this many hours.
+WEBHOOK_SECRET_ROTATION_HOURS = env_int("WEBHOOK_SECRET_ROTATION_HOURS", 24, minimum=0, maximum=24 * 14)
 # Delivered events and attempts are kept this many days for the delivery log.
 WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30, minimum=1)
 

@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from campaigns.events import Event, record_events
 from campaigns.events.delivery import Holder, Outcome, Poster, Summary, claim, deliver_due, record_outcomes
 from campaigns.events.destinations import url_problem
-from campaigns.events.signing import new_secret, status_callback_secret
+from campaigns.events.signing import new_secret, rotate_endpoint_secret, status_callback_secret
 from campaigns.models import Campaign, OutboundMessage, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from campaigns.pipeline.jobs import complete_if_done
 from campaigns.pipeline.receipts import apply_receipt
@@ -493,3 +493,65 @@ def test_deleting_an_endpoint_deletes_its_events_and_attempts_and_leaves_the_oth
     assert not WebhookEvent.objects.filter(endpoint_id=endpoint.pk).exists()
     assert not WebhookAttempt.objects.filter(endpoint_id=endpoint.pk).exists()
     assert WebhookEvent.objects.filter(endpoint=other).count() == 300  # the other endpoint's stay
+
+
+def accepts(secret: str, request: tuple[dict, bytes]) -> bool:
+    """Whether a receiver verifying with ``secret`` accepts this request (the standardwebhooks library)."""
+    headers, body = request
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def test_during_a_rotation_either_secret_verifies_and_after_it_only_the_new_one(receiver, settings, caplog):
+    settings.WEBHOOK_SECRET_ROTATION_HOURS = 24
+    endpoint = endpoint_for(receiver.url)
+    old = endpoint.secret
+    some_events(1)
+    deliver_due(30)
+    assert accepts(old, receiver.requests[-1])
+
+    caplog.set_level("DEBUG")
+    rotated = rotate_endpoint_secret(endpoint.pk)
+    new = rotated.secret
+    assert new != old and new.startswith("whsec_")
+    assert rotated.previous_secret_until - timezone.now() > timedelta(hours=23, minutes=59)
+    stored = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert (stored.secret, stored.previous_secret) == (new, old)
+    some_events(1)
+    deliver_due(30)
+    during = receiver.requests[-1]
+    assert len(during[0]["webhook-signature"].split(" ")) == 2  # two signatures, the new one first
+    assert accepts(old, during) and accepts(new, during)  # a receiver on either secret takes it
+    assert not accepts(new_secret(), during)
+
+    WebhookEndpoint.objects.update(previous_secret_until=timezone.now() - timedelta(seconds=1))  # grace over
+    some_events(1)
+    deliver_due(30)
+    after = receiver.requests[-1]
+    assert len(after[0]["webhook-signature"].split(" ")) == 1
+    assert accepts(new, after) and not accepts(old, after)
+    assert not any(new in r.getMessage() or old in r.getMessage() for r in caplog.records)  # never logged
+
+
+def test_rotating_twice_within_the_grace_period_keeps_two_signatures_the_latest_two(receiver):
+    endpoint = endpoint_for(receiver.url)
+    first = endpoint.secret
+    second = rotate_endpoint_secret(endpoint.pk).secret
+    third = rotate_endpoint_secret(endpoint.pk).secret
+    some_events(1)
+    deliver_due(30)
+    request = receiver.requests[-1]
+    assert accepts(third, request) and accepts(second, request) and not accepts(first, request)
+
+
+def test_an_array_of_events_is_signed_by_both_secrets_during_a_rotation(receiver):
+    endpoint = endpoint_for(receiver.url)
+    WebhookEndpoint.objects.update(events_per_request=10)
+    old, new = endpoint.secret, rotate_endpoint_secret(endpoint.pk).secret
+    some_events(5)
+    deliver_due(30)
+    [request] = receiver.requests
+    assert accepts(old, request) and accepts(new, request) and len(json.loads(request[1])) == 5

@@ -183,6 +183,7 @@ URLS = {
     # reading the log, "view" (view-only staff read it, without the buttons).
     "/admin/campaigns/webhookendpoint/<int:pk>/log/": ADMINISTRATORS,
     "/admin/campaigns/webhookendpoint/status-callbacks/": ADMINISTRATORS,
+    "/admin/campaigns/webhookendpoint/<int:pk>/rotate-secret/": ADMINISTRATORS,  # "change webhook endpoint"
     **{f"/admin/rq/{route}": ADMINISTRATORS for route in RQ_PAGES},
 }
 
@@ -810,6 +811,14 @@ URL_PROBES = {
     "/admin/campaigns/webhookendpoint/status-callbacks/": UrlProbe(
         post(lambda w: reverse("admin:campaigns_webhookendpoint_status_callbacks"), lambda w: {"new_secret": "1"}),
         lambda response, w: SigningSecret.objects.exists(),
+    ),
+    "/admin/campaigns/webhookendpoint/<int:pk>/rotate-secret/": UrlProbe(
+        post(
+            lambda w: reverse(
+                "admin:campaigns_webhookendpoint_rotate_secret", args=[made(w, "endpoint", an_endpoint).pk]
+            )
+        ),
+        lambda response, w: fresh(w.made["endpoint"]).previous_secret == w.made["endpoint"].secret,
     ),
     "/admin/metrics/": UrlProbe(
         get(lambda w: reverse("metrics")), lambda response, w: b"messaging_api_messages_pending" in response.content

@@ -1,6 +1,7 @@
 """An administrator's journey with event webhooks, in Chromium: add an endpoint (its secret shown
-once), read its delivery log (times in their zone, named) and send an event again, and see on the
-dashboard that an endpoint failing for a day was switched off."""
+once), rotate its secret (the new one shown once, the old one signing too for a while), read its
+delivery log (times in their zone, named) and send an event again, and see on the dashboard that an
+endpoint failing for a day was switched off."""
 
 from __future__ import annotations
 
@@ -72,3 +73,26 @@ def test_the_dashboard_says_an_endpoint_was_switched_off(page, live_server, nair
     item.locator("a").click()
     page.wait_for_selector("#id_url")
     shot(page, "webhook-endpoint-change")
+
+
+def test_an_administrator_rotates_an_endpoints_secret_and_sees_the_new_one_once(page, live_server, nairobi_staff):
+    endpoint = WebhookEndpoint.objects.create(
+        url="https://crm.example.com/hooks/sms", description="CRM", secret="whsec_b2xkLXNlY3JldA==",
+        event_types=["message.sent"], secret_made_at=timezone.now() - timedelta(days=90),
+    )  # fmt: skip
+    log_in(page, live_server, "amina", f"/admin/campaigns/webhookendpoint/{endpoint.pk}/change/")
+    assert "Rotating" not in page.locator(".field-signing_secret").inner_text()
+    page.click("button.rotate-secret-button")
+    message = page.locator(".messagelist .warning").inner_text()
+    assert "new signing secret is whsec_" in message and "will not be shown again" in message
+    assert "Africa/Nairobi" in message and "two signatures" in message
+    new = message.split("new signing secret is ")[1].split(" ")[0]
+    endpoint.refresh_from_db()
+    assert (endpoint.secret, endpoint.previous_secret) == (new, "whsec_b2xkLXNlY3JldA==")
+    state = page.locator(".field-signing_secret").inner_text()
+    assert "Rotating" in state and "previous secret signs too until" in state
+    shot(page, "webhook-endpoint-rotated")
+    page.reload()
+    assert new not in page.content() and "whsec_b2xkLXNlY3JldA==" not in page.content()  # never rendered back
+    page.goto(f"{live_server.url}/admin/campaigns/webhookendpoint/{endpoint.pk}/history/")
+    assert "Rotated the signing secret." in page.content() and new not in page.content()

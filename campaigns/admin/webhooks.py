@@ -1,8 +1,9 @@
 """Event webhooks in the admin: endpoints (administrators register them; the secret is shown once),
-each endpoint's delivery log with "send again", and the status callbacks' log and signing secret.
+each endpoint's delivery log with "send again", its secret's rotation, and the status callbacks'
+log and signing secret.
 
 The pages are for whoever may view webhook endpoints (administrators: the Marketing group is not
-given them); sending again and a new signing secret need "change" too.
+given them); sending again, rotating a secret and a new signing secret need "change" too.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,7 +21,7 @@ from django.utils.html import format_html
 from campaigns.events.delivery import send_again
 from campaigns.events.destinations import url_problem
 from campaigns.events.jobs import forget_outbox
-from campaigns.events.signing import new_secret, replace_status_callback_secret
+from campaigns.events.signing import new_secret, replace_status_callback_secret, rotate_endpoint_secret
 from campaigns.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 from campaigns.models.staff import zone_label
 from campaigns.models.webhook import EventType
@@ -53,13 +54,13 @@ class WebhookEndpointAdmin(BoundedDeletion, admin.ModelAdmin):
 
     form = WebhookEndpointForm
     list_display = ["__str__", "url", "events", "state"]
-    readonly_fields = ["state", "created_at"]
+    readonly_fields = ["state", "signing_secret", "created_at"]
     change_form_template = "admin/campaigns/webhookendpoint/change_form.html"
     change_list_template = "admin/campaigns/webhookendpoint/change_list.html"
 
     def get_fieldsets(self, request, obj=None):
         fields = ["url", "description", "event_types", "events_per_request", "enabled"]
-        return [(None, {"fields": fields if obj is None else [*fields, "state", "created_at"]})]
+        return [(None, {"fields": fields if obj is None else [*fields, "state", "signing_secret", "created_at"]})]
 
     @admin.display(description="events")
     def events(self, endpoint: WebhookEndpoint) -> str:
@@ -78,10 +79,21 @@ class WebhookEndpointAdmin(BoundedDeletion, admin.ModelAdmin):
                                when(endpoint.resting_until) if endpoint.resting_until else "now")  # fmt: skip
         return "On"
 
+    @admin.display(description="signing secret")
+    def signing_secret(self, endpoint: WebhookEndpoint) -> str:
+        """When it was made and whether the old one still signs; never the secret itself."""
+        made = f"Made {when(endpoint.secret_made_at or endpoint.created_at)}; shown only then."
+        if len(endpoint.signing_secrets()) > 1:
+            return format_html(
+                "{} <strong>Rotating:</strong> the previous secret signs too until {} (two signatures).",
+                made, when(endpoint.previous_secret_until),
+            )  # fmt: skip
+        return made
+
     def save_model(self, request, obj: WebhookEndpoint, form, change: bool) -> None:
         if not change:
             secret = new_secret()
-            obj.secret = secret
+            obj.secret, obj.secret_made_at = secret, timezone.now()
             obj.save()
             # The only time the secret is shown: the receiver verifies signatures with it.
             self.message_user(
@@ -109,6 +121,7 @@ class WebhookEndpointAdmin(BoundedDeletion, admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/log/", view(self.delivery_log), name="campaigns_webhookendpoint_log"),
+            path("<int:pk>/rotate-secret/", view(self.rotate_secret), name="campaigns_webhookendpoint_rotate_secret"),
             path("status-callbacks/", view(self.status_callbacks), name="campaigns_webhookendpoint_status_callbacks"),
             *super().get_urls(),
         ]
@@ -116,6 +129,23 @@ class WebhookEndpointAdmin(BoundedDeletion, admin.ModelAdmin):
     def delivery_log(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
         return self._log(request, endpoint, WebhookAttempt.objects.filter(endpoint=endpoint), endpoint.url)
+
+    def rotate_secret(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A new secret, shown once; the old one signs too for WEBHOOK_SECRET_ROTATION_HOURS."""
+        self._require(request, "change", "rotate a webhook endpoint's signing secret")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint = rotate_endpoint_secret(get_object_or_404(WebhookEndpoint, pk=pk).pk)
+        self.log_change(request, endpoint, "Rotated the signing secret.")  # the history names no secret
+        self.message_user(
+            request,
+            f"The endpoint's new signing secret is {endpoint.secret} (copy it now: it will not be shown again). "
+            f"Until {when(endpoint.previous_secret_until)} every event carries two signatures, by the new "
+            "secret and the previous one, so the receiver accepts with either while it moves to the new one; "
+            "after that only the new one signs.",
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(reverse("admin:campaigns_webhookendpoint_change", args=[endpoint.pk]))
 
     def status_callbacks(self, request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and request.POST.get("new_secret"):

@@ -102,7 +102,7 @@ class Destination:
     """What a worker needs of an endpoint (its secret decrypted once per claim, not once per event)."""
 
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # its secret, and during a rotation's grace period the one it replaced
     events_per_request: int
 
 
@@ -141,7 +141,7 @@ def claim(limit: int = CLAIM_SIZE) -> list[Claimed]:
     rows = WebhookEvent.objects.filter(claim_token=token).order_by("id").values_list(*CLAIMED_FIELDS)
     events = [Claimed(*row) for row in rows]
     endpoints = {
-        endpoint.pk: Destination(endpoint.url, endpoint.secret, endpoint.events_per_request)
+        endpoint.pk: Destination(endpoint.url, endpoint.signing_secrets(now), endpoint.events_per_request)
         for endpoint in WebhookEndpoint.objects.filter(pk__in={e.endpoint_id for e in events if e.endpoint_id})
     }
     for event in events:
@@ -285,7 +285,7 @@ class Poster:
 
         return await asyncio.gather(*(post(request) for request in requests))
 
-    async def _post(self, url: str, request: list[Claimed], secret: str) -> Outcome:
+    async def _post(self, url: str, request: list[Claimed], secrets: tuple[str, ...]) -> Outcome:
         if len(request) == 1:
             body, message_id = body_of(request[0]), request[0].event_id
         else:  # an array of events (the endpoint asked for them): a new id for the POST, each event keeps its own
@@ -293,7 +293,7 @@ class Poster:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            **signed_headers(secret, message_id, body, timezone.now()),
+            **signed_headers(secrets, message_id, body, timezone.now()),
         }
         started = time.monotonic()
         try:
@@ -334,12 +334,12 @@ def destination_key(event: Claimed) -> object:
     return event.endpoint_id or "status_callback"
 
 
-def destination_secrets(events: list[Claimed]) -> dict[object, str]:
-    secrets: dict[object, str] = {}
+def destination_secrets(events: list[Claimed]) -> dict[object, tuple[str, ...]]:
+    secrets: dict[object, tuple[str, ...]] = {}
     for event in events:
         key = destination_key(event)
         if key not in secrets:
-            secrets[key] = event.endpoint.secret if event.endpoint else status_callback_secret()
+            secrets[key] = event.endpoint.secrets if event.endpoint else (status_callback_secret(),)
     return secrets
 
 

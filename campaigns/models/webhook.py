@@ -32,6 +32,11 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True, help_text="What receives them, e.g. 'CRM'.")
     # "whsec_" + base64 of 32 random bytes, as Standard Webhooks spells it; shown once, when made.
     secret = EncryptedTextField(editable=False)
+    # After a rotation the secret it replaced signs too (a second signature in webhook-signature, as
+    # Standard Webhooks allows) until previous_secret_until, while the receiver moves to the new one.
+    previous_secret = EncryptedTextField(blank=True, default="", editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_made_at = models.DateTimeField("secret made at", null=True, blank=True, editable=False)
     event_types = models.JSONField("events to send", default=list)
     events_per_request = models.PositiveSmallIntegerField(
         default=1,
@@ -54,6 +59,13 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.description or self.url
+
+    def signing_secrets(self, at=None) -> tuple[str, ...]:
+        """The secrets that sign its events now: its own, and the one it replaced during the grace period."""
+        at = at or timezone.now()
+        if self.previous_secret and self.previous_secret_until and self.previous_secret_until > at:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
 
 class SigningSecret(models.Model):
