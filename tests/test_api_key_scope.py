@@ -63,6 +63,27 @@ def test_deleting_the_only_channel_of_a_limited_key_never_widens_it(call, key_ro
     ]
 
 
+def test_a_key_limited_to_channels_reads_only_their_messages(call, key_row, channel):
+    """GET /message/<id> finds a message on the key's channels; any other is a 404, as if it did not exist."""
+    shop = Channel.objects.create(name="Shop SMS", provider="sandbox")
+    mine = sent_on(call, shop)
+    other = sent_on(call, channel)
+    scoped(key_row, every_channel=False).channels.add(shop)
+    status, answer, _ = call("GET", f"/message/{mine}")
+    assert status == 200 and answer["data"]["message_id"] == mine
+    status, answer, _ = call("GET", f"/message/{other}")
+    assert status == 404
+    assert errors(answer) == [f"message_id: {other!r} is not a message this key can see."]
+    key_row.channels.clear()
+    assert call("GET", f"/message/{mine}")[0] == 404
+
+
+def sent_on(call, channel: Channel) -> str:
+    status, answer, _ = call("POST", "/message", body(channel, text="Hi"))
+    assert status == 200, answer
+    return answer["data"]["message_id"]
+
+
 def test_a_key_on_every_channel_sends_on_every_channel(call, channel):
     other = Channel.objects.create(name="Other", provider="sandbox")
     assert call("POST", "/message", body(channel, text="Hi"))[0] == 200
