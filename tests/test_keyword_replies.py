@@ -178,11 +178,29 @@ def test_help_is_answered_naming_the_sender_and_how_to_stop(twilio, text_in, wor
     assert InboundMessage.objects.get().keyword == "HELP"
 
 
-def test_a_suppressed_number_gets_no_help_answer(twilio, text_in, worker, fake_twilio):
+def test_a_suppressed_number_still_gets_its_help_answer_and_nothing_else(
+    twilio, text_in, worker, fake_twilio, django_capture_on_commit_callbacks
+):
+    """Carriers (CTIA) expect HELP answered whatever the number's opt-in state: after STOP too. The
+    answer goes past the suppression list; no other message does, and the number stays suppressed."""
+    keywords = ChannelKeywords.defaults_for(twilio)
+    queued_before = OutboundMessage.send_one(channel=twilio, to=ANN, text="Sale today!", enqueue=False)
     text_in(twilio, "STOP")
     text_in(twilio, "HELP")
+    with django_capture_on_commit_callbacks(execute=True):
+        queued_before.enqueue()
     worker()
-    assert len(sent_to(fake_twilio, ANN)) == 1  # the STOP's confirmation only
+    assert sent_to(fake_twilio, ANN) == [keywords.opt_out_reply, keywords.help_reply]
+    answer = OutboundMessage.objects.get(to=ANN, body=keywords.help_reply)
+    assert (answer.status, answer.sender_label, answer.answers_help) == (Status.SENT, "Keyword reply", True)
+    assert OutboundMessage.objects.get(pk=queued_before.pk).status == Status.CANCELLED  # the send-time check
+    assert Suppression.objects.filter(number=ANN).exists()  # HELP changes nothing: still opted out
+    with pytest.raises(ValidationError, match="has opted out"):
+        OutboundMessage.send_one(channel=twilio, to=ANN, text="Are you sure?")
+    text_in(twilio, "START")  # START still lifts it, and is confirmed
+    worker()
+    assert sent_to(fake_twilio, ANN)[-1] == keywords.opt_in_reply
+    assert not Suppression.objects.filter(number=ANN).exists()
 
 
 def test_answers_can_be_switched_off_and_an_ordinary_reply_gets_none(twilio, text_in, worker, fake_twilio):

@@ -13,7 +13,9 @@ reading of the text, and then the provider has answered: we stay silent unless t
   that word put it there (of two STOPs at once, one): the one message a suppressed number is sent.
 - An opt-in word takes it off, and confirms the number's joins still waiting for a YES (then their
   confirmation is the answer; else the opt-in confirmation, if the number was suppressed).
-- A help word gets the HELP answer.
+- A help word gets the HELP answer, also from a suppressed number (carriers, CTIA, expect HELP
+  answered whatever the opt-in state): the one other message a suppressed number may be sent. It
+  changes nothing: the number stays suppressed until START.
 - A join word records the number's consent (contacts.Consent) and puts it on the list, or, with
   double opt-in, asks for a YES within DOUBLE_OPT_IN_HOURS first. Joining never lifts a suppression
   (only an opt-in word does, as carriers treat START): a suppressed number that texts JOIN is
@@ -79,7 +81,7 @@ def act_on_keyword(message: InboundMessage, provider_word: str = "") -> str:
     elif kind == START:
         _opt_in(message, keywords, said, answer_ours)
     elif kind == HELP and answer_ours:
-        _answer(message, keywords.help_reply)
+        _answer(message, keywords.help_reply, answers_help=True)
     elif kind == JOIN:
         _join(message, join)
     log.info("reply %s on channel %s from %s is the keyword %s", message.pk, message.channel_id, message.phone, kind)
@@ -178,7 +180,7 @@ def _confirm_waiting_joins(message: InboundMessage) -> list[str]:
     return [text for text in replies if text]
 
 
-def _answer(message: InboundMessage, text: str, confirms_opt_out: bool = False) -> None:
+def _answer(message: InboundMessage, text: str, confirms_opt_out: bool = False, answers_help: bool = False) -> None:
     """Send ``text`` to the number that wrote, as a single message through the normal pipeline."""
     if not text:
         return
@@ -191,9 +193,10 @@ def _answer(message: InboundMessage, text: str, confirms_opt_out: bool = False) 
             sender_label=REPLY_LABEL,
             enqueue=False,
             confirms_opt_out=confirms_opt_out,
+            answers_help=answers_help,
         )
     except ValidationError as error:
-        # A suppressed number (its HELP or JOIN goes unanswered until it texts START) or a switched-off channel.
+        # A suppressed number (its JOIN goes unanswered until it texts START) or a switched-off channel.
         log.info("no answer to reply %s from %s: %s", message.pk, message.phone, " ".join(error.messages))
         return
     _send_after_commit(reply.pk)

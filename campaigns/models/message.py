@@ -83,6 +83,10 @@ class OutboundMessage(models.Model):
     # number an opt-out word has just put on the suppression list. Set only by send_one for that
     # reply, never editable; the send-time check lets it through, and it is never resent.
     confirms_opt_out = models.BooleanField(default=False, editable=False)
+    # The answer to a HELP (campaigns.conversations.keywords): carriers (CTIA) expect HELP answered
+    # whatever the number's opt-in state, so it too may go to a suppressed number. Set only by
+    # send_one for that answer; it says who is sending and how to stop, never markets anything.
+    answers_help = models.BooleanField(default=False, editable=False)
     # An SMS fallback (campaigns/whatsapp/fallback.py): the WhatsApp message it stands in for (at most
     # one fallback each: the unique constraint below), the campaign it counts for, and why it went.
     # It is a single message (campaign empty), so the campaign's own figures stay WhatsApp's.
@@ -200,6 +204,7 @@ class OutboundMessage(models.Model):
         contact: Contact | None = None,
         enqueue: bool = True,
         confirms_opt_out: bool = False,
+        answers_help: bool = False,
         **content,
     ) -> OutboundMessage:
         """Create one message and queue it now, or schedule it when ``send_at`` is in the future.
@@ -208,16 +213,18 @@ class OutboundMessage(models.Model):
         ``enqueue=False`` leaves giving it a send job to the caller (the API batches them).
         ``confirms_opt_out`` is for the keyword handler alone: the confirmation of an opt-out that
         has just suppressed ``to``, sent once (the handler sends it only when its STOP put the
-        number on the list), past the suppression list. ``content``: what new_one takes.
+        number on the list), past the suppression list. ``answers_help`` is for it too: the answer
+        to a HELP, which goes past the suppression list as well. ``content``: what new_one takes.
         """
         if not channel.is_active:
             raise ValidationError(f"channel_key: the channel {channel.name!r} is switched off.")
-        if not confirms_opt_out and (refusal := Suppression.refusal(to)):
+        if not (confirms_opt_out or answers_help) and (refusal := Suppression.refusal(to)):
             raise ValidationError(refusal)
         contact = contact or Contact.objects.filter(phone=to).first()
         # One INSERT needs no transaction of its own; enqueue() waits for the caller's commit
         # when there is one, and runs at once otherwise (the row is already committed).
         message = cls.new_one(channel=channel, to=to, contact=contact, confirms_opt_out=confirms_opt_out, **content)
+        message.answers_help = answers_help
         message.save(force_insert=True)
         if enqueue:
             message.enqueue()

@@ -268,19 +268,20 @@ def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
 
 MESSAGE_FIELDS = (
     "id", "to", "body", "media_urls", "template", "variables", "attempts", "channel_id", "campaign_id", "contact_id",
-    "confirms_opt_out", "variant",
+    "confirms_opt_out", "answers_help", "variant",
 )  # fmt: skip
 
 
 def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: SendSummary) -> list[OutboundMessage]:
     """The send-time check: a number that got on the suppression list after its message was queued
     (a STOP after fan-out) is cancelled here, in the claim, before anything is sent."""
-    opted_out = Suppression.numbers_among({m.to for m in messages if not m.confirms_opt_out})
+    opted_out = Suppression.numbers_among({m.to for m in messages if not _past_suppression(m)})
     if not opted_out:
         return messages
-    # An opt-out's own confirmation goes to the number it has just suppressed (that is its point).
+    # An opt-out's own confirmation goes to the number it has just suppressed (that is its point),
+    # and a HELP's answer to a suppressed number (carriers expect HELP answered after STOP too).
     skipped = OutboundMessage.objects.filter(
-        claim_token=token, status=Status.QUEUED, to__in=opted_out, confirms_opt_out=False
+        claim_token=token, status=Status.QUEUED, to__in=opted_out, confirms_opt_out=False, answers_help=False
     ).update(
         status=Status.CANCELLED,
         claim_token=None,
@@ -289,7 +290,12 @@ def _skip_opted_out(messages: list[OutboundMessage], token: uuid.UUID, summary: 
         updated_at=timezone.now(),
     )
     summary.add("opted_out", skipped)
-    return [m for m in messages if m.to not in opted_out or m.confirms_opt_out]
+    return [m for m in messages if m.to not in opted_out or _past_suppression(m)]
+
+
+def _past_suppression(message: OutboundMessage) -> bool:
+    """The keyword answers that may go to a suppressed number: the opt-out's confirmation, HELP's answer."""
+    return message.confirms_opt_out or message.answers_help
 
 
 def _send_on_channel(
