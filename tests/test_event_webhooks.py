@@ -41,7 +41,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.requests.append(({**headers, "path": self.path}, body))
                 time.sleep(receiver.answer_after)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")

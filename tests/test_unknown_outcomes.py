@@ -5,6 +5,7 @@ page and from `manage.py unknown_messages`; every change a conditional UPDATE th
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from datetime import timedelta
 
@@ -15,12 +16,15 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, OutboundMessage
+from campaigns.events.delivery import deliver_due
+from campaigns.events.signing import new_secret
+from campaigns.models import Campaign, OutboundMessage, WebhookEndpoint
 from campaigns.pipeline import unknown_outcomes as doubt
 from campaigns.pipeline.sending import SendSummary, record_outcomes
 from providers.base import Outcome, SendResult
 from tests import test_twilio_support as support
 from tests.conftest import run_worker
+from tests.test_event_webhooks import Receiver
 
 Status = OutboundMessage.Status
 twilio_server, fake_twilio = support.twilio_server, support.fake_twilio
@@ -105,6 +109,39 @@ def test_two_administrators_racing_settle_a_message_once(channel):
     status, by, words = state(message)
     assert (status, by) == (Status.SENT, "amina") and "Marked sent" in words
     assert message.resolved_at is not None and message.sent_at == message.claimed_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_marking_sent_or_failed_tells_the_customers_systems_once(channel):
+    """The worker could not tell them (the outcome was unknown): the decision does, once, to the
+    endpoints that asked and to the message's status_callback; a second, late decision tells nothing."""
+    receiver = Receiver()
+    try:
+        secret = new_secret()
+        WebhookEndpoint.objects.create(url=receiver.url, secret=secret, event_types=["message.sent", "message.failed"])
+        went = in_doubt_message(channel)
+        lost = in_doubt_message(channel, to=BOB, status_callback=f"{receiver.url}/callback")
+        doubt.mark_sent([went.pk], "amina", provider_ids={went.pk: "SM9"})
+        doubt.mark_failed([lost.pk], "amina", "Twilio has no record of it")
+        doubt.mark_failed([went.pk, lost.pk], "bob", "a late second decision")  # changes nothing: tells nothing
+        deliver_due(30)
+        told = sorted(
+            (path, body["type"], body["data"]["message_id"])
+            for path, body in ((h["path"], json.loads(b)) for h, b in receiver.requests)
+        )
+        assert told == sorted(
+            [
+                ("/hooks", "message.sent", went.pk),
+                ("/hooks", "message.failed", lost.pk),
+                ("/hooks/callback", "message.failed", lost.pk),
+            ]
+        )
+        by_type = {json.loads(b)["type"]: json.loads(b)["data"] for h, b in receiver.requests if h["path"] == "/hooks"}
+        assert by_type["message.sent"]["provider_message_id"] == "SM9" and by_type["message.sent"]["sent_at"]
+        assert by_type["message.failed"]["error_code"] == "marked_failed"
+        assert by_type["message.failed"]["error_message"] == "Twilio has no record of it"
+    finally:
+        receiver.server.shutdown()
 
 
 @pytest.mark.django_db

@@ -8,6 +8,9 @@ recipient may get the message twice. Each decision is written on the message (wh
 
 Every change is one conditional UPDATE on rows still in doubt, so two administrators, or one and a
 worker or the reconciler, can race: the first decision wins and the others change nothing.
+Marking sent or failed is an outcome the customer's systems never heard of (the worker could not
+tell): it records message.sent or message.failed for the endpoints and status_callback URLs, once,
+with the decision.
 Used by the admin page (campaigns/admin/unknown_outcomes.py) and `manage.py unknown_messages`.
 """
 
@@ -24,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.analytics import tally_sends
+from campaigns.events import record_message_events
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.pipeline.queueing import enqueue_send
 from providers.base import LookUp
@@ -166,6 +170,7 @@ def mark_sent(ids: list[int], by: str, provider_ids: dict[int, str] | None = Non
                 pk=message_id, status=Status.SENT, resolved_at__gte=now, provider_message_id=""
             ).update(provider_message_id=provider_id[:100])
         tally_sends(deciding, dict.fromkeys([row[0] for row in deciding], (Status.SENT, "", "")), now)
+        record_message_events([row[0] for row in deciding], Status.SENT)
     return Resolved(changed, len(ids))
 
 
@@ -192,6 +197,7 @@ def mark_failed(ids: list[int], by: str, reason: str) -> Resolved:
         )
         outcome = (Status.FAILED, "marked_failed", reason)
         tally_sends(deciding, dict.fromkeys([row[0] for row in deciding], outcome), timezone.now())
+        record_message_events([row[0] for row in deciding], Status.FAILED)
     return Resolved(changed, len(ids))
 
 
