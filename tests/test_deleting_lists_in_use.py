@@ -13,9 +13,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, MessageTemplate
+from campaigns.models import Campaign, ChannelKeywords, JoinKeyword, MessageTemplate
 from campaigns.pipeline.fanout import fan_out
-from contacts.models import ContactList
+from contacts.models import Consent, Contact, ContactList, Suppression
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +120,36 @@ def test_a_template_a_scheduled_campaign_uses_cannot_be_deleted_and_names_it(sta
     data = {"action": "delete_selected", "_selected_action": [welcome.pk], "post": "yes"}
     staff.post(reverse("admin:campaigns_messagetemplate_changelist"), data)
     assert MessageTemplate.objects.filter(pk=welcome.pk).exists()
+
+
+def test_a_list_a_join_keyword_adds_to_cannot_be_deleted_and_consents_outlive_a_list(
+    staff, channel, customers, make_list
+):
+    """Deleting a list took its join keywords with it, silently: texts of the word became ordinary
+    replies, with no consent recorded and no answer. The page names the keyword instead. Consent
+    records and opt-outs never go with a list: a deleted list's consents keep its name."""
+    keywords = ChannelKeywords.defaults_for(channel)
+    keywords.save()
+    JoinKeyword.objects.create(keywords=keywords, word="JOIN", contact_list=customers, reply="Welcome!")
+    ann = customers.contacts.get(name="Ann")
+    Consent.objects.create(
+        number=ann.phone, contact=ann, contact_list=customers, list_name="Customers", channel=channel.name,
+        keyword="JOIN", message_id=1, texted_at=timezone.now(), state=Consent.State.JOINED,
+    )  # fmt: skip
+    Contact.opt_out_phone("+447911123457", "Replied STOP", source=Suppression.Source.REPLY, channel=channel.name)
+
+    page = staff.get(reverse(LIST_DELETE, args=[customers.pk])).content.decode()
+    assert "Cannot delete contact list" in page
+    assert f"The list “Customers” is where the join keyword JOIN on “{channel.name}” adds who texts it" in page
+    assert 'name="post"' not in page
+    staff.post(reverse(LIST_DELETE, args=[customers.pk]), {"post": "yes"})
+    assert bulk_delete(staff, [customers], confirm=True) and ContactList.objects.filter(pk=customers.pk).exists()
+    assert JoinKeyword.objects.filter(word="JOIN", contact_list=customers).exists()
+
+    JoinKeyword.objects.filter(word="JOIN").update(contact_list=make_list("Newsletter", []))  # moved on
+    staff.post(reverse(LIST_DELETE, args=[customers.pk]), {"post": "yes"})
+    assert not ContactList.objects.filter(pk=customers.pk).exists()
+    consent = Consent.objects.get()
+    assert (consent.number, consent.list_name, consent.contact_list) == (ann.phone, "Customers", None)
+    assert Suppression.objects.filter(number="+447911123457").exists()
+    assert Contact.objects.filter(phone__in=["+447911123456", "+447911123457"]).count() == 2

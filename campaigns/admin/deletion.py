@@ -9,6 +9,9 @@ it, which cannot know about campaigns:
   the only channel an API key limited to channels may send on: the key would quietly stop working;
 - a contact list that a campaign not finished yet sends to or leaves out: deleting it would
   silently change who that campaign reaches (an exclusion list gone sends to the excluded);
+- a contact list a join keyword adds to: the keyword would go with it, silently, and texts of the
+  word would join nothing (no consent recorded, no answer). Consent records and opt-outs never go
+  with a list (a deleted list's consents keep its name; the suppression list is by number);
 - a message template a campaign uses: the campaign would lose its text.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from campaigns.models import ApiKey, BulkJob, Campaign, MessageTemplate, OutboundMessage
+from campaigns.models import ApiKey, BulkJob, Campaign, JoinKeyword, MessageTemplate, OutboundMessage
 from contacts.admin.deletion import SHOWN, amount, capped_count, names_and_more, refuse_deletion
 from contacts.models import ContactList
 from providers.models import Channel
@@ -114,6 +117,22 @@ def lists_in_unfinished_campaigns(lists: QuerySet) -> list[str]:
         for contact_list in in_use.only("pk", "name")[:SHOWN]
     ]
     return reasons + more(in_use.count(), "lists")
+
+
+@refuse_deletion(ContactList)
+def lists_join_keywords_add_to(lists: QuerySet) -> list[str]:
+    joined_by = lists.filter(Exists(JoinKeyword.objects.filter(contact_list=OuterRef("pk")))).order_by("pk")
+    reasons = []
+    for contact_list in joined_by.only("pk", "name")[:SHOWN]:
+        words = JoinKeyword.objects.filter(contact_list=contact_list).select_related("keywords__channel").order_by("pk")
+        named = [f"{join.word} on “{join.keywords.channel.name}”" for join in words[:SHOWN]]
+        reasons.append(
+            f"The list “{contact_list.name}” is where the join keyword {names_and_more(named, words.count())} "
+            "adds who texts it: deleting the list would delete the keyword too, and texts of the word would then "
+            "join nothing (no consent recorded, no answer). Point the keyword at another list, or remove it, "
+            "on the channel's keywords page first."
+        )
+    return reasons + more(joined_by.count(), "lists")
 
 
 @refuse_deletion(MessageTemplate)
