@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
+from typing import NamedTuple
 
 import django_rq
 import pytest
@@ -183,7 +184,17 @@ def wait_for_chart(page, series: str, total: int) -> None:
     )
 
 
-def variant_rows(page) -> dict[str, tuple[int, int, float]]:
+class VariantRow(NamedTuple):
+    recipients: int
+    clicked: int
+    click_rate: str  # as shown: "60.0%", or "—" before any was sent
+
+    @property
+    def rate(self) -> float:
+        return float(self.click_rate.rstrip("%")) if self.click_rate != "—" else 0.0
+
+
+def variant_rows(page) -> dict[str, VariantRow]:
     """Each variant's recipients, clicked figure and click rate, as its row on the page shows them
     ("3 60.0%" under Clicked)."""
     found = {}
@@ -191,9 +202,9 @@ def variant_rows(page) -> dict[str, tuple[int, int, float]]:
         letter = row.get_attribute("data-variant")
         recipients = int(row.locator("td").nth(2).inner_text())
         shown = row.locator('[data-figure="clicked"]').inner_text()
-        match = re.fullmatch(r"(\d+)\s+(?:(\d+\.\d)%|—)", shown.strip())
+        match = re.fullmatch(r"(\d+)\s+(\d+\.\d%|—)", shown.strip())
         assert match, f"variant {letter}'s clicks read {shown!r}"
-        found[letter] = (recipients, int(match[1]), float(match[2] or 0))
+        found[letter] = VariantRow(recipients, int(match[1]), match[2])
     return found
 
 
@@ -258,13 +269,16 @@ def test_a_marketing_person_runs_an_ab_test_on_the_demo_and_picks_the_winner(
     # The variants' results, and the pick: the better click rate, read off the page.
     page.reload()
     waiting = len(PEOPLE) - tested
-    expect(page.locator("#ab-test-state")).to_contain_text(f"{waiting} recipients wait for the winner")
+    state = page.locator("#ab-test-state")
+    expect(state).to_contain_text(f"Tested on {tested} recipient{'s' if tested > 1 else ''} ({TEST_SHARE}% of the")
+    expect(state).to_contain_text(f"{waiting} recipients wait for the winner")
+    expect(page.locator('#campaign-progress [data-field="rate"]')).to_have_text("0")  # nothing goes meanwhile
     when = "(Africa/Nairobi (EAT, UTC+03:00))"  # the automatic pick's time, in her zone, named
-    expect(page.locator("#ab-test-state")).to_contain_text(when)
+    expect(state).to_contain_text(when)
     in_the_test = variant_rows(page)
-    assert sum(recipients for recipients, _, _ in in_the_test.values()) == tested
-    assert sum(clicked for _, clicked, _ in in_the_test.values()) == tapped_in_test
-    winner = max(sorted(in_the_test), key=lambda letter: in_the_test[letter][2])  # the better click rate; a tie: A
+    assert sum(row.recipients for row in in_the_test.values()) == tested
+    assert sum(row.clicked for row in in_the_test.values()) == tapped_in_test
+    winner = max(sorted(in_the_test), key=lambda letter: in_the_test[letter].rate)  # the better click rate; a tie: A
     shot(page, "ab-journey/4-test-results")
     hold_the_fakes(fake_twilio)
     page.click(f"text=Pick {winner} as the winner")
@@ -282,12 +296,14 @@ def test_a_marketing_person_runs_an_ab_test_on_the_demo_and_picks_the_winner(
     wait_for_chart(page, "Clicks", tapped)
     page.reload()
     expect(page.locator("tr.winner th")).to_contain_text(f"{winner} winner")
-    expect(page.locator("#ab-test-state")).to_contain_text(f"Winner: variant {winner}. Picked by {marketing_staff}")
+    expect(state).to_contain_text(f"Winner: variant {winner}. Picked by {marketing_staff} on ")
+    click_rates = ", ".join(f"{letter} {row.click_rate}" for letter, row in sorted(in_the_test.items()))
+    expect(state).to_contain_text(f"when the test's click rates were {click_rates} and reply rates")  # what she saw
     at_the_end = variant_rows(page)
     loser = next(letter for letter in at_the_end if letter != winner)
-    assert at_the_end[winner][0] == in_the_test[winner][0] + waiting  # the rest got the winner
-    assert at_the_end[loser][0] == in_the_test[loser][0]  # and the loser nobody more
-    assert sum(clicked for _, clicked, _ in at_the_end.values()) == tapped
+    assert at_the_end[winner].recipients == in_the_test[winner].recipients + waiting  # the rest got the winner
+    assert at_the_end[loser].recipients == in_the_test[loser].recipients  # and the loser nobody more
+    assert sum(row.clicked for row in at_the_end.values()) == tapped
     shot(page, "ab-journey/5-winner")
 
     # Nobody got two variants, nor anything twice; the rest all got the winner.

@@ -130,4 +130,6 @@ def variants_context(request, campaign: Campaign, may_change: bool) -> dict:
         "ab_winner": letter(campaign.winner),
         "ab_pick_url": reverse("admin:campaigns_campaign_pick_winner", args=[campaign.pk]) if may_pick else "",
         "ab_waiting": found.waiting_for_winner,
+        # Before the winner only the test's rows have a variant: how many the draw put in the test.
+        "ab_tested": sum(variant.recipients for variant in found.variants) if test_pending else None,
     }

@@ -28,7 +28,7 @@ from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.models.variant import letter
 from campaigns.pipeline.queueing import CAMPAIGN_QUEUE, campaign_job_id, enqueue_after_commit, enqueue_dispatch
-from campaigns.variants.results import results
+from campaigns.variants.results import Results, results
 from messaging_site.logs import logged_job
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,12 @@ def best_by(campaign: Campaign, metric: str) -> tuple[int, str]:
     found = results(campaign)
     sent = [v for v in found.variants if v.sent] or found.variants
     best = min(sent, key=lambda v: (-(getattr(v, count) / v.sent if v.sent else 0), v.position))
-    rates = ", ".join(f"{v.letter} {v.rate_text(getattr(v, count))}" for v in found.variants)
-    return best.position, f"Chosen by {words} after the test ({rates}). {found.notes[metric]}"
+    return best.position, f"Chosen by {words} after the test ({rates_of(found, count)}). {found.notes[metric]}"
+
+
+def rates_of(found: Results, count: str) -> str:
+    """Each variant's rate of ``count`` (clicked, replied), e.g. "A 50.0%, B 0.0%"."""
+    return ", ".join(f"{v.letter} {v.rate_text(getattr(v, count))}" for v in found.variants)
 
 
 def choose(campaign_id: int, position: int, note: str) -> bool:
@@ -133,8 +137,11 @@ def pick_winner(campaign: Campaign, position: int, who: str) -> str:
     if refusal:
         return refusal
     stamp = f"{timezone.localtime():%d %b %Y %H:%M}, {zone_label()}"  # the picker's zone, named
+    # What the pick was made on, kept: once the rest have the winner its figures are mostly theirs.
+    found = results(campaign)
+    then = f"click rates were {rates_of(found, 'clicked')} and reply rates {rates_of(found, 'replied')}"
     with transaction.atomic():
-        if not choose(campaign.pk, position, f"Picked by {who} on {stamp}."):
+        if not choose(campaign.pk, position, f"Picked by {who} on {stamp}, when the test's {then}."):
             return f"“{campaign}” changed meanwhile: reload the page to see its winner."
         enqueue_winner_step(campaign.pk)  # a worker gives the rest the winner: a million rows take a while
     return ""

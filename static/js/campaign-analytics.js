@@ -28,12 +28,16 @@
     });
   }
 
+  function axisTitle(chart) {
+    return "Per " + chart.step_name + ", times in " + chart.zone; // the zone's own label has brackets
+  }
+
   function draw(canvas, chart) {
     const type = chart.labels.length < 4 ? "bar" : "line"; // a line needs a few points to say anything
     if (canvas.chart && canvas.chart.config.type === type) {
       canvas.chart.data.labels = chart.labels;
       canvas.chart.data.datasets = datasets(chart);
-      canvas.chart.options.scales.x.title.text = "Per " + chart.step_name + " (" + chart.zone + ")";
+      canvas.chart.options.scales.x.title.text = axisTitle(chart);
       canvas.chart.update();
     } else {
       if (canvas.chart) canvas.chart.destroy();
@@ -44,7 +48,7 @@
           animation: false,
           interaction: { mode: "index", intersect: false },
           scales: {
-            x: { title: { display: true, text: "Per " + chart.step_name + " (" + chart.zone + ")" } },
+            x: { title: { display: true, text: axisTitle(chart) } },
             y: { beginAtZero: true, ticks: { precision: 0 } },
           },
           plugins: { legend: { position: "bottom" } },

@@ -46,8 +46,10 @@
     }
     previous = { done: data.done, at: now };
     const running = data.status === "running";
-    field("rate").textContent = running ? rate.toFixed(1) : "0";
     const left = data.parts.queued;
+    // The average since the start is no rate while nothing is left to send (an A/B test's rest
+    // waiting for its winner, or all handed over): "sending 0 a second", not the average.
+    field("rate").textContent = running && left ? rate.toFixed(1) : "0";
     const waiting = data.parts.waiting || 0;
     const winner = data.parts.winner || 0; // an A/B test's rest, waiting for its winner
     field("eta").textContent = !left
