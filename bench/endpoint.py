@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -182,6 +183,10 @@ class Endpoint:
                 self._loop.run_until_complete(self.serve())
             except asyncio.CancelledError:
                 pass
+            # Connections still open (cancelled with the server, or accepted meanwhile) close on this
+            # loop, not on a closed one when they are collected.
+            with contextlib.suppress(asyncio.CancelledError):  # stop() may cancel this one too
+                self._loop.run_until_complete(_close_the_rest())
 
         self._thread = threading.Thread(target=run, name="loopback-endpoint", daemon=True)
         self._thread.start()
@@ -189,8 +194,9 @@ class Endpoint:
         return self
 
     def stop(self) -> None:
-        if self._loop and self._server:
-            self._loop.call_soon_threadsafe(self._server.close)
+        if self._loop:  # a slow-connecting edge (_serve_slowly) has no server: its tasks are cancelled all the same
+            if self._server:
+                self._loop.call_soon_threadsafe(self._server.close)
             for task in asyncio.all_tasks(self._loop):
                 self._loop.call_soon_threadsafe(task.cancel)
         if self._thread:
@@ -339,3 +345,12 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+async def _close_the_rest() -> None:
+    """Cancel this loop's other tasks and wait for them to finish."""
+    left = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in left:
+        task.cancel()
+    if left:
+        await asyncio.wait(left)

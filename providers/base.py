@@ -159,6 +159,12 @@ class Provider:
     not_on_whatsapp_codes: ClassVar[frozenset[str]] = frozenset()
     sms_fallback_codes: ClassVar[frozenset[str]] = frozenset()
 
+    def notes_each_request(self) -> bool:
+        """True when send_batch sends each message in a request of its own through
+        http.request_many, each Call naming its message (``message_id``): the pipeline then notes
+        each request as it is written (http.noting_writes), not the whole batch ahead of time."""
+        return False
+
     def batch_size(self) -> int:
         configured = self.channel.batch_size or self.max_batch_size
         return max(1, min(configured, self.max_batch_size))

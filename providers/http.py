@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 from urllib.parse import urlencode
 
 import requests
@@ -183,6 +184,14 @@ class Call:
     headers: dict[str, str] | None = None
     auth: tuple[str, str] | None = None
     secrets: tuple[str, ...] = ()
+    message_id: int | None = None  # the message this request carries, for the notes of what was written
+
+
+class WriteNotes(Protocol):
+    """Where the caller notes each request as it is written (see ``noting_writes``)."""
+
+    async def writing(self, message_id: int) -> bool:
+        """Note the message's request as written now; False: it must not be written (answered NotSent)."""
 
 
 class Answer:
@@ -224,6 +233,25 @@ def leaving_by(deadline: float | None) -> Iterator[None]:
         _leave_by.reset(token)
 
 
+_notes: contextvars.ContextVar[WriteNotes | None] = contextvars.ContextVar("notes", default=None)
+
+
+@contextlib.contextmanager
+def noting_writes(notes: WriteNotes | None) -> Iterator[None]:
+    """``request_many`` inside this block notes each request with ``notes.writing(call.message_id)``
+    once it has its connection, just before its first byte is written, and writes it only once that
+    note is made: a process killed at any moment leaves noted exactly the requests that may have
+    left, plus at most the few between their note and their first byte. A call with no
+    ``message_id`` is then not sent at all (NotSent): a request that could leave unnoted would be
+    sent again after a crash.
+    """
+    token = _notes.set(notes)
+    try:
+        yield
+    finally:
+        _notes.reset(token)
+
+
 def request_many(calls: list[Call], timeout: tuple[float, float] | None = None) -> list[Answer | TransportError]:
     """Send every call at once (up to MAX_IN_FLIGHT per process); one answer or error per call, in order.
 
@@ -234,8 +262,8 @@ def request_many(calls: list[Call], timeout: tuple[float, float] | None = None) 
         return []
     timeout = timeout or (settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT)
     sender = _async_sender(os.getpid())
-    leave_by = _leave_by.get()
-    return asyncio.run_coroutine_threadsafe(sender.send_all(calls, timeout, leave_by), sender.loop).result()
+    leave_by, notes = _leave_by.get(), _notes.get()
+    return asyncio.run_coroutine_threadsafe(sender.send_all(calls, timeout, leave_by, notes), sender.loop).result()
 
 
 # New connections one process opens at once to one provider ahead of its bookings: a burst of
@@ -345,15 +373,20 @@ class _AsyncSender:
             self._opening[key] -= 1
 
     async def send_all(
-        self, calls: list[Call], timeout: tuple[float, float], leave_by: float | None = None
+        self, calls: list[Call], timeout: tuple[float, float], leave_by: float | None = None, notes=None
     ) -> list[Answer | TransportError]:
         await self.open()
-        return list(await asyncio.gather(*(self._send(call, timeout, leave_by) for call in calls)))
+        return list(await asyncio.gather(*(self._send(call, timeout, leave_by, notes) for call in calls)))
 
-    async def _send(self, call: Call, timeout: tuple[float, float], leave_by: float | None) -> Answer | TransportError:
+    async def _send(
+        self, call: Call, timeout: tuple[float, float], leave_by: float | None, notes: WriteNotes | None = None
+    ) -> Answer | TransportError:
         import aiohttp
 
         hidden = [s for s in call.secrets if s]
+        if notes is not None and call.message_id is None:
+            log.error("a request to %s names no message to note as written: not sent", redact(call.url, hidden))
+            return NotSent("Not sent: the request names no message to note as written.")
         limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout[0], sock_read=timeout[1])
         headers = dict(call.headers or {})
         if call.auth:
@@ -372,6 +405,7 @@ class _AsyncSender:
             if leave_by is not None and now > leave_by:
                 return _late(now - leave_by)
             _write_by.set(leave_by)  # this request's own task: checked again once it has its connection
+            _noting.set((notes, call.message_id) if notes is not None else None)  # noted then, too
             try:
                 async with self._session.request(
                     call.method, call.url, data=body, headers=headers, timeout=limits, allow_redirects=False
@@ -380,6 +414,8 @@ class _AsyncSender:
                     answer = Answer(response.status, response.reason or "", response.headers, content)
             except _NotWrittenInTime as late:
                 return _late(late.seconds)
+            except _NotNoted:
+                return NotSent(NOT_NOTED)
             except Exception as error:  # noqa: BLE001 - every failure becomes a classified TransportError
                 return _classify_async_error(error, call.url, timeout, hidden)
         if log.isEnabledFor(logging.DEBUG):
@@ -403,6 +439,15 @@ def _tls_context() -> ssl.SSLContext | bool:
 _write_by: contextvars.ContextVar[float | None] = contextvars.ContextVar("write_by", default=None)
 
 
+# The notes (and the message) of the request being sent on this task, or None (noting_writes).
+_noting: contextvars.ContextVar[tuple[WriteNotes, int] | None] = contextvars.ContextVar("noting", default=None)
+NOT_NOTED = "Not sent: it could not be noted as written (its claim was taken over, or Redis failed); it goes again."
+
+
+class _NotNoted(Exception):
+    """Raised by the request class when its note was refused: nothing was written."""
+
+
 class _NotWrittenInTime(Exception):
     """Raised by the request class when its connection came too late: nothing was written."""
 
@@ -417,27 +462,49 @@ def _late(seconds: float) -> Late:
 
 @cache
 def _request_class():
-    """aiohttp's request, checking the leave-by time once more when it has its connection.
+    """aiohttp's request, checking the leave-by time once more when it has its connection, and
+    noting the request as written (``noting_writes``) just before its first byte is.
 
     The first check (``_send``) is made before aiohttp looks for a connection. Opening one can take
     a second or more (a provider's edge slow to accept, SYN retries, a TLS handshake): a request
     written then would land in a later second than its booking, beside the next booking's. So the
     time is checked again just before the first byte is written; a request past it is not written
     at all (``Late``, booked again), and the connection it waited for goes back to the pool unused,
-    warm for the next request.
+    warm for the next request. The note is made here, not when the batch is handed to aiohttp, for
+    the same reason: a request waiting for its connection has not left, and a crash then must not
+    leave it in doubt. The time is checked once more after the note (a slow note makes it late too).
     """
     import aiohttp
 
     class LeavingOnTime(aiohttp.ClientRequest):
         async def send(self, conn):
             deadline = _write_by.get()
-            now = time.monotonic()
-            if deadline is not None and now > deadline:
-                conn.release()  # healthy and unused: kept in the pool (aiohttp's close after this is then a no-op)
-                raise _NotWrittenInTime(now - deadline)
+            _refuse_if_late(conn, deadline)
+            noting = _noting.get()
+            if noting is not None:
+                notes, message_id = noting
+                if not await _noted(notes, message_id):
+                    conn.release()
+                    raise _NotNoted
+                _refuse_if_late(conn, deadline)  # noted but not written: the caller strikes it off again
             return await super().send(conn)
 
     return LeavingOnTime
+
+
+async def _noted(notes: WriteNotes, message_id: int) -> bool:
+    try:
+        return await notes.writing(message_id)
+    except Exception:  # a failed note is a refused one: nothing is written, the message goes again
+        log.exception("could not note message %s as written: not sent", message_id)
+        return False
+
+
+def _refuse_if_late(conn, deadline: float | None) -> None:
+    now = time.monotonic()
+    if deadline is not None and now > deadline:
+        conn.release()  # healthy and unused: kept in the pool (aiohttp's close after this is then a no-op)
+        raise _NotWrittenInTime(now - deadline)
 
 
 def _classify_async_error(

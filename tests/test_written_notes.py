@@ -1,10 +1,12 @@
-"""`unknown` only for requests that may have left: each batch is noted (in Redis, per claim) as it
-leaves, those of its requests not written are struck off again, and after a crash the reconciler
-sends a dead claim's unnoted rows back to the queue and marks only the noted ones unknown; a
-record Redis may have lost proves nothing."""
+"""`unknown` only for requests that may have left: each request is noted (in Redis, per claim) as it
+is written, once it has its connection (a provider with one request per batch: the batch, as it
+leaves), those noted and then held back after all are struck off again, and after a crash the
+reconciler sends a dead claim's unnoted rows back to the queue and marks only the noted ones
+unknown; a record Redis may have lost proves nothing."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -18,6 +20,7 @@ from campaigns.models import OutboundMessage
 from campaigns.pipeline import written
 from campaigns.pipeline.jobs import expire_stale_sending
 from campaigns.pipeline.sending import _provider_send
+from providers import http
 from providers.base import LATE, Outcome, OutgoingMessage
 from providers.models import Channel
 from providers.registry import provider_for
@@ -73,6 +76,65 @@ def test_once_the_reconciler_closed_a_claims_record_none_of_its_batches_is_sent(
     results = _provider_send(provider, batch(1), time.monotonic() + 5, written.Record(token))
     assert [(r.outcome, r.error_code) for r in results] == [(Outcome.RETRY, "not_sent")]  # a retry, never unknown
     assert endpoint.stats.requests == 0
+
+
+def noted(token) -> set[int]:
+    """What the claim's record holds now, without closing it."""
+    members = django_rq.get_connection("default").smembers(written.record_key(token))
+    return {int(m) for m in members if m.isdigit()}
+
+
+@pytest.fixture
+def edge_slow_to_connect(db, settings):
+    """A Twilio channel whose edge takes one connection and then none for a minute: two more finish
+    their handshake in its listen backlog (written to, never read), the others' SYNs are dropped."""
+    settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT = 2.0, 2.0
+    with Endpoint(behaviour=Behaviour(strict=True, backlog=1, accept_delay=60)) as edge:
+        credentials = {"account_sid": support.ACCOUNT_SID, "auth_token": support.AUTH_TOKEN}
+        channel = Channel.objects.create(
+            name="Twilio", provider="twlo", sender=support.SENDER, credentials=credentials, api_base_url=edge.base_url
+        )
+        yield provider_for(channel), edge
+
+
+def test_a_request_still_waiting_for_its_connection_is_not_noted_and_never_sent_once_its_claim_is_taken(
+    edge_slow_to_connect,
+):
+    """The worker is as good as dead while its requests wait for connections: the reconciler then
+    finds noted only those written, and the others, once connected, are not written (their rows went
+    back to the queue)."""
+    provider, edge = edge_slow_to_connect
+    token = uuid.uuid4()
+    written.open_record(token)
+    results = []
+    sending = threading.Thread(
+        target=lambda: results.extend(
+            _provider_send(provider, batch(*range(1, 7)), time.monotonic() + 30, written.Record(token))
+        )
+    )
+    sending.start()
+    time.sleep(0.7)  # the connections the edge took are made, the others' first SYN retry is a second away
+    waiting_for_connections = noted(token)
+    taken = written.close_record(token)  # the reconciler takes the claim: these are the rows in doubt
+    sending.join(10)
+    assert 1 <= len(waiting_for_connections) <= 3, waiting_for_connections  # one accepted, two in its backlog
+    assert taken == waiting_for_connections
+    assert set(edge.stats.received) <= taken  # the edge read only requests noted as written
+    by_id = {r.message_id: r for r in results}
+    assert {pk for pk, r in by_id.items() if r.outcome == Outcome.RETRY} == set(range(1, 7)) - taken
+    assert all(r.error_code == "not_sent" for pk, r in by_id.items() if pk not in taken)
+    assert all(r.outcome in (Outcome.ACCEPTED, Outcome.UNKNOWN) for pk, r in by_id.items() if pk in taken)
+
+
+def test_a_request_naming_no_message_is_not_sent_while_requests_are_noted(endpoint):
+    """A provider whose request could leave unnoted would have it sent again after a crash."""
+    token = uuid.uuid4()
+    written.open_record(token)
+    with http.noting_writes(written.Record(token)):
+        answers = http.request_many([http.Call("POST", endpoint.base_url + "/anything", data={"To": "+447911123456"})])
+    assert isinstance(answers[0], http.NotSent)
+    assert endpoint.stats.requests == 0
+    assert written.close_record(token) == set()
 
 
 # --- the reconciler ------------------------------------------------------------------------------------

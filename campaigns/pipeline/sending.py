@@ -807,11 +807,13 @@ def _provider_send(
 
     A request that cannot leave by ``leave_by`` is not sent (see providers.http.leaving_by).
 
-    ``note`` (a written.Record): the batch is noted as leaving now, at its booked time, just before
-    the provider is called, and the messages whose requests were surely not written (held back as
-    late, or no connection made) are struck off again once their results are in. A batch whose
-    note is refused (the reconciler took its claim for a dead worker's) is not sent at all."""
-    if note is not None:
+    ``note`` (a written.Record): each request is noted as written just before its first byte is
+    (providers.http.noting_writes), where the provider sends a request per message; else the batch
+    is noted as leaving now, at its booked time, just before the provider is called. Messages noted
+    whose requests were then held back after all (late) are struck off again once their results
+    are in. A request whose note is refused (the reconciler took its claim for a dead worker's) is
+    not sent at all."""
+    if note is not None and not provider.notes_each_request():
         try:
             noted = note.leaving([m.id for m in outgoing])
             reason = "Not sent: its claim was taken over (its worker seemed dead); it goes again."
@@ -820,7 +822,8 @@ def _provider_send(
             noted, reason = False, "Not sent: it could not be noted as leaving (Redis unreachable); it goes again."
         if not noted:
             return [SendResult(m.id, Outcome.RETRY, error_code="not_sent", error_message=reason) for m in outgoing]
-    results = _provider_results(provider, outgoing, leave_by)
+    with http.noting_writes(note if note is not None and provider.notes_each_request() else None):
+        results = _provider_results(provider, outgoing, leave_by)
     if note is not None:
         note.not_written([r.message_id for r in results if r.outcome == Outcome.RETRY and r.error_code in NOT_WRITTEN])
     return results

@@ -143,10 +143,15 @@ class GupshupWhatsAppProvider(Provider):
         """Connections for a batch of ``count`` booked to leave shortly (providers.http.open_ahead)."""
         http.open_ahead(self.base_url(), count)
 
+    def notes_each_request(self) -> bool:
+        return True  # a Call per message, naming it (call)
+
     def call(self, message: OutgoingMessage) -> http.Call:
         path = TEMPLATE_PATH if message.template else SESSION_PATH
         form = self.template_form(message) if message.template else self.session_form(message)
-        return http.Call("POST", self.base_url() + path, data=form, headers=self._headers(), secrets=(self._apikey(),))
+        headers, secrets = self._headers(), (self._apikey(),)
+        url = self.base_url() + path
+        return http.Call("POST", url, data=form, headers=headers, secrets=secrets, message_id=message.id)
 
     def result(self, message_id: int, answer: http.Answer | http.TransportError) -> SendResult:
         if isinstance(answer, http.TransportError):

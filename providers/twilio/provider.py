@@ -185,6 +185,9 @@ class TwilioProvider(Provider):
             http.warm_up()
         self.status_callback()
 
+    def notes_each_request(self) -> bool:
+        return not self.bulk_mode  # _send_singles: a Call per message, naming it
+
     def open_ahead(self, count: int) -> None:
         """Connections for a batch of ``count`` booked to leave shortly (providers.http.open_ahead)."""
         if not self.bulk_mode:
@@ -194,7 +197,10 @@ class TwilioProvider(Provider):
         """One Messages.json request per message, all in flight at once."""
         url = self.account_url("/Messages.json")
         auth, secrets = (self.account_sid, self.auth_token), (self.auth_token,)
-        calls = [http.Call("POST", url, data=self.form_fields(m), auth=auth, secrets=secrets) for m in messages]
+        calls = [
+            http.Call("POST", url, data=self.form_fields(m), auth=auth, secrets=secrets, message_id=m.id)
+            for m in messages
+        ]
         outcomes = [_outcome(m.id, answer) for m, answer in zip(messages, http.request_many(calls), strict=True)]
         return _settle([[m] for m in messages], outcomes)
 
