@@ -10,7 +10,8 @@ the reconciler every RECONCILE_INTERVAL_SECONDS. Scenarios:
 
 - ``kill``: kill -9 both workers a third of the way in, start another, at the production
   settings; the campaign must complete within 60 s of the kill, nothing accepted twice, and no
-  ``unknown`` row whose request the endpoint never read;
+  ``unknown`` row whose request the endpoint never read (the full run repeats it on the
+  slow-connecting edge, where requests are still waiting for their connections at the kill);
 - ``redis``: Redis flushed mid-campaign: it completes, nothing lost, nothing sent twice;
 - ``errors``: 10% of requests answered 500 and 5% 429 (Retry-After 1), with a Redis flush
   mid-way: every message ends sent, and the rate is never exceeded in any sliding second;
@@ -30,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -156,6 +159,35 @@ def forget(campaign, prefix: str) -> None:
     ContactList.objects.filter(pk__in=[item.pk for item in lists]).delete()
 
 
+class LostClaims(logging.Handler):
+    """The reconciler's account of each dead claim (the log line of jobs._settle_lost_batch): of the
+    rows in ``sending`` at the kill, those whose requests were never written (back to the queue)
+    and those that may have left (``unknown``). Before the written record, every one was unknown:
+    the same run's baseline."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.back = self.unknown = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, str) and record.msg.startswith("claim %s lost") and len(record.args) == 3:
+            self.back += record.args[1]
+            self.unknown += record.args[2]
+
+
+@contextlib.contextmanager
+def lost_claims():
+    logger = logging.getLogger("campaigns.pipeline.jobs")
+    handler, level = LostClaims(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def run_scenario(
     scenario: str,
     recipients: int,
@@ -195,6 +227,7 @@ def run_scenario(
     workers = Workers({**worker_settings, **trusted}, extra_args=worker_args)
     events: list[str] = []
     paused: list[tuple[float, float]] = []  # (pause() returned, resumed), time.monotonic()
+    lost = LostClaims()
     try:
         campaign.launch()
         for _ in range(workers_count):
@@ -226,7 +259,9 @@ def run_scenario(
                 paused.append((returned, time.monotonic()))
                 campaign.resume()
             if time.monotonic() - last_reconcile > settings.RECONCILE_INTERVAL_SECONDS:
-                reconcile()  # as the scheduler (rqcron) does, in its own process
+                with lost_claims() as lost_now:
+                    reconcile()  # as the scheduler (rqcron) does, in its own process
+                lost.back, lost.unknown = lost.back + lost_now.back, lost.unknown + lost_now.unknown
                 last_reconcile = time.monotonic()
             time.sleep(0.2)
         finished = time.monotonic()
@@ -243,6 +278,9 @@ def run_scenario(
                 "pause_latency": pause_latency(report["received_at"], paused),
                 "seconds": round(finished - started, 1),
                 "seconds_after_fault": round(finished - fault_at, 1) if fault_at else None,
+                # Rows in ``sending`` when their claims were found dead: put back unwritten, or unknown.
+                "lost_sending": lost.back + lost.unknown,
+                "lost_sending_back": lost.back,
                 "events": events,
                 "load_average": round(os.getloadavg()[0], 1),
             }
@@ -396,6 +434,10 @@ def run() -> list[dict]:
         rows.append(scenario_row(result))
         if scenario == "kill":
             rows += kill_rows(result)
+            # Again on an edge slow to take connections: requests wait for theirs at the kill.
+            slow_kill = run_scenario("kill", RECIPIENTS, slow=True)
+            rows.append(scenario_row(slow_kill))
+            rows += kill_rows(slow_kill)
     for rate in (100.0, 2000.0):
         result = run_scenario("pause", RECIPIENTS, rate=rate)
         rows.append(scenario_row(result))
@@ -408,11 +450,17 @@ def run() -> list[dict]:
     return rows
 
 
+def edge(result: dict) -> str:
+    """The endpoint's kind, where not the quick plain-HTTP one."""
+    kinds = [*(["slow-connecting"] if result["slow_connects"] else []), *(["TLS"] if result["tls"] else [])]
+    return f" ({', '.join(kinds)} edge)" if kinds else ""
+
+
 def scenario_row(result: dict) -> dict:
     problems = verdict(result)
     return {
-        "name": f"chaos {result['scenario']}: {result['recipients']:,} recipients at {result['rate']:.0f}/s, "
-        f"{result['workers']} workers ({result['database']})",
+        "name": f"chaos {result['scenario']}{edge(result)}: {result['recipients']:,} recipients at "
+        f"{result['rate']:.0f}/s, {result['workers']} workers ({result['database']})",
         "figure": result["seconds"],
         "unit": "s",
         "target": "no loss, no duplicate",
@@ -427,16 +475,18 @@ def kill_rows(result: dict) -> list[dict]:
     recovery = result["seconds_after_fault"] or float("inf")
     return [
         {
-            "name": "kill -9: unknown rows whose request the endpoint never read",
+            "name": f"kill -9{edge(result)}: unknown rows whose request the endpoint never read",
             "figure": result["unknown_never_written"],
             "unit": "rows",
             "target": "0",
             "ratio": 1.0 if result["unknown_never_written"] == 0 else 0.0,
-            "note": f"{result['unknown']} unknown, {result['unknown_accepted']} of them accepted by the endpoint "
-            f"(before: 100 of 300-450 never left); load {result['load_average']}",
+            "note": f"{result['unknown']} unknown, {result['unknown_accepted']} of them accepted by the endpoint; "
+            f"same-run baseline, rows handed over (``sending``) at the kill, all unknown without the written "
+            f"record: {result['lost_sending']}, of which {result['lost_sending_back']} went back to the queue "
+            f"unwritten (before: 100 of 300-450 never left); load {result['load_average']}",
         },
         {
-            "name": "kill -9 of both workers to campaign completed, production settings",
+            "name": f"kill -9 of both workers{edge(result)} to campaign completed, production settings",
             "figure": recovery,
             "unit": "s",
             "target": f"<= {RECOVERY_TARGET_SECONDS:.0f} s",
@@ -505,11 +555,12 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=300)
     parser.add_argument("--rate", type=float, default=None, help="the channel's msg/s (default: by size)")
     parser.add_argument("--fast-connects", action="store_true", help="slow: the same run on a quick endpoint")
+    parser.add_argument("--slow-connects", action="store_true", help="kill and others: on the slow-connecting edge")
     parser.add_argument("--forking", action="store_true", help="RQ's forking worker class (a baseline)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     worker_args = ("--worker-class", "rq.Worker") if args.forking else ()
-    slow = False if args.fast_connects else None
+    slow = False if args.fast_connects else (True if args.slow_connects else None)
     result = run_scenario(args.scenario, args.recipients, rate=args.rate, worker_args=worker_args, slow=slow)
     result["problems"] = verdict(result)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
