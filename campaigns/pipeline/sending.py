@@ -5,8 +5,8 @@ crashed worker's claim can be found again (see reconcile in campaigns/pipeline/j
 
 A claim marks rows as ours (a claim token) but leaves them ``queued``: only the batch about to be
 handed to the provider moves to ``sending``, one statement per batch. So when a worker dies, only
-its one batch in flight can be in doubt (``sending`` -> ``unknown``), and of it only the requests
-noted as leaving (campaigns/pipeline/written.py); the rest of its claim never left and simply goes
+its batches in flight can be in doubt (``sending`` -> ``unknown``), and of them only the requests
+noted as written (campaigns/pipeline/written.py); the rest of its claim never left and simply goes
 back to the queue when the claim's lease runs out.
 """
 
