@@ -170,21 +170,32 @@ class LostClaims(logging.Handler):
         self.back = self.unknown = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, str) and record.msg.startswith("claim %s lost") and len(record.args) == 3:
+        if lost_claim(record):
             self.back += record.args[1]
             self.unknown += record.args[2]
 
 
+def lost_claim(record: logging.LogRecord) -> bool:
+    return isinstance(record.msg, str) and record.msg.startswith("claim %s lost") and len(record.args) == 3
+
+
 @contextlib.contextmanager
 def lost_claims():
+    """The reconciler's log lines of lost claims, counted (its other INFO lines stay out of the output)."""
     logger = logging.getLogger("campaigns.pipeline.jobs")
-    handler, level = LostClaims(), logger.level
+    handler, level, shown = LostClaims(), logger.level, logger.getEffectiveLevel()
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno >= shown or lost_claim(record)
+
     logger.addHandler(handler)
+    logger.addFilter(keep)
     logger.setLevel(logging.INFO)
     try:
         yield handler
     finally:
         logger.removeHandler(handler)
+        logger.removeFilter(keep)
         logger.setLevel(level)
 
 
