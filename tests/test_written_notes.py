@@ -6,6 +6,7 @@ unknown; a record Redis may have lost proves nothing."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -158,12 +159,17 @@ def outcomes(rows: list[OutboundMessage]) -> list[tuple[str, int, bool]]:
     return [(found[m.pk].status, found[m.pk].attempts, found[m.pk].claim_token is None) for m in rows]
 
 
-def test_a_dead_claims_rows_never_written_go_back_to_the_queue_and_only_the_written_are_unknown(twilio_channel):
+def test_a_dead_claims_rows_never_written_go_back_to_the_queue_and_only_the_written_are_unknown(twilio_channel, caplog):
     token = uuid.uuid4()
     written.open_record(token)
     first, second, third = handed_over(twilio_channel, 3, token)
     assert written.Record(token).leaving([first.pk])
-    assert expire_stale_sending() == 3
+    with caplog.at_level(logging.INFO, logger="campaigns.pipeline.jobs"):
+        assert expire_stale_sending() == 3
+    # Settled once: the claim's rows are taken together, not one claim per row.
+    assert [r.getMessage() for r in caplog.records if "lost" in r.getMessage()] == [
+        f"claim {token} lost: 2 rows never written back to the queue, 1 unknown"
+    ]
     assert outcomes([first, second, third]) == [
         (Status.UNKNOWN, 1, True),  # its request may have reached the provider
         (Status.QUEUED, 0, True),  # never written: sent again, the try not counted

@@ -214,15 +214,17 @@ def expire_stale_sending() -> int:
     stale = timezone.now() - timedelta(seconds=settings.SENDING_STALE_SECONDS)
     lost = OutboundMessage.objects.filter(status=Status.QUEUED, claim_token__isnull=False, claimed_at__lte=stale)
     stuck = OutboundMessage.objects.filter(status=Status.SENDING, claimed_at__lte=stale)
-    campaigns = set(lost.exclude(campaign_id=None).values_list("campaign_id", flat=True).distinct())
-    campaigns |= set(stuck.exclude(campaign_id=None).values_list("campaign_id", flat=True).distinct())
+    # order_by(): distinct values, not one per row (the model's ordering by id would be selected too,
+    # and a dead claim of 300 rows was settled 300 times, a Redis call and queries each, delaying recovery).
+    campaigns = set(lost.exclude(campaign_id=None).order_by().values_list("campaign_id", flat=True).distinct())
+    campaigns |= set(stuck.exclude(campaign_id=None).order_by().values_list("campaign_id", flat=True).distinct())
     expired = lost.update(claim_token=None, next_attempt_at=None)
-    for code in stuck.values_list("channel__provider", flat=True).distinct():
+    for code in stuck.order_by().values_list("channel__provider", flat=True).distinct():
         rows = stuck.filter(channel__provider=code)
         if provider_class(code).deduplicates_by_our_id:
             expired += rows.update(status=Status.QUEUED, claim_token=None, next_attempt_at=None)
             continue
-        for token in rows.values_list("claim_token", flat=True).distinct():
+        for token in rows.order_by().values_list("claim_token", flat=True).distinct():
             expired += _settle_lost_batch(rows.filter(claim_token=token), token)
     for campaign_id in Campaign.objects.filter(pk__in=campaigns, status=Campaign.Status.RUNNING).values_list(
         "pk", flat=True
