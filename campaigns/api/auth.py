@@ -9,6 +9,12 @@ round trip) and trusts only what it kept under the same one. So a revoked key is
 the next request on; a change made some other way (a queryset update in a shell) counts within
 API_KEY_CACHE_SECONDS. Without Redis nothing kept is trusted. An unknown key is never kept, so made-up
 keys cannot grow the cache.
+
+That one round trip is a Lua script (ADMIT), which for POST /message also takes the request's
+recipient from the key's daily quota (campaigns/api/quota.py) when the key was kept and Redis
+still holds the generation it was kept under: a POST made three round trips to Redis, now two
+(bench/receipts.py). So a request over the quota is a 429 before its body is read, and one that
+is then refused, or replayed (Idempotency-Key), gives its recipient back (campaigns/api/http.py).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +32,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from campaigns.api import quota
 from campaigns.api.http import ApiError
 from campaigns.api.scope import allowed_channel_ids
 from campaigns.models import ApiKey
@@ -44,6 +52,38 @@ MAX_KEPT = 1_000  # keys one process keeps; past it, it starts again
 GENERATION_KEY = "api:keys:generation"
 
 
+# KEYS: the keys' and channels' generations, then the key's rate counter and its quota counter
+# when asked. ARGV: the rate limit, then the kept key's generation, the recipients, the quota and
+# how long the quota counter lives. The quota is taken only when the key's generation is still the
+# kept one and the rate is not exceeded. Returns {keys' generation, channels' generation, the rate
+# count, quota: 1 taken / 0 over it / -1 not asked, the quota counted before}.
+ADMIT = """
+local generations = redis.call('MGET', KEYS[1], KEYS[2])
+if not KEYS[3] then
+    return {generations[1], generations[2], false, -1, 0}
+end
+local count = redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], 61)
+if not KEYS[4] or count > tonumber(ARGV[1]) or (generations[1] or '0') ~= ARGV[2] then
+    return {generations[1], generations[2], count, -1, 0}
+end
+local used = tonumber(redis.call('GET', KEYS[4]) or '0')
+local wanted = tonumber(ARGV[3])
+if used + wanted > tonumber(ARGV[4]) then
+    return {generations[1], generations[2], count, 0, used}
+end
+redis.call('INCRBY', KEYS[4], wanted)
+redis.call('EXPIRE', KEYS[4], tonumber(ARGV[5]))
+return {generations[1], generations[2], count, 1, used}
+"""
+
+
+@cache
+def admit_script():
+    """The script, loaded into Redis on first use and run by its hash afterwards."""
+    return connection().register_script(ADMIT)
+
+
 @dataclass
 class _Kept:
     key: ApiKey
@@ -61,46 +101,58 @@ class Admission:
     keys_generation: bytes | None  # None: Redis is down, nothing kept is trusted
     channels_generation: bytes | None
     rate_count: int | None  # this request's number in the key's minute, when it was counted
+    quota_taken: int = -1  # 1: the recipients were counted, 0: they would go over the quota, -1: not asked
+    quota_used: int = 0  # recipients counted today before this request
 
 
-def admit(request: HttpRequest) -> ApiKey:
-    """The live key named by the ``apikey`` header, counted against its rate; or a 401 / 429."""
+def admit(request: HttpRequest, recipients: int = 0) -> ApiKey:
+    """The live key named by the ``apikey`` header, counted against its rate; or a 401 / 429.
+
+    ``recipients``: what the request will count against the key's daily quota, taken here with a
+    kept key (key.quota_taken says so; whoever does not use it gives it back)."""
     raw = request.headers.get("apikey", "").strip()
     if not raw:
         raise ApiError(401, ["apikey: the header is missing; send your API key in the 'apikey' header."])
     key_hash = ApiKey.hash(raw)
     kept = _kept.get(key_hash)
     # A key's id never changes, so a kept one's count is right even when the key itself changed.
-    admission = read_generations(rate_of=kept.key.pk if kept is not None else None)
+    asked = quota.Ask.of(kept.key, kept.generation, recipients) if kept is not None and recipients else None
+    admission = read_generations(rate_of=kept.key.pk if kept is not None else None, quota_asked=asked)
     key = kept_key(kept, admission.keys_generation)
     if key is None:
         key = read_key(key_hash, admission.keys_generation)
-    check_key(key)
-    key.channels_generation = admission.channels_generation
-    touch(key)
-    check_rate(key, admission.rate_count)
+    key.quota_taken = asked.taken if admission.quota_taken == 1 else None
+    try:
+        check_key(key)
+        key.channels_generation = admission.channels_generation
+        touch(key)
+        check_rate(key, admission.rate_count)
+        if admission.quota_taken == 0:
+            raise asked.refused(admission.quota_used)
+    except BaseException:
+        quota.give_back_unused(key)
+        raise
     return key
 
 
-def read_generations(rate_of: int | None) -> Admission:
-    """The keys' and channels' generations, and the rate counter of key ``rate_of`` counted."""
+def read_generations(rate_of: int | None, quota_asked: quota.Ask | None = None) -> Admission:
+    """The keys' and channels' generations, and the rate counter of key ``rate_of`` counted (and
+    the quota asked taken, when the keys' generation is still the one it was asked under)."""
     now = time.time()
+    keys = [GENERATION_KEY, webhook_channels.GENERATION_KEY]
+    args = [settings.API_RATE_LIMIT_PER_MINUTE]
+    if rate_of is not None:
+        keys.append(rate_counter(rate_of, now))
+        if quota_asked is not None:
+            keys.append(quota_asked.taken.counter)
+            args.extend(quota_asked.arguments())
     try:
-        pipe = connection().pipeline(transaction=False)
-        pipe.mget(GENERATION_KEY, webhook_channels.GENERATION_KEY)
-        if rate_of is not None:
-            counter = rate_counter(rate_of, now)
-            pipe.incr(counter)
-            pipe.expire(counter, 61)
-        answers = pipe.execute()
+        keys_generation, channels_generation, rate_count, taken, used = admit_script()(keys=keys, args=args)
     except RedisError:
         log.warning("API keys read from the database, rate not checked: Redis is unavailable", exc_info=True)
         return Admission(None, None, None)
-    keys_generation, channels_generation = answers[0]
     return Admission(
-        keys_generation or b"0",
-        webhook_channels.read_generation(channels_generation),
-        answers[1] if rate_of is not None else None,
+        keys_generation or b"0", webhook_channels.read_generation(channels_generation), rate_count, taken, used
     )
 
 

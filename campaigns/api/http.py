@@ -57,9 +57,12 @@ def endpoint(*, authenticated: bool = True, **handlers: Handler) -> Callable[...
     """One URL's view: pick the handler by HTTP method, check the key and its rate, answer JSON.
 
     Handlers of authenticated endpoints are called as ``handler(request, api_key, **url_kwargs)``.
-    A handler named ANY answers every method.
+    A handler named ANY answers every method. A handler's ``recipients_at_admission`` are taken
+    from the key's daily quota with its rate (campaigns/api/auth.py), and given back here if the
+    handler did not use them.
     """
     from campaigns.api.auth import admit
+    from campaigns.api.quota import give_back_unused
 
     allowed = ", ".join(handlers)
 
@@ -72,8 +75,11 @@ def endpoint(*, authenticated: bool = True, **handlers: Handler) -> Callable[...
                 raise ApiError(405, [message], {"Allow": allowed})
             if not authenticated:
                 return handler(request, **kwargs)
-            api_key = admit(request)
-            return handler(request, api_key, **kwargs)
+            api_key = admit(request, getattr(handler, "recipients_at_admission", 0))
+            try:
+                return handler(request, api_key, **kwargs)
+            finally:
+                give_back_unused(api_key)
         except ApiError as error:
             return error.response()
         except Exception:

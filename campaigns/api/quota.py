@@ -4,6 +4,8 @@ POST /message counts one recipient, POST /messages/bulk its recipients (after du
 dropped). A request that would go over the quota is refused whole with a 429 naming the quota and
 when it resets (midnight UTC), and counts nothing. The check and the count are one Lua script, so
 concurrent requests can never take more than the quota together, at one Redis round trip a request.
+A POST /message with a kept key has its recipient taken before its body is read, in the round trip
+that counts the key's rate (campaigns/api/auth.py ADMIT, the same check and count as TAKE).
 
 Redis is a work queue, not the source of truth: if it is down the request goes through (logged),
 as with the per-minute rate; if it is flushed, the day's count starts again.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -55,10 +58,62 @@ def counter_name(api_key: ApiKey, now: datetime) -> str:
     return f"api:quota:{api_key.pk}:{now.astimezone(UTC):%Y%m%d}"
 
 
+@dataclass(frozen=True)
+class Taken:
+    """Recipients counted on a day's counter."""
+
+    counter: str
+    recipients: int
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Recipients to count at admission (auth.ADMIT), for a key kept under ``generation``."""
+
+    taken: Taken
+    quota: int
+    keep_seconds: int
+    generation: bytes
+    now: datetime
+
+    @classmethod
+    def of(cls, api_key: ApiKey, generation: bytes, recipients: int) -> Ask | None:
+        quota = api_key.recipient_quota
+        if not quota:
+            return None
+        now = datetime.now(UTC)
+        keep = int((next_reset(now) - now + KEEP_AFTER_DAY).total_seconds())
+        return cls(Taken(counter_name(api_key, now), recipients), quota, keep, generation, now)
+
+    def arguments(self) -> list:
+        return [self.generation, self.taken.recipients, self.quota, self.keep_seconds]
+
+    def refused(self, used: int) -> ApiError:
+        return over_quota(self.quota, used, self.taken.recipients, self.now, next_reset(self.now))
+
+
+def give_back_unused(api_key: ApiKey) -> None:
+    """Give back what admission took for a request that did not use it (refused, or replayed)."""
+    taken = getattr(api_key, "quota_taken", None)
+    if taken is not None:
+        api_key.quota_taken = None
+        give_back(taken.counter, taken.recipients)
+
+
 @contextmanager
 def counted_against_quota(api_key: ApiKey, recipients: int) -> Iterator[None]:
     """Take ``recipients`` from the key's quota for today, or answer 429; give them back if the
-    request then fails, so only what was accepted counts."""
+    request then fails, so only what was accepted counts. Recipients taken at admission are used
+    as they are."""
+    taken = getattr(api_key, "quota_taken", None)
+    if taken is not None and taken.recipients == recipients:
+        api_key.quota_taken = None  # used: the endpoint has nothing to give back
+        try:
+            yield
+        except BaseException:
+            give_back(taken.counter, recipients)
+            raise
+        return
     quota = api_key.recipient_quota
     if not quota:
         yield

@@ -22,6 +22,9 @@ def post_message(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     return success({"message_id": str(message.pk)})
 
 
+post_message.recipients_at_admission = 1  # counted with the key's rate (campaigns/api/auth.py)
+
+
 def get_message(request: HttpRequest, api_key: ApiKey, message_id: str) -> HttpResponse:
     return success(messages.message_state(messages.find_message(message_id, api_key)))
 
