@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.api import auth, quota
+from campaigns.pipeline.queueing import connection as redis_connection
 from tests.test_api_message import api_key, api_user, body, call, errors, key_row  # noqa: F401
 from tests.test_api_quota import OVER, with_quota
 
@@ -76,3 +77,11 @@ def test_over_the_quota_is_a_429_before_the_body_is_read(call, key_row, channel,
     status, answer, _ = call("POST", "/message", body(channel, text="x" * 5000))
     assert status == 429 and OVER.fullmatch(errors(answer)[0])
     assert quota.used_today(key_row) == 1
+
+
+def test_a_redis_that_lost_the_script_is_sent_it_again(call, key_row, channel, kept):
+    """ADMIT runs by its hash; a Redis restarted (or a new one) does not know it yet."""
+    kept(2)
+    redis_connection().script_flush()
+    assert call("POST", "/message", body(channel, text="Hi"))[0] == 200
+    assert quota.used_today(key_row) == 2

@@ -20,17 +20,17 @@ is then refused, or replayed (Idempotency-Key), gives its recipient back (campai
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from campaigns.api import quota
 from campaigns.api.http import ApiError
@@ -78,10 +78,16 @@ return {generations[1], generations[2], count, 1, used}
 """
 
 
-@cache
-def admit_script():
-    """The script, loaded into Redis on first use and run by its hash afterwards."""
-    return connection().register_script(ADMIT)
+ADMIT_SHA = hashlib.sha1(ADMIT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+
+
+def run_admit(keys: list[str], args: list) -> list:
+    """ADMIT by its hash; sent whole when this Redis does not have it yet (a restart, a new server)."""
+    redis = connection()
+    try:
+        return redis.evalsha(ADMIT_SHA, len(keys), *keys, *args)
+    except NoScriptError:
+        return redis.eval(ADMIT, len(keys), *keys, *args)
 
 
 @dataclass
@@ -147,7 +153,7 @@ def read_generations(rate_of: int | None, quota_asked: quota.Ask | None = None) 
             keys.append(quota_asked.taken.counter)
             args.extend(quota_asked.arguments())
     try:
-        keys_generation, channels_generation, rate_count, taken, used = admit_script()(keys=keys, args=args)
+        keys_generation, channels_generation, rate_count, taken, used = run_admit(keys, args)
     except RedisError:
         log.warning("API keys read from the database, rate not checked: Redis is unavailable", exc_info=True)
         return Admission(None, None, None)
