@@ -28,9 +28,12 @@ from campaigns.models import (
 from campaigns.pipeline.receipts import apply_receipt
 from campaigns.pipeline.unknown_outcomes import mark_failed, mark_sent
 from campaigns.receiving.receipts import apply_receipts
+from providers.base import Outcome
 from providers.events import DeliveryState, InboundEvent, ReceiptEvent
+from providers.registry import provider_classes
 from providers.sandbox import deliver
 from tests.browser import log_in, shot
+from tests.scripted_provider import ScriptedProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ANN, BOB, CHLOE = "+447911123401", "+254712345678", "+14165550123"
@@ -117,6 +120,57 @@ def test_a_single_receipt_counts_and_a_late_delivery_takes_the_failure_back(camp
     counts = totals(campaign.pk)
     assert (counts["delivered"], counts["failed"]) == (1, 0)
     assert campaign_analytics(campaign)["failures"] == []
+
+
+@pytest.fixture
+def scripted(settings):
+    """A provider whose answers at sending the test decides (tests/scripted_provider.py)."""
+    settings.MESSAGING_PROVIDERS = [*settings.MESSAGING_PROVIDERS, "tests.scripted_provider.ScriptedProvider"]
+    provider_classes.cache_clear()
+    ScriptedProvider.answers.clear()
+    ScriptedProvider.sent.clear()
+    yield ScriptedProvider
+    provider_classes.cache_clear()
+
+
+def as_the_messages_say(campaign) -> tuple[int, int, int]:
+    """Sent (a provider took it: sent_at set), delivered and failed, counted from the message rows."""
+    rows = campaign.messages.all()
+    return (
+        rows.filter(sent_at__isnull=False).count(),
+        rows.filter(status__in=["delivered", "read"]).count(),
+        rows.filter(status__in=["failed", "undelivered"]).count(),
+    )
+
+
+def test_a_failure_at_sending_a_provider_later_delivers_is_counted_sent_once_as_the_messages_say(
+    campaign, worker, scripted
+):
+    campaign.channel.provider, campaign.channel.credentials = "scripted", {"token": "t"}
+    campaign.channel.save()
+    for position in (1, 2):
+        CampaignVariant.objects.create(campaign=campaign, position=position, share=50, text=f"Offer {position}")
+    failed = {"outcome": Outcome.FAILED, "error_code": "30008", "error_message": "Unknown error."}
+    scripted.answers.extend([failed, dict(failed), Outcome.ACCEPTED])
+    messages = list(sent_campaign(campaign, worker).values())
+    first, second = [m for m in messages if m.status == "failed"]
+    taken = next(m for m in messages if m.status == "sent")
+    assert totals(campaign.pk)["sent"] == 1 and as_the_messages_say(campaign) == (1, 0, 2)
+
+    # The provider's late delivery reports after the errors it answered: one by one, and batched twice.
+    assert apply_receipt(ReceiptEvent(first.channel_id, "", DeliveryState.DELIVERED, message_id=first.pk))
+    late = [ReceiptEvent(second.channel_id, "SM2", DeliveryState.DELIVERED, message_id=second.pk)]
+    apply_receipts(late)
+    apply_receipts(late)
+    # Callbacks out of order for the one it took: failed, then delivered.
+    apply_receipts([receipt(taken, "failed", "30003", "Unreachable."), receipt(taken, "delivered")])
+
+    counts = totals(campaign.pk)
+    assert (counts["sent"], counts["delivered"], counts["failed"], counts["segments"]) == (3, 3, 0, 3)
+    assert as_the_messages_say(campaign) == (3, 3, 0)
+    assert campaign_analytics(campaign)["failures"] == []
+    assert sum(row["sent"] for row in campaign_analytics(campaign)["countries"]) == 3
+    assert sum(figures[2] for figures in figures_by_variant(campaign).values()) == 3  # each went once
 
 
 def test_the_sandbox_receipts_through_the_receiving_worker_count_each_delivery_once(campaign, worker):

@@ -25,7 +25,7 @@ from providers.models import Channel, ReceivedEvent
 pytestmark = pytest.mark.django_db
 Status = OutboundMessage.Status
 STARTS = [Status.QUEUED, Status.SENDING, Status.SENT, Status.DELIVERED, Status.FAILED, Status.UNKNOWN]
-FIELDS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message", "claim_token")
+FIELDS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message", "claim_token", "sent_at")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 

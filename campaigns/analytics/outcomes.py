@@ -34,13 +34,18 @@ def tally_sends(rows: Iterable[tuple], outcomes: dict[int, tuple[str, str, str]]
 
 def tally_receipts(moves: Iterable[tuple], now: datetime, bodies: dict[int, str] | None = None) -> None:
     """Receipts that moved messages. ``moves``: (id, campaign, channel, to, variant, status before,
-    status after, error code, error message) per message, before and after all of a batch's receipts for it;
-    ``bodies``: the texts of those a receipt showed sent for the first time (their segments)."""
+    status after, error code, error message, taken before) per message, before and after all of a
+    batch's receipts for it, where ``taken before`` says a provider had taken it already (its sent_at
+    was set: counted sent); ``bodies``: the texts of those a receipt showed sent for the first time
+    (their segments)."""
     tally = Tally()
-    for pk, campaign_id, channel_id, to, variant, before, after, code, meaning in moves:
-        counts = receipt_counts(before, after)
-        if before in NOT_YET_SENT:
+    for pk, campaign_id, channel_id, to, variant, before, after, code, meaning, taken in moves:
+        counts = receipt_counts(before, after, taken)
+        if counts["sent"]:
             counts["segments"] = segments_of((bodies or {}).get(pk, ""))
+            if before in FAILED:
+                # A variant's Sent counted it when it failed at sending (add_failed_at_sending).
+                tally.add_failed_at_sending(campaign_id, variant, -1)
         if any(counts.values()):
             tally.add(campaign_id, channel_id, now, to, variant, **counts)
         if counts["failed"]:
@@ -48,9 +53,18 @@ def tally_receipts(moves: Iterable[tuple], now: datetime, bodies: dict[int, str]
     tally.save()
 
 
-def receipt_counts(before: str, after: str) -> dict[str, int]:
-    """How a message's move from ``before`` to ``after`` changes the counters (each at most once)."""
-    sent = int(before in NOT_YET_SENT)
+def first_taken(before: str, taken: bool) -> bool:
+    """Whether a receipt moving a message on from ``before`` shows a provider took it for the first
+    time: one not handed over yet, or one that failed at sending (a provider's late delivery report
+    after the error it answered, or after a person marked it failed) is sent after all. A receipt
+    only ever moves a message forward (campaigns/pipeline/receipts.RANK: failed, then delivered)."""
+    return before in NOT_YET_SENT or (before in FAILED and not taken)
+
+
+def receipt_counts(before: str, after: str, taken: bool = True) -> dict[str, int]:
+    """How a message's move from ``before`` to ``after`` changes the counters (each at most once);
+    ``taken``: whether it was counted sent already (see first_taken)."""
+    sent = int(first_taken(before, taken))
     delivered = int(after in DELIVERED and before not in DELIVERED)
     failed = int(after in FAILED and before not in FAILED)
     if before in FAILED and after in DELIVERED:

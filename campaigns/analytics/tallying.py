@@ -107,11 +107,12 @@ class Tally:
             if by_variant:
                 self.breakdowns[(campaign, CampaignBreakdown.Kind.VARIANT, str(variant))].update(by_variant)
 
-    def add_failed_at_sending(self, campaign_id: int | None, variant: int | None) -> None:
+    def add_failed_at_sending(self, campaign_id: int | None, variant: int | None, number: int = 1) -> None:
         """A variant's Sent counts every message that went, those that failed at sending too (the
-        campaign's own Sent counts only those a provider took)."""
+        campaign's own Sent counts only those a provider took); -1 when a receipt shows one a
+        provider took after all (it is then counted sent as every other)."""
         if campaign_id and variant is not None:
-            self.breakdowns[(campaign_id, CampaignBreakdown.Kind.VARIANT, str(variant))]["sent"] += 1
+            self.breakdowns[(campaign_id, CampaignBreakdown.Kind.VARIANT, str(variant))]["sent"] += number
 
     def add_failure(self, campaign_id: int | None, code: str, meaning: str, number: int = 1) -> None:
         """A failure (or, with -1, one taken back) under its error code, with the code's meaning."""

@@ -11,7 +11,8 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.analytics import tally_receipts
@@ -81,12 +82,15 @@ def apply_receipt(event: ReceiptEvent) -> bool:
         changes["delivered_at"] = min(event.at or now, now)
     if status in FINAL_FAILURES:
         changes.update(error_code=event.error_code[:32], error_message=event.error_message)
+    # A receipt shows a provider has it: sent now, if not before (the analytics count it sent once).
+    changes["sent_at"] = Coalesce(F("sent_at"), Value(min(event.at or now, now)))
     with transaction.atomic():  # the change and its event (campaigns/events/) commit together
         rows = list(
             OutboundMessage.objects.select_for_update()
             .filter(lookup, status__in=lower)
             .values_list(
-                "pk", "campaign_id", "channel_id", "to", "status", "error_code", "error_message", "body", "variant"
+                *("pk", "campaign_id", "channel_id", "to", "status", "error_code", "error_message", "body"),
+                *("variant", "sent_at"),
             )
         )
         moving = [row[0] for row in rows]
@@ -107,11 +111,11 @@ def _tally(rows: list[tuple], changes: dict[str, object], now: datetime) -> None
     """The analytics tallies of the messages this receipt moved (locked, so all of them moved)."""
     status = changes["status"]
     moves = []
-    for pk, campaign_id, channel_id, to, before, code_before, meaning_before, _, variant in rows:
+    for pk, campaign_id, channel_id, to, before, code_before, meaning_before, _, variant, sent_at in rows:
         failed = status in FINAL_FAILURES
         code = changes["error_code"] if failed else code_before
         meaning = changes["error_message"] if failed else meaning_before
-        moves.append((pk, campaign_id, channel_id, to, variant, before, status, code, meaning))
+        moves.append((pk, campaign_id, channel_id, to, variant, before, status, code, meaning, sent_at is not None))
     tally_receipts(moves, now, {row[0]: row[7] for row in rows})
 
 

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.analytics import tally_receipts
+from campaigns.analytics.outcomes import first_taken
 from campaigns.events import record_message_events, record_opt_outs
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.receipts import FINAL_FAILURES, RANK, apply_receipt
@@ -51,12 +52,15 @@ class Message:
     campaign_id: int | None = None
     to: str = ""
     variant: int | None = None  # its A/B position, for the tallies by variant
+    sent_at: datetime | None = None  # set once a provider has it (the analytics count it sent then)
     read_status: str = ""  # the status the UPDATE expects to find
+    taken: bool = False  # a provider had it when read (counted sent already)
     moved_to: list[str] = field(default_factory=list)  # each state a receipt moved it to (the counters)
     receipts: list[ReceiptEvent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.read_status = self.status
+        self.taken = self.sent_at is not None
 
     def advance(self, event: ReceiptEvent, now: datetime) -> bool:
         """What apply_receipt would do to this message: only forward, and only once a provider has it."""
@@ -64,6 +68,7 @@ class Message:
         if not RANK[Status.SENDING] <= RANK[Status(self.status)] < RANK[status]:
             return False
         self.status = status
+        self.sent_at = self.sent_at or min(event.at or now, now)  # a receipt shows a provider has it
         if event.provider_message_id:
             self.provider_message_id = event.provider_message_id
         if status in (Status.DELIVERED, Status.READ):
@@ -170,15 +175,15 @@ class MessageBook:
 
 FIELDS = (
     *("pk", "channel_id", "status", "provider_message_id", "delivered_at", "error_code", "error_message"),
-    *("campaign_id", "to", "variant"),
+    *("campaign_id", "to", "variant", "sent_at"),
 )
-COLUMNS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message")
+COLUMNS = ("status", "provider_message_id", "delivered_at", "error_code", "error_message", "sent_at")
 # On PostgreSQL the rows travel as one JSON text (json_to_recordset): psycopg's reading of thousands
 # of placeholders cost more than the database's work, and so did its quoting of arrays, element by
 # element in Python (up to 12 µs a timestamp); json.dumps and the server's JSON parser are C.
 RECORDSET = (
     "id bigint, status text, provider_message_id text, delivered_at timestamptz, error_code text, "
-    "error_message text, read_status text"
+    "error_message text, sent_at timestamptz, read_status text"
 )
 
 
@@ -206,7 +211,7 @@ def write(messages: list[Message], now: datetime) -> set[int]:
     if connection.vendor == "postgresql":
         return _write_json(messages, now)
     written: set[int] = set()
-    per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // 8))
+    per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // (len(COLUMNS) + 3)))
     for start in range(0, len(messages), per_statement):
         written |= _write_slice(messages[start : start + per_statement], now)
     return written
@@ -231,6 +236,7 @@ def _write_json(messages: list[Message], now: datetime) -> set[int]:
             "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None,
             "error_code": m.error_code,
             "error_message": m.error_message,
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
             "read_status": m.read_status,
         }
         for m in messages
@@ -250,7 +256,7 @@ def _write_slice(messages: list[Message], now: datetime) -> set[int]:
         return set()
     meta = OutboundMessage._meta
     quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * 7) + ")"
+    row = "(" + ", ".join(["%s"] * (len(COLUMNS) + 2)) + ")"  # the id, the columns, the status read
     params: list[object] = []
     for message in messages:
         params.append(message.pk)
@@ -258,9 +264,10 @@ def _write_slice(messages: list[Message], now: datetime) -> set[int]:
         params.append(message.read_status)
     assignments = _assignments()
     updated_at = meta.get_field("updated_at").get_db_prep_save(now, connection)
+    status_read = f"v.column{len(COLUMNS) + 2}"
     sql = (
         f"UPDATE {quote(meta.db_table)} AS m SET {assignments} FROM (VALUES {', '.join([row] * len(messages))}) AS v "  # noqa: S608 - names are ours, every value a parameter
-        f"WHERE m.{quote('id')} = v.column1 AND m.{quote('status')} = v.column7 RETURNING {quote('id')}"
+        f"WHERE m.{quote('id')} = v.column1 AND m.{quote('status')} = {status_read} RETURNING {quote('id')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [updated_at, *params])
@@ -279,10 +286,15 @@ def tally(messages: list[Message], now: datetime) -> None:
     """The analytics tallies (campaigns/analytics/) of the messages this batch's UPDATE moved, each
     once from the state it was read in to where its receipts took it; the texts are read (for their
     segments) only of those a receipt showed sent for the first time."""
-    first_sent = [message.pk for message in messages if message.read_status in (Status.SENDING, Status.UNKNOWN)]
+    first_sent = [m.pk for m in messages if first_taken(m.read_status, m.taken)]
     bodies = dict(OutboundMessage.objects.filter(pk__in=first_sent).values_list("pk", "body")) if first_sent else {}
     moves = [
-        (m.pk, m.campaign_id, m.channel_id, m.to, m.variant, m.read_status, m.status, m.error_code, m.error_message)
+        (
+            *(m.pk, m.campaign_id, m.channel_id, m.to, m.variant),
+            *(m.read_status, m.status, m.error_code),
+            m.error_message,
+            m.taken,
+        )
         for m in messages
     ]
     tally_receipts(moves, now, bodies)
