@@ -28,8 +28,9 @@ from campaigns.models import (
 from campaigns.pipeline.receipts import apply_receipt
 from campaigns.pipeline.unknown_outcomes import mark_failed, mark_sent
 from campaigns.receiving.receipts import apply_receipts
+from contacts.models import Suppression
 from providers.base import Outcome
-from providers.events import DeliveryState, InboundEvent, ReceiptEvent
+from providers.events import DeliveryState, InboundEvent, ReceiptEvent, take
 from providers.registry import provider_classes
 from providers.sandbox import deliver
 from tests.browser import log_in, shot
@@ -171,6 +172,39 @@ def test_a_failure_at_sending_a_provider_later_delivers_is_counted_sent_once_as_
     assert campaign_analytics(campaign)["failures"] == []
     assert sum(row["sent"] for row in campaign_analytics(campaign)["countries"]) == 3
     assert sum(figures[2] for figures in figures_by_variant(campaign).values()) == 3  # each went once
+
+
+def test_a_provider_refusing_an_unsubscribed_recipient_counts_a_failure_and_an_opt_out(campaign, worker, scripted):
+    campaign.channel.provider, campaign.channel.credentials = "scripted", {"token": "t"}
+    campaign.channel.save()
+    for position in (1, 2):
+        CampaignVariant.objects.create(campaign=campaign, position=position, share=50, text=f"Offer {position}")
+    unsubscribed = {"outcome": Outcome.FAILED, "error_code": "21610", "error_message": "Unsubscribed recipient"}
+    scripted.answers.extend([{**unsubscribed, "opted_out": True}, Outcome.ACCEPTED, Outcome.ACCEPTED])
+    messages = list(sent_campaign(campaign, worker).values())  # Twilio's 21610 at sending
+    refused = next(m for m in messages if m.status == "failed")
+    later = next(m for m in messages if m.status == "sent")
+    # And in a status callback (providers/twilio/webhooks.py), taken twice, applied by the receiving worker.
+    callback = ReceiptEvent(
+        later.channel_id,
+        later.provider_message_id,
+        DeliveryState.FAILED,
+        error_code="21610",
+        error_message="Unsubscribed recipient",
+        recipient=later.to,
+        opt_out_reason="Twilio reported the recipient unsubscribed (21610).",
+    )
+    take([callback, callback])
+    worker()
+
+    assert Suppression.numbers_among({refused.to, later.to}) == {refused.to, later.to}
+    counts = totals(campaign.pk)
+    assert (counts["sent"], counts["failed"], counts["opt_outs"]) == (2, 2, 2)
+    steps = {step.key: step.number for step in campaign_analytics(campaign)["funnel"]}
+    assert steps["opted_out"] == 2
+    assert campaign_analytics(campaign)["failures"][0]["count"] == 2  # a failure still, under its code
+    assert sum(row["opted_out"] for row in campaign_analytics(campaign)["countries"]) == 2
+    assert sum(figures[6] for figures in figures_by_variant(campaign).values()) == 2
 
 
 def test_the_sandbox_receipts_through_the_receiving_worker_count_each_delivery_once(campaign, worker):

@@ -6,7 +6,7 @@ counted once however often it arrives; each writes its batch in a few upserts (t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from campaigns.analytics.tallying import Tally, segments_of
@@ -17,30 +17,40 @@ FAILED = {"failed", "undelivered"}
 NOT_YET_SENT = {"sending", "unknown"}  # a receipt moving one of these on says a provider took it
 
 
-def tally_sends(rows: Iterable[tuple], outcomes: dict[int, tuple[str, str, str]], now: datetime) -> None:
+def tally_sends(
+    rows: Iterable[tuple],
+    outcomes: dict[int, tuple[str, str, str]],
+    now: datetime,
+    opted_out: Collection[int] = (),
+) -> None:
     """The send path's outcomes. ``rows``: (id, campaign, channel, to, body, variant) of the messages
-    its UPDATEs moved; ``outcomes``: id -> (status, error code, error message)."""
+    its UPDATEs moved; ``outcomes``: id -> (status, error code, error message); ``opted_out``: those
+    a provider refused as its recipient unsubscribed (Twilio's 21610): failed, and opted out."""
     tally = Tally()
     for pk, campaign_id, channel_id, to, body, variant in rows:
         status, code, meaning = outcomes[pk]
         if status == "sent":
             tally.add(campaign_id, channel_id, now, to, variant, sent=1, segments=segments_of(body or ""))
         elif status in FAILED:
-            tally.add(campaign_id, channel_id, now, to, variant, failed=1)
+            tally.add(campaign_id, channel_id, now, to, variant, failed=1, opt_outs=int(pk in opted_out))
             tally.add_failed_at_sending(campaign_id, variant)
             tally.add_failure(campaign_id, code, meaning)
     tally.save()
 
 
-def tally_receipts(moves: Iterable[tuple], now: datetime, bodies: dict[int, str] | None = None) -> None:
+def tally_receipts(
+    moves: Iterable[tuple], now: datetime, bodies: dict[int, str] | None = None, opted_out: Collection[int] = ()
+) -> None:
     """Receipts that moved messages. ``moves``: (id, campaign, channel, to, variant, status before,
     status after, error code, error message, taken before) per message, before and after all of a
     batch's receipts for it, where ``taken before`` says a provider had taken it already (its sent_at
     was set: counted sent); ``bodies``: the texts of those a receipt showed sent for the first time
-    (their segments)."""
+    (their segments); ``opted_out``: those whose failure says the recipient unsubscribed (Twilio's
+    21610), counted opted out with the failure."""
     tally = Tally()
     for pk, campaign_id, channel_id, to, variant, before, after, code, meaning, taken in moves:
         counts = receipt_counts(before, after, taken)
+        counts["opt_outs"] = int(counts["failed"] == 1 and pk in opted_out)
         if counts["sent"]:
             counts["segments"] = segments_of((bodies or {}).get(pk, ""))
             if before in FAILED:

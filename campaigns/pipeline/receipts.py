@@ -10,17 +10,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.analytics import tally_receipts
-from campaigns.events import record_message_events
+from campaigns.events import record_message_events, record_opt_outs
 from campaigns.models import OutboundMessage
 from campaigns.pipeline.counters import count_outcomes
 from campaigns.whatsapp.fallback import after_failures
+from contacts.models import Contact, Suppression
+from contacts.phones import normalise_phone
 from providers.events import AwaitingReceipt, DeliveryState, ReceiptEvent
+from providers.models import Channel
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -97,9 +101,10 @@ def apply_receipt(event: ReceiptEvent) -> bool:
         changed = OutboundMessage.objects.filter(pk__in=moving, status__in=lower).update(**changes) if moving else 0
         if changed:
             record_message_events(moving, status)
-            _tally(rows, changes, now)
+            _tally(rows, changes, now, opted_out=bool(event.opt_out_reason))
             if status in FINAL_FAILURES:
                 after_failures(moving)  # an SMS fallback, when WhatsApp says the number is not on it
+        opt_out_recipients([event])
     if changed:
         count_outcomes(event.channel_id, {status: changed})
     elif not OutboundMessage.objects.filter(lookup).exists():
@@ -107,8 +112,9 @@ def apply_receipt(event: ReceiptEvent) -> bool:
     return bool(changed)
 
 
-def _tally(rows: list[tuple], changes: dict[str, object], now: datetime) -> None:
-    """The analytics tallies of the messages this receipt moved (locked, so all of them moved)."""
+def _tally(rows: list[tuple], changes: dict[str, object], now: datetime, opted_out: bool = False) -> None:
+    """The analytics tallies of the messages this receipt moved (locked, so all of them moved);
+    ``opted_out``: the receipt says the recipient unsubscribed (a failure and an opt-out)."""
     status = changes["status"]
     moves = []
     for pk, campaign_id, channel_id, to, before, code_before, meaning_before, _, variant, sent_at in rows:
@@ -116,7 +122,27 @@ def _tally(rows: list[tuple], changes: dict[str, object], now: datetime) -> None
         code = changes["error_code"] if failed else code_before
         meaning = changes["error_message"] if failed else meaning_before
         moves.append((pk, campaign_id, channel_id, to, variant, before, status, code, meaning, sent_at is not None))
-    tally_receipts(moves, now, {row[0]: row[7] for row in rows})
+    unsubscribed = {row[0] for row in rows} if opted_out and status in FINAL_FAILURES else set()
+    tally_receipts(moves, now, {row[0]: row[7] for row in rows}, unsubscribed)
+
+
+def opt_out_recipients(events: list[ReceiptEvent]) -> None:
+    """Numbers a provider says unsubscribed (Twilio's 21610) go on the suppression list, applied
+    or not: the provider refuses them either way. Call in the transaction that applies the receipts:
+    on the list, and contact.opted_out recorded, with them (an opt-out is never lost)."""
+    wanted = {(e.channel_id, e.recipient): e.opt_out_reason for e in events if e.opt_out_reason}
+    if not wanted:
+        return
+    names = dict(Channel.objects.filter(pk__in={c for c, _ in wanted}).values_list("pk", "name"))
+    for (channel_id, recipient), reason in wanted.items():
+        try:
+            phone = normalise_phone(recipient, field="To")
+        except ValidationError as error:
+            log.info("could not opt out %r: %s", recipient, error.messages[0])
+            continue
+        channel = names.get(channel_id, "")
+        if Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel):
+            record_opt_outs([phone], source=Suppression.Source.PROVIDER, reason=reason, channel=channel)
 
 
 def _lookup(event: ReceiptEvent) -> Q:

@@ -915,14 +915,16 @@ def record_outcomes(
         change = _outcome_change(result, outcome, tries, now, delays)
         groups[tuple(sorted(change.items()))][result.message_id] = result.provider_message_id
         summary.add(change["status"])
-    with transaction.atomic():  # the outcomes and their events (campaigns/events/) commit together
-        _write_outcomes(groups, token, now)
-    opted_out = [r for r in results if r.opted_out]
-    if opted_out:
-        _opt_out_recipients([r.message_id for r in opted_out])
+    opted_out = {r.message_id for r in results if r.opted_out}
+    # The outcomes, their events (campaigns/events/) and the opt-outs a provider reported commit
+    # together: a worker stopped in between loses no opt-out.
+    with transaction.atomic():
+        _write_outcomes(groups, token, now, opted_out)
+        if opted_out:
+            _opt_out_recipients(sorted(opted_out))
 
 
-def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) -> None:
+def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now, opted_out: set[int]) -> None:
     held = OutboundMessage.objects.filter(claim_token=token, status__in=(Status.QUEUED, Status.SENDING))
     told: dict[str, list[int]] = defaultdict(list)
     ending = _ending(groups)
@@ -948,7 +950,7 @@ def _write_outcomes(groups: dict[tuple, dict[int, str]], token: uuid.UUID, now) 
             cancel_back_in_queue_of_cancelled_campaigns(list(provider_ids))
     for status, ids in told.items():
         record_message_events(ids, status)
-    tally_sends(moving, ending, now)
+    tally_sends(moving, ending, now, opted_out)  # a provider's "unsubscribed": failed, and opted out
     # WhatsApp refusing a recipient at hand-over as not on WhatsApp (Twilio 63024...): the SMS
     # fallback, as for the same failure in a receipt, committed with the failure (campaigns/whatsapp/).
     after_failures([row[0] for row in moving if ending[row[0]][0] == Status.FAILED])
@@ -1051,12 +1053,13 @@ def _release(messages: list[OutboundMessage], token: uuid.UUID, delay: timedelta
 
 
 def _opt_out_recipients(message_ids: list[int]) -> None:
+    """The numbers a provider refused as unsubscribed (Twilio's 21610) on the suppression list, in the
+    caller's transaction (the outcomes'): on the list, and contact.opted_out recorded, together."""
     sent = OutboundMessage.objects.filter(pk__in=message_ids).values_list("to", "channel__name").distinct()
     for phone, channel in sent:
         reason = "The provider reported the recipient unsubscribed."
-        with transaction.atomic():  # on the list, and contact.opted_out recorded, together
-            if Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel):
-                record_opt_outs([phone], source=Suppression.Source.PROVIDER, reason=reason, channel=channel)
+        if Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel):
+            record_opt_outs([phone], source=Suppression.Source.PROVIDER, reason=reason, channel=channel)
 
 
 def pause_channel(channel: Channel, reason: str) -> None:

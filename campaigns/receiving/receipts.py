@@ -17,21 +17,17 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.analytics import tally_receipts
 from campaigns.analytics.outcomes import first_taken
-from campaigns.events import record_message_events, record_opt_outs
+from campaigns.events import record_message_events
 from campaigns.models import OutboundMessage
-from campaigns.pipeline.receipts import FINAL_FAILURES, RANK, apply_receipt
+from campaigns.pipeline.receipts import FINAL_FAILURES, RANK, apply_receipt, opt_out_recipients
 from campaigns.whatsapp.fallback import after_failures
-from contacts.models import Contact, Suppression
-from contacts.phones import normalise_phone
 from providers.events import ReceiptEvent
-from providers.models import Channel
 
 log = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -55,6 +51,7 @@ class Message:
     sent_at: datetime | None = None  # set once a provider has it (the analytics count it sent then)
     read_status: str = ""  # the status the UPDATE expects to find
     taken: bool = False  # a provider had it when read (counted sent already)
+    opted_out: bool = False  # its failure says the recipient unsubscribed (Twilio's 21610)
     moved_to: list[str] = field(default_factory=list)  # each state a receipt moved it to (the counters)
     receipts: list[ReceiptEvent] = field(default_factory=list)
 
@@ -75,6 +72,7 @@ class Message:
             self.delivered_at = min(event.at or now, now)
         if status in FINAL_FAILURES:
             self.error_code, self.error_message = event.error_code[:32], event.error_message
+            self.opted_out = bool(event.opt_out_reason)
         self.moved_to.append(status)
         return True
 
@@ -297,7 +295,7 @@ def tally(messages: list[Message], now: datetime) -> None:
         )
         for m in messages
     ]
-    tally_receipts(moves, now, bodies)
+    tally_receipts(moves, now, bodies, {m.pk for m in messages if m.opted_out})
 
 
 def replay(message: Message, result: ReceiptsApplied) -> None:
@@ -305,22 +303,3 @@ def replay(message: Message, result: ReceiptsApplied) -> None:
     for event in message.receipts:
         if apply_receipt(event):
             result.moved += 1
-
-
-def opt_out_recipients(events: list[ReceiptEvent]) -> None:
-    """Numbers a provider says unsubscribed (Twilio's 21610) go on the suppression list, applied
-    or not: the provider refuses them either way."""
-    wanted = {(e.channel_id, e.recipient): e.opt_out_reason for e in events if e.opt_out_reason}
-    if not wanted:
-        return
-    names = dict(Channel.objects.filter(pk__in={c for c, _ in wanted}).values_list("pk", "name"))
-    for (channel_id, recipient), reason in wanted.items():
-        try:
-            phone = normalise_phone(recipient, field="To")
-        except ValidationError as error:
-            log.info("could not opt out %r: %s", recipient, error.messages[0])
-            continue
-        channel = names.get(channel_id, "")
-        # In the batch's transaction: on the list and contact.opted_out recorded together.
-        if Contact.opt_out_phone(phone, reason, source=Suppression.Source.PROVIDER, channel=channel):
-            record_opt_outs([phone], source=Suppression.Source.PROVIDER, reason=reason, channel=channel)
