@@ -298,6 +298,29 @@ def test_variant_tallies_count_each_outcome_once_and_equal_the_counts_of_the_mes
     assert figures_by_variant(campaign) == tallied
 
 
+def test_a_recipient_who_says_stop_twice_opted_out_once_in_the_funnel_and_their_variant(campaign, worker):
+    for position in (1, 2):
+        CampaignVariant.objects.create(campaign=campaign, position=position, share=50, text=f"Offer {position}")
+    messages = sent_campaign(campaign, worker)
+    apply_receipts([receipt(message, "delivered") for message in messages.values()])
+    channel_id = campaign.channel_id
+    receive(
+        [
+            InboundEvent(channel_id, BOB, "STOP", provider_message_id="R1"),
+            InboundEvent(channel_id, BOB, "stop", provider_message_id="R2"),  # in the same batch
+        ]
+    )
+    receive([InboundEvent(channel_id, BOB, "UNSUBSCRIBE", provider_message_id="R3")])  # and in a later one
+
+    assert totals(campaign.pk)["opt_outs"] == 1
+    steps = {step.key: step.number for step in campaign_analytics(campaign)["funnel"]}
+    assert steps["opted_out"] == 1
+    tallied = figures_by_variant(campaign)
+    assert {p: f[6] for p, f in tallied.items()} == {p: int(p == messages[BOB].variant) for p in tallied}
+    CampaignBreakdown.objects.filter(campaign_id=campaign.pk, kind=CampaignBreakdown.Kind.VARIANT).delete()
+    assert figures_by_variant(campaign) == tallied  # as counted from the rows
+
+
 def test_the_funnel_gives_each_step_its_rate(campaign, worker, client):
     messages = sent_campaign(campaign, worker)
     apply_receipts([receipt(messages[ANN], "delivered"), receipt(messages[BOB], "delivered")])

@@ -310,7 +310,8 @@ def record_keywords(stored: list[InboundMessage], channels: dict[int, Channel], 
 
 def tally_stored_replies(stored: list[InboundMessage]) -> None:
     """The analytics tallies of the replies this batch stored (only those it wrote: a retry adds
-    nothing): each reply, the first from its number to its campaign, and the opt-outs."""
+    nothing): each reply, the first from its number to its campaign, and its first opt-out (a
+    number that says STOP twice opted out once, as the A/B table counts it)."""
     answering = [message for message in stored if message.campaign_id]
     earlier = (
         set(
@@ -319,18 +320,23 @@ def tally_stored_replies(stored: list[InboundMessage]) -> None:
             )
             .exclude(pk__in=[m.pk for m in stored])
             .order_by()
-            .values_list("campaign_id", "phone")
+            .values_list("campaign_id", "phone", "keyword")
             .distinct()
         )
         if answering
         else set()
     )
-    first = set()
-    for message in answering:  # stored is in received order
-        if (message.campaign_id, message.phone) not in earlier:
-            earlier.add((message.campaign_id, message.phone))
+    replied = {(campaign_id, phone) for campaign_id, phone, _ in earlier}
+    stopped = {(campaign_id, phone) for campaign_id, phone, keyword in earlier if keyword == STOP}
+    first, opt_outs = set(), set()
+    for message in stored:  # in received order
+        key = (message.campaign_id, message.phone)
+        if message.campaign_id and key not in replied:
+            replied.add(key)
             first.add(message.pk)
-    opt_outs = {message.pk for message in stored if message.keyword == STOP}
+        if message.keyword == STOP and (not message.campaign_id or key not in stopped):
+            stopped.add(key)
+            opt_outs.add(message.pk)
     answered = {m.in_reply_to_id for m in answering if m.in_reply_to_id}
     variants = dict(
         OutboundMessage.objects.filter(pk__in=answered, variant__isnull=False).values_list("pk", "variant")

@@ -47,7 +47,10 @@ class VariantResult:
     delivered: int = 0
     clicked: int = 0  # recipients who clicked a link at least once
     replied: int = 0  # recipients who replied
-    opted_out: int = 0  # recipients who replied with an opt-out word
+    # Recipients who opted out, as the funnel counts them (the same tallies): by replying with an
+    # opt-out word (once, however often), or refused by a provider as unsubscribed (Twilio's 21610).
+    # A campaign sent before the tallies counts the replies alone (its rows say no more).
+    opted_out: int = 0
 
     @property
     def letter(self) -> str:
