@@ -4,24 +4,28 @@ and its rates, failures by error code, results by country and the actual cost re
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns import variants
 from campaigns.analytics import campaign_analytics, country_of, daily, recent_campaigns, series, totals
 from campaigns.conversations.store import receive
-from campaigns.links import apply_clicks
+from campaigns.links import apply_clicks, count_clicks
 from campaigns.models import (
     Campaign,
     CampaignBreakdown,
     CampaignBucket,
     CampaignVariant,
     HourlyOutcomes,
+    LinkClick,
     OutboundMessage,
     ShortLink,
 )
@@ -231,6 +235,46 @@ def test_clicks_count_every_click_and_each_recipient_once(campaign, worker, clie
     counts = totals(campaign.pk)
     assert (counts["clicks"], counts["unique_clicks"]) == (5, 2)
     assert sum(row["clicked"] for row in campaign_analytics(campaign)["countries"]) == 2
+
+
+def test_two_click_jobs_at_once_count_a_recipients_first_click_once(campaign, worker, client):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent click jobs: SQLite has one writer at a time and no SKIP LOCKED")
+    sent_campaign(campaign, worker)
+    link = ShortLink.objects.get(message__to=ANN)
+    client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")
+    applied, release = threading.Event(), threading.Event()
+
+    def first_job() -> None:  # applies the first click and holds its transaction open a moment
+        try:
+            with transaction.atomic():
+                apply_clicks()
+                applied.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def second_job() -> None:
+        try:
+            count_clicks()
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_job)
+    first.start()
+    assert applied.wait(30)
+    client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0")  # the second click, for another job
+    second = threading.Thread(target=second_job)
+    second.start()
+    time.sleep(1)  # the second job reads the link while the first has not committed
+    release.set()
+    first.join(30)
+    second.join(30)
+
+    link.refresh_from_db()
+    assert link.click_count == 2 and not LinkClick.objects.exists()
+    counts = totals(campaign.pk)
+    assert (counts["clicks"], counts["unique_clicks"]) == (2, 1)
 
 
 def test_replies_count_once_with_first_repliers_and_opt_outs(campaign, worker):

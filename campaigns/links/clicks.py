@@ -2,8 +2,10 @@
 
 A batch is claimed, applied and deleted in one transaction, so a worker killed mid-batch rolls it
 back and the clicks wait for the next run; where the database can, rows another worker holds are
-skipped, so two jobs at once never count a click twice. rqcron starts a job every few seconds
-(messaging_site/cron.py); the rows are the truth, so a Redis flush loses nothing but queued jobs.
+skipped, so two jobs at once never count a click twice; a recipient's links are locked while a
+batch tells their first click, so it is counted once too (the unique clicks). rqcron starts a job
+every few seconds (messaging_site/cron.py); the rows are the truth, so a Redis flush loses nothing
+but queued jobs.
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ def apply_clicks(limit: int | None = None) -> int:
 
 def _for_tallies(rows: list[tuple[int, int, datetime]]) -> tuple[list[tuple], set[int]]:
     """Each click as the analytics tallies take it (campaign, channel, number, message, variant,
-    time), and the messages none of whose links had been clicked before: their recipients' first clicks."""
+    time), and the messages none of whose links had been clicked before: their recipients' first clicks.
+
+    Every link of those messages is locked first (in one order, so two batches wait, never
+    deadlock) and read as committed once the lock is ours: a batch applying a click on another of
+    the recipient's links (or the same one) at the same moment either committed its first click
+    before this read, or waits for this batch's; the first click is counted once."""
     links = {
         pk: rest
         for pk, *rest in ShortLink.objects.filter(pk__in={link for _, link, _ in rows}).values_list(
@@ -55,11 +62,12 @@ def _for_tallies(rows: list[tuple[int, int, datetime]]) -> tuple[list[tuple], se
         )
     }
     messages = {link[3] for link in links.values()}
-    clicked_before = set(
-        ShortLink.objects.filter(message_id__in=messages, first_click_at__isnull=False).values_list(
-            "message_id", flat=True
-        )
-    )
+    recipients_links = ShortLink.objects.filter(message_id__in=messages).order_by("pk")
+    if connection.features.has_select_for_update:
+        recipients_links = recipients_links.select_for_update(of=("self",))
+    clicked_before = {
+        message_id for message_id, first in recipients_links.values_list("message_id", "first_click_at") if first
+    }
     clicks = [(*links[link], at) for _, link, at in rows if link in links]  # campaign ... variant, time
     return clicks, messages - clicked_before
 
