@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
-from django.core.handlers.exception import convert_exception_to_response
-from django.core.handlers.wsgi import WSGIHandler
+from django.core.handlers.exception import convert_exception_to_response, response_for_exception
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_script_name
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
-from django.urls import ResolverMatch
+from django.urls import ResolverMatch, set_script_prefix
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
+
+from messaging_site.machine_requests import MACHINE_POLICY
 
 # Only these prefixes take the lane; both are machine paths (machine_requests.MACHINE_PATH).
 LANE_PREFIX = re.compile(r"/(?:webhooks|l)/")
@@ -120,14 +124,157 @@ class MachineHandler(FastLaneMixin, WSGIHandler):
     """Django's WSGI handler, in the fast lane."""
 
 
+# The method each plain route answers itself; any other goes to MachineHandler (405s, CSRF refusals).
+PLAIN_METHODS = {"/webhooks/": frozenset({"POST"}), "/l/": frozenset({"GET", "HEAD"})}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One middleware of the machine chain, as its hooks (MiddlewareMixin.__call__ runs them so)."""
+
+    name: str
+    on_request: Callable | None = None
+    on_view: Callable | None = None
+    on_response: Callable | None = None
+
+
+def machine_policy(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """machine_requests.ContentSecurityPolicy on a machine request: the fixed policy."""
+    response.headers.setdefault("Content-Security-Policy", MACHINE_POLICY)
+    return response
+
+
+def axes_lockout(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """AxesMiddleware.__call__ after the view: a locked-out sign-in's answer (none of these views signs in)."""
+    if settings.AXES_ENABLED and getattr(request, "axes_locked_out", None):
+        from axes.helpers import get_lockout_response
+
+        return get_lockout_response(request, response, getattr(request, "axes_credentials", None))
+    return response
+
+
+# Middleware whose own __call__ is not MiddlewareMixin's, with what it does on a machine request.
+OWN_CALL = {
+    "messaging_site.machine_requests.ContentSecurityPolicy": machine_policy,
+    "axes.middleware.AxesMiddleware": axes_lockout,
+}
+
+
+def machine_layers() -> list[Layer] | None:
+    """The machine chain of settings.MIDDLEWARE as hooks, outermost first; None if one of them
+    cannot be run so (a middleware with its own __call__ not in OWN_CALL): then no plain lane."""
+    layers = []
+    for path in settings.MIDDLEWARE:
+        middleware = import_string(path)
+        if not acts_on_machine_requests(middleware):
+            continue
+        if path in OWN_CALL:
+            layers.append(Layer(path, on_response=OWN_CALL[path]))
+            continue
+        if not issubclass(middleware, MiddlewareMixin) or middleware.__call__ is not MiddlewareMixin.__call__:
+            return None
+        if hasattr(middleware, "process_template_response") or hasattr(middleware, "process_exception"):
+            return None
+        try:
+            instance = middleware(lambda request: None)
+        except MiddlewareNotUsed:
+            continue
+        hooks = ("process_request", "process_view", "process_response")
+        layers.append(Layer(path, *(getattr(instance, hook, None) for hook in hooks)))
+    return layers
+
+
+class PlainLane:
+    """Django's machine chain without its handler: the same middleware hooks, in the same order, and
+    the same views, called from here.
+
+    MachineHandler (like every Django handler) wraps each middleware and the view in an exception
+    converter, sends request_started, builds a ResolverMatch and goes through BaseHandler's
+    checks: about a third of a callback's CPU (bench/receipts.py). Here the hooks run in a loop
+    with the same semantics (an exception becomes response_for_exception's answer, which logs it,
+    at the layer it came from; a hook's answer skips the layers inside it), and the response goes
+    back to the server as Django's does, so closing it still sends request_finished (which
+    recycles old connections and closes the caches). request_started is not sent: its receivers
+    (reset_queries, close_old_connections) repeat request_finished's for a process that serves one
+    request at a time.
+    """
+
+    def __init__(self, handler: MachineHandler) -> None:
+        self.handler = handler
+        self.layers = machine_layers()
+        self.routes = [
+            (pattern, PLAIN_METHODS[prefix], handler.make_view_atomic(on_a_live_connection(view)))
+            for pattern, view in routes()
+            for prefix in PLAIN_METHODS
+            if pattern.pattern.startswith(prefix)
+        ]
+
+    def route(self, request: HttpRequest) -> tuple[Callable, dict] | None:
+        """The view and its arguments for a request this lane answers, or None (MachineHandler's)."""
+        if self.layers is None or request.META.get("HTTP_COOKIE"):
+            return None  # cookies: the CSRF layer may renew a bad one, a step MachineHandler takes
+        for pattern, methods, view in self.routes:
+            if request.method in methods and (found := pattern.fullmatch(request.path_info)):
+                return view, found.groupdict()
+        return None
+
+    def respond(self, request: HttpRequest, view: Callable, kwargs: dict) -> HttpResponse:
+        response, passed = None, []
+        for layer in self.layers:
+            if layer.on_request is not None:
+                try:
+                    response = layer.on_request(request)
+                except Exception as error:  # noqa: BLE001 - as convert_exception_to_response does
+                    response = response_for_exception(request, error)
+                    break
+            passed.append(layer)
+            if response is not None:
+                break
+        if response is None:
+            response = self.view_response(request, view, kwargs)
+        for layer in reversed(passed):
+            if layer.on_response is not None:
+                try:
+                    response = layer.on_response(request, response)
+                except Exception as error:  # noqa: BLE001 - as convert_exception_to_response does
+                    response = response_for_exception(request, error)
+        return response
+
+    def view_response(self, request: HttpRequest, view: Callable, kwargs: dict) -> HttpResponse:
+        try:
+            for layer in self.layers:
+                if layer.on_view is not None and (response := layer.on_view(request, view, (), kwargs)):
+                    return response
+            response = view(request, **kwargs)
+            self.handler.check_response(response, view)
+            return response
+        except Exception as error:  # noqa: BLE001 - as convert_exception_to_response does
+            return response_for_exception(request, error)
+
+    def __call__(self, request: HttpRequest, view: Callable, kwargs: dict, start_response):
+        response = self.respond(request, view, kwargs)
+        response._handler_class = MachineHandler
+        status = f"{response.status_code} {response.reason_phrase}"
+        start_response(
+            status, [*response.items(), *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())]
+        )
+        return response  # the server closes it: request_finished
+
+
 class FastLane:
-    """The site's WSGI application: /webhooks/ and /l/ to MachineHandler, everything else to Django's."""
+    """The site's WSGI application: /webhooks/ and /l/ to the plain lane or MachineHandler,
+    everything else to Django's."""
 
     def __init__(self, django_application: WSGIHandler) -> None:
         self.django = django_application
         self.lane = MachineHandler()
+        self.plain = PlainLane(self.lane)
 
     def __call__(self, environ: dict, start_response):
-        if LANE_PREFIX.match(environ.get("PATH_INFO", "")):
+        if not LANE_PREFIX.match(environ.get("PATH_INFO", "")):
+            return self.django(environ, start_response)
+        set_script_prefix(get_script_name(environ))
+        request = WSGIRequest(environ)
+        if (found := self.plain.route(request)) is None:
             return self.lane(environ, start_response)
-        return self.django(environ, start_response)
+        return self.plain(request, *found, start_response)

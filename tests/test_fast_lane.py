@@ -259,3 +259,108 @@ def test_a_callback_on_a_connection_postgresql_dropped_is_taken_on_a_new_one(twi
     assert status == "200 OK"
     assert ReceivedEvent.objects.count() == 2
     assert connection.connection.info.backend_pid != pid
+
+
+# The plain lane (fast_lane.PlainLane) answers the routes' usual methods itself: the same hooks of the
+# same middleware, without Django's handler. Its answers are compared with Django's above; these
+# cover what only other settings, hosts and faults show. Each test builds both applications under
+# its settings (middleware read them once, when the application is built).
+
+
+def fresh() -> tuple:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from messaging_site.fast_lane import FastLane
+
+    django = WSGIHandler()
+    return FastLane(django), django
+
+
+def both_fresh(method: str, path: str, body: bytes = b"", content_type: str = "", **headers) -> tuple:
+    lane, django = fresh()
+    answers = []
+    for application in (lane, django):
+        answers.append(call(application, method, path, body, content_type, **headers))
+        answers.append(ReceivedEvent.objects.count() + LinkClick.objects.count())
+        ReceivedEvent.objects.all().delete()
+        LinkClick.objects.all().delete()
+    return answers[:2], answers[2:]
+
+
+def test_the_plain_lane_takes_the_hot_requests_and_leaves_the_rest():
+    lane = wsgi.application.plain
+    assert lane.layers is not None, "a machine middleware the plain lane cannot run: see fast_lane.OWN_CALL"
+    factory = RequestFactory()
+    taken = [("post", "/webhooks/twlo/tok/status"), ("post", "/webhooks/gswa/tok/events"), ("get", "/l/Ab3dE5gH")]
+    for method, path in taken:
+        assert lane.route(getattr(factory, method)(path)) is not None, path
+    assert lane.route(factory.head("/l/Ab3dE5gH")) is not None
+    for request in (
+        factory.get("/webhooks/twlo/tok/status"),  # Django's 405
+        factory.post("/l/Ab3dE5gH"),  # CSRF, then 405
+        factory.get("/l/Ab3dE5gH", HTTP_COOKIE="csrftoken=bad"),  # the CSRF layer renews a bad cookie
+        factory.post("/webhooks/nope/tok/status"),  # the URL resolver's 404
+    ):
+        assert lane.route(request) is None, request
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1:8000", "[::1"])
+def test_a_host_not_allowed_is_refused_as_django_refuses_it(twilio, link, settings, host, caplog):
+    settings.ALLOWED_HOSTS = ["shop.example"]
+    path, body, signature = signed_status(twilio)
+    lane, django = both_fresh("POST", path, body, FORM, HTTP_X_TWILIO_SIGNATURE=signature, HTTP_HOST=host)
+    assert lane == django
+    assert lane[0][0] == "400 Bad Request" and lane[1] == 0
+    redirect_lane, redirect_django = both_fresh("GET", "/l/Ab3dE5gH", HTTP_HOST=host)
+    assert redirect_lane == redirect_django and redirect_lane[0][0] == "400 Bad Request"
+    assert any(r.name == "django.security.DisallowedHost" for r in caplog.records)
+
+
+def test_https_settings_give_the_same_redirect_and_headers(twilio, link, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    path, body, signature = signed_status(twilio)
+    lane, django = both_fresh("GET", "/l/Ab3dE5gH")  # plain HTTP: sent to HTTPS, not counted
+    assert lane == django
+    assert lane[0][0] == "301 Moved Permanently" and lane[1] == 0
+    lane, django = both_fresh("GET", "/l/Ab3dE5gH", HTTP_X_FORWARDED_PROTO="https")
+    assert lane == django
+    assert lane[0][0] == "302 Found" and lane[1] == 1
+    headers = dict(lane[0][1])
+    assert headers["Strict-Transport-Security"] == "max-age=3600; includeSubDomains"
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    settings.PUBLIC_BASE_URL = "https://testserver"
+    path, body, signature = signed_status(twilio)
+    lane, django = both_fresh(
+        "POST", path, body, FORM, HTTP_X_TWILIO_SIGNATURE=signature, HTTP_X_FORWARDED_PROTO="https"
+    )
+    assert lane == django
+    assert lane[0][0] == "200 OK" and lane[1] == 1
+    assert "Strict-Transport-Security" in dict(lane[0][1])
+
+
+def test_a_fault_in_the_view_answers_500_and_is_logged_as_django_logs_it(twilio, caplog):
+    """A channel whose stored credentials cannot be decrypted (a wrong CREDENTIALS_KEY): a real fault."""
+    path, body, signature = signed_status(twilio)
+    with connection.cursor() as cursor:  # as stored, past the field's encryption
+        cursor.execute(f"UPDATE {Channel._meta.db_table} SET credentials = %s WHERE id = %s", ["gAAAAnot", twilio.pk])
+    from providers import webhook_channels
+
+    webhook_channels._kept.clear()
+    caplog.set_level("ERROR", logger="django.request")
+    lane, django = both_fresh("POST", path, body, FORM, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert lane[0][0] == django[0][0] == "500 Internal Server Error"
+    assert lane[0][1] == django[0][1]
+    assert lane[1] == django[1] == 0
+    errors = [r for r in caplog.records if r.name == "django.request" and r.levelname == "ERROR"]
+    assert len(errors) == 2 and all(r.exc_info for r in errors)
+
+
+def test_a_request_with_cookies_gets_djangos_answer_and_new_csrf_cookie(link):
+    lane, django = both_fresh("GET", "/l/Ab3dE5gH", HTTP_COOKIE="csrftoken=bad!")
+    assert lane[0][0] == django[0][0] == "302 Found"
+    assert lane[1] == django[1] == 1
+    assert [name for name, _ in lane[0][1]] == [name for name, _ in django[0][1]]
