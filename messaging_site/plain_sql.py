@@ -17,11 +17,14 @@ import psycopg
 from django.db import connection
 
 
-def execute(sql: str, params: Sequence, fetch_one: bool = False) -> tuple | None:
-    """Run ``sql`` (placeholders %s) with ``params``; its first row when ``fetch_one``."""
+def execute(sql: str, params: Sequence, fetch_one: bool = False, row_count: bool = False) -> tuple | int | None:
+    """Run ``sql`` (placeholders %s) with ``params``; its first row when ``fetch_one``, how many
+    rows it wrote when ``row_count``."""
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
+        if row_count:
+            return cursor.rowcount
         return cursor.fetchone() if fetch_one else None

@@ -158,22 +158,27 @@ BACKLOG_COUNT_CAP = 1_000_000  # counting further would take longer than a metri
 SQLITE_LOCKED_ATTEMPTS = 20
 
 
-def take(events: Iterable[Event]) -> int:
+def take(events: Iterable[Event], only_if: tuple[str, list] | None = None) -> int:
     """Keep these events for the receiving worker, in one INSERT; returns how many were taken.
 
     Once this returns (and the request's transaction, if any, commits) the events are durable:
-    the webhook may answer 2xx.
+    the webhook may answer 2xx. ``only_if``: an SQL condition and its parameters the INSERT
+    checks in the same statement (webhook_channels.write_check, PostgreSQL only); when it does not
+    hold nothing is written and webhook_channels.ChannelChanged is raised.
     """
     from django.db import connection
+    from django.utils import timezone
 
     from providers.models import ReceivedEvent
 
+    events = list(events)
+    if events and connection.vendor == "postgresql":
+        now = timezone.now()  # ReceivedEvent.received_at's default, without a model instance's signals
+        _insert([(_kind(event), event.channel_id, event_record(event), now) for event in events], only_if)
+        return len(events)
     rows = [
         ReceivedEvent(kind=_kind(event), channel_id=event.channel_id, event=event_record(event)) for event in events
     ]
-    if rows and connection.vendor == "postgresql":
-        _insert(rows)
-        return len(rows)
     for attempt in range(SQLITE_LOCKED_ATTEMPTS):
         try:
             if rows:
@@ -188,20 +193,30 @@ def take(events: Iterable[Event]) -> int:
     return len(rows)
 
 
-def _insert(rows: list) -> None:
+def _insert(rows: list[tuple], only_if: tuple[str, list] | None = None) -> None:
     """One INSERT on a plain cursor: a single statement needs no transaction of its own (bulk_create
-    opens one, two more round trips to PostgreSQL for every callback) and no ORM to build it."""
+    opens one, two more round trips to PostgreSQL for every callback) and no ORM to build it.
+    ``rows``: (kind, channel id, the event's record, received at)."""
     from django.db import connection
 
     from messaging_site import plain_sql
     from providers.models import ReceivedEvent
+    from providers.webhook_channels import ChannelChanged
 
-    values = ", ".join(["(%s, %s, %s::jsonb, %s)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s::jsonb, %s::timestamptz)"] * len(rows))
     params = []
-    for row in rows:
-        params.extend([row.kind, row.channel_id, json.dumps(row.event), row.received_at])
+    for kind, channel_id, record, received_at in rows:
+        params.extend([kind, channel_id, json.dumps(record), received_at])
     table = connection.ops.quote_name(ReceivedEvent._meta.db_table)
-    plain_sql.execute(f"INSERT INTO {table} (kind, channel_id, event, received_at) VALUES {values}", params)  # noqa: S608 - our name
+    sql = f"INSERT INTO {table} (kind, channel_id, event, received_at) VALUES {values}"  # noqa: S608 - our name
+    if only_if is None:
+        plain_sql.execute(sql, params)
+        return
+    condition, condition_params = only_if
+    columns = f"INSERT INTO {table} (kind, channel_id, event, received_at)"
+    sql = f"{columns} SELECT * FROM (VALUES {values}) AS taken WHERE {condition}"  # noqa: S608 - our name
+    if plain_sql.execute(sql, [*params, *condition_params], row_count=True) == 0:
+        raise ChannelChanged
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,14 @@ kept, so made-up addresses cannot grow the cache.
 
 The API finds the channel its requests name by channel_key the same way (channel_with_key), and
 reads the generation together with its own (campaigns/api/auth.py), in one round trip.
+
+Twilio's callbacks on PostgreSQL skip even that GET (kept_channel_for_webhook): they use the kept
+channel as it is and their one INSERT checks it instead, in the same statement (write_check): the
+row is written only if the channel still has the credentials ciphertext (encrypted afresh by every
+save), token hash and provider that were read with it. A callback that finds it changed writes
+nothing and is answered again on a fresh read (ChannelChanged), and so is a callback the kept
+channel refuses (a signature made with a new auth token): a change still counts from the next
+callback on, and the saving is a round trip to Redis on every callback (bench/receipts.py).
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ from dataclasses import dataclass
 from functools import cache
 
 import django_rq
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -48,11 +58,52 @@ class _Kept:
 _kept: dict[str, _Kept] = {}
 
 
+class ChannelChanged(Exception):
+    """A write checked the kept channel (write_check) and found it changed: nothing was written."""
+
+
 def channel_for_webhook(token: str, providers: Collection[str]) -> Channel | None:
     """The channel of one of ``providers`` whose callback URLs carry ``token``, or None."""
     token_hash = lookup_hash(token)
-    channel = _kept_or_read(token_hash, _generation(), lambda: Channel.objects.filter(webhook_token_hash=token_hash))
+    channel = _kept_or_read(token_hash, _generation(), lambda: _by_token_hash(token_hash))
     return channel if channel is not None and channel.provider in providers else None
+
+
+def kept_channel_for_webhook(token: str, providers: Collection[str]) -> tuple[Channel | None, bool]:
+    """(channel, unconfirmed): on PostgreSQL the channel kept for ``token``, not checked against
+    Redis (unconfirmed: its view's write must carry write_check(channel), and a refusal is only
+    final on a confirmed channel); otherwise what channel_for_webhook finds, confirmed."""
+    kept = _kept.get(lookup_hash(token))
+    if connection.vendor != "postgresql" or kept is None or time.monotonic() >= kept.until:
+        return channel_for_webhook(token, providers), False
+    channel = copy.copy(kept.channel)
+    channel._unconfirmed = True
+    return (channel, True) if channel.provider in providers else (None, True)
+
+
+def write_check(channel: Channel) -> tuple[str, list] | None:
+    """The SQL condition (and its parameters) under which a write may trust ``channel``: None for a
+    confirmed one; for an unconfirmed one, that its row still holds what was read with it."""
+    if not getattr(channel, "_unconfirmed", False):
+        return None
+    table = connection.ops.quote_name(Channel._meta.db_table)
+    sql = (
+        f"EXISTS (SELECT 1 FROM {table} WHERE id = %s AND credentials = %s AND webhook_token_hash = %s "  # noqa: S608 - our name
+        "AND provider = %s)"
+    )
+    return sql, [channel.pk, channel.stored_credentials, channel.webhook_token_hash, channel.provider]
+
+
+def forget(token: str) -> None:
+    """Drop what this process keeps for ``token`` (a write found it changed)."""
+    _kept.pop(lookup_hash(token), None)
+
+
+def _by_token_hash(token_hash: str):
+    """The channel with its credentials as stored (write_check compares them)."""
+    return Channel.objects.filter(webhook_token_hash=token_hash).annotate(
+        stored_credentials=Cast("credentials", TextField())
+    )
 
 
 def channel_with_key(channel_key: str, generation: bytes | None) -> Channel | None:

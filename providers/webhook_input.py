@@ -103,7 +103,9 @@ def check_form_encoding(request: HttpRequest) -> None:
     charset = (request.content_params or {}).get("charset", "utf-8").strip().lower()
     if charset != "utf-8":  # what Django reads such a form in, and nothing else (RFC 1866)
         raise BadInput("Content-Type", f"charset {shown(charset)}: a webhook form must be UTF-8.", 415)
-    for pair in request.body.split(b"&"):
+    if _is_utf8_form(request.body):
+        return
+    for pair in request.body.split(b"&"):  # which field is not: the answer names it
         name, _, value = pair.partition(b"=")
         readable_name = unquote_plus(name.decode("ascii", "replace"), errors="replace")
         for part, field in ((name, "form field name"), (value, readable_name)):
@@ -112,6 +114,18 @@ def check_form_encoding(request: HttpRequest) -> None:
                 unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
             except UnicodeDecodeError:
                 raise BadInput(field, "not UTF-8 text (percent-encoded bytes of another encoding).") from None
+
+
+def _is_utf8_form(body: bytes) -> bool:
+    """Every name and value of the form is percent-encoded UTF-8, checked on the whole body at once:
+    "&" and "=" are ASCII, which never sits inside a UTF-8 character nor a %XX escape, so the
+    whole decodes exactly when each part does."""
+    try:
+        body.decode("ascii")
+        unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def check_tree(data: object) -> None:

@@ -364,3 +364,28 @@ def test_a_request_with_cookies_gets_djangos_answer_and_new_csrf_cookie(link):
     assert lane[0][0] == django[0][0] == "302 Found"
     assert lane[1] == django[1] == 1
     assert [name for name, _ in lane[0][1]] == [name for name, _ in django[0][1]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [b"", b"a=1&a=2&b=", b"x+y=%C3%A9t%C3%A9&&=&c", b"bad=%ff%fe\xff", b"k=" + b"v" * 50, "é=ü".encode()],
+)
+def test_the_lanes_form_reading_gives_djangos_querydict(query):
+    from django.http import QueryDict
+
+    from messaging_site.fast_lane import FormDict
+
+    for encoding in (None, "utf-8", "iso-8859-1"):
+        ours, djangos = FormDict(query, encoding=encoding), QueryDict(query, encoding=encoding)
+        assert list(ours.lists()) == list(djangos.lists()) and ours.encoding == djangos.encoding
+        assert not ours._mutable and FormDict(query, mutable=True)._mutable
+
+
+def test_the_lanes_form_reading_refuses_too_many_fields_as_django_does(settings):
+    from django.core.exceptions import TooManyFieldsSent
+
+    from messaging_site.fast_lane import FormDict
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
+    with pytest.raises(TooManyFieldsSent):
+        FormDict(b"a=1&b=2&c=3&d=4")

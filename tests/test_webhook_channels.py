@@ -110,3 +110,72 @@ def test_what_is_kept_runs_out(twilio, monkeypatch):
     Channel.objects.filter(pk=twilio.pk).update(callback_ips="203.0.113.7")  # no signal, no generation
     monkeypatch.setattr(webhook_channels.time, "monotonic", lambda: 1e12)
     assert channel_for_webhook(twilio.webhook_token, ("twlo",)).callback_ips == "203.0.113.7"
+
+
+# On PostgreSQL Twilio's callbacks trust the kept channel without asking Redis, and their INSERT
+# checks it in the same statement (webhook_channels.write_check). What SQLite's path does is above.
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the write's check is PostgreSQL's path")
+
+
+class CountingRedis:
+    """Redis as the cache sees it, every round trip counted."""
+
+    def __init__(self):
+        self.calls = 0
+        self.redis = django_rq.get_connection("default")
+
+    def get(self, key):
+        self.calls += 1
+        return self.redis.get(key)
+
+    def incr(self, key):
+        self.calls += 1
+        return self.redis.incr(key)
+
+
+@on_postgresql
+def test_a_kept_channel_costs_a_callback_no_round_trip_to_redis(client, twilio, monkeypatch):
+    message = OutboundMessage.objects.create(
+        channel=twilio, to="+447911123456", status=Status.SENT, provider_message_id=SID
+    )
+    assert post_signed(client, twilio, "status", status_params("sent", sid=SID), token="first-token").status_code == 200
+    counting = CountingRedis()
+    monkeypatch.setattr(webhook_channels, "_redis", lambda: counting)
+    response = post_signed(client, twilio, "status", status_params("delivered", sid=SID), token="first-token")
+    assert response.status_code == 200
+    assert counting.calls == 0
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+
+
+@on_postgresql
+def test_a_new_auth_token_another_process_wrote_counts_from_the_next_callback(client, twilio):
+    """Written without Channel.save (no signal, no generation): only the INSERT's own check can see it."""
+    message = OutboundMessage.objects.create(
+        channel=twilio, to="+447911123456", status=Status.SENT, provider_message_id=SID
+    )
+    assert post_signed(client, twilio, "status", status_params("sent", sid=SID), token="first-token").status_code == 200
+    Channel.objects.filter(pk=twilio.pk).update(credentials={**twilio.credentials, "auth_token": "second-token"})
+    old = post_signed(client, twilio, "status", status_params("delivered", sid=SID), token="first-token")
+    assert old.status_code == 403
+    message.refresh_from_db()
+    assert message.status == Status.SENT  # the old token's callback wrote nothing
+    new = post_signed(client, twilio, "status", status_params("delivered", sid=SID), token="second-token")
+    assert new.status_code == 200
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+
+
+@on_postgresql
+def test_a_channel_another_process_deleted_is_not_written_for(client, twilio):
+    from providers.models import ReceivedEvent
+
+    path_token = twilio.webhook_token
+    assert post_signed(client, twilio, "status", status_params("sent", sid=SID), token="first-token").status_code == 200
+    with connection.cursor() as cursor:  # no signal: this process keeps the channel
+        cursor.execute(f"DELETE FROM {Channel._meta.db_table} WHERE id = %s", [twilio.pk])
+    assert webhook_channels._kept
+    response = post_signed(client, twilio, "status", status_params("delivered", sid=SID), token="first-token")
+    assert response.status_code == 404
+    assert not ReceivedEvent.objects.filter(channel_id=twilio.pk).exists()
+    assert channel_for_webhook(path_token, ("twlo",)) is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -25,7 +26,13 @@ from providers.events import DeliveryState, ReceiptEvent, take
 from providers.models import Channel
 from providers.twilio.inbound import inbound_event
 from providers.twilio.signature import is_valid_signature
-from providers.webhook_channels import channel_for_webhook
+from providers.webhook_channels import (
+    ChannelChanged,
+    channel_for_webhook,
+    forget,
+    kept_channel_for_webhook,
+    write_check,
+)
 from providers.webhook_input import BadInput, form_fields, our_message_id, provider_id, refuses_hostile_input
 
 log = logging.getLogger(__name__)
@@ -69,12 +76,24 @@ def twilio_webhook(kind: str) -> Callable[[View], Callable[..., HttpResponse]]:
         @refuses_hostile_input
         @wraps(view)
         def wrapped(request: HttpRequest, token: str) -> HttpResponse:
-            channel = channel_for_webhook(token, TWILIO_PROVIDERS)
+            channel, unconfirmed = kept_channel_for_webhook(token, TWILIO_PROVIDERS)
+            if unconfirmed:
+                # The view's write checks the kept channel; a refusal or a change is decided afresh.
+                with suppress(ChannelChanged):
+                    response = answer(request, channel, quietly=True)
+                    if response.status_code < 400:
+                        return response
+                forget(token)
+                channel = channel_for_webhook(token, TWILIO_PROVIDERS)
+            return answer(request, channel)
+
+        def answer(request: HttpRequest, channel: Channel | None, quietly: bool = False) -> HttpResponse:
             # The path must be this channel's own (/webhooks/twlowa/... for a WhatsApp channel).
             if channel is None or not urlsplit(channel.webhook_url(kind)).path.endswith(request.path_info):
                 return JsonResponse({"error": "No Twilio channel has this webhook address."}, status=404)
             if not signature_is_valid(request, channel):
-                log.warning("Twilio %s webhook for channel %s: missing or wrong signature", kind, channel.pk)
+                if not quietly:
+                    log.warning("Twilio %s webhook for channel %s: missing or wrong signature", kind, channel.pk)
                 return BadInput("X-Twilio-Signature", "missing or wrong.", status=403).response()
             form_fields(request)  # signed, but still text we must be able to store
             return view(request, channel)
@@ -126,7 +145,8 @@ def status_callback(request: HttpRequest, channel: Channel) -> HttpResponse:
                 recipient=form.get("To", "").removeprefix("whatsapp:"),
                 opt_out_reason="Twilio reported the recipient unsubscribed (21610)." if error_code == "21610" else "",
             )
-        ]
+        ],
+        only_if=write_check(channel),
     )
     return HttpResponse()
 
@@ -138,7 +158,7 @@ def inbound_message(request: HttpRequest, channel: Channel) -> HttpResponse:
     A message we cannot store (no number, a text longer than any phone sends) is refused with a
     JSON 4xx naming the field; Twilio shows it in its debugger (error 11200) and does not retry.
     """
-    take([inbound_event(channel.pk, request.POST)])
+    take([inbound_event(channel.pk, request.POST)], only_if=write_check(channel))
     # Empty TwiML: no automatic reply (Twilio's Advanced Opt-Out answers STOP itself).
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
