@@ -14,16 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 def execute(sql: str, params: Sequence, fetch_one: bool = False, row_count: bool = False) -> tuple | int | None:
     """Run ``sql`` (placeholders %s) with ``params``; its first row when ``fetch_one``, how many
     rows it wrote when ``row_count``."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    database = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up again
+    database.close_if_health_check_failed()
+    database.ensure_connection()
+    database.validate_no_broken_transaction()
+    with database.wrap_database_errors, psycopg.Cursor(database.connection) as cursor:
         cursor.execute(sql, params)
         if row_count:
             return cursor.rowcount

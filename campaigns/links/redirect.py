@@ -43,7 +43,7 @@ def is_preview(request: HttpRequest) -> bool:
     """A HEAD request or a link-preview fetcher: answered, never counted as a click."""
     if request.method == "HEAD":
         return True
-    agent = request.headers.get("User-Agent", "")
+    agent = request.META.get("HTTP_USER_AGENT", "")  # not request.headers: that copies every header
     return any(name in agent for name in PREVIEW_AGENTS)
 
 

@@ -112,7 +112,7 @@ def signed_url(request: HttpRequest) -> str:
 
 def signature_is_valid(request: HttpRequest, channel: Channel) -> bool:
     token = str((channel.credentials or {}).get("auth_token", ""))
-    signature = request.headers.get("X-Twilio-Signature", "")
+    signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")  # not request.headers: that copies every header
     return is_valid_signature(token, signed_url(request), dict(request.POST.lists()), signature)
 
 
