@@ -22,6 +22,7 @@ from django.utils import timezone
 from campaigns.admin.campaign_form import CampaignForm
 from campaigns.analytics import campaign_analytics
 from campaigns.models import Campaign, NotOnWhatsApp, OutboundMessage
+from campaigns.pipeline import sending
 from campaigns.receiving import apply_batch
 from campaigns.reports.progress import snapshot
 from campaigns.whatsapp.fallback import Reason, after_failures, send_late_fallbacks
@@ -429,3 +430,16 @@ def test_a_number_known_off_whatsapp_goes_straight_to_sms_and_is_rechecked_after
         Reason.KNOWN_OFF_WHATSAPP,
     )
     assert fallback.status in (Status.SENT, Status.DELIVERED)  # sent by the worker, on the sandbox
+
+
+def test_a_fallback_a_worker_has_claimed_is_not_sent_after_the_cancel(quiet_campaign):
+    """A fallback claimed by a send job (not yet handed over) when staff cancel: it does not go."""
+    message = sent_whatsapp_message(quiet_campaign, BOB, status=Status.FAILED, error_code="1002")
+    after_failures([message.pk])
+    fallback = OutboundMessage.objects.get(fallback_campaign=quiet_campaign)
+    token = sending.claim(OutboundMessage.objects.filter(pk=fallback.pk), limit=10)
+    assert token is not None
+    quiet_campaign.cancel("Sale postponed")
+    sending.send_claimed(token, sending.SendSummary())
+    fallback.refresh_from_db()
+    assert (fallback.status, fallback.provider_message_id, fallback.claim_token) == (Status.CANCELLED, "", None)

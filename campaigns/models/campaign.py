@@ -253,9 +253,10 @@ class Campaign(models.Model):
                 self.messages.filter(status__in=waiting).update(
                     status=message_status.CANCELLED, claim_token=None, error_message=reason, updated_at=now
                 )
-                # Its SMS fallbacks not sent yet go with it (they are single messages: campaigns/whatsapp/fallback.py).
-                self.sms_fallbacks.filter(status__in=waiting, claim_token__isnull=True).update(
-                    status=message_status.CANCELLED, error_message=reason, updated_at=now
+                # Its SMS fallbacks not sent yet go with it (they are single messages: campaigns/whatsapp/fallback.py),
+                # those a send job has claimed but not handed over too: the hand-over takes only queued rows.
+                self.sms_fallbacks.filter(status__in=waiting).update(
+                    status=message_status.CANCELLED, claim_token=None, error_message=reason, updated_at=now
                 )
         if changed:
             self.status, self.status_reason, self.finished_at = self.Status.CANCELLED, reason[:300], now

@@ -498,9 +498,11 @@ def cancel_back_in_queue_of_cancelled_campaigns(message_ids: list[int]) -> int:
     """Of these messages just put back in the queue (given back, refused, answered "try again"),
     cancel those whose campaign was cancelled meanwhile: no job of a cancelled campaign reads its
     queue, so they would stay queued for ever (the reconciler's cancel_left_behind is the net for
-    a cancel that commits in between)."""
+    a cancel that commits in between). An SMS fallback of a cancelled campaign too: a send job
+    would send it on its retry."""
+    cancelled = Q(campaign__status=Campaign.Status.CANCELLED) | Q(fallback_campaign__status=Campaign.Status.CANCELLED)
     return OutboundMessage.objects.filter(
-        pk__in=message_ids, status=Status.QUEUED, claim_token__isnull=True, campaign__status=Campaign.Status.CANCELLED
+        cancelled, pk__in=message_ids, status=Status.QUEUED, claim_token__isnull=True
     ).update(status=Status.CANCELLED, error_message=CAMPAIGN_CANCELLED, updated_at=timezone.now())
 
 
