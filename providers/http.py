@@ -193,6 +193,9 @@ class WriteNotes(Protocol):
     async def writing(self, message_id: int) -> bool:
         """Note the message's request as written now; False: it must not be written (answered NotSent)."""
 
+    async def not_writing(self, message_id: int) -> None:
+        """Strike off a request noted as written that was then not written after all (late)."""
+
 
 class Answer:
     """What a provider class reads of an answer, with requests.Response's names."""
@@ -486,7 +489,13 @@ def _request_class():
                 if not await _noted(notes, message_id):
                     conn.release()
                     raise _NotNoted
-                _refuse_if_late(conn, deadline)  # noted but not written: the caller strikes it off again
+                try:
+                    _refuse_if_late(conn, deadline)
+                except _NotWrittenInTime:
+                    # Noted, and not written: struck off now, not once the whole batch is answered
+                    # (a crash in between would leave it unknown though it never left).
+                    await _not_noted_after_all(notes, message_id)
+                    raise
             return await super().send(conn)
 
     return LeavingOnTime
@@ -498,6 +507,13 @@ async def _noted(notes: WriteNotes, message_id: int) -> bool:
     except Exception:  # a failed note is a refused one: nothing is written, the message goes again
         log.exception("could not note message %s as written: not sent", message_id)
         return False
+
+
+async def _not_noted_after_all(notes: WriteNotes, message_id: int) -> None:
+    try:
+        await notes.not_writing(message_id)
+    except Exception:  # the caller strikes it off again with the batch's results
+        log.warning("could not strike message %s off the notes at once", message_id, exc_info=True)
 
 
 def _refuse_if_late(conn, deadline: float | None) -> None:

@@ -6,6 +6,7 @@ unknown; a record Redis may have lost proves nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -125,6 +126,27 @@ def test_a_request_still_waiting_for_its_connection_is_not_noted_and_never_sent_
     assert {pk for pk, r in by_id.items() if r.outcome == Outcome.RETRY} == set(range(1, 7)) - taken
     assert all(r.error_code == "not_sent" for pk, r in by_id.items() if pk not in taken)
     assert all(r.outcome in (Outcome.ACCEPTED, Outcome.UNKNOWN) for pk, r in by_id.items() if pk in taken)
+
+
+class SlowNotes(written.Record):
+    """Notes answered past the requests' leave-by time (a Redis slow to answer on a busy machine)."""
+
+    async def writing(self, message_id: int) -> bool:
+        noted = await super().writing(message_id)
+        await asyncio.sleep(0.3)
+        return noted
+
+
+def test_a_request_made_late_by_its_note_is_not_written_and_struck_off_at_once(provider, endpoint):
+    """Not once the whole batch is answered: a crash in between would leave it unknown."""
+    token = uuid.uuid4()
+    written.open_record(token)
+    call = http.Call("POST", provider.account_url("/Messages.json"), data={"To": "+447911123456"}, message_id=1)
+    with http.noting_writes(SlowNotes(token)), http.leaving_by(time.monotonic() + 0.2):
+        answers = http.request_many([call])
+    assert isinstance(answers[0], http.Late)
+    assert endpoint.stats.requests == 0
+    assert noted(token) == set()
 
 
 def test_a_request_naming_no_message_is_not_sent_while_requests_are_noted(endpoint):

@@ -115,6 +115,10 @@ class Record:
         closed, or Redis did not answer."""
         return await _notepad(asyncio.get_running_loop()).note(self.key, message_id)
 
+    async def not_writing(self, message_id: int) -> None:
+        """Strike off a request noted by ``writing`` and then held back (late), at once, on the loop."""
+        await _notepad(asyncio.get_running_loop()).strike(self.key, message_id)
+
     def not_written(self, ids: list[int]) -> None:
         """Strike off messages whose requests were not written (and will not be: they were answered
         as such). Best effort: one the worker dies before striking off stays ``unknown``, as before."""
@@ -146,6 +150,10 @@ class _Notepad:
         answer = self.loop.create_future()
         self.waiting.setdefault(key, []).append((message_id, answer))
         return await answer
+
+    async def strike(self, key: str, message_id: int) -> None:
+        """Strike one off (rare: a request made late by its own note); a failure is the caller's to log."""
+        await self.client.srem(key, message_id)
 
     async def _write(self) -> None:
         waiting, self.waiting = self.waiting, {}
