@@ -48,6 +48,30 @@ CPU ms a callback, on a 2-core machine at load 10), and what was done:
   Django's request objects; the Redis GET could go by checking the kept channel inside the
   INSERT's own statement. The p99 target cannot be judged on a machine where the bare app's own
   p99 at 1,000/s is seconds.
+- the plain lane (messaging_site/fast_lane.py PlainLane, 70fca69..a4a8945). cProfile (CPU clock, one
+  process, load 7 to 9) of the lane above: Django's handler around the view (an exception converter
+  around each middleware, request_started, the ResolverMatch, the response's signals) a third of
+  the callback; reading the form and the query into QueryDicts 17% (appendlist checks every field
+  again); the Redis GET 13%; the form's UTF-8 check field by field 9%; request.headers (a copy of
+  every header, for one) 3%; the ReceivedEvent instances take() built only to read them back 4%.
+  Now: the middleware's own hooks run in a loop with Django's semantics and the view is called
+  directly (any other method, a request with cookies, or a middleware the lane cannot run goes to
+  MachineHandler); the query and form are read into FormDicts (QueryDict's parsing, values appended
+  directly); on PostgreSQL Twilio's callbacks use the kept channel without the GET and the INSERT
+  checks it (providers/webhook_channels.py write_check: the credentials ciphertext, which every
+  save encrypts afresh, the token hash and the provider; a changed channel writes nothing and is
+  answered again on a fresh read); the UTF-8 check runs on the whole body first; the signature
+  header is read from META. In one process: 1,220 to 1,340 µs of CPU a callback before, 645 to 850
+  after (load 8 to 11). Under gunicorn, the same bench on a machine shared with up to 8 sessions:
+  before at load 6.2, 374/s, 0.21 of the bare app's 1,822/s, 1.61 ms of worker CPU a callback
+  against 0.34; after at load 12.9, 155/s, 0.31 of the bare app's 494/s, 1.81 ms against 0.54
+  (callback-only runs between at load 11 to 13.5: 0.37 and 0.39, 2.57 against 0.73 and 1.79
+  against 0.60); every callback answered 200 applied. Still short of 0.60: what is left is the
+  durable INSERT (its round trip and the commit's wait: about a third of the in-process CPU), the
+  signature (HMAC-SHA1 over the sorted form, 5%), and Django's request and response objects with
+  the middleware hooks and request_finished (about a fifth). The next step would be sharing one
+  INSERT and commit between the callbacks a worker holds at once (threads), which changes the
+  gunicorn setup the README names, for the bare app too.
 
 The API, profiled the same way (cProfile over the WSGI handler in one process, PostgreSQL, DEBUG off;
 CPU ms a request at load 5 to 10; `make bench ARGS=api_share` runs its rows alone):

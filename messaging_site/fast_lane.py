@@ -10,11 +10,20 @@ requests skip what the rest of the site needs (bench/receipts.py, bench/clicks.p
   that died in between (a PostgreSQL restart) fails its first statement instead, and the view runs
   once more on a new connection, before anything was answered.
 
-Everything else is Django's own request path: the same WSGIRequest and response, the
-request_started / request_finished signals (which recycle old connections), and every middleware
-that acts on machine requests (security headers and the HTTPS redirect, the ALLOWED_HOSTS check,
-CSRF, X-Frame-Options, the fixed Content-Security-Policy), in settings.MIDDLEWARE's order. A path
-under /webhooks/ or /l/ that no route names goes to the URL resolver, as before.
+- Django's handler itself, for the requests that matter (a webhook's POST, a link's GET or HEAD,
+  without cookies): PlainLane runs the hooks of every middleware that acts on machine requests
+  (security headers and the HTTPS redirect, the ALLOWED_HOSTS check, CSRF, X-Frame-Options, the
+  fixed Content-Security-Policy) in settings.MIDDLEWARE's order, calls the view, turns an
+  exception into Django's own answer and log line (response_for_exception), and hands the response
+  back to the server, whose closing it sends request_finished (old connections recycled). It reads
+  the query and a urlencoded form into FormDicts (QueryDict's own parsing, minus its per-field
+  checks). Any other method, a request with cookies (the CSRF layer may renew one), or a
+  middleware whose own __call__ it does not know goes to MachineHandler.
+
+MachineHandler is Django's request path with the same middleware and routes: the same WSGIRequest
+and response and the request_started / request_finished signals. A path under /webhooks/ or /l/
+that no route names goes to the URL resolver, as before. tests/test_fast_lane.py compares the
+lanes' answers with Django's, under other settings (HTTPS, HSTS, hosts) and faults too.
 """
 
 from __future__ import annotations
