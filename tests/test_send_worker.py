@@ -78,7 +78,7 @@ def fail_with_secrets() -> None:
     )
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the worker closes the connection between jobs (committed rows stay)
 def test_a_failed_jobs_error_is_kept_redacted_for_the_queue_pages(admin_client, settings):
     """RQ keeps a failed job's traceback (its failed registry, its result) and django-rq's pages
     show it: the worker stores it through the same redaction as the logs."""
