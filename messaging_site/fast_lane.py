@@ -38,7 +38,7 @@ from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed, TooManyFieldsSent
 from django.core.handlers.exception import convert_exception_to_response, response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_bytes_from_wsgi, get_script_name
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, reset_queries
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import ResolverMatch, set_script_prefix
 from django.utils.datastructures import MultiValueDict
@@ -249,9 +249,9 @@ class PlainLane:
     with the same semantics (an exception becomes response_for_exception's answer, which logs it,
     at the layer it came from; a hook's answer skips the layers inside it), and the response goes
     back to the server as Django's does, so closing it still sends request_finished (which
-    recycles old connections and closes the caches). request_started is not sent: its receivers
-    (reset_queries, close_old_connections) repeat request_finished's for a process that serves one
-    request at a time.
+    recycles old connections and closes the caches). request_started is not sent: its
+    close_old_connections repeats request_finished's for a process that serves one request at a
+    time, and its reset_queries (DEBUG's query log) is called here when DEBUG is on.
     """
 
     def __init__(self, handler: MachineHandler) -> None:
@@ -307,6 +307,8 @@ class PlainLane:
             return response_for_exception(request, error)
 
     def __call__(self, request: HttpRequest, view: Callable, kwargs: dict, start_response):
+        if settings.DEBUG:
+            reset_queries()
         response = self.respond(request, view, kwargs)
         response._handler_class = MachineHandler
         status = f"{response.status_code} {response.reason_phrase}"

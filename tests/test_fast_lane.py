@@ -399,3 +399,16 @@ def test_the_lanes_form_reading_refuses_too_many_fields_as_django_does(settings)
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
     with pytest.raises(TooManyFieldsSent):
         FormDict(b"a=1&b=2&c=3&d=4")
+
+
+def test_with_debug_on_the_query_log_starts_afresh_with_each_plain_request(link, settings):
+    """request_started's reset_queries, which the plain lane does itself (DEBUG keeps a query log)."""
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DEBUG = True
+    lane, _ = fresh()
+    with CaptureQueriesContext(connection):
+        connection.queries_log.extend([{"sql": "old", "time": "0"}] * 3)
+        status, _, _ = call(lane, "GET", "/l/Ab3dE5gH", HTTP_USER_AGENT="Mozilla/5.0")
+        assert status == "302 Found"
+        assert all(query["sql"] != "old" for query in connection.queries)
