@@ -69,6 +69,17 @@ def test_many_messages_share_one_send_job(call, channel, worker):
     assert django_rq.get_queue("high").count == 1  # the next message brings a new drain job
 
 
+def test_a_redis_that_lost_the_push_script_is_sent_it_again(call, channel, worker):
+    """The id is pushed by a script run by its hash; a Redis restarted does not know it yet."""
+    first = post_messages(call, channel, 1)
+    django_rq.get_connection("default").script_flush()
+    ids = post_messages(call, channel, 2)
+    assert django_rq.get_connection("default").lrange(PENDING, 0, -1) == [str(pk).encode() for pk in [*first, *ids]]
+    assert django_rq.get_queue("high").count == 1
+    worker()
+    assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+
+
 def test_messages_survive_redis_losing_the_list(call, channel, worker, settings):
     ids = post_messages(call, channel, 3)
     django_rq.get_connection("default").flushdb()
