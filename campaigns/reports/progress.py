@@ -8,14 +8,12 @@ campaigns show their tallies (counts_for; campaigns/reports/tallies.py keeps the
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import analytics
-from campaigns.content.segments import count_segments
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import zone_label
 from campaigns.pipeline.sending import next_opening
@@ -183,8 +181,8 @@ def waiting_for_winner(campaign: Campaign) -> int:
 
 def fallbacks(campaign: Campaign) -> dict[str, object] | None:
     """The campaign's SMS fallbacks (campaigns/whatsapp/fallback.py), counted apart from its WhatsApp
-    messages: by state, and their estimated cost on the fallback channel (one GROUP BY on msg_fallbacks).
-    None for a campaign without a fallback."""
+    messages, by state (one GROUP BY on msg_fallbacks); their cost is shown once, under the
+    analytics' Actual cost (campaigns/analytics/reading.fallbacks). None without a fallback."""
     if campaign.fallback_channel_id is None:
         return None
     counts = dict(
@@ -195,24 +193,10 @@ def fallbacks(campaign: Campaign) -> dict[str, object] | None:
     )
     parts = bar(counts)
     total = sum(parts.values())
-    channel = campaign.fallback_channel
-    segments = count_segments(campaign.fallback_text).segments
-    went = total - parts["cancelled"] - undone(parts)
-    cost = (
-        (channel.price_per_segment * segments * went).quantize(Decimal("0.01")) if channel.price_per_segment else None
-    )
     text = f"SMS fallbacks: {total:,}"
     if total:
         text += f" ({parts['delivered']:,} delivered, {parts['failed']:,} failed, {undone(parts):,} to go)"
-    if cost is not None:
-        text += f" · cost about {cost} {channel.currency}".rstrip()
-    return {
-        "total": total,
-        "parts": parts,
-        "segments": segments,
-        "cost": str(cost) if cost is not None else None,
-        "text": text,
-    }
+    return {"total": total, "parts": parts, "text": text}
 
 
 def undone(parts: dict[str, int]) -> int:
