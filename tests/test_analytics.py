@@ -521,6 +521,13 @@ def test_the_dashboard_charts_the_last_7_and_30_days_and_compares_campaigns(
     log_in(page, live_server, "amina")
     page.wait_for_selector("#trend-activity[data-drawn=true]")
     assert page.inner_text("#trend-sent") == "43"  # today's 3 and 40 three days ago; not 12 days ago
+    # The delivery rate is a gap on a day without sends, not a 0, and its points are drawn over the bars.
+    drawn = page.evaluate(
+        """() => { const chart = document.getElementById('trend-activity').chart;
+        return { rate: chart.data.datasets[1].data,
+                 bottom: chart.getSortedVisibleDatasetMetas().at(-1).type }; }"""
+    )
+    assert drawn["rate"] == [None, None, None, 50.0, None, None, 66.7] and drawn["bottom"] == "bar"
     assert "Africa/Nairobi" in page.inner_text("#dashboard-trends h2")
     assert "Spring sale" in page.inner_text("#dashboard-compare")
     assert "66.7%" in page.inner_text(f"#dashboard-compare tr[data-campaign='{campaign.pk}']")

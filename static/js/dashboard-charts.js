@@ -6,7 +6,7 @@
   const COLOURS = ["#5b7fb8", "#2e7d32", "#b26a00", "#7b4bb3", "#c62828", "#0e7490"];
 
   function line(label, data, colour, axis) {
-    return { type: "line", label: label, data: data, borderColor: colour, backgroundColor: colour, yAxisID: axis || "y", tension: 0.2, pointRadius: 2 };
+    return { type: "line", label: label, data: data, borderColor: colour, backgroundColor: colour, yAxisID: axis || "y", tension: 0.2, pointRadius: 3 };
   }
 
   function draw() {
@@ -19,7 +19,9 @@
       data: {
         labels: chart.labels,
         datasets: [
-          { type: "bar", label: "Sent", data: f.sent, backgroundColor: "#c7d5ea", yAxisID: "y" },
+          // order 1: drawn beneath the lines, so a day's delivery rate between two days without sends
+          // (a gap, not a 0: the rate is null there) still shows over its bar.
+          { type: "bar", label: "Sent", data: f.sent, backgroundColor: "#c7d5ea", yAxisID: "y", order: 1 },
           line("Delivery rate (%)", f.delivery_rate, COLOURS[1], "rate"),
           line("Clicks", f.clicks, COLOURS[2]),
           line("Replies", f.replies, COLOURS[3]),
