@@ -260,6 +260,49 @@ def test_results_per_variant_count_sends_deliveries_clicks_replies_and_opt_outs(
     assert 'id="variant-results"' in page and notes["clicks"].replace("'", "&#x27;") in page
 
 
+def ab_notes(staff, campaign: Campaign) -> str:
+    """The A/B panel's notes as the page shows them."""
+    page = staff.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    return page[page.index('id="ab-notes"') :].split("</ul>")[0].replace("&#x27;", "'")
+
+
+def test_a_finished_campaigns_notes_say_the_test_could_not_tell_not_to_wait(staff, channel, customers):
+    campaign = ab_campaign(channel, customers)
+    campaign.launch()
+    fan_out(campaign.pk)
+    messages = list(campaign.messages.order_by("id"))
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in messages[:20]]).update(
+        status=Message.DELIVERED, sent_at=timezone.now()
+    )
+    assert "Too few messages sent yet to compare the click rates" in ab_notes(staff, campaign)  # still sending
+
+    Campaign.objects.filter(pk=campaign.pk).update(status=Status.COMPLETED)
+    notes = ab_notes(staff, campaign)
+    assert "Too few messages were sent to tell the click rates apart (it takes at least 30 a variant)." in notes
+    assert "yet" not in notes and "wait for more" not in notes
+
+    OutboundMessage.objects.filter(campaign=campaign).update(status=Message.DELIVERED, sent_at=timezone.now())
+    now = timezone.now()
+    for n, message in enumerate([m for m in messages if m.variant == 2][:3]):  # B 3 clickers, A 2: chance
+        ShortLink.objects.create(
+            code=f"b{n}", message=message, campaign=campaign, url="https://x.test", created_at=now,
+            expires_at=now + timedelta(days=1), first_click_at=now,
+        )  # fmt: skip
+    for n, message in enumerate([m for m in messages if m.variant == 1][:2]):
+        ShortLink.objects.create(
+            code=f"a{n}", message=message, campaign=campaign, url="https://x.test", created_at=now,
+            expires_at=now + timedelta(days=1), first_click_at=now,
+        )  # fmt: skip
+    notes = ab_notes(staff, campaign)
+    assert "but a difference this size is within chance" in notes and "the test cannot tell them apart." in notes
+    assert "Replies: A and B had the same reply rate." in notes
+    assert "yet" not in notes and "so far" not in notes and "wait for more" not in notes
+
+    Campaign.objects.filter(pk=campaign.pk).update(status=Status.RUNNING)  # while it runs: more may come
+    notes = ab_notes(staff, campaign)
+    assert "could well be chance" in notes and "wait for more results" in notes and "so far" in notes
+
+
 def test_the_export_names_each_recipients_variant(staff, channel, customers):
     campaign = ab_campaign(channel, customers)
     campaign.launch()

@@ -90,8 +90,14 @@ class Results:
         return {result.position: result for result in self.variants}
 
 
-def results(campaign: Campaign) -> Results:
-    """Every variant's figures and the chance notes for click and reply rates."""
+ENDED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED)
+
+
+def results(campaign: Campaign, over: bool | None = None) -> Results:
+    """Every variant's figures and the chance notes for click and reply rates; ``over``: whether no
+    more results can come (by default: the campaign has ended), so the notes speak of the test's end,
+    not of waiting."""
+    over = campaign.status in ENDED if over is None else over
     found = {
         variant.position: VariantResult(variant.position, variant.share, summary_of(variant))
         for variant in CampaignVariant.objects.filter(campaign=campaign).select_related("template")
@@ -100,8 +106,8 @@ def results(campaign: Campaign) -> Results:
     held = add_tallies(campaign, found, tallied) if tallied else add_counts(campaign, found)
     ordered = [found[position] for position in sorted(found)]
     notes = {
-        "clicks": chance_note(ordered, "clicked", "click rate"),
-        "replies": chance_note(ordered, "replied", "reply rate"),
+        "clicks": chance_note(ordered, "clicked", "click rate", over),
+        "replies": chance_note(ordered, "replied", "reply rate", over),
     }
     return Results(ordered, held, notes)
 
@@ -219,19 +225,32 @@ def best_two(variants: list[VariantResult], count: str) -> tuple[VariantResult, 
     return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
 
 
-def chance_note(variants: list[VariantResult], count: str, words: str) -> str:
-    """A sentence for staff on whether the best variant's lead in ``words`` is bigger than chance."""
+# The notes that differ once a test is over (no more results can come): (while it runs, once over).
+TOO_FEW = (
+    "Too few messages sent yet to compare the {words}s (at least {fewest} a variant).",
+    "Too few messages were sent to tell the {words}s apart (it takes at least {fewest} a variant).",
+)
+SAME = ("{a} and {b} have the same {words} so far.", "{a} and {b} had the same {words}.")
+MAYBE_CHANCE = (
+    "{lead}, but a difference this size could well be chance (p = {p:.2f}): wait for more results.",
+    "{lead}, but a difference this size is within chance (p = {p:.2f}): the test cannot tell them apart.",
+)
+
+
+def chance_note(variants: list[VariantResult], count: str, words: str, over: bool = False) -> str:
+    """A sentence for staff on whether the best variant's lead in ``words`` is bigger than chance;
+    once ``over``, final: no "yet", no "wait for more results" on a test that has ended."""
     pair = best_two(variants, count)
     if pair is None or min(pair[0].sent, pair[1].sent) < FEWEST:
-        return f"Too few messages sent yet to compare the {words}s (at least {FEWEST} a variant)."
+        return TOO_FEW[over].format(words=words, fewest=FEWEST)
     best, next_best = pair
     a, b = getattr(best, count), getattr(next_best, count)
     if a * next_best.sent == b * best.sent:
-        return f"{best.letter} and {next_best.letter} have the same {words} so far."
+        return SAME[over].format(a=best.letter, b=next_best.letter, words=words)
     p = two_proportion_p(a, best.sent, b, next_best.sent)
     lead = (
         f"{best.letter}'s {words} ({best.rate_text(a)}) is higher than {next_best.letter}'s ({next_best.rate_text(b)})"
     )
     if p < CHANCE:
         return f"{lead}, and the difference is bigger than chance (p = {p:.3f}): {best.letter} very likely does better."
-    return f"{lead}, but a difference this size could well be chance (p = {p:.2f}): wait for more results."
+    return MAYBE_CHANCE[over].format(lead=lead, p=p)

@@ -83,7 +83,7 @@ def best_by(campaign: Campaign, metric: str) -> tuple[int, str]:
     """The variant with the highest rate of ``metric`` (ties and no data: the first), and why, in words."""
     metric = metric if metric in METRIC else "clicks"
     count, words = METRIC[metric]
-    found = results(campaign)
+    found = results(campaign, over=True)  # the test is over: its notes say so
     sent = [v for v in found.variants if v.sent] or found.variants
     best = min(sent, key=lambda v: (-(getattr(v, count) / v.sent if v.sent else 0), v.position))
     return best.position, f"Chosen by {words} after the test ({rates_of(found, count)}). {found.notes[metric]}"
