@@ -39,6 +39,10 @@ def totals(campaign_id: int) -> dict[str, int]:
     return {name: int(found[name] or 0) for name in COUNTERS}
 
 
+# The progress panel's "Sent, awaiting receipt" are those with no receipt yet; the funnel's Sent are all.
+SENT_HELP = "taken by the provider, whatever came after: delivered, failed or awaiting receipt"
+
+
 def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -52,6 +56,7 @@ class Step:
     number: int
     rate: float | None
     of: str  # what the rate is a share of, in words
+    help: str = ""  # what the step counts, where its name alone could be read otherwise
 
     @property
     def rate_text(self) -> str:
@@ -64,7 +69,7 @@ def funnel(campaign: Campaign, counts: dict[str, int]) -> list[Step]:
     sent, delivered = counts["sent"], counts["delivered"]
     return [
         Step("audience", "Audience", audience, None, ""),
-        Step("sent", "Sent", sent, rate(sent, audience), "of the audience"),
+        Step("sent", "Sent", sent, rate(sent, audience), "of the audience", SENT_HELP),
         Step("delivered", "Delivered", delivered, rate(delivered, sent), "of those sent"),
         Step(
             "clicked",

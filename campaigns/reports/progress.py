@@ -38,7 +38,7 @@ LABELS = {
     "queued": "Queued",
     "waiting": "Waiting for sending hours",
     "winner": "Waiting for the A/B winner",
-    "sent": "Sent",
+    "sent": "Sent, awaiting receipt",  # the funnel's Sent counts every message a provider took
     "delivered": "Delivered",
     "failed": "Failed",
     "unknown": "Unknown",
