@@ -93,6 +93,38 @@ CPU ms a request at load 5 to 10; `make bench ARGS=api_share` runs its rows alon
   object for every recipient's check). What is left is phonenumbers (0.23 s: parsing and
   validating 10,000 numbers against their country's plan), so the answer stays near 0.4 s on a
   quiet machine and well above 0.5 s on a busy one.
+- the API's lane (issue 17's second pass; messaging_site/api_lane.py, campaigns/api/). Measured
+  this morning on a quiet machine (load 3, before): POST 512/s, 0.14 of the bare app's 3,777/s, the
+  gunicorn workers' CPU 2.56 ms a request against the bare app's 0.30 (8.5 times); GET 1,060/s, 0.28
+  of 3,849/s, 1.28 ms against 0.28 (4.6 times). cProfile (CPU clock, one process) of a POST then:
+  Redis 33% (three round trips: the keys' generation and rate, the daily quota, the send list),
+  the INSERT 24% (of which preparing its 30 values through the model's fields two thirds, the
+  statement on Django's client-side-binding cursor the rest), Django's handler, the people-only
+  middleware's pass-through and the URL resolver 20%, the health check's SELECT 1 4%, the field
+  checks 12% (phonenumbers 7%); of a GET, the same admission round trip 34%, the handler and
+  middleware 35%, the SELECT with its health check 25%. What was done: the API's paths take a lane
+  of their own (only the middleware that acts on machine requests, past the resolver; a kept
+  connection checked by polling its socket, not a SELECT 1, and no view run twice); the INSERT and
+  the SELECT go on a plain psycopg cursor, server-bound and prepared once per connection, the
+  INSERT's fixed defaults prepared once per process; a kept key's quota is taken in the
+  admission's own Lua script, and the send list's push is one script: two round trips to Redis
+  for a POST, one for a GET, and one to PostgreSQL each. In one process afterwards (CPU ms a
+  request at load 9, the lane against Django's path on the same improved views, medians of six
+  interleaved rounds): POST 1.97 against 2.18, GET 0.90 against 1.03; cProfile of a POST: Redis
+  24% (admission 12, the push 10), the INSERT 20%, the handler 16%, field checks 13%; of a GET:
+  Django's handler and the machine middleware 39%, the admission round trip 34%, the SELECT 20%,
+  JSON 5%. Under gunicorn the machine was busy all afternoon (load 8 to 14; the bare app took 250
+  to 650 requests a second where it takes 3,800 on a quiet one), so the rates moved with the
+  neighbours; the CPU a request, against the bare app's in the same run, says more. Three runs
+  after the changes (load 12, 13, 8.5): POST 0.20, 0.19 and 0.17 of the bare app, its workers' CPU
+  6.5, 5.8 and 5.7 times the bare app's (8.5 this morning); GET 0.25, 0.37 and 0.17, 4.7, 3.9 and
+  5.0 times (4.6 this morning, its SELECT's share already small). Neither reaches 0.50: that needs
+  the whole machine's CPU for a request (worker, PostgreSQL, Redis, kernel) within twice the bare
+  app's, about 1 ms on a quiet machine, and Django's request and response with one round trip to
+  Redis and one to PostgreSQL already cost more. What is left to cut: Django's WSGIRequest and
+  HttpResponse (a hand-written WSGI answer would have to repeat the middleware's headers and
+  checks), the number's parsing by phonenumbers (8% of a POST), and the model object new_one
+  builds (6%). The bulk request was not changed: 0.71 to 1.18 s at load 9, 0.37 to 0.45 s of CPU.
 """
 
 from __future__ import annotations
