@@ -465,7 +465,7 @@ def test_the_page_shows_funnel_failures_countries_cost_and_exports_them(campaign
     # One word, one meaning: the progress panel's Sent have no receipt yet, the funnel's are all the provider took.
     assert '<span class="swatch bar-sent"></span>Sent, awaiting receipt <strong' in page
     assert '<span class="funnel-label">Sent</span>' in page
-    assert "taken by the provider, whatever came after: delivered, failed or awaiting receipt" in page
+    assert "all the provider took: delivered, failed or awaiting receipt" in page
 
     export = client.get(f"/admin/campaigns/campaign/{campaign.pk}/analytics.csv")
     assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")

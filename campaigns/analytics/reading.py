@@ -40,7 +40,7 @@ def totals(campaign_id: int) -> dict[str, int]:
 
 
 # The progress panel's "Sent, awaiting receipt" are those with no receipt yet; the funnel's Sent are all.
-SENT_HELP = "taken by the provider, whatever came after: delivered, failed or awaiting receipt"
+SENT_HELP = "all the provider took: delivered, failed or awaiting receipt"
 
 
 def rate(part: int, whole: int) -> float | None:
