@@ -449,7 +449,9 @@ def run() -> list[dict]:
         if scenario == "kill":
             rows += kill_rows(result)
             # Again on an edge slow to take connections: requests wait for theirs at the kill.
-            slow_kill = run_scenario("kill", RECIPIENTS, slow=True)
+            # 2,000 recipients: at the production settings the rest goes at that edge's pace with its
+            # late requests' retries (about 20/s on a busy 2-core machine), and 5,000 outlasted the deadline.
+            slow_kill = run_scenario("kill", min(RECIPIENTS, 2000), rate=2000.0, slow=True)
             rows.append(scenario_row(slow_kill))
             rows += kill_rows(slow_kill)[:1]  # its recovery is the edge's pace (see verdict)
     for rate in (100.0, 2000.0):
