@@ -358,8 +358,9 @@ def call(django_user_model):
     key = ApiKey.issue(django_user_model.objects.create_user("shop", is_staff=True), name="shop")[1]
     client = Client()
 
-    def call(path: str, body: dict):
-        response = client.post(path, data=json.dumps(body), content_type="application/json", headers={"apikey": key})
+    def call(path: str, body: dict, method: str = "post"):
+        send = getattr(client, method)
+        response = send(path, data=json.dumps(body), content_type="application/json", headers={"apikey": key})
         return response.status_code, json.loads(response.content)
 
     return call
@@ -385,6 +386,95 @@ def test_a_bulk_job_with_a_status_callback_tells_each_message_and_its_completion
     worker()  # the completion's delivery, once the last dispatch has finished
     types = sorted(p["type"] for p in receiver.payloads())
     assert types.count("message.sent") == 3 and types.count("bulk_job.completed") == 1, types
+
+
+def test_a_cancelled_scheduled_bulk_job_tells_each_recipient_and_its_end_once(call, channel, receiver, worker):
+    recipients = [{"to": f"+4479111234{n:02d}"} for n in range(3)]
+    later = (timezone.now() + timedelta(hours=1)).isoformat()
+    body = {"provider": "sandbox", "channel_key": channel.channel_key, "recipients": recipients, "text": "Hi"}
+    status, answer = call("/messages/bulk", {**body, "schedule": later, "status_callback": receiver.url})
+    assert status in (200, 201, 202), answer
+    job_id = int(answer["data"]["job_id"])
+    status, answer = call(f"/messages/bulk/{job_id}", {"cancel": True}, method="put")
+    assert status == 200 and answer["data"]["state"] == "cancelled", answer
+    worker()
+    payloads = receiver.payloads()
+    failed = [p["data"] for p in payloads if p["type"] == "message.failed"]
+    assert sorted(d["to"] for d in failed) == [r["to"] for r in recipients]
+    told = {(d["status"], d["error_code"], d["error_message"], d["bulk_job_id"], d["message_id"]) for d in failed}
+    assert told == {("cancelled", "cancelled", "Cancelled through the API.", job_id, None)}
+    [done] = [p["data"] for p in payloads if p["type"] == "bulk_job.completed"]
+    assert (done["bulk_job_id"], done["state"], done["messages"]) == (job_id, "cancelled", {"cancelled": 3})
+    assert len(payloads) == 4 and len({p["id"] for p in payloads}) == 4
+    headers, raw = receiver.requests[0]
+    Webhook(status_callback_secret()).verify(raw, headers)
+    assert call(f"/messages/bulk/{job_id}", {"cancel": True}, method="put")[0] == 200  # cancelled already
+    Campaign.objects.filter(pk=job_id).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    worker()
+    assert len(receiver.payloads()) == 4  # nothing twice, and the job never fanned out
+
+
+def test_cancelling_a_big_scheduled_bulk_job_records_its_events_with_one_insert(
+    channel, receiver, django_assert_max_num_queries
+):
+    recipients = [{"to": f"+4479111{n:05d}"} for n in range(10_000)]
+    job = Campaign.objects.create(
+        name="API", kind="bulk_api", channel=channel, status="scheduled", status_callback=receiver.url,
+        scheduled_at=timezone.now() + timedelta(hours=1), inline_recipients=recipients, recipient_count=10_000,
+    )  # fmt: skip
+    # The cancel, the endpoints and the recipients read, one INSERT of 10,000 rows (executemany on
+    # SQLite); the job and its counts read, the endpoints, one INSERT; the transaction's own statements.
+    with django_assert_max_num_queries(10):
+        assert job.cancel_before_start("Cancelled by staff.")
+    assert WebhookEvent.objects.filter(type="message.failed").count() == 10_000
+    [completed] = WebhookEvent.objects.filter(type="bulk_job.completed")
+    assert completed.payload["data"]["messages"] == {"cancelled": 10_000}
+    assert completed.payload["data"]["reason"] == "Cancelled by staff."
+
+
+def test_a_cancelled_campaign_tells_its_waiting_messages_and_its_end_once(channel, receiver):
+    endpoint = endpoint_for(receiver.url, "message.failed", "campaign.completed")
+    campaign = Campaign.objects.create(name="Spring", channel=channel, status="running", fanned_out_at=timezone.now())
+    gone = OutboundMessage.objects.create(
+        campaign=campaign, channel=channel, to="+447911123400", status="sent", recipient_key="0"
+    )
+    waiting = [
+        OutboundMessage.objects.create(
+            campaign=campaign, channel=channel, to=f"+4479111234{n:02d}", status="queued", recipient_key=str(n)
+        )
+        for n in range(1, 3)
+    ]
+    assert campaign.cancel("Cancelled by ann.")
+    assert not campaign.cancel("Cancelled by ann.")  # told once
+    deliver_due(30)
+    payloads = [Webhook(endpoint.secret).verify(body, headers) for headers, body in receiver.requests]
+    failed = sorted(p["data"]["message_id"] for p in payloads if p["type"] == "message.failed")
+    assert failed == [m.pk for m in waiting] and gone.pk not in failed
+    assert {p["data"]["error_code"] for p in payloads if p["type"] == "message.failed"} == {"cancelled"}
+    [done] = [p["data"] for p in payloads if p["type"] == "campaign.completed"]
+    assert (done["campaign_id"], done["state"], done["reason"]) == (campaign.pk, "cancelled", "Cancelled by ann.")
+    assert done["messages"] == {"sent": 1, "cancelled": 2} and len(payloads) == 3
+
+
+def test_a_cancelled_draft_campaign_tells_nothing(channel, receiver):
+    endpoint_for(receiver.url, "message.failed", "campaign.completed")
+    assert Campaign.objects.create(name="Idea", channel=channel, status="draft").cancel("Not needed.")
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_cancelled_scheduled_message_tells_its_status_callback_once(channel, receiver):
+    later = timezone.now() + timedelta(hours=1)
+    message = OutboundMessage.objects.create(
+        channel=channel, to="+447911123456", body="Hi", status="scheduled", send_at=later, status_callback=receiver.url
+    )
+    unheard = OutboundMessage.objects.create(channel=channel, to="+447911123457", body="Hi", status="scheduled")
+    assert message.cancel() and unheard.cancel()
+    assert not message.cancel()
+    deliver_due(30)
+    [payload] = receiver.payloads()
+    assert payload["type"] == "message.failed" and payload["data"]["message_id"] == message.pk
+    assert (payload["data"]["status"], payload["data"]["error_code"]) == ("cancelled", "cancelled")
+    assert WebhookEvent.objects.count() == 1  # nobody listens to the other
 
 
 @pytest.mark.parametrize(

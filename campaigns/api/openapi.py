@@ -90,7 +90,10 @@ STATUS_CALLBACK = {
     ],
     "description": "An http(s) URL that gets this request's events as JSON POSTs, as Twilio's StatusCallback: "
     "message.sent, message.delivered, message.failed, message.undelivered, message.read (and, for a bulk job, "
-    "bulk_job.completed). Each body is {id, type, timestamp, data}, signed as Standard Webhooks says "
+    "bulk_job.completed, whose data.state is completed or cancelled). A message cancelled before it left is "
+    "told as message.failed with data.status and data.error_code cancelled (data.message_id is null for a "
+    "bulk job cancelled before its messages were made; data.to says whose it was). "
+    "Each body is {id, type, timestamp, data}, signed as Standard Webhooks says "
     "(webhook-id, webhook-timestamp, webhook-signature) with the account's status callback secret (an "
     "administrator makes it under Webhook endpoints → Status callbacks). Delivered at least once, retried for "
     "up to 24 hours: dedupe on webhook-id. An address that is (or resolves to) a loopback, private or reserved "

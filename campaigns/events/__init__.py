@@ -9,20 +9,24 @@ campaigns.admin, campaigns.api or campaigns.reports.
 
 from campaigns.events.recording import (
     Event,
+    record_cancellations,
     record_completion,
     record_events,
     record_message_events,
     record_opt_outs,
     record_replies,
+    record_unsent_recipients,
 )
 from campaigns.models.webhook import EventType
 
 __all__ = [
     "Event",
     "EventType",
+    "record_cancellations",
     "record_completion",
     "record_events",
     "record_message_events",
     "record_opt_outs",
     "record_replies",
+    "record_unsent_recipients",
 ]

@@ -240,13 +240,17 @@ class Campaign(models.Model):
         return bool(changed)
 
     def cancel(self, reason: str) -> bool:
-        """Cancel the campaign and every message of it that has not gone yet."""
+        """Cancel the campaign and every message of it that has not gone yet.
+
+        Those messages' message.failed (error_code "cancelled") and its campaign.completed or
+        bulk_job.completed (state "cancelled") are recorded with it; a draft, which has sent
+        nothing and never started, tells nothing."""
         now = timezone.now()
-        live = [self.Status.DRAFT, self.Status.SCHEDULED, self.Status.RUNNING, self.Status.PAUSED]
+        cancelled = {"status": self.Status.CANCELLED, "status_reason": reason[:300], "finished_at": now}
+        live = [self.Status.SCHEDULED, self.Status.RUNNING, self.Status.PAUSED]
         with transaction.atomic():
-            changed = Campaign.objects.filter(pk=self.pk, status__in=live).update(
-                status=self.Status.CANCELLED, status_reason=reason[:300], finished_at=now, updated_at=now
-            )
+            draft = Campaign.objects.filter(pk=self.pk, status=self.Status.DRAFT).update(**cancelled, updated_at=now)
+            changed = draft or Campaign.objects.filter(pk=self.pk, status__in=live).update(**cancelled, updated_at=now)
             if changed:
                 message_status = self.messages.model.Status
                 waiting = [message_status.SCHEDULED, message_status.QUEUED]
@@ -258,9 +262,26 @@ class Campaign(models.Model):
                 self.sms_fallbacks.filter(status__in=waiting).update(
                     status=message_status.CANCELLED, claim_token=None, error_message=reason, updated_at=now
                 )
+                if not draft:
+                    self.tell_cancelled(now, reason)
         if changed:
             self.status, self.status_reason, self.finished_at = self.Status.CANCELLED, reason[:300], now
         return bool(changed)
+
+    def tell_cancelled(self, now, reason: str) -> None:
+        """The events of this cancel, in its transaction: the messages it cancelled are those it
+        stamped with its own time and reason (a message cancelled before keeps its own)."""
+        from campaigns.events import record_cancellations, record_completion
+
+        message_model = self.messages.model
+        just_cancelled = message_model.objects.filter(
+            models.Q(campaign=self) | models.Q(fallback_campaign=self),
+            status=message_model.Status.CANCELLED,
+            updated_at=now,
+            error_message=reason,
+        )
+        record_cancellations(list(just_cancelled.values_list("pk", flat=True)), reason)
+        record_completion(self.pk)
 
     @classmethod
     def pause_for_channel(cls, channel: Channel, reason: str) -> int:
@@ -301,10 +322,17 @@ class Campaign(models.Model):
 
     def cancel_before_start(self, reason: str) -> bool:
         """Cancel a job that has not started; False once started (a cancelled one stays cancelled)."""
+        from campaigns.events import record_completion, record_unsent_recipients
+
         now = timezone.now()
-        changed = Campaign.objects.filter(pk=self.pk, status=self.Status.SCHEDULED, fanned_out_at__isnull=True).update(
-            status=self.Status.CANCELLED, finished_at=now, updated_at=now, status_reason=reason[:300]
-        )
+        with transaction.atomic():  # cancelled, and its recipients' and its own events recorded, together
+            changed = Campaign.objects.filter(
+                pk=self.pk, status=self.Status.SCHEDULED, fanned_out_at__isnull=True
+            ).update(status=self.Status.CANCELLED, finished_at=now, updated_at=now, status_reason=reason[:300])
+            if changed:
+                if self.kind == self.Kind.BULK_API:
+                    record_unsent_recipients(self, reason)
+                record_completion(self.pk)
         if changed:
             self.status, self.finished_at, self.status_reason = self.Status.CANCELLED, now, reason[:300]
         return bool(changed) or self.status == self.Status.CANCELLED

@@ -327,13 +327,20 @@ class OutboundMessage(models.Model):
                 self.enqueue()
         return bool(changed)
 
+    CANCELLED_BY_STAFF = "Cancelled before it was sent."
+
     def cancel(self) -> bool:
-        """Cancel a message that has not gone yet; False if a worker already has it."""
-        return bool(
-            OutboundMessage.objects.filter(
+        """Cancel a message that has not gone yet; False if a worker already has it. Its
+        message.failed (error_code "cancelled") is recorded with it, for whoever listens."""
+        from campaigns.events import record_cancellations
+
+        with transaction.atomic():
+            changed = OutboundMessage.objects.filter(
                 pk=self.pk, status__in=[self.Status.SCHEDULED, self.Status.QUEUED], claim_token__isnull=True
             ).update(status=self.Status.CANCELLED, updated_at=timezone.now())
-        )
+            if changed:
+                record_cancellations([self.pk], self.CANCELLED_BY_STAFF)
+        return bool(changed)
 
 
 @cache
