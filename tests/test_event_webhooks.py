@@ -456,6 +456,24 @@ def test_a_cancelled_campaign_tells_its_waiting_messages_and_its_end_once(channe
     assert done["messages"] == {"sent": 1, "cancelled": 2} and len(payloads) == 3
 
 
+def test_a_message_left_behind_by_a_cancel_is_told_when_the_reconciler_cancels_it(channel, receiver):
+    from campaigns.pipeline.jobs import cancel_left_behind
+
+    endpoint_for(receiver.url, "message.failed")
+    campaign = Campaign.objects.create(name="Spring", channel=channel, status="running", fanned_out_at=timezone.now())
+    assert campaign.cancel("Cancelled by ann.")
+    late = OutboundMessage.objects.create(campaign=campaign, channel=channel, to="+447911123401", status="queued")
+    assert cancel_left_behind() == 1
+    assert cancel_left_behind() == 0
+    deliver_due(30)
+    [payload] = receiver.payloads()
+    assert (payload["type"], payload["data"]["message_id"]) == ("message.failed", late.pk)
+    assert (payload["data"]["error_code"], payload["data"]["error_message"]) == (
+        "cancelled",
+        "The campaign was cancelled.",
+    )
+
+
 def test_a_cancelled_draft_campaign_tells_nothing(channel, receiver):
     endpoint_for(receiver.url, "message.failed", "campaign.completed")
     assert Campaign.objects.create(name="Idea", channel=channel, status="draft").cancel("Not needed.")

@@ -37,6 +37,7 @@ from campaigns.pipeline.queueing import (
     enqueue_dispatch,
     parallel_for,
 )
+from campaigns.pipeline.sending import cancel_told
 from campaigns.whatsapp.fallback import divert_known_off_whatsapp
 from contacts.models import Contact, ListMembership, Suppression
 from messaging_site.logs import logged_job
@@ -130,9 +131,8 @@ def heartbeat(campaign_id: int) -> bool:
 
 def cancel_if_cancelled(campaign_id: int) -> None:
     """Rows a fan-out put in after its campaign was cancelled are cancelled with it."""
-    OutboundMessage.objects.filter(
-        campaign_id=campaign_id, status=OutboundMessage.Status.QUEUED, campaign__status=Status.CANCELLED
-    ).update(status=OutboundMessage.Status.CANCELLED, error_message=CANCELLED_REASON, updated_at=timezone.now())
+    scope = OutboundMessage.objects.filter(campaign_id=campaign_id, campaign__status=Status.CANCELLED)
+    cancel_told(scope, CANCELLED_REASON, status=OutboundMessage.Status.QUEUED)
 
 
 CANCELLED_REASON = "The campaign was cancelled."

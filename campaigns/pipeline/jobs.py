@@ -268,9 +268,11 @@ def cancel_left_behind() -> int:
     queue, so without it they would stay queued for ever, counted as still to go."""
     since = timezone.now() - LEFT_BEHIND_WITHIN
     cancelled = Campaign.objects.filter(status=Campaign.Status.CANCELLED, finished_at__gte=since)
-    return OutboundMessage.objects.filter(
-        campaign__in=cancelled, status__in=(Status.SCHEDULED, Status.QUEUED), claim_token__isnull=True
-    ).update(status=Status.CANCELLED, error_message=sending.CAMPAIGN_CANCELLED, updated_at=timezone.now())
+    return sending.cancel_told(
+        OutboundMessage.objects.filter(campaign__in=cancelled),
+        status__in=(Status.SCHEDULED, Status.QUEUED),
+        claim_token__isnull=True,
+    )
 
 
 def resume_stalled_campaigns() -> int:

@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 
 from campaigns.analytics import tally_sends
 from campaigns.content.personalisation import render
-from campaigns.events import record_message_events, record_opt_outs
+from campaigns.events import record_cancellations, record_message_events, record_opt_outs
 from campaigns.links import LinkBatch
 from campaigns.models import Campaign, OutboundMessage
 from campaigns.models.staff import StaffProfile
@@ -501,12 +501,26 @@ def cancel_back_in_queue_of_cancelled_campaigns(message_ids: list[int]) -> int:
     a cancel that commits in between). An SMS fallback of a cancelled campaign too: a send job
     would send it on its retry."""
     cancelled = Q(campaign__status=Campaign.Status.CANCELLED) | Q(fallback_campaign__status=Campaign.Status.CANCELLED)
-    return OutboundMessage.objects.filter(
-        cancelled, pk__in=message_ids, status=Status.QUEUED, claim_token__isnull=True
-    ).update(status=Status.CANCELLED, error_message=CAMPAIGN_CANCELLED, updated_at=timezone.now())
+    return cancel_told(
+        OutboundMessage.objects.filter(cancelled, pk__in=message_ids), status=Status.QUEUED, claim_token__isnull=True
+    )
 
 
 CAMPAIGN_CANCELLED = "The campaign was cancelled."
+
+
+def cancel_told(scope: QuerySet, reason: str = CAMPAIGN_CANCELLED, **waiting: object) -> int:
+    """Cancel the messages of ``scope`` that are ``waiting`` and record, in the same transaction,
+    their message.failed (error_code cancelled), as the campaign's cancel did for those it took:
+    a status_callback would otherwise wait for ever. They are the rows this update stamped with
+    its own time and reason; no query more when there were none."""
+    now = timezone.now()
+    with transaction.atomic():
+        cancelled = scope.filter(**waiting).update(status=Status.CANCELLED, error_message=reason, updated_at=now)
+        if cancelled:
+            stamped = scope.filter(status=Status.CANCELLED, updated_at=now, error_message=reason)
+            record_cancellations(list(stamped.values_list("pk", flat=True)), reason)
+    return cancelled
 
 
 def renew_claim(token: uuid.UUID) -> None:
