@@ -15,7 +15,8 @@ connection's health check, a ``SELECT 1`` round trip before the request's first 
 
 Everything else is Django's own request path: the same WSGIRequest and response, and the
 request_started / request_finished signals (which recycle old connections). fast_lane.py does
-the same for /webhooks/ and /l/; this module is separate so each lane can change on its own.
+the same for /webhooks/ and /l/, with the same handler (fast_lane.LaneMixin); this module
+names the API's views and how their connection is checked.
 """
 
 from __future__ import annotations
@@ -25,14 +26,11 @@ import select
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
-from django.core.exceptions import MiddlewareNotUsed
-from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.urls import ResolverMatch
-from django.utils.module_loading import import_string
+
+from messaging_site.fast_lane import LaneMixin
 
 # Only these paths take the lane: the API's own (machine_requests.MACHINE_PATH), not /api/docs.
 API_PREFIX = re.compile(r"/messages?(?:/|$)")
@@ -75,42 +73,11 @@ def on_a_checked_connection(view: Callable[..., HttpResponse]) -> Callable[..., 
     return run
 
 
-class ApiLaneMixin:
-    """A Django handler with only the middleware that acts on machine requests, and routes() first."""
+class ApiLaneMixin(LaneMixin):
+    """The API's views, each on a kept connection checked without a round trip (never run twice)."""
 
-    lane_routes: list | None = None
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        """BaseHandler.load_middleware's chain (synchronous) of the middleware that acts on machine requests."""
-        self._view_middleware, self._template_response_middleware, self._exception_middleware = [], [], []
-        handler = convert_exception_to_response(self._get_response)
-        for path in reversed(settings.MIDDLEWARE):
-            middleware = import_string(path)
-            if getattr(middleware, "passes_machine_requests", False):
-                continue
-            try:
-                instance = middleware(handler)
-            except MiddlewareNotUsed:
-                continue
-            if hasattr(instance, "process_view"):
-                self._view_middleware.insert(0, instance.process_view)
-            if hasattr(instance, "process_template_response"):
-                self._template_response_middleware.append(instance.process_template_response)
-            if hasattr(instance, "process_exception"):
-                self._exception_middleware.append(instance.process_exception)
-            handler = convert_exception_to_response(instance)
-        self._middleware_chain = handler
-
-    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
-        if self.lane_routes is None:
-            self.lane_routes = [(pattern, on_a_checked_connection(view)) for pattern, view in routes()]
-        path = request.path_info
-        for pattern, view in self.lane_routes:
-            if found := pattern.fullmatch(path):
-                match = ResolverMatch(view, (), found.groupdict(), route=pattern.pattern)
-                request.resolver_match = match
-                return match
-        return super().resolve_request(request)
+    def lane_views(self) -> list[tuple[re.Pattern, Callable[..., HttpResponse]]]:
+        return [(pattern, on_a_checked_connection(view)) for pattern, view in routes()]
 
 
 class ApiHandler(ApiLaneMixin, WSGIHandler):

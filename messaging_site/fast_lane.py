@@ -94,10 +94,15 @@ def on_a_live_connection(view: Callable[..., HttpResponse]) -> Callable[..., Htt
     return run
 
 
-class FastLaneMixin:
-    """A Django handler with only the middleware that acts on machine requests, and routes() first."""
+class LaneMixin:
+    """A Django handler with only the middleware that acts on machine requests, and its lane's
+    views first (lane_views(): pattern and view, the view wrapped as the lane keeps connections).
+    This lane and the API's (api_lane.py) differ only in those."""
 
     lane_routes: list | None = None
+
+    def lane_views(self) -> list[tuple[re.Pattern, Callable[..., HttpResponse]]]:
+        raise NotImplementedError
 
     def load_middleware(self, is_async: bool = False) -> None:
         """BaseHandler.load_middleware's chain (synchronous) of the middleware that acts on machine requests."""
@@ -122,7 +127,7 @@ class FastLaneMixin:
 
     def resolve_request(self, request: HttpRequest) -> ResolverMatch:
         if self.lane_routes is None:
-            self.lane_routes = [(pattern, on_a_live_connection(view)) for pattern, view in routes()]
+            self.lane_routes = self.lane_views()
         path = request.path_info
         for pattern, view in self.lane_routes:
             if found := pattern.fullmatch(path):
@@ -130,6 +135,13 @@ class FastLaneMixin:
                 request.resolver_match = match
                 return match
         return super().resolve_request(request)
+
+
+class FastLaneMixin(LaneMixin):
+    """The callbacks' and redirects' views, each run once more on a new connection when a kept one was dead."""
+
+    def lane_views(self) -> list[tuple[re.Pattern, Callable[..., HttpResponse]]]:
+        return [(pattern, on_a_live_connection(view)) for pattern, view in routes()]
 
 
 class MachineHandler(FastLaneMixin, WSGIHandler):
