@@ -175,3 +175,21 @@ def test_small_batches_of_a_fast_channel_keep_hundreds_in_flight():
     assert batches_ahead(128) == 2
     assert batches_ahead(1000) == 2  # sendbulk: one request a batch; the next is prepared meanwhile
     assert batches_ahead(20) == SEND_AHEAD_MOST
+
+
+def test_a_batchs_statements_do_not_grow_with_its_messages(channel):
+    """Claim, render and record in a few statements a batch, not one a message: a field the
+    renderer reads but the claim's query left out is loaded one message at a time (sent_template
+    was, once: 1,040 statements per 1,000 messages in bench/send_pipeline.py)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements_for(count: int) -> int:
+        messages = [OutboundMessage.send_one(channel=channel, to=f"+1555000{n:04d}", text="Hi") for n in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            send_messages([m.pk for m in messages])
+        assert OutboundMessage.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENT).count() == count
+        return len(queries)
+
+    few, many = statements_for(4), statements_for(40)
+    assert many <= few + 5, (few, many)  # 40 go in two batches at this channel's rate: a second batch's few

@@ -268,7 +268,7 @@ def claimed_messages(token: uuid.UUID) -> list[OutboundMessage]:
 
 MESSAGE_FIELDS = (
     "id", "to", "body", "media_urls", "template", "variables", "attempts", "channel_id", "campaign_id", "contact_id",
-    "confirms_opt_out", "answers_help", "variant",
+    "confirms_opt_out", "answers_help", "variant", "sent_template",
 )  # fmt: skip
 
 
