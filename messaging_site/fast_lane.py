@@ -44,6 +44,7 @@ from django.urls import ResolverMatch, set_script_prefix
 from django.utils.datastructures import MultiValueDict
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import cached_property
+from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 from messaging_site.machine_requests import MACHINE_POLICY
@@ -305,6 +306,8 @@ class PlainLane:
                     response = layer.on_response(request, response)
                 except Exception as error:  # noqa: BLE001 - as convert_exception_to_response does
                     response = response_for_exception(request, error)
+        if response.status_code >= 400:  # as BaseHandler.get_response: "Not Found: /webhooks/..." (once)
+            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         return response
 
     def view_response(self, request: HttpRequest, view: Callable, kwargs: dict) -> HttpResponse:
