@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,15 @@ def choose_in_autocomplete(page, field: str, text: str) -> None:
     page.click(f".field-{field} .select2-selection")
     page.keyboard.type(text)
     page.locator(".select2-results__option:not(.loading-results)", has_text=text).first.click()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` seconds pass, reading only and off Playwright: in a
+    journey, callbacks, replies and taps are written by the live server's threads (SQLite lets one
+    thread write)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()

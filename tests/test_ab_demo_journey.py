@@ -33,7 +33,7 @@ from campaigns.models import Campaign, OutboundMessage, StaffProfile
 from campaigns.pipeline.queueing import RECEIVING_QUEUE
 from providers.fakes.replies import DemoClicks
 from tests import test_twilio_support as support
-from tests.browser import choose_in_autocomplete, log_in, shot
+from tests.browser import choose_in_autocomplete, eventually, log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 twilio_server, fake_twilio = support.twilio_server, support.fake_twilio
@@ -45,16 +45,6 @@ CLICK_RATE, CLICK_SEED = 0.5, 11  # who taps is drawn once per delivered message
 TEXT_A = "Hi {{ first_name }}, our spring sale is on: https://shop.example/spring"
 TEXT_B = "{{ first_name }}, 20% off this weekend only (https://shop.example/spring)!"
 WAIT = 60_000  # ms: a loaded 2-core machine; the page refreshes its figures every 5 s
-
-
-def eventually(check: Callable[[], bool], timeout: float = 60.0) -> bool:
-    """Poll, reading only, off Playwright: callbacks and taps are written by the live server's threads."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 class PageRequests:
@@ -122,9 +112,9 @@ def hold_the_fakes(fake) -> None:
 
 def let_receipts_and_taps_come(fake, delivered: int, taps: int) -> None:
     fake.release_callbacks()
-    assert eventually(lambda: delivered_receipts(fake) == delivered), (delivered, receipt_answers(fake))
+    assert eventually(lambda: delivered_receipts(fake) == delivered, timeout=60.0), (delivered, receipt_answers(fake))
     fake.clicks.taps_go.set()
-    assert eventually(lambda: len(fake.tapped) == taps), (len(fake.tapped), taps)
+    assert eventually(lambda: len(fake.tapped) == taps, timeout=60.0), (len(fake.tapped), taps)
     assert {status for _, status in fake.tapped} == {302}  # the real redirect answered each
 
 

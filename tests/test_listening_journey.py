@@ -8,9 +8,6 @@ Screenshots of each screen go to SCREENSHOTS_DIR when it is set (we look at them
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 import requests
 from django.contrib.auth import get_user_model
@@ -18,23 +15,13 @@ from django.contrib.auth import get_user_model
 from campaigns.models import ApiKey, Campaign, InboundMessage, OutboundMessage
 from contacts.models import Contact, ContactList, Suppression
 from tests import test_twilio_support as support
-from tests.browser import log_in, shot
+from tests.browser import eventually, log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 twilio_server, fake_twilio = support.twilio_server, support.fake_twilio
 make_twilio_channel = support.make_twilio_channel
 ANN, BOB, CAT = "+447911123456", "+447911123457", "+447911123458"
 QUESTION = "What time does the sale start?"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    """Callbacks and replies arrive on their own time: poll (reading only; SQLite lets one thread write)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 @pytest.fixture
