@@ -107,6 +107,20 @@ def worker():
 
 
 @pytest.fixture
+def scripted(settings):
+    """A provider whose answers at sending the test decides (tests/scripted_provider.py)."""
+    from providers.registry import provider_classes
+    from tests.scripted_provider import ScriptedProvider
+
+    settings.MESSAGING_PROVIDERS = [*settings.MESSAGING_PROVIDERS, "tests.scripted_provider.ScriptedProvider"]
+    provider_classes.cache_clear()
+    ScriptedProvider.answers.clear()
+    ScriptedProvider.sent.clear()
+    yield ScriptedProvider
+    provider_classes.cache_clear()
+
+
+@pytest.fixture
 def channel(db) -> Channel:
     return Channel.objects.create(name="Sandbox", provider="sandbox", sender="+15005550006", rate_limit=1000)
 

@@ -35,10 +35,8 @@ from campaigns.receiving.receipts import apply_receipts
 from contacts.models import Suppression
 from providers.base import Outcome
 from providers.events import DeliveryState, InboundEvent, ReceiptEvent, take
-from providers.registry import provider_classes
 from providers.sandbox import deliver
 from tests.browser import log_in, shot
-from tests.scripted_provider import ScriptedProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ANN, BOB, CHLOE = "+447911123401", "+254712345678", "+14165550123"
@@ -125,17 +123,6 @@ def test_a_single_receipt_counts_and_a_late_delivery_takes_the_failure_back(camp
     counts = totals(campaign.pk)
     assert (counts["delivered"], counts["failed"]) == (1, 0)
     assert campaign_analytics(campaign)["failures"] == []
-
-
-@pytest.fixture
-def scripted(settings):
-    """A provider whose answers at sending the test decides (tests/scripted_provider.py)."""
-    settings.MESSAGING_PROVIDERS = [*settings.MESSAGING_PROVIDERS, "tests.scripted_provider.ScriptedProvider"]
-    provider_classes.cache_clear()
-    ScriptedProvider.answers.clear()
-    ScriptedProvider.sent.clear()
-    yield ScriptedProvider
-    provider_classes.cache_clear()
 
 
 def as_the_messages_say(campaign) -> tuple[int, int, int]:

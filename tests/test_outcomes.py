@@ -10,21 +10,10 @@ from campaigns.pipeline.sending import send_messages
 from contacts.models import Contact
 from providers.base import ChannelError, Outcome
 from providers.models import Channel
-from providers.registry import provider_classes
 from tests.scripted_provider import ScriptedProvider
 
 Status = OutboundMessage.Status
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def scripted(settings):
-    settings.MESSAGING_PROVIDERS = [*settings.MESSAGING_PROVIDERS, "tests.scripted_provider.ScriptedProvider"]
-    provider_classes.cache_clear()
-    ScriptedProvider.answers.clear()
-    ScriptedProvider.sent.clear()
-    yield ScriptedProvider
-    provider_classes.cache_clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("scripted")]
 
 
 @pytest.fixture
