@@ -132,10 +132,7 @@ def heartbeat(campaign_id: int) -> bool:
 def cancel_if_cancelled(campaign_id: int) -> None:
     """Rows a fan-out put in after its campaign was cancelled are cancelled with it."""
     scope = OutboundMessage.objects.filter(campaign_id=campaign_id, campaign__status=Status.CANCELLED)
-    cancel_told(scope, CANCELLED_REASON, status=OutboundMessage.Status.QUEUED)
-
-
-CANCELLED_REASON = "The campaign was cancelled."
+    cancel_told(scope, status=OutboundMessage.Status.QUEUED)  # the reason: sending.CAMPAIGN_CANCELLED
 
 
 def insert_inline(campaign: Campaign, start_at: int, turn: Turn) -> int | None:
