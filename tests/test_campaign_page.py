@@ -64,7 +64,7 @@ def test_saving_with_a_time_schedules_it(staff, channel, customers):
     campaign = Campaign.objects.get(name="Spring sale")
     assert (campaign.status, campaign.scheduled_at, campaign.max_lateness) == (Status.SCHEDULED, at, timedelta(hours=1))
     assert "is scheduled for" in response.content.decode()
-    assert f"({zone_label()})" in response.content.decode()
+    assert f"{timezone.localtime(at):%d %b %Y %H:%M} {zone_label()}" in response.content.decode()  # zone named once
 
 
 def test_saving_without_a_time_keeps_a_draft_and_a_past_time_is_refused(staff, channel, customers):

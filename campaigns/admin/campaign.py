@@ -83,7 +83,7 @@ def method_require_post(view):
 
 def shown(moment) -> str:
     """A time as staff read it: in their zone, named."""
-    return f"{timezone.localtime(moment):%d %b %Y %H:%M} ({zone_label()})"
+    return f"{timezone.localtime(moment):%d %b %Y %H:%M} {zone_label()}"
 
 
 def editable(campaign: Campaign) -> bool:

@@ -134,7 +134,7 @@ class CampaignForm(forms.ModelForm):
         if changed and at <= timezone.now():
             shown = timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
             raise ValidationError(
-                f"scheduled_at: {shown} ({zone_label()}) has passed; choose a later "
+                f"scheduled_at: {shown} {zone_label()} has passed; choose a later "
                 "time, or leave it empty and use “Launch now”."
             )
         return at

@@ -204,7 +204,7 @@ def pending_count(endpoint) -> str:
 
 
 def when(moment) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M} ({zone_label()})"
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M} {zone_label()}"
 
 
 def log_url(endpoint: WebhookEndpoint) -> str:
