@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import uuid
@@ -147,6 +148,25 @@ def test_a_request_made_late_by_its_note_is_not_written_and_struck_off_at_once(p
     assert isinstance(answers[0], http.Late)
     assert endpoint.stats.requests == 0
     assert noted(token) == set()
+
+
+def test_a_burst_of_requests_held_back_at_once_is_all_struck_off(db, caplog):
+    """A busy machine holds back hundreds of a batch's requests as late in the same instant: each
+    struck off with a Redis call of its own ran the connection pool dry ("Too many connections"),
+    and those left noted became ``unknown`` after a kill though never written."""
+    token = uuid.uuid4()
+    written.open_record(token)
+    record, ids = written.Record(token), list(range(1, 501))
+
+    async def noted_then_held_back():
+        assert all(await asyncio.gather(*(record.writing(pk) for pk in ids)))
+        await asyncio.gather(*(record.not_writing(pk) for pk in ids))
+
+    loop = http._async_sender(os.getpid()).loop  # the loop providers.http notes and strikes on
+    with caplog.at_level(logging.WARNING):
+        asyncio.run_coroutine_threadsafe(noted_then_held_back(), loop).result(timeout=10)
+    assert noted(token) == set()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_a_request_naming_no_message_is_not_sent_while_requests_are_noted(endpoint):

@@ -48,6 +48,9 @@ KEEP_SECONDS = 24 * 3600  # a dead claim's record waits this long for the reconc
 # A note not answered by then is refused (its request is not written, and goes again): a request
 # must not wait on a stuck Redis for longer than the lateness it is allowed anyway.
 NOTE_TIMEOUT_SECONDS = 1.0
+# Connections a process's notes and strikes share (one round trip per claim and turn of the loop
+# needs few): past that a round trip waits for one, up to NOTE_TIMEOUT_SECONDS, instead of failing.
+NOTE_CONNECTIONS = 8
 
 # KEYS[1]: the claim's record. ARGV: seconds to keep it, then the ids about to be written.
 # Returns 1 when noted, 0 when the record was closed (nothing may be written for this claim).
@@ -132,16 +135,22 @@ class Record:
 class _Notepad:
     """The notes of one event loop's requests, written to Redis together: every request reaching
     its note in one turn of the loop (a batch's requests, on the connections opened ahead for it)
-    waits for the same round trip."""
+    waits for the same round trip. Strikes likewise: a batch held back as late on a busy machine
+    strikes off hundreds at once, and one round trip each ran the connection pool dry."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         import redis.asyncio
 
         self.loop = loop
         self.waiting: dict[str, list[tuple[int, asyncio.Future]]] = {}
+        self.striking: dict[str, list[tuple[int, asyncio.Future]]] = {}
         url = settings.RQ_QUEUES["default"]["URL"]  # the Redis the sync client (_redis) talks to
         timeouts = {"socket_timeout": NOTE_TIMEOUT_SECONDS, "socket_connect_timeout": NOTE_TIMEOUT_SECONDS}
-        self.client = redis.asyncio.Redis.from_url(url, **timeouts)
+        # Blocking: a burst waits for a free connection (up to the timeout) rather than failing.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=NOTE_CONNECTIONS, timeout=NOTE_TIMEOUT_SECONDS, **timeouts
+        )
+        self.client = redis.asyncio.Redis.from_pool(pool)
         self.script = self.client.register_script(NOTE_SCRIPT)
 
     async def note(self, key: str, message_id: int) -> bool:
@@ -152,8 +161,27 @@ class _Notepad:
         return await answer
 
     async def strike(self, key: str, message_id: int) -> None:
-        """Strike one off (rare: a request made late by its own note); a failure is the caller's to log."""
-        await self.client.srem(key, message_id)
+        """Strike one off (a request made late by its own note), with the others struck off in this
+        turn of the loop: one SREM per claim. Never raises: a failure is logged once for them all
+        (the batch's results strike them off again)."""
+        if not self.striking:
+            self.loop.create_task(self._strike())
+        done = self.loop.create_future()
+        self.striking.setdefault(key, []).append((message_id, done))
+        await done
+
+    async def _strike(self) -> None:
+        striking, self.striking = self.striking, {}
+        try:
+            await asyncio.gather(*(self.client.srem(key, *(pk for pk, _ in s)) for key, s in striking.items()))
+        except Exception as error:  # noqa: BLE001 - best effort, as not_written: the caller strikes them off again
+            count = sum(len(s) for s in striking.values())
+            log.warning("could not strike %d requests held back off their claims' records at once: %r", count, error)
+        finally:
+            for strikes in striking.values():
+                for _, done in strikes:
+                    if not done.done():
+                        done.set_result(None)
 
     async def _write(self) -> None:
         waiting, self.waiting = self.waiting, {}
