@@ -24,6 +24,7 @@ import os
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -369,6 +370,7 @@ class _AsyncSender:
                 # A new one (``connect`` would hand back an idle one), put in the pool as aiohttp
                 # puts back a connection after its answer: idle, for the batch it was opened for.
                 protocol = await connector._create_connection(request, [], limits)
+                _settled.add(protocol)
                 connector._release(key, protocol)
         except Exception as error:  # noqa: BLE001 - the batch's requests open their own, and classify the failure
             log.debug("could not open a connection ahead to %s: %r", request.url.host, error)
@@ -487,7 +489,7 @@ def _request_class():
             if noting is not None:
                 notes, message_id = noting
                 if not await _noted(notes, message_id):
-                    conn.release()
+                    _put_back_unused(conn)
                     raise _NotNoted
                 try:
                     _refuse_if_late(conn, deadline)
@@ -496,6 +498,7 @@ def _request_class():
                     # (a crash in between would leave it unknown though it never left).
                     await _not_noted_after_all(notes, message_id)
                     raise
+            _settled.add(conn.protocol)  # written on: the provider surely took it
             return await super().send(conn)
 
     return LeavingOnTime
@@ -519,8 +522,28 @@ async def _not_noted_after_all(notes: WriteNotes, message_id: int) -> None:
 def _refuse_if_late(conn, deadline: float | None) -> None:
     now = time.monotonic()
     if deadline is not None and now > deadline:
-        conn.release()  # healthy and unused: kept in the pool (aiohttp's close after this is then a no-op)
+        _put_back_unused(conn)
         raise _NotWrittenInTime(now - deadline)
+
+
+# The connections a request may be written on at its booked time: opened ahead (open_ahead), or
+# written on before. Not one a request opened for itself and then could not use (it came too late):
+# its handshake was slow because the provider's edge was dropping packets of a burst of them, and it
+# may be open only on our side (the edge's accept queue was full when our last handshake packet came,
+# and it dropped it). A request written on it is dropped too, and arrives when the kernel sends it
+# again, 0.2 s later: in the next booking's second (the slow-connecting chaos bench at 100 msg/s saw
+# it: every request that arrived over 50 ms after it was written went on such a connection).
+_settled: weakref.WeakSet = weakref.WeakSet()
+
+
+def _put_back_unused(conn) -> None:
+    """A connection the request got and did not write on: back to the pool if it is settled, else
+    closed. (aiohttp's own close after this is then a no-op.)"""
+    transport = conn.transport
+    if conn.protocol in _settled or (transport is not None and transport.get_extra_info("ssl_object") is not None):
+        conn.release()  # (a TLS handshake is the provider's answer: it took the connection)
+    else:
+        conn.close()
 
 
 def _classify_async_error(
