@@ -474,10 +474,11 @@ def _request_class():
     a second or more (a provider's edge slow to accept, SYN retries, a TLS handshake): a request
     written then would land in a later second than its booking, beside the next booking's. So the
     time is checked again just before the first byte is written; a request past it is not written
-    at all (``Late``, booked again), and the connection it waited for goes back to the pool unused,
-    warm for the next request. The note is made here, not when the batch is handed to aiohttp, for
-    the same reason: a request waiting for its connection has not left, and a crash then must not
-    leave it in doubt. The time is checked once more after the note (a slow note makes it late too).
+    at all (``Late``, booked again); the connection it waited for goes back to the pool unused if it
+    was taken from there (one it opened itself is closed: see ``_settled``). The note is made here,
+    not when the batch is handed to aiohttp, for the same reason: a request waiting for its
+    connection has not left, and a crash then must not leave it in doubt. The time is checked once
+    more after the note (a slow note makes it late too).
     """
     import aiohttp
 
