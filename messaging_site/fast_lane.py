@@ -38,7 +38,8 @@ from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed, TooManyFieldsSent
 from django.core.handlers.exception import convert_exception_to_response, response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_bytes_from_wsgi, get_script_name
-from django.db import InterfaceError, OperationalError, connection, reset_queries
+from django.core.signals import setting_changed
+from django.db import InterfaceError, OperationalError, connection, connections, reset_queries
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import ResolverMatch, set_script_prefix
 from django.utils.datastructures import MultiValueDict
@@ -74,23 +75,23 @@ def acts_on_machine_requests(middleware: type) -> bool:
     return not getattr(middleware, "passes_machine_requests", False)
 
 
-def on_a_live_connection(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def on_a_live_connection(view: Callable) -> Callable:
     """Run ``view`` without the per-request health check; once more on a new connection when a
     kept one turns out dead (nothing was answered yet, and its one write is taken at most twice:
     every event is applied once in effect, however often it is taken)."""
 
     @wraps(view)
-    def run(request: HttpRequest, **kwargs) -> HttpResponse:
+    def run(*args, **kwargs):
         kept = connection.connection is not None
         if kept:
             connection.health_check_done = True  # the retry below stands in for the SELECT 1
         try:
-            return view(request, **kwargs)
+            return view(*args, **kwargs)
         except (OperationalError, InterfaceError):
             if not kept or connection.in_atomic_block or connection.is_usable():
                 raise
             connection.close()
-            return view(request, **kwargs)
+            return view(*args, **kwargs)
 
     return run
 
@@ -333,20 +334,122 @@ class PlainLane:
         return response  # the server closes it: request_finished
 
 
+# The machine middleware whose answer to a link found depends only on the request's host and
+# scheme (ALLOWED_HOSTS, the HTTPS redirect, HSTS, fixed headers), with the settings that would make
+# it depend on more (the user agent, the path): QuickRedirects is off when one of those is set.
+HOST_AND_SCHEME_ONLY = frozenset(
+    {
+        "django.middleware.security.SecurityMiddleware",
+        "messaging_site.machine_requests.ContentSecurityPolicy",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "axes.middleware.AxesMiddleware",
+    }
+)
+PATH_OR_AGENT_SETTINGS = ("DISALLOWED_USER_AGENTS", "SECURE_REDIRECT_EXEMPT", "DEBUG")
+# What Django reads of a request to tell its host and scheme (HttpRequest.get_host, is_secure).
+HOST_AND_SCHEME = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "HTTP_X_FORWARDED_HOST",
+                   "HTTP_X_FORWARDED_PORT")  # fmt: skip
+QUICK_LINK = re.compile(r"/l/([0-9A-Za-z]+)")
+KEPT_ANSWERS = 64  # hosts and schemes: a handful in practice (those ALLOWED_HOSTS lets through)
+
+
+class QuickRedirects:
+    """A tracked link's redirect without Django's request and response: the hottest machine
+    request (clicks come in bursts right after a send), and the plain lane still spent most of one
+    building the request, the response and its headers (bench/clicks.py).
+
+    The answer to a link found differs from one to the next only by its Location: the view's 302
+    and headers, and what the machine middleware adds, which depends only on the request's host and
+    scheme (HOST_AND_SCHEME_ONLY). So the first such answer for a host and scheme comes from the
+    plain lane, which checks the host and runs the middleware, and its headers are kept; later
+    requests from that host and scheme get them with their own Location. A request from another
+    host or scheme, with cookies, for a code not found (the plain lane's 404, logged), or a fault
+    goes through the plain lane as before. A settings change (the test suite's) forgets what was kept.
+    """
+
+    def __init__(self, plain: PlainLane) -> None:
+        self.plain = plain
+        self.kept: dict[tuple, list[tuple[str, str]]] = {}
+        layers = {layer.name for layer in plain.layers or ()}
+        self.usable = plain.layers is not None and layers <= HOST_AND_SCHEME_ONLY
+        self.follow = on_a_live_connection(follow_link_address())
+        setting_changed.connect(self.forget, weak=False, dispatch_uid=id(self))
+
+    def forget(self, **kwargs) -> None:
+        self.kept.clear()
+
+    def allowed(self) -> bool:
+        return self.usable and not any(getattr(settings, name) for name in PATH_OR_AGENT_SETTINGS)
+
+    def key(self, environ: dict) -> tuple:
+        proxy = settings.SECURE_PROXY_SSL_HEADER
+        return (environ["REQUEST_METHOD"], *map(environ.get, HOST_AND_SCHEME), proxy and environ.get(proxy[0]))
+
+    def answer(self, environ: dict, start_response):
+        """The redirect, or None when the plain lane must answer."""
+        found = QUICK_LINK.fullmatch(environ.get("PATH_INFO", ""))
+        if found is None or environ.get("HTTP_COOKIE") or environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            return None
+        headers = self.kept.get(self.key(environ)) if self.allowed() else None
+        if headers is None:
+            return None
+        address = self.follow(found[1], environ["REQUEST_METHOD"], environ.get("HTTP_USER_AGENT", ""))
+        if address is None:
+            return None  # not found: nothing was logged, and the plain lane answers (and logs) the 404
+        start_response("302 Found", [("Location", address) if name == "Location" else (name, value)
+                                     for name, value in headers])  # fmt: skip
+        return Finished()
+
+    def learn(self, environ: dict, response: HttpResponse) -> None:
+        """Keep the plain lane's answer's headers for this host and scheme, if it was a link found."""
+        if (
+            response.status_code == 302
+            and not response.cookies
+            and self.allowed()
+            and QUICK_LINK.fullmatch(environ.get("PATH_INFO", ""))
+            and not environ.get("HTTP_COOKIE")
+        ):
+            if len(self.kept) >= KEPT_ANSWERS:
+                self.kept.clear()
+            self.kept[self.key(environ)] = list(response.items())
+
+
+class Finished(list):
+    """An empty body whose closing does what request_finished would for a redirect: the one
+    database connection it used is recycled when too old or broken (close_old_connections)."""
+
+    def close(self) -> None:
+        for database in connections.all(initialized_only=True):
+            database.close_if_unusable_or_obsolete()
+
+
+def follow_link_address() -> Callable[[str, str, str], str | None]:
+    from campaigns.links import follow
+
+    return follow
+
+
 class FastLane:
-    """The site's WSGI application: /webhooks/ and /l/ to the plain lane or MachineHandler,
-    everything else to Django's."""
+    """The site's WSGI application: /webhooks/ and /l/ to the quick redirects, the plain lane or
+    MachineHandler, everything else to Django's."""
 
     def __init__(self, django_application: WSGIHandler) -> None:
         self.django = django_application
         self.lane = MachineHandler()
         self.plain = PlainLane(self.lane)
+        self.quick = QuickRedirects(self.plain)
 
     def __call__(self, environ: dict, start_response):
         if not LANE_PREFIX.match(environ.get("PATH_INFO", "")):
             return self.django(environ, start_response)
+        if (answer := self.quick.answer(environ, start_response)) is not None:
+            return answer
         set_script_prefix(get_script_name(environ))
         request = LaneRequest(environ)
         if (found := self.plain.route(request)) is None:
             return self.lane(environ, start_response)
-        return self.plain(request, *found, start_response)
+        response = self.plain(request, *found, start_response)
+        self.quick.learn(environ, response)
+        return response

@@ -24,6 +24,8 @@ def with_utm(url: str, utm: str) -> str:
     address already names is left as the address has it."""
     if not utm:
         return url
+    if "#" not in url and "utm_" not in url and url[-1] not in "?&":
+        return f"{url}{'&' if '?' in url else '?'}{utm}"  # as below, without parsing it: most addresses
     parts = urlsplit(url)
     present = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
     added = "&".join(pair for pair in utm.split("&") if pair.split("=", 1)[0] not in present)
