@@ -14,6 +14,14 @@ from job to job. What forking gave is kept by other means:
   grow without end and nothing needs to restart it;
 - each job starts with fresh database connections where the old ones were closed or broken.
 
+A worker started ``--with-scheduler`` runs RQ's scheduler (the jobs booked for later: retries,
+sending-hours openings) only if it gets the scheduler's lock. RQ tries again only every ten
+minutes, and an idle worker sleeps in its wait for a job as long: after kill -9 of the worker that
+held it, the lock lasts another minute, and no scheduled job ran for ten (the chaos bench's kill
+on a slow edge: rows held back as late, due again in 0.25 s, waited for the reconciler's 60 s
+safety net, over and over). So a worker without the scheduler tries for it every
+SCHEDULER_RETRY_SECONDS, waiting for jobs no longer than that meanwhile.
+
 A failed job's traceback is stored (RQ's failed registry and result, shown by django-rq's pages)
 through the same redaction as the logs (messaging_site/logs.py): an exception's text can carry a
 provider's answer, a credential or a webhook address with its token.
@@ -32,10 +40,13 @@ import sys
 from django.conf import settings
 from django.db import close_old_connections
 from rq import SimpleWorker
+from rq.utils import now
 
 from messaging_site.logs import redacted
 
 log = logging.getLogger(__name__)
+
+SCHEDULER_RETRY_SECONDS = 5
 
 
 class SendWorker(SimpleWorker):
@@ -56,6 +67,25 @@ class SendWorker(SimpleWorker):
         self.restart_because = restart_reason(self.jobs_run, memory_mb())
         if self.restart_because:
             self._stop_requested = True  # RQ's loop stops before taking another job
+
+    @property
+    def without_scheduler(self) -> bool:
+        """Started with the scheduler, but another process holds its lock (or held it: a dead one's
+        lock outlives it by a minute)."""
+        scheduler = getattr(self, "scheduler", None)  # (asked in __init__, before RQ sets it)
+        return scheduler is not None and (scheduler._process is None or not scheduler._process.is_alive())
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        # RQ's maintenance is where a worker tries for the scheduler's lock again (and cleans registries).
+        if self.without_scheduler and self.last_cleaned_at is not None:
+            return (now() - self.last_cleaned_at).total_seconds() > SCHEDULER_RETRY_SECONDS
+        return super().should_run_maintenance_tasks
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # An idle worker checks again that often, not every seven minutes.
+        return SCHEDULER_RETRY_SECONDS if self.without_scheduler else super().dequeue_timeout
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string: str = "") -> None:
         super().handle_job_failure(job, queue, started_job_registry, exc_string=redacted(exc_string))

@@ -105,3 +105,41 @@ def test_a_failed_jobs_error_is_kept_redacted_for_the_queue_pages(admin_client, 
     for secret in SECRETS:
         assert secret not in kept
         assert secret not in page.content.decode()
+
+
+def test_a_worker_that_found_the_scheduler_lock_taken_tries_for_it_again_within_seconds(monkeypatch):
+    """After kill -9 of the worker holding it, its lock outlives it by a minute: RQ alone tried again
+    only after ten, and scheduled jobs (retries, openings) waited that long."""
+    from datetime import timedelta
+
+    from rq.scheduler import RQScheduler
+    from rq.utils import now
+
+    from messaging_site.worker import SCHEDULER_RETRY_SECONDS, SendWorker
+
+    connection = django_rq.get_connection("default")
+    lock = RQScheduler.get_locking_key("default")
+    connection.set(lock, "a-worker-killed-a-moment-ago", ex=60)
+    worker = SendWorker([django_rq.get_queue("default")], connection=connection)
+    worker.scheduler = RQScheduler(worker.queues, connection=connection)  # as --with-scheduler makes it
+    worker.scheduler.acquire_locks()
+    worker.last_cleaned_at = now()
+    assert not worker.scheduler.acquired_locks
+    assert worker.dequeue_timeout == SCHEDULER_RETRY_SECONDS  # an idle worker does not wait minutes for a job
+    assert not worker.should_run_maintenance_tasks
+
+    connection.delete(lock)  # the dead worker's lock expired
+    worker.last_cleaned_at = now() - timedelta(seconds=SCHEDULER_RETRY_SECONDS + 1)
+    assert worker.should_run_maintenance_tasks
+    started = []
+    monkeypatch.setattr(worker.scheduler, "start", lambda: started.append(True))  # not a process of its own here
+    worker.run_maintenance_tasks()
+    assert started and worker.scheduler.acquired_locks == {"default"}
+    connection.delete(lock)
+
+
+def test_a_worker_without_the_scheduler_waits_for_jobs_as_rq_does():
+    from messaging_site.worker import SendWorker
+
+    worker = SendWorker([django_rq.get_queue("default")], connection=django_rq.get_connection("default"))
+    assert worker.dequeue_timeout > 60
