@@ -450,7 +450,8 @@ def run() -> list[dict]:
             rows += kill_rows(result)
             # Again on an edge slow to take connections: requests wait for theirs at the kill.
             # 2,000 recipients: at the production settings the rest goes at that edge's pace with its
-            # late requests' retries (about 20/s on a busy 2-core machine), and 5,000 outlasted the deadline.
+            # late requests' retries, which wait for RQ's scheduler, back a minute after the kill once
+            # the dead worker's lock expires (messaging_site/worker.py); 5,000 outlasted the deadline.
             slow_kill = run_scenario("kill", min(RECIPIENTS, 2000), rate=2000.0, slow=True)
             rows.append(scenario_row(slow_kill))
             rows += kill_rows(slow_kill)[:1]  # its recovery is the edge's pace (see verdict)
