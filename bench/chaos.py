@@ -274,7 +274,8 @@ def run_scenario(
                     reconcile()  # as the scheduler (rqcron) does, in its own process
                 lost.back, lost.unknown = lost.back + lost_now.back, lost.unknown + lost_now.unknown
                 last_reconcile = time.monotonic()
-            time.sleep(0.2)
+            # At 2,000 msg/s a twelfth of the campaign goes in 0.2 s: the pauses' turns are watched closely.
+            time.sleep(0.02 if scenario == "pause" else 0.2)
         finished = time.monotonic()
         campaign.refresh_from_db()
         report = endpoint.report()
@@ -426,10 +427,7 @@ def verdict(result: dict) -> list[str]:
         problems.append(f"only {result['pauses']} pauses happened")
     if result["scenario"] == "pause" and result["pause_latency"] > PAUSE_TARGET_SECONDS:
         problems.append(f"a request left {result['pause_latency']} s after pause() returned")
-    # On the slow-connecting edge the rest of the campaign goes at the edge's own pace (about 100/s
-    # on a busy 2-core machine): its completion says nothing of recovery, which the quick edge's kill measures.
-    recovery_measured = result["scenario"] == "kill" and not result["slow_connects"]
-    if recovery_measured and result["seconds_after_fault"] > RECOVERY_TARGET_SECONDS:
+    if result["scenario"] == "kill" and result["seconds_after_fault"] > RECOVERY_TARGET_SECONDS:
         problems.append(f"completed {result['seconds_after_fault']} s after the kill")
     return problems
 
@@ -449,14 +447,16 @@ def run() -> list[dict]:
         if scenario == "kill":
             rows += kill_rows(result)
             # Again on an edge slow to take connections: requests wait for theirs at the kill.
-            # 2,000 recipients: at the production settings the rest goes at that edge's pace with its
-            # late requests' retries, which wait for RQ's scheduler, back a minute after the kill once
-            # the dead worker's lock expires (messaging_site/worker.py); 5,000 outlasted the deadline.
+            # 2,000 recipients: the rest goes at that edge's pace (late requests retried by dispatch
+            # jobs booked in RQ's scheduled registry; the reconciler moves them once overdue while the
+            # dead worker's scheduler lock keeps RQ's scheduler off, campaigns/pipeline/queueing.py).
             slow_kill = run_scenario("kill", min(RECIPIENTS, 2000), rate=2000.0, slow=True)
             rows.append(scenario_row(slow_kill))
-            rows += kill_rows(slow_kill)[:1]  # its recovery is the edge's pace (see verdict)
+            rows += kill_rows(slow_kill)
     for rate in (100.0, 2000.0):
-        result = run_scenario("pause", RECIPIENTS, rate=rate)
+        # At 2,000 msg/s each pause lets the requests in flight finish (up to half a second's worth):
+        # ten pauses need a campaign of several seconds' sending.
+        result = run_scenario("pause", RECIPIENTS * (4 if rate > 1000 else 1), rate=rate)
         rows.append(scenario_row(result))
         rows.append(pause_row(result))
     for rate in (100.0, 2000.0):

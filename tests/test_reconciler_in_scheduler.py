@@ -56,3 +56,22 @@ def test_a_failed_run_is_logged_and_the_next_one_still_comes(monkeypatch, caplog
     stop.set()
     assert len(runs) >= 3
     assert "the reconciler failed" in caplog.text
+
+
+def test_scheduled_jobs_the_scheduler_left_overdue_are_moved_to_their_queues_once(db):
+    """A worker killed with RQ's scheduler lock keeps every worker's scheduler off for up to 61 s:
+    the reconciler moves what is overdue by more than OVERDUE_SECONDS, and leaves the rest to RQ."""
+    from rq.registry import ScheduledJobRegistry
+
+    from campaigns.pipeline.jobs import reconcile
+    from campaigns.pipeline.queueing import OVERDUE_SECONDS, enqueue_overdue_scheduled
+
+    queue = django_rq.get_queue("default")
+    now = timezone.now()
+    overdue = queue.enqueue_at(now - timedelta(seconds=OVERDUE_SECONDS + 20), "campaigns.pipeline.jobs.reconcile")
+    just_due = queue.enqueue_at(now - timedelta(seconds=1), "campaigns.pipeline.jobs.reconcile")
+    later = queue.enqueue_at(now + timedelta(hours=1), "campaigns.pipeline.jobs.reconcile")
+    assert reconcile()["overdue_jobs"] == 1
+    assert queue.job_ids == [overdue.id]
+    assert set(ScheduledJobRegistry(queue=queue).get_job_ids()) == {just_due.id, later.id}
+    assert enqueue_overdue_scheduled() == 0  # moved once

@@ -22,6 +22,7 @@ from campaigns.pipeline.queueing import (
     enqueue_dispatch,
     enqueue_dispatch_at_opening,
     enqueue_dispatch_at_retry,
+    enqueue_overdue_scheduled,
     enqueue_send,
     urgent_work_waiting,
 )
@@ -155,6 +156,7 @@ def reconcile() -> dict[str, int]:
         "cancelled_left_behind": cancel_left_behind(),
         "campaigns_started": start_due_campaigns(),
         "winner_steps": wake_lost_winner_steps(),  # A/B tests whose winner job Redis lost
+        "overdue_jobs": enqueue_overdue_scheduled(),  # RQ's scheduler held off by a dead worker's lock
     }
 
 

@@ -194,6 +194,46 @@ def enqueue_dispatch_at_retry(campaign_id: int, at: datetime) -> None:
     enqueue_after_commit(dispatch_campaign_job, [(campaign_id,)], at, queue_name=CAMPAIGN_QUEUE, job_id=job_id)
 
 
+# RQ's scheduler moves due jobs to their queue every second; a job due this long ago was not moved:
+# its lock is still held by a worker killed mid-run (RQ's lock outlives its holder by up to 61 s).
+OVERDUE_SECONDS = 10
+
+
+def enqueue_overdue_scheduled(overdue_seconds: float = OVERDUE_SECONDS) -> int:
+    """Move to their queues the scheduled jobs due more than ``overdue_seconds`` ago; how many.
+
+    A dispatch job booked for a campaign's next retry (held back as late, struck off unsent) would
+    otherwise wait for the dead worker's scheduler lock to expire, then for the reconciler's
+    stalled-campaign net. Each job is moved by whoever removes it from the registry first; should
+    RQ's scheduler wake and move the same job at that moment, it runs twice, which a dispatch or
+    send job may (its claim lets only one of them send a message).
+    """
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    moved = 0
+    cutoff = int(time.time() - overdue_seconds)
+    try:
+        for name in WORKER_QUEUES:
+            queue = _queue(name)
+            registry = ScheduledJobRegistry(queue=queue)
+            for job_id in registry.get_jobs_to_schedule(cutoff):
+                if not registry.remove(job_id):
+                    continue  # moved by the scheduler meanwhile
+                try:
+                    job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+                except NoSuchJobError:
+                    continue  # expired or deleted: nothing to run
+                queue.enqueue_job(job, at_front=job.should_enqueue_at_front())
+                moved += 1
+    except RedisError:
+        log.warning("overdue scheduled jobs not moved (Redis unavailable); the next run tries again", exc_info=True)
+    if moved:
+        log.info("%d scheduled job(s) overdue by more than %s s moved to their queues", moved, overdue_seconds)
+    return moved
+
+
 def dispatch_parallelism(campaign_id: int) -> int:
     """One dispatch job per chunk of queued messages, at most MAX_PARALLEL_DISPATCH."""
     from campaigns.models import OutboundMessage
