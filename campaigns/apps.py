@@ -16,6 +16,7 @@ class CampaignsConfig(AppConfig):
         from providers.signals import channels_resumed
 
         forget_api_keys_on_change()
+        forget_link_utms_on_change()
         register_receipt_book(CampaignReceiptBook())
         register_inbound_book(ConversationBook())
         channels_resumed.connect(resume_campaigns_with_channels, dispatch_uid="campaigns.resume_with_channels")
@@ -32,3 +33,12 @@ def forget_api_keys_on_change() -> None:
         post_delete.connect(forget_keys, sender=model, dispatch_uid=f"campaigns.forget_keys.delete.{model}")
     for links in (ApiKey.channels.through, ApiKey.contact_lists.through):
         m2m_changed.connect(forget_keys, sender=links, dispatch_uid=f"campaigns.forget_keys.{links.__name__}")
+
+
+def forget_link_utms_on_change() -> None:
+    """Each process keeps its campaigns' UTM parameters for the redirect (campaigns/links/redirect.py)."""
+    from campaigns.links.redirect import forget_campaign_utm
+    from campaigns.models import Campaign
+
+    post_save.connect(forget_campaign_utm, sender=Campaign, dispatch_uid="campaigns.links.forget_utm.save")
+    post_delete.connect(forget_campaign_utm, sender=Campaign, dispatch_uid="campaigns.links.forget_utm.delete")

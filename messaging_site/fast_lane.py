@@ -39,7 +39,7 @@ from django.core.exceptions import MiddlewareNotUsed, TooManyFieldsSent
 from django.core.handlers.exception import convert_exception_to_response, response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_bytes_from_wsgi, get_script_name
 from django.core.signals import setting_changed
-from django.db import InterfaceError, OperationalError, connection, connections, reset_queries
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, reset_queries
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import ResolverMatch, set_script_prefix
 from django.utils.datastructures import MultiValueDict
@@ -370,11 +370,12 @@ class QuickRedirects:
     """
 
     def __init__(self, plain: PlainLane) -> None:
-        self.plain = plain
+        from campaigns.links import follow
+
         self.kept: dict[tuple, list[tuple[str, str]]] = {}
         layers = {layer.name for layer in plain.layers or ()}
         self.usable = plain.layers is not None and layers <= HOST_AND_SCHEME_ONLY
-        self.follow = on_a_live_connection(follow_link_address())
+        self.follow = on_a_live_connection(follow)
         setting_changed.connect(self.forget, weak=False, dispatch_uid=id(self))
 
     def forget(self, **kwargs) -> None:
@@ -387,15 +388,22 @@ class QuickRedirects:
         proxy = settings.SECURE_PROXY_SSL_HEADER
         return (environ["REQUEST_METHOD"], *map(environ.get, HOST_AND_SCHEME), proxy and environ.get(proxy[0]))
 
-    def answer(self, environ: dict, start_response):
-        """The redirect, or None when the plain lane must answer."""
+    @staticmethod
+    def link_code(environ: dict) -> str | None:
+        """The code of a request this lane may answer (a link's GET or HEAD, without cookies), or None."""
         found = QUICK_LINK.fullmatch(environ.get("PATH_INFO", ""))
         if found is None or environ.get("HTTP_COOKIE") or environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
             return None
-        headers = self.kept.get(self.key(environ)) if self.allowed() else None
+        return found[1]
+
+    def answer(self, environ: dict, start_response):
+        """The redirect, or None when the plain lane must answer. Only answers learnt while allowed()
+        are kept, and a settings change forgets them: allowed() needs no asking here."""
+        code = self.link_code(environ) if self.kept else None
+        headers = self.kept.get(self.key(environ)) if code is not None else None
         if headers is None:
             return None
-        address = self.follow(found[1], environ["REQUEST_METHOD"], environ.get("HTTP_USER_AGENT", ""))
+        address = self.follow(code, environ["REQUEST_METHOD"], environ.get("HTTP_USER_AGENT", ""))
         if address is None:
             return None  # not found: nothing was logged, and the plain lane answers (and logs) the 404
         start_response("302 Found", [("Location", address) if name == "Location" else (name, value)
@@ -404,31 +412,18 @@ class QuickRedirects:
 
     def learn(self, environ: dict, response: HttpResponse) -> None:
         """Keep the plain lane's answer's headers for this host and scheme, if it was a link found."""
-        if (
-            response.status_code == 302
-            and not response.cookies
-            and self.allowed()
-            and QUICK_LINK.fullmatch(environ.get("PATH_INFO", ""))
-            and not environ.get("HTTP_COOKIE")
-        ):
+        if response.status_code == 302 and not response.cookies and self.allowed() and self.link_code(environ):
             if len(self.kept) >= KEPT_ANSWERS:
                 self.kept.clear()
             self.kept[self.key(environ)] = list(response.items())
 
 
 class Finished(list):
-    """An empty body whose closing does what request_finished would for a redirect: the one
-    database connection it used is recycled when too old or broken (close_old_connections)."""
+    """An empty body whose closing does what request_finished would for a redirect: the database
+    connection it used is recycled when too old or broken."""
 
     def close(self) -> None:
-        for database in connections.all(initialized_only=True):
-            database.close_if_unusable_or_obsolete()
-
-
-def follow_link_address() -> Callable[[str, str, str], str | None]:
-    from campaigns.links import follow
-
-    return follow
+        close_old_connections()
 
 
 class FastLane:

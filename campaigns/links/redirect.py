@@ -13,7 +13,6 @@ redirects with it directly (messaging_site/fast_lane.py QuickRedirects), the vie
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -121,8 +120,5 @@ def campaign_utm(campaign_id: int | None) -> str:
 
 
 def forget_campaign_utm(sender, instance: Campaign, **kwargs) -> None:
+    """A campaign saved or deleted in this process (connected in campaigns/apps.py)."""
     _utms.pop(instance.pk, None)
-
-
-post_save.connect(forget_campaign_utm, sender=Campaign, dispatch_uid="campaigns.links.forget_utm.save")
-post_delete.connect(forget_campaign_utm, sender=Campaign, dispatch_uid="campaigns.links.forget_utm.delete")
