@@ -76,6 +76,7 @@ ROUND_SECONDS = 5
 LINKS = 20_000  # a campaign's recipients' links; the burst cycles through them
 AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 TARGET_SHARE = 0.60
+BARE_REDIRECT = "bench.bare_redirect:application"  # the product's statement alone, for the same run
 
 
 def unavailable() -> str | None:
@@ -169,25 +170,14 @@ def counted(codes: list[str]) -> int:
     return ShortLink.objects.filter(code__in=codes).aggregate(total=Sum("click_count"))["total"] or 0
 
 
-@contextmanager
-def bare_redirect(commit: str = "on") -> Iterator[Api]:
-    """bench/bare_redirect.py (the product's statement alone) under the same gunicorn settings."""
-    with gunicorn(WORKERS, app="bench.bare_redirect:application", production=True, BARE_REDIRECT_COMMIT=commit) as (
-        host,
-        port,
-        pid,
-    ):
-        yield Api(host, port, "", "", pid)
-
-
 def run() -> list[dict]:
     prepare_django()
     with (
         campaign_links(LINKS) as codes,
         gunicorn(WORKERS, production=True) as (host, port, pid),
         bare_app() as bare,
-        bare_redirect() as durable,
-        bare_redirect(commit="off") as quick_commit,
+        bare_app(BARE_REDIRECT) as durable,
+        bare_app(BARE_REDIRECT, BARE_REDIRECT_COMMIT="off") as quick_commit,
     ):
         product = Api(host, port, "", "", pid)
         requests = [click_request(product, code) for code in codes]

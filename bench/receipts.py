@@ -301,9 +301,9 @@ def side_by_side(bare: Api, product: Api, rounds: list[list[bytes]]) -> tuple[Me
 
 
 @contextmanager
-def bare_app() -> Iterator[Api]:
-    """The bare WSGI app under the same gunicorn settings as the product."""
-    with gunicorn(WORKERS, app="bench.bare_wsgi:application", production=True) as (host, port, pid):
+def bare_app(app: str = "bench.bare_wsgi:application", **settings: str) -> Iterator[Api]:
+    """The bare WSGI app (or another baseline ``app``) under the same gunicorn settings as the product."""
+    with gunicorn(WORKERS, app=app, production=True, **settings) as (host, port, pid):
         yield Api(host, port, "", "", pid)
 
 
